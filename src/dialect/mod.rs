@@ -1,0 +1,91 @@
+//! Provider dialects: how to phrase login, refresh and revocation requests for one kind of
+//! server, and how to read its answers.
+//!
+//! A dialect is configuration plus pure functions. It holds the endpoints and credentials,
+//! builds [`http::Request`]s and parses [`http::Response`]s; the session owns time, state
+//! and every decision. [`Standard`] speaks RFC 6749 / 7009 to any compliant server.
+
+mod response;
+mod rfc6749;
+mod url;
+
+use std::fmt::Debug;
+
+use oauth2::RefreshToken;
+use serde::{de::DeserializeOwned, Serialize};
+use time::Duration;
+
+pub use self::response::{error_failure, StandardTokenBody};
+pub use self::rfc6749::{ClientAuth, Grant, Standard, StandardBuilder};
+pub use self::url::Endpoint;
+use crate::error::Failure;
+use crate::io::TokenKind;
+use crate::token::TokenGrant;
+
+/// Whether a refresh token may be presented more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefreshTokenUse {
+    /// Spent the moment its request is sent, even if the response is lost: never resent.
+    /// After a refresh whose outcome is unknown, the session logs in again instead. The
+    /// safe choice for servers that rotate refresh tokens and punish reuse by revoking the
+    /// whole grant (RFC 9700 §4.14.2).
+    SingleUse,
+    /// Stays valid until it expires or the server issues a replacement: a failed refresh
+    /// may be retried with it.
+    Reusable,
+}
+
+/// One provider's way of speaking OAuth.
+///
+/// Implementations are immutable configuration; the session shares one behind an `Arc`.
+pub trait Dialect: Debug + Send + Sync + 'static {
+    /// Provider-specific fields of a token response, kept with the token set.
+    type Extra: Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// The request that logs in with the configured credentials, or `None` when the
+    /// dialect has none (a session adopted from tokens obtained elsewhere).
+    fn login_request(&self) -> Option<http::Request<Vec<u8>>>;
+
+    /// Whether [`login_request`](Dialect::login_request) produces a request. Override when
+    /// building one is costly.
+    fn can_login(&self) -> bool {
+        self.login_request().is_some()
+    }
+
+    /// The request that exchanges `refresh_token` for a new token, or `None` when the
+    /// provider has no refresh (renewal is then a new login).
+    fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>>;
+
+    /// Whether the provider's refresh tokens may be presented twice.
+    fn refresh_token_use(&self) -> RefreshTokenUse {
+        RefreshTokenUse::SingleUse
+    }
+
+    /// The request that revokes `token`, or `None` when the provider has no revocation.
+    fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>>;
+
+    /// Reads a token endpoint response (login or refresh).
+    ///
+    /// Errors are evidence only; the session decides what they mean. The body has already
+    /// been checked against the size cap.
+    fn parse_token_response(
+        &self,
+        response: &http::Response<Vec<u8>>,
+    ) -> Result<TokenGrant<Self::Extra>, Failure>;
+
+    /// Reads a revocation response. The default accepts any 2xx (RFC 7009 §2.2: the
+    /// content is ignored) and reads anything else as an error.
+    fn parse_revocation_response(&self, response: &http::Response<Vec<u8>>) -> Result<(), Failure> {
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_failure(response))
+        }
+    }
+
+    /// For providers whose access token's expiry slides forward with each authenticated
+    /// call: the lifetime a successful call grants. `None` (the default) for fixed expiry.
+    fn sliding_lifetime(&self) -> Option<Duration> {
+        None
+    }
+}

@@ -1,0 +1,473 @@
+//! The standard dialect: RFC 6749 grants and responses, RFC 7009 revocation.
+
+use std::fmt;
+
+use base64::Engine as _;
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use oauth2::{
+    AccessToken, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword,
+    ResourceOwnerUsername, Scope,
+};
+
+use super::response::StandardTokenBody;
+use super::url::Endpoint;
+use super::{Dialect, RefreshTokenUse};
+use crate::error::{ConfigError, Failure};
+use crate::io::TokenKind;
+use crate::token::{Expiry, TokenGrant};
+
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-urlencoded client id and secret (`client_secret_basic`),
+    /// the method every server must support. The default.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the request body (`client_secret_post`).
+    Post,
+}
+
+/// The grant a session logs in with.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Grant {
+    /// RFC 6749 §4.4: the client's own credentials. Servers usually issue no refresh
+    /// token: renewal is a new login.
+    ClientCredentials,
+    /// RFC 6749 §4.3: a resource owner's username and password.
+    Password {
+        /// The username.
+        username: ResourceOwnerUsername,
+        /// The password.
+        password: ResourceOwnerPassword,
+    },
+    /// No login: the session is adopted from tokens obtained elsewhere (an authorization
+    /// code flow, a device flow) and renews with its refresh token only.
+    RefreshOnly,
+}
+
+impl fmt::Debug for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Grant::ClientCredentials => f.write_str("ClientCredentials"),
+            Grant::Password { username, .. } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("password", &"[redacted]")
+                .finish(),
+            Grant::RefreshOnly => f.write_str("RefreshOnly"),
+        }
+    }
+}
+
+/// Any standards-compliant OAuth 2.0 server: RFC 6749 §4.3 / §4.4 / §6 requests, §5.1 and
+/// §5.2 responses (an error object sent with status 200 included), RFC 7009 revocation.
+///
+/// ```
+/// use oauth_lifecycle::dialect::{ClientAuth, Standard};
+///
+/// let dialect = Standard::builder("https://auth.example.com/oauth/token", "my-client")
+///     .client_secret("s3cret")
+///     .client_auth(ClientAuth::Post)
+///     .scope("api:read")
+///     .revocation_url("https://auth.example.com/oauth/revoke")
+///     .build()?;
+/// # Ok::<(), oauth_lifecycle::ConfigError>(())
+/// ```
+pub struct Standard {
+    token: Endpoint,
+    revocation: Option<Endpoint>,
+    client_id: ClientId,
+    client_secret: Option<ClientSecret>,
+    client_auth: ClientAuth,
+    grant: Grant,
+    refresh_token_use: RefreshTokenUse,
+    /// Precomputed `Authorization: Basic …` (marked sensitive), when Basic applies.
+    basic_header: Option<HeaderValue>,
+    /// Precomputed login body: the grant, scope, extra parameters and (for `Post`) the
+    /// client credentials. `None` for [`Grant::RefreshOnly`].
+    login_body: Option<Vec<u8>>,
+    /// Precomputed body suffix for refresh and revocation: `&client_id=…&client_secret=…`
+    /// for `Post` or a public client, empty for `Basic`.
+    client_suffix: String,
+}
+
+impl Standard {
+    /// Starts a configuration for `token_url` and `client_id`; the grant defaults to
+    /// client credentials and client authentication to HTTP Basic.
+    pub fn builder(token_url: impl Into<String>, client_id: impl Into<String>) -> StandardBuilder {
+        StandardBuilder {
+            token_url: token_url.into(),
+            revocation_url: None,
+            client_id: client_id.into(),
+            client_secret: None,
+            client_auth: ClientAuth::Basic,
+            grant: Grant::ClientCredentials,
+            scopes: Vec::new(),
+            params: Vec::new(),
+            refresh_token_use: RefreshTokenUse::SingleUse,
+        }
+    }
+
+    /// The token endpoint.
+    pub fn token_endpoint(&self) -> &Endpoint {
+        &self.token
+    }
+
+    fn post(&self, uri: &Endpoint, body: Vec<u8>) -> http::Request<Vec<u8>> {
+        let mut request = http::Request::new(body);
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri.uri().clone();
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, FORM);
+        headers.insert(ACCEPT, JSON);
+        if let Some(basic) = &self.basic_header {
+            headers.insert(AUTHORIZATION, basic.clone());
+        }
+        request
+    }
+
+    fn form_with_client(&self, pairs: &[(&str, &str)]) -> Vec<u8> {
+        let mut form = form_urlencoded::Serializer::new(String::with_capacity(128));
+        form.extend_pairs(pairs);
+        let mut body = form.finish();
+        body.push_str(&self.client_suffix);
+        body.into_bytes()
+    }
+}
+
+impl fmt::Debug for Standard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Standard")
+            .field("token", self.token.uri())
+            .field("revocation", &self.revocation.as_ref().map(Endpoint::uri))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("client_auth", &self.client_auth)
+            .field("grant", &self.grant)
+            .field("refresh_token_use", &self.refresh_token_use)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Standard`] dialect.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct StandardBuilder {
+    token_url: String,
+    revocation_url: Option<String>,
+    client_id: String,
+    client_secret: Option<ClientSecret>,
+    client_auth: ClientAuth,
+    grant: Grant,
+    scopes: Vec<Scope>,
+    params: Vec<(String, String)>,
+    refresh_token_use: RefreshTokenUse,
+}
+
+impl StandardBuilder {
+    /// The client secret (a confidential client). Without one the client is public and
+    /// sends only its `client_id` in the body.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(ClientSecret::new(secret.into()));
+        self
+    }
+
+    /// How the client authenticates. Default [`ClientAuth::Basic`].
+    pub fn client_auth(mut self, auth: ClientAuth) -> Self {
+        self.client_auth = auth;
+        self
+    }
+
+    /// Log in with the resource owner password grant.
+    pub fn password(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.grant = Grant::Password {
+            username: ResourceOwnerUsername::new(username.into()),
+            password: ResourceOwnerPassword::new(password.into()),
+        };
+        self
+    }
+
+    /// The login grant. Default [`Grant::ClientCredentials`].
+    pub fn grant(mut self, grant: Grant) -> Self {
+        self.grant = grant;
+        self
+    }
+
+    /// Adds a scope to the login request (scopes are sent space-separated).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(Scope::new(scope.into()));
+        self
+    }
+
+    /// Adds an extra parameter to the login request (an `audience`, a `resource`).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// The RFC 7009 revocation endpoint. Without one, revoking only forgets the tokens.
+    pub fn revocation_url(mut self, url: impl Into<String>) -> Self {
+        self.revocation_url = Some(url.into());
+        self
+    }
+
+    /// Whether refresh tokens may be presented twice. Default
+    /// [`RefreshTokenUse::SingleUse`]: the safe choice when the server's rotation policy
+    /// is unknown.
+    pub fn refresh_token_use(mut self, refresh_token_use: RefreshTokenUse) -> Self {
+        self.refresh_token_use = refresh_token_use;
+        self
+    }
+
+    /// Checks the configuration and precomputes what every request shares.
+    pub fn build(self) -> Result<Standard, ConfigError> {
+        let token = Endpoint::parse(&self.token_url, "token")?;
+        let revocation = self
+            .revocation_url
+            .as_deref()
+            .map(|url| Endpoint::parse(url, "revocation"))
+            .transpose()?;
+        if self.client_id.is_empty() {
+            return Err(ConfigError::InvalidSetting {
+                setting: "client_id",
+                reason: "must not be empty",
+            });
+        }
+        let basic = self.client_auth == ClientAuth::Basic && self.client_secret.is_some();
+        let basic_header = match (&self.client_secret, basic) {
+            (Some(secret), true) => Some(basic_authorization(&self.client_id, secret.secret())?),
+            _ => None,
+        };
+        let client_suffix = if basic {
+            String::new()
+        } else {
+            let mut form = form_urlencoded::Serializer::new(String::from("&"));
+            form.append_pair("client_id", &self.client_id);
+            if let Some(secret) = &self.client_secret {
+                form.append_pair("client_secret", secret.secret());
+            }
+            // The serializer starts with the given prefix; it adds no separator before the
+            // first pair, so the leading `&` is kept exactly once.
+            form.finish()
+        };
+        let scope = self
+            .scopes
+            .iter()
+            .map(|scope| scope.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let login_body = {
+            let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(4 + self.params.len());
+            match &self.grant {
+                Grant::ClientCredentials => pairs.push(("grant_type", "client_credentials")),
+                Grant::Password { username, password } => {
+                    pairs.push(("grant_type", "password"));
+                    pairs.push(("username", username.as_str()));
+                    pairs.push(("password", password.secret()));
+                }
+                Grant::RefreshOnly => {}
+            }
+            if !pairs.is_empty() && !scope.is_empty() {
+                pairs.push(("scope", &scope));
+            }
+            if pairs.is_empty() {
+                None
+            } else {
+                pairs.extend(self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.extend_pairs(&pairs);
+                let mut body = form.finish();
+                body.push_str(&client_suffix);
+                Some(body.into_bytes())
+            }
+        };
+        Ok(Standard {
+            token,
+            revocation,
+            client_id: ClientId::new(self.client_id),
+            client_secret: self.client_secret,
+            client_auth: self.client_auth,
+            grant: self.grant,
+            refresh_token_use: self.refresh_token_use,
+            basic_header,
+            login_body,
+            client_suffix,
+        })
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))`, RFC 6749 §2.3.1.
+fn basic_authorization(client_id: &str, secret: &str) -> Result<HeaderValue, ConfigError> {
+    let encode =
+        |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    let credentials = format!("{}:{}", encode(client_id), encode(secret));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+    let mut header = HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
+        ConfigError::InvalidSetting {
+            setting: "client_secret",
+            reason: "cannot be encoded in an Authorization header",
+        }
+    })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+impl Dialect for Standard {
+    type Extra = ();
+
+    fn login_request(&self) -> Option<http::Request<Vec<u8>>> {
+        let body = self.login_body.clone()?;
+        Some(self.post(&self.token, body))
+    }
+
+    fn can_login(&self) -> bool {
+        self.login_body.is_some()
+    }
+
+    fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {
+        let body = self.form_with_client(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.secret()),
+        ]);
+        Some(self.post(&self.token, body))
+    }
+
+    fn refresh_token_use(&self) -> RefreshTokenUse {
+        self.refresh_token_use
+    }
+
+    fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>> {
+        let endpoint = self.revocation.as_ref()?;
+        let hint = match kind {
+            TokenKind::Access => "access_token",
+            TokenKind::Refresh => "refresh_token",
+        };
+        let body = self.form_with_client(&[("token", token), ("token_type_hint", hint)]);
+        Some(self.post(endpoint, body))
+    }
+
+    fn parse_token_response(
+        &self,
+        response: &http::Response<Vec<u8>>,
+    ) -> Result<TokenGrant<()>, Failure> {
+        let status = response.status();
+        if !status.is_success() {
+            return Err(super::error_failure(response));
+        }
+        let mut body = StandardTokenBody::parse(response.body(), status)?;
+        body.reject_error(status)?;
+        let access_token = body.take_access_token(status)?;
+        body.require_bearer(status)?;
+        Ok(TokenGrant {
+            access_token: AccessToken::new(access_token),
+            refresh_token: body
+                .refresh_token
+                .take()
+                .map(|t| RefreshToken::new(t.into_owned())),
+            expires: body.expires(status)?,
+            refresh_expires: match body.refresh_expires_in {
+                // Keycloak's convention: 0 means the refresh token has no expiry of its own.
+                Some(super::response::Lifetime::Seconds(0)) | None => None,
+                Some(super::response::Lifetime::Seconds(seconds)) => Some(Expiry::In(seconds)),
+                Some(super::response::Lifetime::Unreadable) => None,
+            },
+            scope: body.scope.take().map(|scope| scope.into_owned()),
+            extra: (),
+        })
+    }
+}
+
+impl Standard {
+    /// The configured login grant.
+    pub fn grant_kind(&self) -> &Grant {
+        &self.grant
+    }
+
+    /// The configured client authentication.
+    pub fn client_auth(&self) -> ClientAuth {
+        self.client_auth
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(request: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
+        form_urlencoded::parse(request.body())
+            .into_owned()
+            .collect()
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded_before_base64() {
+        let header = basic_authorization("id:1", "s é+").unwrap();
+        let encoded = header.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), "id%3A1:s+%C3%A9%2B");
+        assert!(header.is_sensitive());
+    }
+
+    #[test]
+    fn post_auth_puts_client_credentials_in_every_body() {
+        let dialect = Standard::builder("https://a.example/token", "c")
+            .client_secret("s&=")
+            .client_auth(ClientAuth::Post)
+            .revocation_url("https://a.example/revoke")
+            .build()
+            .unwrap();
+        let login = dialect.login_request().unwrap();
+        assert!(login.headers().get(AUTHORIZATION).is_none());
+        assert_eq!(
+            body(&login),
+            [
+                ("grant_type", "client_credentials"),
+                ("client_id", "c"),
+                ("client_secret", "s&=")
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        let refresh = dialect
+            .refresh_request(&RefreshToken::new("r".into()))
+            .unwrap();
+        assert!(body(&refresh).contains(&("client_secret".into(), "s&=".into())));
+        let revoke = dialect.revocation_request("t", TokenKind::Refresh).unwrap();
+        assert!(body(&revoke).contains(&("token_type_hint".into(), "refresh_token".into())));
+    }
+
+    #[test]
+    fn refresh_only_has_no_login() {
+        let dialect = Standard::builder("https://a.example/token", "c")
+            .grant(Grant::RefreshOnly)
+            .build()
+            .unwrap();
+        assert!(dialect.login_request().is_none());
+        let refresh = dialect
+            .refresh_request(&RefreshToken::new("r".into()))
+            .unwrap();
+        assert_eq!(
+            body(&refresh).last().unwrap(),
+            &("client_id".into(), "c".into())
+        );
+    }
+
+    #[test]
+    fn debug_redacts_every_secret() {
+        let dialect = Standard::builder("https://a.example/token", "c")
+            .client_secret("client-secret-value")
+            .password("alice", "password-value")
+            .build()
+            .unwrap();
+        let shown = format!("{dialect:?}");
+        assert!(
+            !shown.contains("client-secret-value") && !shown.contains("password-value"),
+            "{shown}"
+        );
+    }
+}

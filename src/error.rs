@@ -1,0 +1,385 @@
+//! Errors, sorted by what the caller should do about them.
+//!
+//! Two families never mix:
+//! - [`Error`] is the session's verdict about the token endpoint, the transport or the
+//!   configuration: retry later, slow down, re-authenticate, give up.
+//! - [`Misuse`] is the caller's own mistake: answering a request that is not in flight,
+//!   asking a terminal session to work. A misuse never changes the session's state.
+//!
+//! No error ever carries a secret or a raw response body: only the HTTP status, the
+//! RFC 6749 §5.2 error code and a bounded, token-scrubbed description.
+
+use std::fmt;
+
+use http::StatusCode;
+use oauth2::basic::BasicErrorResponseType;
+use serde::{Deserialize, Serialize};
+use time::UtcDateTime;
+
+use crate::io::{Purpose, RequestId};
+
+/// The session's verdict about a failed exchange with the token or revocation endpoint.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A temporary failure (5xx, timeout, lost response, malformed answer): the session
+    /// tries again at `retry_at` and keeps serving a still-valid token until then.
+    #[error("{failure}; retrying at {retry_at}")]
+    Retry {
+        /// When the session will try again.
+        retry_at: UtcDateTime,
+        /// What went wrong.
+        failure: Failure,
+    },
+    /// The endpoint asked the client to slow down (429, or 503 with `Retry-After`): the
+    /// session makes no token-endpoint request before `retry_at`.
+    #[error("{failure}; throttled until {retry_at}")]
+    Throttled {
+        /// The earliest moment the endpoint accepts another request.
+        retry_at: UtcDateTime,
+        /// What the endpoint answered.
+        failure: Failure,
+    },
+    /// The grant is dead (`invalid_grant`: refresh token expired, revoked, reused, or the
+    /// user's credentials are wrong) and the session cannot renew it by itself: a person or
+    /// the embedding program must supply new credentials.
+    #[error("re-authentication required: {failure}")]
+    Reauthenticate {
+        /// What the endpoint answered.
+        failure: Failure,
+    },
+    /// The endpoint rejected the client itself (`invalid_client`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, a 4xx without an OAuth error): retrying
+    /// the same request cannot succeed until the configuration changes.
+    #[error("rejected by the token endpoint: {failure}")]
+    Rejected {
+        /// What the endpoint answered.
+        failure: Failure,
+    },
+    /// The session was revoked: it will never hand out a token again.
+    #[error("the session is revoked")]
+    Revoked,
+    /// The configuration cannot produce a valid request.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Error {
+    /// The moment before which the session will not try again, if this is a temporary error.
+    pub fn retry_at(&self) -> Option<UtcDateTime> {
+        match self {
+            Error::Retry { retry_at, .. } | Error::Throttled { retry_at, .. } => Some(*retry_at),
+            _ => None,
+        }
+    }
+
+    /// Whether the session recovers from this error by itself, given time.
+    pub fn is_temporary(&self) -> bool {
+        self.retry_at().is_some()
+    }
+
+    /// The evidence behind the verdict, if the endpoint or the transport produced any.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            Error::Retry { failure, .. }
+            | Error::Throttled { failure, .. }
+            | Error::Reauthenticate { failure }
+            | Error::Rejected { failure } => Some(failure),
+            Error::Revoked | Error::Config(_) => None,
+        }
+    }
+}
+
+/// What went wrong in one exchange, as evidence: status, OAuth error code, description.
+///
+/// Built by dialects from a response, or by the session from a transport error. It never
+/// holds a response body; the description is the server's `error_description`, truncated
+/// to [`Failure::MAX_DESCRIPTION`] bytes and scrubbed of any token the session knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub(crate) kind: FailureKind,
+    #[serde(with = "status_code")]
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) code: Option<BasicErrorResponseType>,
+    pub(crate) description: Option<String>,
+    pub(crate) retry_after: Option<RetryAfter>,
+}
+
+/// The kind of evidence a [`Failure`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The caller's transport reported that the request failed or its response was lost.
+    Transport,
+    /// No response arrived before the session's response deadline.
+    Timeout,
+    /// The endpoint answered with an RFC 6749 §5.2 error object (whatever the status).
+    OAuth,
+    /// The endpoint answered with an error status and no OAuth error object.
+    Status,
+    /// The response could not be understood.
+    Malformed(Malformed),
+    /// The response body exceeded the configured size cap.
+    TooLarge,
+}
+
+impl Failure {
+    /// Longest description kept, in bytes.
+    pub const MAX_DESCRIPTION: usize = 256;
+
+    /// A failure with no response: the transport failed or the response was lost.
+    pub fn transport() -> Self {
+        Self::new(FailureKind::Transport, None)
+    }
+
+    /// A failure of the given kind, with the status it came with.
+    pub fn new(kind: FailureKind, status: Option<StatusCode>) -> Self {
+        Failure {
+            kind,
+            status,
+            code: None,
+            description: None,
+            retry_after: None,
+        }
+    }
+
+    /// An RFC 6749 §5.2 error answered by the endpoint.
+    pub fn oauth(
+        status: StatusCode,
+        code: BasicErrorResponseType,
+        description: Option<&str>,
+    ) -> Self {
+        Failure {
+            code: Some(code),
+            description: description.map(bound_description),
+            ..Self::new(FailureKind::OAuth, Some(status))
+        }
+    }
+
+    /// Attaches the endpoint's `Retry-After`.
+    pub fn with_retry_after(mut self, retry_after: Option<RetryAfter>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// The kind of evidence.
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+
+    /// The HTTP status, if a response arrived.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.status
+    }
+
+    /// The RFC 6749 §5.2 error code, if the endpoint sent one.
+    pub fn code(&self) -> Option<&BasicErrorResponseType> {
+        self.code.as_ref()
+    }
+
+    /// The endpoint's `error_description`, bounded and scrubbed.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The endpoint's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<RetryAfter> {
+        self.retry_after
+    }
+
+    /// Replaces every occurrence of `secret` in the description with `[redacted]`.
+    pub(crate) fn scrub(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        if let Some(description) = &mut self.description {
+            if description.contains(secret) {
+                *description = description.replace(secret, "[redacted]");
+            }
+        }
+    }
+}
+
+/// Keeps at most [`Failure::MAX_DESCRIPTION`] bytes, cut on a character boundary, with
+/// control characters replaced so a description cannot forge log lines.
+fn bound_description(description: &str) -> String {
+    let mut end = description.len().min(Failure::MAX_DESCRIPTION);
+    while !description.is_char_boundary(end) {
+        end -= 1;
+    }
+    description[..end]
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            FailureKind::Transport => f.write_str("transport error")?,
+            FailureKind::Timeout => f.write_str("no response in time")?,
+            FailureKind::OAuth | FailureKind::Status => f.write_str("endpoint error")?,
+            FailureKind::Malformed(what) => write!(f, "malformed response: {what}")?,
+            FailureKind::TooLarge => f.write_str("response body too large")?,
+        }
+        if let Some(status) = self.status {
+            write!(f, ", status {}", status.as_u16())?;
+        }
+        if let Some(code) = &self.code {
+            write!(f, ", error {}", code.as_ref())?;
+        }
+        if let Some(description) = &self.description {
+            write!(f, ": {description}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An HTTP `Retry-After` value (RFC 9110 §10.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfter {
+    /// A delay in seconds.
+    Seconds(u32),
+    /// An absolute HTTP date.
+    At(UtcDateTime),
+}
+
+impl RetryAfter {
+    /// Parses the header's value: delay-seconds or an HTTP date. Anything else is `None`.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if let Ok(seconds) = value.parse::<u32>() {
+            return Some(RetryAfter::Seconds(seconds));
+        }
+        crate::token::parse_http_date(value).map(RetryAfter::At)
+    }
+
+    /// The moment it designates, given when the response arrived.
+    pub fn deadline(self, now: UtcDateTime) -> UtcDateTime {
+        match self {
+            RetryAfter::Seconds(seconds) => {
+                now.saturating_add(time::Duration::seconds(i64::from(seconds)))
+            }
+            RetryAfter::At(at) => at,
+        }
+    }
+}
+
+/// A configuration that cannot produce a valid request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An endpoint URL could not be parsed.
+    #[error("{endpoint} endpoint is not a valid absolute URL")]
+    InvalidUrl {
+        /// Which endpoint.
+        endpoint: &'static str,
+    },
+    /// An endpoint is plain `http` on a non-loopback host: credentials would travel in clear.
+    #[error("{endpoint} endpoint must use https (plain http is allowed only on loopback hosts)")]
+    InsecureUrl {
+        /// Which endpoint.
+        endpoint: &'static str,
+    },
+    /// Renewal is due but the session has neither a refresh token nor credentials to
+    /// log in with: a person or the embedding program must supply new ones.
+    #[error("no credentials configured to log in with")]
+    NoCredentials,
+    /// A configured value is out of range.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// The setting's name.
+        setting: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+}
+
+/// A call the caller should not have made. The session is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// A response or transport error for a request id the session never emitted, or one
+    /// that is no longer in flight (answered already, superseded, or from before a revoke).
+    #[error("request {id} is not in flight")]
+    UnknownRequest {
+        /// The id the caller gave.
+        id: RequestId,
+    },
+    /// The operation is not possible in the session's current state.
+    #[error("cannot {operation} while {state}")]
+    WrongState {
+        /// What was attempted.
+        operation: &'static str,
+        /// The state's name.
+        state: &'static str,
+    },
+    /// A login was asked for, but the dialect has no credentials to log in with.
+    #[error("no credentials configured to log in with")]
+    NoCredentials,
+    /// The session must wait for its backoff before sending another request.
+    #[error("the next {purpose} may not be sent before {retry_at}")]
+    TooEarly {
+        /// What the caller tried to start.
+        purpose: Purpose,
+        /// When it becomes allowed.
+        retry_at: UtcDateTime,
+    },
+}
+
+/// What made a response unintelligible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The body is not the JSON object the dialect expects.
+    #[error("body is not the expected JSON")]
+    NotJson,
+    /// No `access_token`, or an empty one.
+    #[error("no access token")]
+    MissingAccessToken,
+    /// A `token_type` other than Bearer.
+    #[error("unsupported token type")]
+    UnsupportedTokenType,
+    /// An expiry that is not a number, a numeric string or a timestamp as the dialect expects.
+    #[error("unreadable expiry")]
+    UnreadableExpiry,
+    /// A lifetime of zero or less, or beyond ten years.
+    #[error("lifetime out of range")]
+    LifetimeOutOfRange,
+    /// A success status without a success body, or a body where none was expected.
+    #[error("unexpected body")]
+    UnexpectedBody,
+    /// The token is not where the dialect was configured to find it.
+    #[error("token not found where configured")]
+    TokenNotFound,
+}
+
+/// Serde for an optional status code as its number.
+mod status_code {
+    use http::StatusCode;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        status: &Option<StatusCode>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match status {
+            Some(status) => serializer.serialize_some(&status.as_u16()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<StatusCode>, D::Error> {
+        match Option::<u16>::deserialize(deserializer)? {
+            Some(code) => StatusCode::from_u16(code)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! # oauth-lifecycle
+//!
+//! The whole life of an OAuth 2.0 access token — log in, keep it fresh, refresh it, revoke
+//! it — as a deterministic state machine that performs no I/O.
+//!
+//! ## The contract
+//!
+//! - **Sans-IO.** The crate never opens a socket, never reads a clock, never sleeps and
+//!   never spawns. It emits [`TokenRequest`]s (an [`http::Request<Vec<u8>>`] with an id)
+//!   for whatever transport the caller brings, and takes responses, transport errors and
+//!   the current time as inputs. The same inputs always give the same outputs, so tests run
+//!   faster than real time.
+//! - **Typestates.** [`Session<S, D>`] is a session in state `S`
+//!   (`Unauthenticated → LoggingIn → Active → Expiring → Refreshing → … → Revoking →
+//!   Revoked`) speaking dialect `D`. A method exists only where it is legal:
+//!
+//!   ```compile_fail
+//!   # use oauth_lifecycle::{Session, Unauthenticated, Policy, dialect::Standard};
+//!   # fn f(session: Session<Unauthenticated, Standard>, now: time::UtcDateTime) {
+//!   session.refresh(now); // no refresh before a login
+//!   # }
+//!   ```
+//! - **A driver.** [`AnySession`] erases the state for storage; [`Driver`] runs it as a
+//!   poll-style machine: inputs are `handle_*(…, now)`, outputs come from
+//!   [`Driver::poll_output`].
+//! - **Secrets stay secret.** Tokens, passwords and client secrets never appear in
+//!   `Debug`, `Display` or errors; they serialize only in a snapshot explicitly made with
+//!   them ([`AnySession::snapshot_with_secrets`]).
+//!
+//! ## The drain loop
+//!
+//! Every adapter follows the same loop: feed an input, drain outputs until a timeout,
+//! wait, repeat. Here against the in-process emulator (feature `test-util`), with
+//! simulated time:
+//!
+//! ```
+//! # #[cfg(feature = "test-util")] {
+//! use oauth_lifecycle::dialect::Standard;
+//! use oauth_lifecycle::emulator::{StandardServer, StandardServerConfig};
+//! use oauth_lifecycle::{Driver, Event, Output, Policy};
+//! use time::{macros::utc_datetime, Duration};
+//!
+//! let mut server = StandardServer::new(StandardServerConfig::default());
+//! let client = &StandardServerConfig::default().clients[0];
+//! let dialect = Standard::builder("http://127.0.0.1/token", client.client_id.clone())
+//!     .client_secret(client.client_secret.clone())
+//!     .build()?;
+//! let mut driver = Driver::new(dialect, Policy::default())?;
+//!
+//! let mut now = utc_datetime!(2026-01-01 00:00:00);
+//! driver.handle_timeout(now); // 1. an input: the first one starts the login
+//! let mut renewals = 0;
+//! for _ in 0..100 {
+//!     match driver.poll_output() {
+//!         // 2. send requests, hand back their responses
+//!         Output::Request(request) => {
+//!             let response = server.handle(request.request(), now);
+//!             driver.handle_response(request.id(), &response, now)?;
+//!         }
+//!         Output::Event(Event::Renewed { .. }) => renewals += 1,
+//!         Output::Event(_) => {}
+//!         // 3. nothing to do until then: sleep (here, jump) and tell the driver
+//!         Output::Timeout(deadline) => {
+//!             now = deadline.max(now + Duration::SECOND);
+//!             driver.handle_timeout(now);
+//!         }
+//!         Output::Idle | _ => break,
+//!     }
+//!     if renewals == 3 {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(renewals, 3);
+//! assert!(driver.access_token(now).is_some());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Modules
+//!
+//! - [`dialect`]: how to speak to a provider ([`dialect::Standard`] for RFC 6749 servers).
+//! - [`policy`]: when to refresh, how to back off.
+//! - [`token`]: token sets and expiry arithmetic.
+//! - [`error`]: what went wrong, sorted by what to do about it.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+pub mod dialect;
+#[cfg(feature = "test-util")]
+pub mod emulator;
+pub mod error;
+mod io;
+pub mod policy;
+mod session;
+pub mod token;
+
+pub use oauth2::{AccessToken, RefreshToken};
+
+pub use crate::dialect::Dialect;
+pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
+pub use crate::io::{Event, Output, Purpose, RequestId, TokenKind, TokenRequest};
+pub use crate::policy::Policy;
+pub use crate::session::{
+    Active, AnySession, Driver, Expiring, LoggingIn, LoginOutcome, PendingRevocation, Refreshing,
+    Refused, RenewOutcome, Revocation, RevocationStep, Revoked, Revoking, Session, Snapshot,
+    State, Step, Unauthenticated,
+};
+pub use crate::token::TokenSet;

@@ -1,0 +1,257 @@
+//! Pure timing policy: when to refresh, when a token is too old to hand out, how long to
+//! back off. No state, no clock: every function takes the moments it needs.
+
+use time::{Duration, UtcDateTime};
+
+use crate::error::ConfigError;
+
+/// When to renew, how to back off and what to accept. [`Policy::default`] gives the
+/// documented defaults; every field is public so a caller can tune one and keep the rest.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Policy {
+    /// Fraction of the lifetime after which renewal starts. Default `0.8`, the figure
+    /// Convercus advises; must lie in `(0, 1]`.
+    pub refresh_fraction: f64,
+    /// Renewal starts at least this long before expiry, whatever the fraction says.
+    /// Default 10 s.
+    pub min_margin: Duration,
+    /// Upper bound of the deterministic jitter subtracted from the refresh moment, as a
+    /// fraction of the lifetime, so a fleet sharing one token spreads its renewals.
+    /// Default `0.05`; must lie in `[0, 0.5]`.
+    pub jitter_fraction: f64,
+    /// Seed of the jitter; give each process its own (a host id, a pid) to spread a fleet.
+    /// Default 0.
+    pub jitter_seed: u64,
+    /// A token is never handed out within this allowance of its expiry, to absorb clock
+    /// skew and request latency. Default 5 s.
+    pub skew_allowance: Duration,
+    /// Lifetime assumed when a token response carries no `expires_in`. Default 1 hour.
+    pub default_lifetime: Duration,
+    /// First retry delay after a temporary failure; doubles with each consecutive failure.
+    /// Default 1 s.
+    pub backoff_initial: Duration,
+    /// Longest retry delay. Default 5 minutes.
+    pub backoff_max: Duration,
+    /// A request with no answer after this long is treated as lost. Default 30 s.
+    pub response_timeout: Duration,
+    /// Largest response body accepted, in bytes. Default 64 KiB.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            refresh_fraction: 0.8,
+            min_margin: Duration::seconds(10),
+            jitter_fraction: 0.05,
+            jitter_seed: 0,
+            skew_allowance: Duration::seconds(5),
+            default_lifetime: Duration::hours(1),
+            backoff_initial: Duration::seconds(1),
+            backoff_max: Duration::minutes(5),
+            response_timeout: Duration::seconds(30),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Longest token lifetime accepted: anything beyond is treated as a malformed response.
+pub const MAX_LIFETIME: Duration = Duration::days(3653);
+
+impl Policy {
+    /// Checks that every value is in range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason| Err(ConfigError::InvalidSetting { setting, reason });
+        if !(self.refresh_fraction > 0.0 && self.refresh_fraction <= 1.0) {
+            return invalid("refresh_fraction", "must lie in (0, 1]");
+        }
+        if !(0.0..=0.5).contains(&self.jitter_fraction) {
+            return invalid("jitter_fraction", "must lie in [0, 0.5]");
+        }
+        for (setting, value) in [
+            ("min_margin", self.min_margin),
+            ("skew_allowance", self.skew_allowance),
+        ] {
+            if value.is_negative() {
+                return invalid(setting, "must not be negative");
+            }
+        }
+        for (setting, value) in [
+            ("default_lifetime", self.default_lifetime),
+            ("backoff_initial", self.backoff_initial),
+            ("response_timeout", self.response_timeout),
+        ] {
+            if !value.is_positive() {
+                return invalid(setting, "must be positive");
+            }
+        }
+        if self.backoff_max < self.backoff_initial {
+            return invalid("backoff_max", "must not be shorter than backoff_initial");
+        }
+        if self.default_lifetime > MAX_LIFETIME {
+            return invalid("default_lifetime", "must not exceed ten years");
+        }
+        Ok(())
+    }
+
+    /// The moment renewal should start for a token valid from `issued_at` to `expires_at`:
+    /// the earlier of `issued_at + fraction × lifetime` and `expires_at − min_margin`,
+    /// minus a jitter derived from the seed and `token`, never before `issued_at`.
+    pub fn refresh_moment(
+        &self,
+        issued_at: UtcDateTime,
+        expires_at: UtcDateTime,
+        token: &[u8],
+    ) -> UtcDateTime {
+        let lifetime = expires_at - issued_at;
+        let by_fraction = issued_at + lifetime * self.refresh_fraction;
+        let by_margin = expires_at - self.min_margin;
+        let jitter = lifetime * (self.jitter_fraction * unit_interval(self.jitter_seed, token));
+        (by_fraction.min(by_margin) - jitter).max(issued_at)
+    }
+
+    /// The last moment a token expiring at `expires_at` may be handed out.
+    pub fn hard_expiry(&self, expires_at: UtcDateTime) -> UtcDateTime {
+        expires_at - self.skew_allowance
+    }
+
+    /// Delay before the next attempt after `failures` consecutive temporary failures
+    /// (`failures >= 1`): `initial × 2^(failures−1)`, capped, with a deterministic jitter
+    /// of up to a quarter of the delay subtracted so a fleet does not retry in lockstep.
+    pub fn backoff(&self, failures: u32, salt: u64) -> Duration {
+        let exponent = failures.saturating_sub(1).min(30);
+        let delay = self
+            .backoff_initial
+            .checked_mul(1_i32 << exponent)
+            .unwrap_or(self.backoff_max)
+            .min(self.backoff_max);
+        let jitter =
+            delay * (0.25 * unit_interval(self.jitter_seed ^ salt, &failures.to_le_bytes()));
+        delay - jitter
+    }
+}
+
+/// A number in `[0, 1)` derived deterministically from `seed` and `bytes` (FNV-1a, then a
+/// SplitMix64 finaliser). Stable across processes, platforms and releases: a fleet given
+/// different seeds spreads out; one process always computes the same moment.
+fn unit_interval(seed: u64, bytes: &[u8]) -> f64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
+    // 53 significant bits give every representable double in [0, 1).
+    (hash >> 11) as f64 / (1_u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::utc_datetime;
+
+    const ISSUED: UtcDateTime = utc_datetime!(2026-01-01 00:00:00);
+
+    fn no_jitter() -> Policy {
+        Policy {
+            jitter_fraction: 0.0,
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn refresh_moment_is_eighty_percent_of_lifetime_by_default() {
+        let moment = no_jitter().refresh_moment(ISSUED, ISSUED + Duration::seconds(1800), b"t");
+        assert_eq!(moment, ISSUED + Duration::seconds(1440));
+    }
+
+    #[test]
+    fn margin_wins_for_short_lifetimes() {
+        let moment = no_jitter().refresh_moment(ISSUED, ISSUED + Duration::seconds(30), b"t");
+        assert_eq!(moment, ISSUED + Duration::seconds(20));
+    }
+
+    #[test]
+    fn refresh_moment_never_precedes_issue() {
+        let moment = no_jitter().refresh_moment(ISSUED, ISSUED + Duration::seconds(4), b"t");
+        assert_eq!(moment, ISSUED);
+    }
+
+    #[test]
+    fn jitter_is_deterministic_bounded_and_spreads_by_seed() {
+        let expires = ISSUED + Duration::hours(1);
+        let policy = Policy::default();
+        let base = no_jitter().refresh_moment(ISSUED, expires, b"token");
+        let moments: Vec<_> = (0..64)
+            .map(|seed| {
+                Policy {
+                    jitter_seed: seed,
+                    ..policy.clone()
+                }
+                .refresh_moment(ISSUED, expires, b"token")
+            })
+            .collect();
+        for moment in &moments {
+            assert!(*moment <= base && *moment >= base - Duration::seconds(180));
+        }
+        let distinct: std::collections::BTreeSet<_> = moments.iter().collect();
+        assert!(distinct.len() > 50, "seeds should spread the moments");
+        assert_eq!(
+            moments[7],
+            policy_with_seed(7).refresh_moment(ISSUED, expires, b"token")
+        );
+    }
+
+    fn policy_with_seed(seed: u64) -> Policy {
+        Policy {
+            jitter_seed: seed,
+            ..Policy::default()
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let policy = Policy::default();
+        let first = policy.backoff(1, 0);
+        assert!(first <= Duration::seconds(1) && first >= Duration::milliseconds(750));
+        let fourth = policy.backoff(4, 0);
+        assert!(fourth <= Duration::seconds(8) && fourth >= Duration::seconds(6));
+        assert!(policy.backoff(u32::MAX, 0) <= Duration::minutes(5));
+    }
+
+    #[test]
+    fn validate_refuses_out_of_range_values() {
+        assert!(Policy::default().validate().is_ok());
+        for bad in [
+            Policy {
+                refresh_fraction: 0.0,
+                ..Policy::default()
+            },
+            Policy {
+                refresh_fraction: f64::NAN,
+                ..Policy::default()
+            },
+            Policy {
+                jitter_fraction: 0.9,
+                ..Policy::default()
+            },
+            Policy {
+                backoff_initial: Duration::ZERO,
+                ..Policy::default()
+            },
+            Policy {
+                skew_allowance: Duration::seconds(-1),
+                ..Policy::default()
+            },
+            Policy {
+                backoff_max: Duration::ZERO,
+                ..Policy::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Persistence: a serde form of the session that round-trips exactly.
+
+use std::fmt;
+use std::sync::Arc;
+
+use oauth2::{AccessToken, RefreshToken};
+use serde::{Deserialize, Serialize};
+
+use super::states::{Backoff, Flight, Halt, PendingRevocation};
+use super::{
+    Active, AnySession, Core, Expiring, LoggingIn, Refreshing, Revoked, Revoking, Session, Shared,
+    Unauthenticated,
+};
+use crate::dialect::Dialect;
+use crate::error::ConfigError;
+use crate::policy::Policy;
+use crate::token::TokenSet;
+
+const FORMAT: u32 = 1;
+const REDACTED: &str = "[redacted]";
+
+/// A serializable picture of a session: state, tokens, expiries, backoff and the request
+/// in flight, so a process can stop and resume. The dialect and policy are configuration
+/// and are supplied again on [`restore`](AnySession::restore).
+///
+/// Secrets are included only when asked for with
+/// [`AnySession::snapshot_with_secrets`]; [`AnySession::snapshot_redacted`] replaces
+/// every token with `[redacted]` (for diagnostics) and cannot be restored. `Debug` is
+/// always redacted.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+pub struct Snapshot<E> {
+    format: u32,
+    secrets: bool,
+    next_id: u64,
+    state: SnapshotState<E>,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+enum SnapshotState<E> {
+    Unauthenticated {
+        backoff: Backoff,
+        halt: Option<Box<Halt>>,
+    },
+    LoggingIn {
+        flight: Flight,
+        failures: u32,
+    },
+    Active {
+        tokens: TokenSet<E>,
+    },
+    Expiring {
+        tokens: TokenSet<E>,
+        backoff: Backoff,
+        halt: Option<Box<Halt>>,
+    },
+    Refreshing {
+        tokens: TokenSet<E>,
+        flight: Flight,
+        failures: u32,
+    },
+    Revoking {
+        flight: Flight,
+        refresh_token: Option<String>,
+        access_token: Option<String>,
+    },
+    Revoked,
+}
+
+impl<E> Snapshot<E> {
+    /// Whether the snapshot holds the secrets (and can be restored).
+    pub fn has_secrets(&self) -> bool {
+        self.secrets
+    }
+
+    /// The state's name.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            SnapshotState::Unauthenticated { .. } => "unauthenticated",
+            SnapshotState::LoggingIn { .. } => "logging in",
+            SnapshotState::Active { .. } => "active",
+            SnapshotState::Expiring { .. } => "expiring",
+            SnapshotState::Refreshing { .. } => "refreshing",
+            SnapshotState::Revoking { .. } => "revoking",
+            SnapshotState::Revoked => "revoked",
+        }
+    }
+}
+
+impl<E> fmt::Debug for Snapshot<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("format", &self.format)
+            .field("secrets", &if self.secrets { REDACTED } else { "none" })
+            .field("next_id", &self.next_id)
+            .field("state", &self.state_name())
+            .finish_non_exhaustive()
+    }
+}
+
+fn redact<E: Clone>(tokens: &TokenSet<E>) -> TokenSet<E> {
+    let mut tokens = tokens.clone();
+    tokens.access_token = AccessToken::new(REDACTED.to_owned());
+    tokens.refresh_token = tokens
+        .refresh_token
+        .map(|_| RefreshToken::new(REDACTED.to_owned()));
+    tokens
+}
+
+impl<D: Dialect> AnySession<D> {
+    /// A snapshot holding the tokens in clear, to persist the session. Store it as you
+    /// would store the tokens themselves.
+    pub fn snapshot_with_secrets(&self) -> Snapshot<D::Extra> {
+        self.snapshot(true)
+    }
+
+    /// A snapshot with every token replaced by `[redacted]`: safe to log, not restorable.
+    pub fn snapshot_redacted(&self) -> Snapshot<D::Extra> {
+        self.snapshot(false)
+    }
+
+    fn snapshot(&self, secrets: bool) -> Snapshot<D::Extra> {
+        let tokens = |tokens: &TokenSet<D::Extra>| {
+            if secrets {
+                tokens.clone()
+            } else {
+                redact(tokens)
+            }
+        };
+        let secret = |value: Option<&String>| {
+            value.map(|v| {
+                if secrets {
+                    v.clone()
+                } else {
+                    REDACTED.to_owned()
+                }
+            })
+        };
+        let state = match self {
+            AnySession::Unauthenticated(s) => SnapshotState::Unauthenticated {
+                backoff: s.state.backoff,
+                halt: s.state.halt.clone(),
+            },
+            AnySession::LoggingIn(s) => SnapshotState::LoggingIn {
+                flight: s.state.flight,
+                failures: s.state.failures,
+            },
+            AnySession::Active(s) => SnapshotState::Active {
+                tokens: tokens(&s.tokens),
+            },
+            AnySession::Expiring(s) => SnapshotState::Expiring {
+                tokens: tokens(&s.tokens),
+                backoff: s.state.backoff,
+                halt: s.state.halt.clone(),
+            },
+            AnySession::Refreshing(s) => SnapshotState::Refreshing {
+                tokens: tokens(&s.tokens),
+                flight: s.state.flight,
+                failures: s.state.failures,
+            },
+            AnySession::Revoking(s) => SnapshotState::Revoking {
+                flight: s.state.flight,
+                refresh_token: secret(s.tokens.refresh_token.as_ref().map(RefreshToken::secret)),
+                access_token: secret(s.tokens.access_token.as_ref().map(AccessToken::secret)),
+            },
+            AnySession::Revoked(_) => SnapshotState::Revoked,
+        };
+        Snapshot {
+            format: FORMAT,
+            secrets,
+            next_id: self.core().next_id,
+            state,
+        }
+    }
+
+    /// Rebuilds a session from a snapshot made with its secrets, with the dialect and
+    /// policy it runs under. A request that was in flight stays in flight: hand back its
+    /// response if it arrives, or report it lost with a transport error.
+    pub fn restore(
+        dialect: D,
+        policy: Policy,
+        snapshot: Snapshot<D::Extra>,
+    ) -> Result<Self, ConfigError> {
+        policy.validate()?;
+        let invalid = |reason| ConfigError::InvalidSetting {
+            setting: "snapshot",
+            reason,
+        };
+        if snapshot.format != FORMAT {
+            return Err(invalid("unknown snapshot format"));
+        }
+        if !snapshot.secrets {
+            return Err(invalid("a redacted snapshot cannot be restored"));
+        }
+        let core = Core {
+            shared: Arc::new(Shared { dialect, policy }),
+            next_id: snapshot.next_id,
+        };
+        Ok(match snapshot.state {
+            SnapshotState::Unauthenticated { backoff, halt } => Session {
+                core,
+                state: Unauthenticated { backoff, halt },
+                tokens: (),
+            }
+            .into(),
+            SnapshotState::LoggingIn { flight, failures } => Session {
+                core,
+                state: LoggingIn { flight, failures },
+                tokens: (),
+            }
+            .into(),
+            SnapshotState::Active { tokens } => Session {
+                core,
+                state: Active { _private: () },
+                tokens,
+            }
+            .into(),
+            SnapshotState::Expiring {
+                tokens,
+                backoff,
+                halt,
+            } => Session {
+                core,
+                state: Expiring { backoff, halt },
+                tokens,
+            }
+            .into(),
+            SnapshotState::Refreshing {
+                tokens,
+                flight,
+                failures,
+            } => Session {
+                core,
+                state: Refreshing { flight, failures },
+                tokens,
+            }
+            .into(),
+            SnapshotState::Revoking {
+                flight,
+                refresh_token,
+                access_token,
+            } => Session {
+                core,
+                state: Revoking { flight },
+                tokens: PendingRevocation {
+                    refresh_token: refresh_token.map(RefreshToken::new),
+                    access_token: access_token.map(AccessToken::new),
+                },
+            }
+            .into(),
+            SnapshotState::Revoked => Session {
+                core,
+                state: Revoked { _private: () },
+                tokens: (),
+            }
+            .into(),
+        })
+    }
+}

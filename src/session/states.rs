@@ -1,0 +1,171 @@
+//! The states, as types. Each one's doc says what the caller must do next.
+
+use oauth2::{AccessToken, RefreshToken};
+use serde::{Deserialize, Serialize};
+use time::UtcDateTime;
+
+use crate::error::{ConfigError, Error, Failure};
+use crate::io::{Purpose, RequestId};
+use crate::token::TokenSet;
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A session state. Sealed: the set of states is fixed.
+pub trait State: sealed::Sealed {
+    /// What the state holds of the tokens, for a dialect whose extras are `E`.
+    type Tokens<E>;
+    /// The state's name, for messages.
+    const NAME: &'static str;
+}
+
+/// No token. Next: [`login`](crate::Session::login), after [`retry_at`](crate::Session::retry_at)
+/// if a login failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unauthenticated {
+    pub(crate) backoff: Backoff,
+    pub(crate) halt: Option<Box<Halt>>,
+}
+
+/// A login request is in flight. Next: hand back its response or its transport error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggingIn {
+    pub(crate) flight: Flight,
+    pub(crate) failures: u32,
+}
+
+/// A valid token, renewal not yet due. Next: hand out the token; report 401s, successful
+/// calls and the passage of time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Active {
+    pub(crate) _private: (),
+}
+
+/// Renewal is due (the refresh moment came, or a resource server answered 401); the token
+/// is served until its hard expiry unless it was rejected. Next:
+/// [`refresh`](crate::Session::refresh), after `retry_at` if a renewal failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expiring {
+    pub(crate) backoff: Backoff,
+    pub(crate) halt: Option<Box<Halt>>,
+}
+
+/// A renewal request (a refresh, or a login standing in for one) is in flight; the old
+/// token is served meanwhile (stale-while-refresh). Next: hand back its response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refreshing {
+    pub(crate) flight: Flight,
+    pub(crate) failures: u32,
+}
+
+/// Revocation requests are being sent one at a time; no token is handed out any more.
+/// Next: hand back each response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revoking {
+    pub(crate) flight: Flight,
+}
+
+/// Terminal. Nothing brings it back; responses arriving now are refused as unknown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Revoked {
+    pub(crate) _private: (),
+}
+
+/// The tokens still to be revoked while [`Revoking`].
+#[derive(Clone, Default)]
+pub struct PendingRevocation {
+    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) access_token: Option<AccessToken>,
+}
+
+impl std::fmt::Debug for PendingRevocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRevocation")
+            .field("refresh_token", &self.refresh_token)
+            .field("access_token", &self.access_token)
+            .finish()
+    }
+}
+
+impl PartialEq for PendingRevocation {
+    fn eq(&self, other: &Self) -> bool {
+        let secret = |t: &Option<RefreshToken>| t.as_ref().map(|t| t.secret().clone());
+        let access = |t: &Option<AccessToken>| t.as_ref().map(|t| t.secret().clone());
+        secret(&self.refresh_token) == secret(&other.refresh_token)
+            && access(&self.access_token) == access(&other.access_token)
+    }
+}
+
+macro_rules! states {
+    ($($state:ident => $tokens:ty, $name:literal;)*) => {$(
+        impl sealed::Sealed for $state {}
+        impl State for $state {
+            type Tokens<E> = $tokens;
+            const NAME: &'static str = $name;
+        }
+    )*};
+}
+
+states! {
+    Unauthenticated => (), "unauthenticated";
+    LoggingIn => (), "logging in";
+    Active => TokenSet<E>, "active";
+    Expiring => TokenSet<E>, "expiring";
+    Refreshing => TokenSet<E>, "refreshing";
+    Revoking => PendingRevocation, "revoking";
+    Revoked => (), "revoked";
+}
+
+/// One request in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Flight {
+    pub(crate) id: RequestId,
+    pub(crate) purpose: Purpose,
+    pub(crate) sent_at: UtcDateTime,
+    /// After this, the request counts as lost.
+    pub(crate) deadline: UtcDateTime,
+}
+
+/// Consecutive failures and when the next attempt is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct Backoff {
+    pub(crate) failures: u32,
+    pub(crate) retry_at: Option<UtcDateTime>,
+}
+
+/// Why a session stopped trying by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Halt {
+    /// The grant is dead and no credentials can replace it.
+    Reauthenticate(Failure),
+    /// The endpoint rejected the client's configuration.
+    Rejected(Failure),
+    /// Renewal is due but there is neither a refresh token nor credentials to log in with.
+    NoCredentials,
+}
+
+impl Halt {
+    pub(crate) fn from_error(error: &Error) -> Option<Box<Halt>> {
+        match error {
+            Error::Reauthenticate { failure } => {
+                Some(Box::new(Halt::Reauthenticate(failure.clone())))
+            }
+            Error::Rejected { failure } => Some(Box::new(Halt::Rejected(failure.clone()))),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn to_error(&self) -> Error {
+        match self {
+            Halt::Reauthenticate(failure) => Error::Reauthenticate {
+                failure: failure.clone(),
+            },
+            Halt::Rejected(failure) => Error::Rejected {
+                failure: failure.clone(),
+            },
+            Halt::NoCredentials => Error::Config(ConfigError::NoCredentials),
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Token sets and expiry arithmetic: relative `expires_in` seconds, absolute ISO 8601
+//! timestamps, server clock offsets taken from the `Date` header.
+
+use std::fmt;
+
+use oauth2::{AccessToken, RefreshToken};
+use serde::{Deserialize, Serialize};
+use time::{Duration, UtcDateTime};
+
+use crate::error::Malformed;
+use crate::policy::{Policy, MAX_LIFETIME};
+
+/// How a token response states an expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Seconds from issue (RFC 6749 `expires_in`). May be zero or negative when the
+    /// server misbehaves: the session refuses those.
+    In(i64),
+    /// An absolute moment in the server's clock (Convirza V3 sends ISO 8601 timestamps).
+    At(UtcDateTime),
+    /// Not stated: the policy's default lifetime applies.
+    Unstated,
+}
+
+/// A parsed, successful token response, before the session does its time arithmetic.
+///
+/// Dialects produce it; [`TokenSet::from_grant`] turns it into a token set.
+#[derive(Debug, Clone)]
+pub struct TokenGrant<E> {
+    /// The access token.
+    pub access_token: AccessToken,
+    /// The refresh token, if the server issued one.
+    pub refresh_token: Option<RefreshToken>,
+    /// The access token's expiry.
+    pub expires: Expiry,
+    /// The refresh token's expiry, if the server states one.
+    pub refresh_expires: Option<Expiry>,
+    /// The granted scope, if the server states it.
+    pub scope: Option<String>,
+    /// The dialect's extra fields.
+    pub extra: E,
+}
+
+/// One access token with its refresh token, expiries and the dialect's extra fields.
+///
+/// All moments are in the caller's clock: absolute expiries from the server have been
+/// corrected by the offset measured from the response's `Date` header. `Debug` never
+/// shows a token.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TokenSet<E> {
+    #[serde(with = "secret_string")]
+    pub(crate) access_token: AccessToken,
+    #[serde(with = "optional_secret_string", default)]
+    pub(crate) refresh_token: Option<RefreshToken>,
+    pub(crate) issued_at: UtcDateTime,
+    pub(crate) expires_at: UtcDateTime,
+    #[serde(default)]
+    pub(crate) refresh_expires_at: Option<UtcDateTime>,
+    #[serde(default)]
+    pub(crate) scope: Option<String>,
+    pub(crate) extra: E,
+    /// When renewal starts (policy applied at creation).
+    pub(crate) refresh_at: UtcDateTime,
+    /// Last moment the access token may be handed out.
+    pub(crate) hard_expiry: UtcDateTime,
+    /// A resource server answered 401 to this access token.
+    #[serde(default)]
+    pub(crate) rejected: bool,
+}
+
+/// Why a token response could not become a token set.
+pub(crate) type GrantError = Malformed;
+
+impl<E> TokenSet<E> {
+    /// Builds a token set from a parsed response.
+    ///
+    /// `sent_at` is when the request left (relative lifetimes count from there, the
+    /// conservative choice); `received_at` and `server_date` (the response's `Date`
+    /// header) measure the server's clock offset, which corrects absolute expiries when
+    /// it exceeds one second (the header's resolution).
+    pub fn from_grant(
+        grant: TokenGrant<E>,
+        policy: &Policy,
+        sent_at: UtcDateTime,
+        received_at: UtcDateTime,
+        server_date: Option<UtcDateTime>,
+    ) -> Result<Self, GrantError> {
+        if grant.access_token.secret().is_empty() {
+            return Err(Malformed::MissingAccessToken);
+        }
+        let offset = server_date
+            .map(|date| date - received_at)
+            .filter(|offset| offset.abs() > Duration::SECOND)
+            .unwrap_or(Duration::ZERO);
+        let issued_at = sent_at.min(received_at);
+        let expires_at = resolve(
+            grant.expires,
+            issued_at,
+            offset,
+            Some(policy.default_lifetime),
+        )
+        .ok_or(Malformed::LifetimeOutOfRange)?
+        .ok_or(Malformed::UnreadableExpiry)?;
+        let refresh_expires_at = match grant.refresh_expires {
+            None => None,
+            Some(expiry) => {
+                resolve(expiry, issued_at, offset, None).ok_or(Malformed::LifetimeOutOfRange)?
+            }
+        };
+        let refresh_at = policy.refresh_moment(
+            issued_at,
+            expires_at,
+            grant.access_token.secret().as_bytes(),
+        );
+        Ok(TokenSet {
+            access_token: grant.access_token,
+            refresh_token: grant
+                .refresh_token
+                .filter(|token| !token.secret().is_empty()),
+            issued_at,
+            expires_at,
+            refresh_expires_at,
+            scope: grant.scope,
+            extra: grant.extra,
+            refresh_at,
+            hard_expiry: policy.hard_expiry(expires_at),
+            rejected: false,
+        })
+    }
+
+    /// The access token. Prefer the session's `access_token(now)`, which checks expiry.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// The refresh token, if any (it is gone once spent on a single-use refresh).
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    /// When the access token was issued (when its request was sent), local clock.
+    pub fn issued_at(&self) -> UtcDateTime {
+        self.issued_at
+    }
+
+    /// When the access token expires, local clock.
+    pub fn expires_at(&self) -> UtcDateTime {
+        self.expires_at
+    }
+
+    /// When the refresh token expires, if the server said.
+    pub fn refresh_expires_at(&self) -> Option<UtcDateTime> {
+        self.refresh_expires_at
+    }
+
+    /// When renewal starts.
+    pub fn refresh_at(&self) -> UtcDateTime {
+        self.refresh_at
+    }
+
+    /// The last moment the access token is handed out.
+    pub fn hard_expiry(&self) -> UtcDateTime {
+        self.hard_expiry
+    }
+
+    /// The granted scope, if stated.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The dialect's extra fields.
+    pub fn extra(&self) -> &E {
+        &self.extra
+    }
+
+    /// Whether the access token may be handed out at `now`.
+    #[inline]
+    pub fn is_usable(&self, now: UtcDateTime) -> bool {
+        now < self.hard_expiry && !self.rejected
+    }
+
+    /// Whether the refresh token is still alive at `at` (unknown expiry counts as alive).
+    pub(crate) fn refresh_token_alive(&self, at: UtcDateTime) -> bool {
+        self.refresh_token.is_some() && self.refresh_expires_at.is_none_or(|expiry| at < expiry)
+    }
+}
+
+/// Turns a stated expiry into a local moment. `None` when out of range; `Some(None)` when
+/// unstated and no default applies.
+fn resolve(
+    expiry: Expiry,
+    issued_at: UtcDateTime,
+    offset: Duration,
+    default: Option<Duration>,
+) -> Option<Option<UtcDateTime>> {
+    let lifetime = match expiry {
+        Expiry::In(seconds) => Duration::seconds(seconds),
+        Expiry::At(at) => at.checked_sub(offset)? - issued_at,
+        Expiry::Unstated => match default {
+            Some(lifetime) => lifetime,
+            None => return Some(None),
+        },
+    };
+    if !lifetime.is_positive() || lifetime > MAX_LIFETIME {
+        return None;
+    }
+    Some(Some(issued_at.checked_add(lifetime)?))
+}
+
+impl<E: PartialEq> PartialEq for TokenSet<E> {
+    fn eq(&self, other: &Self) -> bool {
+        fn refresh<E>(set: &TokenSet<E>) -> Option<&str> {
+            set.refresh_token.as_ref().map(|t| t.secret().as_str())
+        }
+        self.access_token.secret() == other.access_token.secret()
+            && refresh(self) == refresh(other)
+            && self.issued_at == other.issued_at
+            && self.expires_at == other.expires_at
+            && self.refresh_expires_at == other.refresh_expires_at
+            && self.scope == other.scope
+            && self.extra == other.extra
+            && self.refresh_at == other.refresh_at
+            && self.hard_expiry == other.hard_expiry
+            && self.rejected == other.rejected
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for TokenSet<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("refresh_at", &self.refresh_at)
+            .field("scope", &self.scope)
+            .field("extra", &self.extra)
+            .field("rejected", &self.rejected)
+            .finish()
+    }
+}
+
+/// Parses an HTTP date (RFC 9110 §5.6.7: IMF-fixdate and the two obsolete forms).
+pub(crate) fn parse_http_date(value: &str) -> Option<UtcDateTime> {
+    let system = httpdate::parse_http_date(value.trim()).ok()?;
+    let since_epoch = system.duration_since(std::time::UNIX_EPOCH).ok()?;
+    UtcDateTime::from_unix_timestamp(i64::try_from(since_epoch.as_secs()).ok()?).ok()
+}
+
+/// Parses an ISO 8601 / RFC 3339 timestamp, with or without fractional seconds, with `Z`
+/// or a numeric offset, into UTC.
+pub fn parse_timestamp(value: &str) -> Option<UtcDateTime> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    let value = value.trim();
+    time::OffsetDateTime::parse(value, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(value, &Iso8601::DEFAULT))
+        .ok()
+        .map(|at| at.to_utc())
+}
+
+/// Serde for secret strings: the value only reaches a serializer through an explicit
+/// opt-in (a [`Snapshot`](crate::Snapshot) made with its secrets).
+mod secret_string {
+    use oauth2::AccessToken;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        token: &AccessToken,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(token.secret())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<AccessToken, D::Error> {
+        String::deserialize(deserializer).map(AccessToken::new)
+    }
+}
+
+mod optional_secret_string {
+    use oauth2::RefreshToken;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        token: &Option<RefreshToken>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match token {
+            Some(token) => serializer.serialize_some(token.secret()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<RefreshToken>, D::Error> {
+        Option::<String>::deserialize(deserializer).map(|token| token.map(RefreshToken::new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::utc_datetime;
+
+    const SENT: UtcDateTime = utc_datetime!(2026-04-01 12:00:00);
+
+    fn grant(expires: Expiry) -> TokenGrant<()> {
+        TokenGrant {
+            access_token: AccessToken::new("at".into()),
+            refresh_token: Some(RefreshToken::new("rt".into())),
+            expires,
+            refresh_expires: None,
+            scope: None,
+            extra: (),
+        }
+    }
+
+    fn build(expires: Expiry, date: Option<UtcDateTime>) -> Result<TokenSet<()>, GrantError> {
+        TokenSet::from_grant(
+            grant(expires),
+            &Policy::default(),
+            SENT,
+            SENT + Duration::SECOND,
+            date,
+        )
+    }
+
+    #[test]
+    fn relative_lifetime_counts_from_when_the_request_left() {
+        let set = build(Expiry::In(3600), None).unwrap();
+        assert_eq!(set.expires_at, SENT + Duration::hours(1));
+        assert_eq!(
+            set.hard_expiry,
+            SENT + Duration::hours(1) - Duration::seconds(5)
+        );
+    }
+
+    #[test]
+    fn absolute_expiry_is_corrected_by_the_server_clock_offset() {
+        let server_ahead = Some(SENT + Duration::SECOND + Duration::minutes(10));
+        let expiry = Expiry::At(SENT + Duration::days(7) + Duration::minutes(10));
+        let set = build(expiry, server_ahead).unwrap();
+        assert_eq!(set.expires_at, SENT + Duration::days(7));
+    }
+
+    #[test]
+    fn a_one_second_offset_is_within_date_resolution_and_ignored() {
+        let set = build(Expiry::At(SENT + Duration::hours(1)), Some(SENT)).unwrap();
+        assert_eq!(set.expires_at, SENT + Duration::hours(1));
+    }
+
+    #[test]
+    fn missing_lifetime_uses_the_default() {
+        let set = build(Expiry::Unstated, None).unwrap();
+        assert_eq!(set.expires_at, SENT + Duration::hours(1));
+    }
+
+    #[test]
+    fn absurd_lifetimes_are_refused() {
+        for expiry in [
+            Expiry::In(0),
+            Expiry::In(-5),
+            Expiry::In(i64::MAX),
+            Expiry::In(3654 * 86400),
+            Expiry::At(SENT - Duration::hours(1)),
+        ] {
+            assert!(build(expiry, None).is_err(), "{expiry:?}");
+        }
+    }
+
+    #[test]
+    fn timestamps_parse_with_and_without_fraction_or_offset() {
+        let expected = utc_datetime!(2026-04-06 12:34:56);
+        assert_eq!(parse_timestamp("2026-04-06T12:34:56Z"), Some(expected));
+        assert_eq!(
+            parse_timestamp("2026-04-06T12:34:56.789Z"),
+            Some(expected + Duration::milliseconds(789))
+        );
+        assert_eq!(parse_timestamp("2026-04-06T14:34:56+02:00"), Some(expected));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn http_dates_parse() {
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(utc_datetime!(1994-11-06 08:49:37))
+        );
+        assert_eq!(parse_http_date("soon"), None);
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let set = build(Expiry::In(60), None).unwrap();
+        let shown = format!("{set:?}");
+        assert!(
+            !shown.contains("\"at\"") && !shown.contains("\"rt\""),
+            "{shown}"
+        );
+        assert!(shown.contains("redacted"));
+    }
+}
