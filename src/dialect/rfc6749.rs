@@ -245,14 +245,12 @@ impl StandardBuilder {
         let client_suffix = if basic {
             String::new()
         } else {
-            let mut form = form_urlencoded::Serializer::new(String::from("&"));
+            let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("client_id", &self.client_id);
             if let Some(secret) = &self.client_secret {
                 form.append_pair("client_secret", secret.secret());
             }
-            // The serializer starts with the given prefix; it adds no separator before the
-            // first pair, so the leading `&` is kept exactly once.
-            form.finish()
+            format!("&{}", form.finish())
         };
         let scope = self
             .scopes

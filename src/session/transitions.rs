@@ -20,6 +20,11 @@
 //! Active --revoke--> Revoking
 //! Expiring --revoke--> Revoking
 //! Refreshing --revoke--> Revoking
+//! Unauthenticated --revoke, nothing to send--> Revoked
+//! LoggingIn --revoke, nothing to send--> Revoked
+//! Active --revoke, nothing to send--> Revoked
+//! Expiring --revoke, nothing to send--> Revoked
+//! Refreshing --revoke, nothing to send--> Revoked
 //! Revoking --response--> Revoking
 //! Revoking --last response--> Revoked
 //! END TRANSITIONS

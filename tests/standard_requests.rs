@@ -1,0 +1,152 @@
+//! Every request the standard dialect emits, snapshotted field by field.
+//!
+//! Secrets are fixed test values so the snapshots are stable and reviewable.
+
+use oauth_lifecycle::dialect::{ClientAuth, Standard};
+use oauth_lifecycle::token::{Expiry, TokenGrant};
+use oauth_lifecycle::{AccessToken, Policy, RefreshToken, Revocation, Session, TokenRequest};
+use time::macros::utc_datetime;
+use time::UtcDateTime;
+
+const NOW: UtcDateTime = utc_datetime!(2026-03-01 09:00:00);
+
+/// Method, URI, headers (sorted) and the decoded form body, one field a line.
+fn render(request: &TokenRequest) -> String {
+    let http = request.request();
+    let mut out = format!(
+        "purpose: {}\nresend_safe: {}\n{} {}\n",
+        request.purpose(),
+        request.is_resend_safe(),
+        http.method(),
+        http.uri()
+    );
+    let mut headers: Vec<_> = http
+        .headers()
+        .iter()
+        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+        .collect();
+    headers.sort();
+    for header in headers {
+        out.push_str(&header);
+        out.push('\n');
+    }
+    out.push_str("body:\n");
+    for (name, value) in form_urlencoded::parse(http.body()) {
+        out.push_str(&format!("  {name} = {value:?}\n"));
+    }
+    out.push_str(&format!("raw: {}\n", String::from_utf8_lossy(http.body())));
+    out
+}
+
+fn dialect(auth: ClientAuth, password: bool) -> Standard {
+    let builder = Standard::builder("https://auth.example.com/oauth/token", "test-client")
+        .client_secret("test-client-secret")
+        .client_auth(auth)
+        .scope("api:read")
+        .scope("api:write")
+        .revocation_url("https://auth.example.com/oauth/revoke");
+    let builder = if password {
+        builder.password("alice@example.com", "p&ss=w+rd %\"é\n")
+    } else {
+        builder
+    };
+    builder.build().unwrap()
+}
+
+fn grant() -> TokenGrant<()> {
+    TokenGrant {
+        access_token: AccessToken::new("test-access-token".into()),
+        refresh_token: Some(RefreshToken::new("test-refresh-token".into())),
+        expires: Expiry::In(3600),
+        refresh_expires: None,
+        scope: None,
+        extra: (),
+    }
+}
+
+fn requests(auth: ClientAuth, password: bool) -> Vec<TokenRequest> {
+    let mut out = Vec::new();
+    let session = Session::new(dialect(auth, password), Policy::default()).unwrap();
+    let (_, login) = session.login(NOW).unwrap();
+    out.push(login);
+
+    let session = Session::new(dialect(auth, password), Policy::default()).unwrap();
+    let active = session.adopt(grant(), NOW).unwrap();
+    let expiring = active.on_unauthorized(NOW);
+    let (refreshing, refresh) = expiring.refresh(NOW).unwrap();
+    out.push(refresh);
+
+    let mut revocation = refreshing.revoke(NOW);
+    while let Revocation::Pending(session, request) = revocation {
+        let id = request.id();
+        out.push(request);
+        let ok = http::Response::new(Vec::new());
+        revocation = session.on_response(id, &ok, NOW).unwrap().next;
+    }
+    out
+}
+
+#[test]
+fn client_credentials_with_basic_auth() {
+    insta::assert_snapshot!(requests(ClientAuth::Basic, false)
+        .iter()
+        .map(render)
+        .collect::<Vec<_>>()
+        .join("\n"));
+}
+
+#[test]
+fn client_credentials_with_post_auth() {
+    insta::assert_snapshot!(requests(ClientAuth::Post, false)
+        .iter()
+        .map(render)
+        .collect::<Vec<_>>()
+        .join("\n"));
+}
+
+#[test]
+fn password_grant_with_basic_auth() {
+    insta::assert_snapshot!(requests(ClientAuth::Basic, true)
+        .iter()
+        .map(render)
+        .collect::<Vec<_>>()
+        .join("\n"));
+}
+
+#[test]
+fn password_grant_with_post_auth() {
+    insta::assert_snapshot!(requests(ClientAuth::Post, true)
+        .iter()
+        .map(render)
+        .collect::<Vec<_>>()
+        .join("\n"));
+}
+
+#[test]
+fn awkward_password_survives_form_encoding_exactly() {
+    let requests = requests(ClientAuth::Post, true);
+    let body = requests[0].request().body();
+    let password = form_urlencoded::parse(body)
+        .find(|(name, _)| name == "password")
+        .map(|(_, value)| value.into_owned());
+    assert_eq!(password.as_deref(), Some("p&ss=w+rd %\"é\n"));
+}
+
+#[test]
+fn request_debug_shows_no_secret() {
+    for request in requests(ClientAuth::Basic, true)
+        .iter()
+        .chain(&requests(ClientAuth::Post, true))
+    {
+        let shown = format!("{request:?}");
+        for secret in [
+            "test-client-secret",
+            "p&ss",
+            "test-access-token",
+            "test-refresh-token",
+            "Basic",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}
