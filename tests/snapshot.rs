@@ -1,0 +1,136 @@
+//! Persistence: a session stops and resumes exactly; secrets serialize only on request.
+
+use oauth_lifecycle::dialect::Standard;
+use oauth_lifecycle::{AnySession, Driver, Output, Policy, Snapshot};
+use time::macros::utc_datetime;
+use time::{Duration, UtcDateTime};
+
+const NOW: UtcDateTime = utc_datetime!(2026-07-01 10:00:00);
+
+fn dialect() -> Standard {
+    Standard::builder("https://auth.example.com/token", "client")
+        .client_secret("client-secret-value")
+        .password("alice", "password-value")
+        .revocation_url("https://auth.example.com/revoke")
+        .build()
+        .unwrap()
+}
+
+fn token_response() -> http::Response<Vec<u8>> {
+    http::Response::new(
+        br#"{"access_token":"access-token-value","refresh_token":"refresh-token-value","token_type":"Bearer","expires_in":600}"#
+            .to_vec(),
+    )
+}
+
+/// A driver that logged in, reached its refresh moment and has the refresh in flight.
+fn refreshing() -> (Driver<Standard>, oauth_lifecycle::RequestId) {
+    let mut driver = Driver::new(dialect(), Policy::default()).unwrap();
+    driver.handle_timeout(NOW);
+    let Output::Request(login) = driver.poll_output() else {
+        panic!("login expected")
+    };
+    driver
+        .handle_response(login.id(), &token_response(), NOW)
+        .unwrap();
+    driver.handle_timeout(NOW + Duration::minutes(9));
+    loop {
+        match driver.poll_output() {
+            Output::Request(refresh) => return (driver, refresh.id()),
+            Output::Event(_) => continue,
+            other => panic!("refresh expected, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_session_resumes_with_its_request_in_flight() {
+    let (driver, refresh_id) = refreshing();
+    let snapshot = driver.session().snapshot_with_secrets();
+    let json = serde_json::to_string(&snapshot).unwrap();
+
+    let restored: Snapshot<()> = serde_json::from_str(&json).unwrap();
+    assert_eq!(restored, snapshot);
+    let session = AnySession::restore(dialect(), Policy::default(), restored).unwrap();
+    assert_eq!(session.snapshot_with_secrets(), snapshot);
+    assert_eq!(session.state_name(), "refreshing");
+
+    // The response to the request sent before the restart is accepted afterwards.
+    let mut resumed = Driver::from_session(session);
+    let now = NOW + Duration::minutes(9);
+    assert_eq!(
+        resumed.access_token(now).map(|t| t.secret().as_str()),
+        Some("access-token-value")
+    );
+    let renewed = http::Response::new(
+        br#"{"access_token":"access-token-2","token_type":"Bearer","expires_in":600}"#.to_vec(),
+    );
+    resumed.handle_response(refresh_id, &renewed, now).unwrap();
+    assert_eq!(
+        resumed.access_token(now).map(|t| t.secret().as_str()),
+        Some("access-token-2")
+    );
+}
+
+#[test]
+fn request_ids_keep_increasing_across_a_restore() {
+    let (driver, refresh_id) = refreshing();
+    let session = AnySession::restore(
+        dialect(),
+        Policy::default(),
+        driver.session().snapshot_with_secrets(),
+    )
+    .unwrap();
+    let mut resumed = Driver::from_session(session);
+    resumed.revoke(NOW);
+    let Output::Request(revoke) = resumed.poll_output() else {
+        panic!("revocation expected")
+    };
+    assert!(revoke.id() > refresh_id);
+}
+
+#[test]
+fn a_redacted_snapshot_holds_no_secret_and_cannot_be_restored() {
+    let (driver, _) = refreshing();
+    let snapshot = driver.session().snapshot_redacted();
+    let json = serde_json::to_string(&snapshot).unwrap();
+    for secret in [
+        "access-token-value",
+        "refresh-token-value",
+        "client-secret-value",
+        "password-value",
+    ] {
+        assert!(!json.contains(secret), "{json}");
+    }
+    assert!(json.contains("[redacted]"));
+    assert!(!snapshot.has_secrets());
+    assert!(AnySession::restore(dialect(), Policy::default(), snapshot).is_err());
+}
+
+#[test]
+fn debug_of_sessions_and_snapshots_is_redacted() {
+    let (driver, _) = refreshing();
+    let shown = format!(
+        "{driver:?} {:?} {:?}",
+        driver.session(),
+        driver.session().snapshot_with_secrets()
+    );
+    for secret in [
+        "access-token-value",
+        "refresh-token-value",
+        "client-secret-value",
+        "password-value",
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
+
+#[test]
+fn snapshots_of_an_unknown_format_are_refused() {
+    let (driver, _) = refreshing();
+    let mut json: serde_json::Value =
+        serde_json::to_value(driver.session().snapshot_with_secrets()).unwrap();
+    json["format"] = 99.into();
+    let snapshot: Snapshot<()> = serde_json::from_value(json).unwrap();
+    assert!(AnySession::restore(dialect(), Policy::default(), snapshot).is_err());
+}
