@@ -511,15 +511,40 @@ fn revoke_sends_refresh_then_access_revocation_and_is_terminal() {
 }
 
 #[test]
-fn revoking_while_refreshing_refuses_the_late_refresh_response() {
+fn revoking_while_refreshing_awaits_the_refresh_and_revokes_what_it_minted() {
     let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
     let refresh = h.next_request();
     h.driver.revoke(h.now);
-    let late = h
-        .driver
-        .handle_response(refresh.id(), &token("at-2", Some("rt-2"), 3600), h.now);
-    assert!(late.is_err());
     assert_eq!(h.token(), None);
+    assert!(h.drain().0.is_empty(), "one request in flight at a time");
+    h.answer(&refresh, token("at-2", Some("rt-2"), 3600));
+    assert_eq!(
+        h.token(),
+        None,
+        "a token minted after revoke is never handed out"
+    );
+    let mut revoked = Vec::new();
+    for _ in 0..8 {
+        let (requests, _) = h.drain();
+        let Some(request) = requests.into_iter().next() else {
+            break;
+        };
+        revoked.push((request.purpose(), field(&request, "token").unwrap()));
+        h.answer(&request, http::Response::new(Vec::new()));
+    }
+    let refresh = Purpose::Revoke(TokenKind::Refresh);
+    let access = Purpose::Revoke(TokenKind::Access);
+    assert_eq!(
+        revoked,
+        [
+            (refresh, "rt-1"),
+            (refresh, "rt-2"),
+            (access, "at-1"),
+            (access, "at-2")
+        ]
+        .map(|(p, t)| (p, t.to_owned()))
+    );
+    assert!(h.take_events().contains(&Event::Revoked));
 }
 
 #[test]

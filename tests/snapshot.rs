@@ -83,6 +83,8 @@ fn request_ids_keep_increasing_across_a_restore() {
     .unwrap();
     let mut resumed = Driver::from_session(session);
     resumed.revoke(NOW);
+    // The refresh in flight is awaited first; report it lost, then revocation starts.
+    resumed.handle_transport_error(refresh_id, NOW).unwrap();
     let Output::Request(revoke) = resumed.poll_output() else {
         panic!("revocation expected")
     };

@@ -76,7 +76,11 @@ fn requests(auth: ClientAuth, password: bool) -> Vec<TokenRequest> {
     let (refreshing, refresh) = expiring.refresh(NOW).unwrap();
     out.push(refresh);
 
-    let mut revocation = refreshing.revoke(NOW);
+    let Revocation::Awaiting(revoking) = refreshing.revoke(NOW) else {
+        panic!("the refresh in flight is awaited first");
+    };
+    let refresh_id = revoking.request_id();
+    let mut revocation = revoking.on_transport_error(refresh_id, NOW).unwrap().next;
     while let Revocation::Pending(session, request) = revocation {
         let id = request.id();
         out.push(request);

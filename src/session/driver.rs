@@ -369,6 +369,7 @@ impl<D: Dialect> Driver<D> {
                 self.outputs.push_back(Output::Request(request));
                 self.session = Some(s.into());
             }
+            Revocation::Awaiting(s) => self.session = Some(s.into()),
             Revocation::Done(s) => {
                 self.event(Event::Revoked);
                 self.session = Some(s.into());

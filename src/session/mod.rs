@@ -28,7 +28,7 @@ pub use self::states::{
     Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, State,
     Unauthenticated,
 };
-pub use self::transitions::{LoginOutcome, RenewOutcome, Revocation, RevocationStep};
+pub use self::transitions::{LoginOutcome, RenewOutcome, Revocable, Revocation, RevocationStep};
 use crate::dialect::Dialect;
 use crate::error::Misuse;
 use crate::policy::Policy;

@@ -63,8 +63,7 @@ enum SnapshotState<E> {
     },
     Revoking {
         flight: Flight,
-        refresh_token: Option<String>,
-        access_token: Option<String>,
+        pending: PendingRevocation,
     },
     Revoked,
 }
@@ -129,14 +128,12 @@ impl<D: Dialect> AnySession<D> {
                 redact(tokens)
             }
         };
-        let secret = |value: Option<&String>| {
-            value.map(|v| {
-                if secrets {
-                    v.clone()
-                } else {
-                    REDACTED.to_owned()
-                }
-            })
+        let secret = |value: &String| {
+            if secrets {
+                value.clone()
+            } else {
+                REDACTED.to_owned()
+            }
         };
         let state = match self {
             AnySession::Unauthenticated(s) => SnapshotState::Unauthenticated {
@@ -162,8 +159,14 @@ impl<D: Dialect> AnySession<D> {
             },
             AnySession::Revoking(s) => SnapshotState::Revoking {
                 flight: s.state.flight,
-                refresh_token: secret(s.tokens.refresh_token.as_ref().map(RefreshToken::secret)),
-                access_token: secret(s.tokens.access_token.as_ref().map(AccessToken::secret)),
+                pending: PendingRevocation {
+                    queue: s
+                        .tokens
+                        .queue
+                        .iter()
+                        .map(|(kind, token)| (*kind, secret(token)))
+                        .collect(),
+                },
             },
             AnySession::Revoked(_) => SnapshotState::Revoked,
         };
@@ -237,17 +240,10 @@ impl<D: Dialect> AnySession<D> {
                 tokens,
             }
             .into(),
-            SnapshotState::Revoking {
-                flight,
-                refresh_token,
-                access_token,
-            } => Session {
+            SnapshotState::Revoking { flight, pending } => Session {
                 core,
                 state: Revoking { flight },
-                tokens: PendingRevocation {
-                    refresh_token: refresh_token.map(RefreshToken::new),
-                    access_token: access_token.map(AccessToken::new),
-                },
+                tokens: pending,
             }
             .into(),
             SnapshotState::Revoked => Session {

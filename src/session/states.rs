@@ -1,11 +1,10 @@
 //! The states, as types. Each one's doc says what the caller must do next.
 
-use oauth2::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 
 use crate::error::{ConfigError, Error, Failure};
-use crate::io::{Purpose, RequestId};
+use crate::io::{Purpose, RequestId, TokenKind};
 use crate::token::TokenSet;
 
 mod sealed {
@@ -60,7 +59,8 @@ pub struct Refreshing {
 }
 
 /// Revocation requests are being sent one at a time; no token is handed out any more.
-/// Next: hand back each response.
+/// When revocation started during a login or refresh, that request is awaited first so
+/// whatever it minted is revoked too. Next: hand back each response.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revoking {
     pub(crate) flight: Flight,
@@ -72,28 +72,44 @@ pub struct Revoked {
     pub(crate) _private: (),
 }
 
-/// The tokens still to be revoked while [`Revoking`].
-#[derive(Clone, Default)]
+/// The tokens still to be revoked while [`Revoking`], in the order they will be sent.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct PendingRevocation {
-    pub(crate) refresh_token: Option<RefreshToken>,
-    pub(crate) access_token: Option<AccessToken>,
+    pub(crate) queue: Vec<(TokenKind, String)>,
+}
+
+impl PendingRevocation {
+    /// Queues a token set's tokens: the refresh token first (RFC 7009 §2.1: servers also
+    /// end the access tokens issued with it), then the access token.
+    pub(crate) fn push<E>(&mut self, tokens: TokenSet<E>) {
+        if let Some(refresh_token) = tokens.refresh_token {
+            self.queue
+                .push((TokenKind::Refresh, refresh_token.into_secret()));
+        }
+        self.queue
+            .push((TokenKind::Access, tokens.access_token.into_secret()));
+        // Refresh tokens go first across every queued set.
+        self.queue
+            .sort_by_key(|(kind, _)| *kind != TokenKind::Refresh);
+    }
+
+    /// How many tokens are still to be revoked.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing is left to revoke.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
 }
 
 impl std::fmt::Debug for PendingRevocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingRevocation")
-            .field("refresh_token", &self.refresh_token)
-            .field("access_token", &self.access_token)
+        f.debug_list()
+            .entries(self.queue.iter().map(|(kind, _)| kind))
             .finish()
-    }
-}
-
-impl PartialEq for PendingRevocation {
-    fn eq(&self, other: &Self) -> bool {
-        let secret = |t: &Option<RefreshToken>| t.as_ref().map(|t| t.secret().clone());
-        let access = |t: &Option<AccessToken>| t.as_ref().map(|t| t.secret().clone());
-        secret(&self.refresh_token) == secret(&other.refresh_token)
-            && access(&self.access_token) == access(&other.access_token)
     }
 }
 
@@ -119,7 +135,7 @@ states! {
 
 /// One request in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Flight {
+pub struct Flight {
     pub(crate) id: RequestId,
     pub(crate) purpose: Purpose,
     pub(crate) sent_at: UtcDateTime,

@@ -15,17 +15,14 @@
 //! Expiring --halted past hard expiry--> Unauthenticated
 //! Refreshing --success--> Active
 //! Refreshing --failure--> Expiring
-//! Unauthenticated --revoke--> Revoking
-//! LoggingIn --revoke--> Revoking
+//! Unauthenticated --revoke--> Revoked
+//! LoggingIn --revoke, awaiting the login--> Revoking
 //! Active --revoke--> Revoking
+//! Active --revoke, no revocation endpoint--> Revoked
 //! Expiring --revoke--> Revoking
-//! Refreshing --revoke--> Revoking
-//! Unauthenticated --revoke, nothing to send--> Revoked
-//! LoggingIn --revoke, nothing to send--> Revoked
-//! Active --revoke, nothing to send--> Revoked
-//! Expiring --revoke, nothing to send--> Revoked
-//! Refreshing --revoke, nothing to send--> Revoked
-//! Revoking --response--> Revoking
+//! Expiring --revoke, no revocation endpoint--> Revoked
+//! Refreshing --revoke, awaiting the refresh--> Revoking
+//! Revoking --response, more to revoke--> Revoking
 //! Revoking --last response--> Revoked
 //! END TRANSITIONS
 
@@ -76,6 +73,8 @@ pub enum RenewOutcome<D: Dialect> {
 pub enum Revocation<D: Dialect> {
     /// Send this request next.
     Pending(Session<Revoking, D>, TokenRequest),
+    /// A login or refresh was in flight: hand back its response (or its failure) first.
+    Awaiting(Session<Revoking, D>),
     /// Done: the session is revoked.
     Done(Session<Revoked, D>),
 }
@@ -498,52 +497,79 @@ impl<D: Dialect> Session<Refreshing, D> {
 // ---------------------------------------------------------------------------------------
 // Revocation: from every state that is not already revoking.
 
-/// States a revocation can start from.
-pub trait Revocable: State {
-    /// The tokens the state holds, to revoke.
-    fn pending<E>(tokens: Self::Tokens<E>) -> PendingRevocation;
-}
+/// States a revocation can start from: every state but [`Revoking`] and [`Revoked`].
+pub trait Revocable: State + sealed::IntoRevocation {}
 
-impl Revocable for Unauthenticated {
-    fn pending<E>((): ()) -> PendingRevocation {
-        PendingRevocation::default()
+impl<S: State + sealed::IntoRevocation> Revocable for S {}
+
+mod sealed {
+    use super::{Flight, PendingRevocation, State};
+
+    pub trait IntoRevocation: State + Sized {
+        /// The tokens the state holds, to revoke, and the login or refresh in flight, to
+        /// await.
+        fn into_revocation<E>(self, tokens: Self::Tokens<E>)
+            -> (PendingRevocation, Option<Flight>);
     }
 }
 
-impl Revocable for LoggingIn {
-    fn pending<E>((): ()) -> PendingRevocation {
-        PendingRevocation::default()
+impl sealed::IntoRevocation for Unauthenticated {
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::default(), None)
     }
 }
 
-macro_rules! revocable_with_tokens {
-    ($($state:ty),*) => {$(
-        impl Revocable for $state {
-            fn pending<E>(tokens: TokenSet<E>) -> PendingRevocation {
-                PendingRevocation {
-                    refresh_token: tokens.refresh_token,
-                    access_token: Some(tokens.access_token),
-                }
-            }
-        }
-    )*};
+impl sealed::IntoRevocation for LoggingIn {
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::default(), Some(self.flight))
+    }
 }
 
-revocable_with_tokens!(Active, Expiring, Refreshing);
+impl sealed::IntoRevocation for Active {
+    fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
+        let mut pending = PendingRevocation::default();
+        pending.push(tokens);
+        (pending, None)
+    }
+}
+
+impl sealed::IntoRevocation for Expiring {
+    fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
+        let mut pending = PendingRevocation::default();
+        pending.push(tokens);
+        (pending, None)
+    }
+}
+
+impl sealed::IntoRevocation for Refreshing {
+    fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
+        let mut pending = PendingRevocation::default();
+        pending.push(tokens);
+        (pending, Some(self.flight))
+    }
+}
 
 impl<S: Revocable, D: Dialect> Session<S, D> {
     /// Starts revoking: no token is handed out from now on. RFC 7009 requests go out one
-    /// at a time, the refresh token first (which also ends its access tokens on most
-    /// servers), then the access token. A request in flight is abandoned: its response
-    /// will be refused as unknown.
+    /// at a time, refresh tokens first, then access tokens.
+    ///
+    /// A login or refresh in flight is awaited first ([`Revocation::Awaiting`]): hand back
+    /// its response as usual, and any token it minted is revoked too.
     pub fn revoke(self, now: UtcDateTime) -> Revocation<D> {
-        let pending = S::pending(self.tokens);
-        let session = Session {
-            core: self.core,
-            state: Revoked { _private: () },
-            tokens: (),
-        };
-        session.next_revocation(pending, now)
+        let (pending, in_flight) = sealed::IntoRevocation::into_revocation(self.state, self.tokens);
+        match in_flight {
+            Some(flight) => Revocation::Awaiting(Session {
+                core: self.core,
+                state: Revoking { flight },
+                tokens: pending,
+            }),
+            None => Session {
+                core: self.core,
+                state: Revoked { _private: () },
+                tokens: (),
+            }
+            .next_revocation(pending, now),
+        }
     }
 }
 
@@ -554,63 +580,71 @@ impl<D: Dialect> Session<Revoked, D> {
         now: UtcDateTime,
     ) -> Revocation<D> {
         let dialect = &self.core.shared.dialect;
-        let next = if let Some(token) = pending.refresh_token.take() {
-            dialect
-                .revocation_request(token.secret(), TokenKind::Refresh)
-                .map(|request| (TokenKind::Refresh, request))
-        } else {
-            None
-        };
-        let next = next.or_else(|| {
-            let token = pending.access_token.take()?;
-            dialect
-                .revocation_request(token.secret(), TokenKind::Access)
-                .map(|request| (TokenKind::Access, request))
-        });
-        match next {
-            Some((kind, request)) => {
+        while !pending.queue.is_empty() {
+            let (kind, token) = pending.queue.remove(0);
+            if let Some(request) = dialect.revocation_request(&token, kind) {
                 let (flight, request) = self.core.emit(Purpose::Revoke(kind), request, true, now);
-                Revocation::Pending(
+                return Revocation::Pending(
                     Session {
                         core: self.core,
                         state: Revoking { flight },
                         tokens: pending,
                     },
                     request,
-                )
+                );
             }
-            None => Revocation::Done(self),
         }
+        Revocation::Done(self)
     }
 }
 
 impl<D: Dialect> Session<Revoking, D> {
-    /// The id of the revocation request in flight.
+    /// The id of the request in flight: a revocation, or the login or refresh awaited.
     pub fn request_id(&self) -> RequestId {
         self.state.flight.id
     }
 
-    /// Hands back a revocation response.
+    /// How many tokens are still to be revoked after the request in flight.
+    pub fn pending(&self) -> &PendingRevocation {
+        &self.tokens
+    }
+
+    /// Hands back the response to the request in flight.
     pub fn on_response(
-        self,
+        mut self,
         id: RequestId,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
     ) -> Result<RevocationStep<D>, Refused<Self>> {
-        if let Err(error) = self.state.flight.check(id) {
+        let flight = self.state.flight;
+        if let Err(error) = flight.check(id) {
             return Err(Refused {
                 session: self,
                 error,
             });
         }
-        let result = match self.core.check_size(response) {
-            Ok(()) => self.core.shared.dialect.parse_revocation_response(response),
-            Err(failure) => Err(failure),
+        let failure = match flight.purpose {
+            Purpose::Revoke(_) => match self.core.check_size(response) {
+                Ok(()) => self
+                    .core
+                    .shared
+                    .dialect
+                    .parse_revocation_response(response)
+                    .err(),
+                Err(failure) => Some(failure),
+            },
+            Purpose::Login | Purpose::Refresh => {
+                // The awaited renewal: whatever it minted is revoked too.
+                if let Ok(tokens) = self.core.accept(&flight, response, now, None) {
+                    self.tokens.push(tokens);
+                }
+                None
+            }
         };
-        Ok(self.advance(result.err(), now))
+        Ok(self.advance(failure, now))
     }
 
-    /// Reports that a revocation request failed in transport or its response was lost.
+    /// Reports that the request in flight failed in transport or its response was lost.
     pub fn on_transport_error(
         self,
         id: RequestId,
@@ -634,11 +668,13 @@ impl<D: Dialect> Session<Revoking, D> {
     }
 
     fn advance(self, failure: Option<Failure>, now: UtcDateTime) -> RevocationStep<D> {
-        let kind = match self.state.flight.purpose {
-            Purpose::Revoke(kind) => kind,
-            _ => TokenKind::Access,
+        let failure = match self.state.flight.purpose {
+            Purpose::Revoke(kind) => {
+                failure.map(|failure| (kind, self.core.verdict(failure, 1, now)))
+            }
+            // The awaited renewal's own failure concerns nobody any more.
+            Purpose::Login | Purpose::Refresh => None,
         };
-        let failure = failure.map(|failure| (kind, self.core.verdict(failure, 1, now)));
         let pending = self.tokens;
         let revoked = Session {
             core: self.core,
