@@ -105,15 +105,18 @@ impl Policy {
         token: &[u8],
     ) -> UtcDateTime {
         let lifetime = expires_at - issued_at;
-        let by_fraction = issued_at + lifetime * self.refresh_fraction;
-        let by_margin = expires_at - self.min_margin;
+        let by_fraction = issued_at.saturating_add(lifetime * self.refresh_fraction);
+        let by_margin = expires_at.saturating_sub(self.min_margin);
         let jitter = lifetime * (self.jitter_fraction * unit_interval(self.jitter_seed, token));
-        (by_fraction.min(by_margin) - jitter).max(issued_at)
+        by_fraction
+            .min(by_margin)
+            .saturating_sub(jitter)
+            .max(issued_at)
     }
 
     /// The last moment a token expiring at `expires_at` may be handed out.
     pub fn hard_expiry(&self, expires_at: UtcDateTime) -> UtcDateTime {
-        expires_at - self.skew_allowance
+        expires_at.saturating_sub(self.skew_allowance)
     }
 
     /// Delay before the next attempt after `failures` consecutive temporary failures
@@ -210,6 +213,15 @@ mod tests {
             jitter_seed: seed,
             ..Policy::default()
         }
+    }
+
+    #[test]
+    fn extreme_moments_saturate_instead_of_panicking() {
+        let policy = Policy::default();
+        let end = UtcDateTime::MAX;
+        let start = end - Duration::hours(1);
+        assert!(policy.refresh_moment(start, end, b"t") <= end);
+        assert_eq!(policy.hard_expiry(UtcDateTime::MIN), UtcDateTime::MIN);
     }
 
     #[test]

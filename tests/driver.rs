@@ -562,3 +562,18 @@ fn client_credentials_renews_by_logging_in_again() {
         Some("client_credentials")
     );
 }
+
+#[test]
+fn extreme_clock_values_never_panic() {
+    for start in [UtcDateTime::MAX - Duration::seconds(1), UtcDateTime::MIN] {
+        let mut h = Harness::new(password_dialect());
+        h.now = start;
+        h.driver.handle_timeout(h.now);
+        let login = h.next_request();
+        h.answer(&login, token("at-1", Some("rt-1"), 3600));
+        h.driver.handle_unauthorized(h.now);
+        h.driver.handle_call_succeeded(h.now);
+        h.driver.revoke(h.now);
+        let _ = h.take_events();
+    }
+}

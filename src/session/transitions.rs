@@ -724,7 +724,7 @@ impl<D: Dialect> Core<D> {
             id,
             purpose,
             sent_at: now,
-            deadline: now + self.shared.policy.response_timeout,
+            deadline: now.saturating_add(self.shared.policy.response_timeout),
         };
         let request = TokenRequest {
             id,
@@ -782,7 +782,7 @@ impl<D: Dialect> Core<D> {
     /// Decides what a failure means, after `failures` consecutive ones.
     fn verdict(&self, failure: Failure, failures: u32, now: UtcDateTime) -> Error {
         let policy = &self.shared.policy;
-        let backoff = now + policy.backoff(failures, self.next_id);
+        let backoff = now.saturating_add(policy.backoff(failures, self.next_id));
         let after = |retry_after: Option<crate::error::RetryAfter>| {
             retry_after.map_or(backoff, |retry_after| retry_after.deadline(now).max(now))
         };
