@@ -107,7 +107,7 @@ pub use crate::io::{Event, Output, Purpose, RequestId, TokenKind, TokenRequest};
 pub use crate::policy::Policy;
 pub use crate::session::{
     Active, AnySession, Driver, Expiring, LoggingIn, LoginOutcome, PendingRevocation, Refreshing,
-    Refused, RenewOutcome, Revocable, Revocation, RevocationStep, Revoked, Revoking, Session, Snapshot,
-    State, Step, Unauthenticated,
+    Refused, RenewOutcome, Revocable, Revocation, RevocationStep, Revoked, Revoking, Session,
+    Snapshot, State, Step, Unauthenticated,
 };
 pub use crate::token::TokenSet;
