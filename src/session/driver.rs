@@ -275,9 +275,13 @@ impl<D: Dialect> Driver<D> {
         now: UtcDateTime,
         apply: impl FnOnce(AnySession<D>) -> Result<Answer<D>, Refused<AnySession<D>>>,
     ) -> Result<(), Misuse> {
+        let purpose = self
+            .session()
+            .in_flight()
+            .map_or(Purpose::Refresh, |(_, p)| p);
         match apply(self.take()) {
             Ok(answer) => {
-                self.settle(answer);
+                self.settle(answer, purpose);
                 self.advance(now);
                 Ok(())
             }
@@ -288,10 +292,10 @@ impl<D: Dialect> Driver<D> {
         }
     }
 
-    fn settle(&mut self, answer: Answer<D>) {
+    fn settle(&mut self, answer: Answer<D>, purpose: Purpose) {
         match answer {
             Answer::Login(outcome) => self.login_outcome(outcome),
-            Answer::Renew(outcome) => self.renew_outcome(outcome),
+            Answer::Renew(outcome) => self.renew_outcome(outcome, purpose),
             Answer::Revoke(step) => self.revocation_step(step),
         }
     }
@@ -312,7 +316,8 @@ impl<D: Dialect> Driver<D> {
         }
     }
 
-    fn renew_outcome(&mut self, outcome: RenewOutcome<D>) {
+    /// `purpose` is what the renewal request was: a refresh, or a login standing in.
+    fn renew_outcome(&mut self, outcome: RenewOutcome<D>, purpose: Purpose) {
         match outcome {
             RenewOutcome::Renewed(s, via) => {
                 self.expiry_announced = false;
@@ -330,10 +335,7 @@ impl<D: Dialect> Driver<D> {
                         Error::Reauthenticate { failure } => {
                             self.event(Event::Reauthenticating { cause: failure })
                         }
-                        error => self.event(Event::RetryScheduled {
-                            purpose: Purpose::Refresh,
-                            error,
-                        }),
+                        error => self.event(Event::RetryScheduled { purpose, error }),
                     },
                 }
                 self.session = Some(s.into());
@@ -438,13 +440,16 @@ impl<D: Dialect> Driver<D> {
                     }
                 }
             }
-            AnySession::Refreshing(s) => match s.on_timeout(now) {
-                Step::Same(s) => self.keep(s),
-                Step::Next(outcome) => {
-                    self.renew_outcome(outcome);
-                    true
+            AnySession::Refreshing(s) => {
+                let purpose = s.purpose();
+                match s.on_timeout(now) {
+                    Step::Same(s) => self.keep(s),
+                    Step::Next(outcome) => {
+                        self.renew_outcome(outcome, purpose);
+                        true
+                    }
                 }
-            },
+            }
             AnySession::Revoking(s) => match s.on_timeout(now) {
                 Step::Same(s) => self.keep(s),
                 Step::Next(step) => {
