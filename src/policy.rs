@@ -135,15 +135,24 @@ impl Policy {
     }
 }
 
-/// A number in `[0, 1)` derived deterministically from `seed` and `bytes` (FNV-1a, then a
-/// SplitMix64 finaliser). Stable across processes, platforms and releases: a fleet given
-/// different seeds spreads out; one process always computes the same moment.
+/// A number in `[0, 1)` derived deterministically from `seed` and `bytes`: a
+/// multiply-xorshift over 8-byte words, then a SplitMix64 finaliser. Stable across
+/// processes, platforms and releases: a fleet given different seeds spreads out; one
+/// process always computes the same moment. Word-at-a-time keeps long JWTs cheap.
 fn unit_interval(seed: u64, bytes: &[u8]) -> f64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut hash = seed ^ (bytes.len() as u64).wrapping_mul(K);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut buf = [0_u8; 8];
+        buf.copy_from_slice(word);
+        hash = (hash ^ u64::from_le_bytes(buf))
+            .wrapping_mul(K)
+            .rotate_left(29);
     }
+    let mut tail = [0_u8; 8];
+    tail[..words.remainder().len()].copy_from_slice(words.remainder());
+    hash = (hash ^ u64::from_le_bytes(tail)).wrapping_mul(K);
     hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     hash ^= hash >> 31;
@@ -222,6 +231,16 @@ mod tests {
         let start = end - Duration::hours(1);
         assert!(policy.refresh_moment(start, end, b"t") <= end);
         assert_eq!(policy.hard_expiry(UtcDateTime::MIN), UtcDateTime::MIN);
+    }
+
+    #[test]
+    fn jitter_depends_on_every_part_of_the_token() {
+        let a = unit_interval(1, b"eyJhbGciOiJSUzI1NiJ9.payload.signature-1");
+        let b = unit_interval(1, b"eyJhbGciOiJSUzI1NiJ9.payload.signature-2");
+        let c = unit_interval(1, b"Xyj");
+        let d = unit_interval(1, b"Xyk");
+        assert!(a != b && c != d);
+        assert!((0.0..1.0).contains(&a) && (0.0..1.0).contains(&c));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod rfc6749;
 mod url;
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use oauth2::RefreshToken;
 use serde::{de::DeserializeOwned, Serialize};
@@ -87,5 +88,45 @@ pub trait Dialect: Debug + Send + Sync + 'static {
     /// call: the lifetime a successful call grants. `None` (the default) for fixed expiry.
     fn sliding_lifetime(&self) -> Option<Duration> {
         None
+    }
+}
+
+/// A dialect shared by many sessions: configure once, `Arc::clone` per session.
+impl<D: Dialect> Dialect for Arc<D> {
+    type Extra = D::Extra;
+
+    fn login_request(&self) -> Option<http::Request<Vec<u8>>> {
+        (**self).login_request()
+    }
+
+    fn can_login(&self) -> bool {
+        (**self).can_login()
+    }
+
+    fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {
+        (**self).refresh_request(refresh_token)
+    }
+
+    fn refresh_token_use(&self) -> RefreshTokenUse {
+        (**self).refresh_token_use()
+    }
+
+    fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>> {
+        (**self).revocation_request(token, kind)
+    }
+
+    fn parse_token_response(
+        &self,
+        response: &http::Response<Vec<u8>>,
+    ) -> Result<TokenGrant<Self::Extra>, Failure> {
+        (**self).parse_token_response(response)
+    }
+
+    fn parse_revocation_response(&self, response: &http::Response<Vec<u8>>) -> Result<(), Failure> {
+        (**self).parse_revocation_response(response)
+    }
+
+    fn sliding_lifetime(&self) -> Option<Duration> {
+        (**self).sliding_lifetime()
     }
 }
