@@ -3,8 +3,6 @@
 # 127.0.0.1 (oidc-provider from npm, django-oauth-toolkit from PyPI), then the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f scripts/prepare-peers.sh ]; then
-  bash scripts/prepare-peers.sh
-fi
+bash scripts/prepare-peers.sh
 cargo test --all-features --all-targets
 cargo test --all-features --doc

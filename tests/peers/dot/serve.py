@@ -1,0 +1,71 @@
+"""Starts django-oauth-toolkit on 127.0.0.1 with a fresh database.
+
+Usage: python serve.py <port>
+Prints "READY <port>" once it answers HTTP; exits when its stdin closes, so it never
+outlives the test process that started it.
+"""
+
+import os
+import sys
+import tempfile
+import threading
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+database = tempfile.NamedTemporaryFile(prefix="dot-peer-", suffix=".sqlite3", delete=False)
+os.environ["PEER_DATABASE"] = database.name
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+from oauth2_provider.models import Application  # noqa: E402
+
+USER = ("alice", 'p&ss=w+rd %"é')
+CLIENTS = [
+    ("dot-password", "dot-password-secret-0123", Application.GRANT_PASSWORD),
+    ("dot-machine", "dot-machine-secret-0123", Application.GRANT_CLIENT_CREDENTIALS),
+]
+
+
+def bootstrap():
+    call_command("migrate", verbosity=0, interactive=False)
+    User.objects.create_user(USER[0], password=USER[1])
+    for client_id, secret, grant in CLIENTS:
+        Application.objects.create(
+            name=client_id,
+            client_id=client_id,
+            client_secret=secret,
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=grant,
+        )
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def main():
+    port = int(sys.argv[1])
+    bootstrap()
+    server = make_server("127.0.0.1", port, get_wsgi_application(), ThreadingServer, QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"READY {port}", flush=True)
+    sys.stdin.read()  # returns at EOF: the test process is gone
+    os.unlink(database.name)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
