@@ -171,12 +171,28 @@ fn refreshes_at_eighty_percent_and_rotates_the_refresh_token() {
 }
 
 #[test]
-fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
-    let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
+fn a_reusable_refresh_token_is_kept_when_the_server_issues_no_new_one() {
+    let dialect = Standard::builder("https://auth.example.com/token", "client")
+        .client_secret("client-secret")
+        .password("alice", "alice-password")
+        .refresh_token_use(oauth_lifecycle::dialect::RefreshTokenUse::Reusable)
+        .build()
+        .unwrap();
+    let mut h = Harness::logged_in(dialect, "at-1", Some("rt-1"));
     let refresh = h.next_request();
+    assert!(refresh.is_resend_safe());
     h.answer(&refresh, token("at-2", None, 3600));
     let refresh = h.next_request();
     assert_eq!(field(&refresh, "refresh_token").as_deref(), Some("rt-1"));
+}
+
+#[test]
+fn a_single_use_refresh_token_stays_spent_even_when_no_new_one_is_issued() {
+    let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
+    let refresh = h.next_request();
+    h.answer(&refresh, token("at-2", None, 3600));
+    let renewal = h.next_request();
+    assert_eq!(renewal.purpose(), Purpose::Login);
 }
 
 #[test]

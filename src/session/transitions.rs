@@ -398,8 +398,14 @@ impl<D: Dialect> Session<Refreshing, D> {
         Ok(
             match self.core.accept(&flight, response, now, Some(&self.tokens)) {
                 Ok(mut tokens) => {
-                    if flight.purpose == Purpose::Refresh && tokens.refresh_token.is_none() {
+                    let reusable =
+                        self.core.shared.dialect.refresh_token_use() == RefreshTokenUse::Reusable;
+                    if flight.purpose == Purpose::Refresh
+                        && tokens.refresh_token.is_none()
+                        && reusable
+                    {
                         // RFC 6749 §6: no new refresh token means the old one stays valid.
+                        // A single-use one stays spent: the next renewal is a login.
                         tokens.refresh_token = self.tokens.refresh_token;
                         tokens.refresh_expires_at = self.tokens.refresh_expires_at;
                     }
