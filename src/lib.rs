@@ -106,8 +106,8 @@ pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
 pub use crate::io::{Event, Output, Purpose, RequestId, TokenKind, TokenRequest};
 pub use crate::policy::Policy;
 pub use crate::session::{
-    Active, AnySession, Driver, Expiring, LoggingIn, LoginOutcome, PendingRevocation, Refreshing,
-    Refused, RenewOutcome, Revocable, Revocation, RevocationStep, Revoked, Revoking, Session,
-    Snapshot, State, Step, Unauthenticated,
+    Active, AnySession, AwaitingResponse, Driver, Expiring, LoggingIn, LoginOutcome,
+    PendingRevocation, Refreshing, Refused, RenewOutcome, Revocable, Revocation, RevocationStep,
+    Revoked, Revoking, Session, Snapshot, State, Step, Unauthenticated,
 };
 pub use crate::token::TokenSet;

@@ -53,6 +53,34 @@ fn token(driver: &Driver<Standard>) -> String {
         .clone()
 }
 
+/// The session's current refresh token.
+fn refresh_token(driver: &Driver<Standard>) -> String {
+    let tokens = driver.session().tokens().expect("tokens");
+    tokens
+        .refresh_token()
+        .expect("a refresh token")
+        .secret()
+        .clone()
+}
+
+/// Reports a 401 from the API, which makes the session refresh at once with
+/// `refresh_token`; checks the refresh succeeded.
+fn refresh_after_401(driver: &mut Driver<Standard>, refresh_token: &str) {
+    driver.handle_unauthorized(now());
+    let (events, sent) = run(driver);
+    let renewed = |e: &Event| {
+        matches!(
+            e,
+            Event::Renewed {
+                via: Purpose::Refresh,
+                ..
+            }
+        )
+    };
+    assert!(events.iter().any(renewed), "{events:?}");
+    assert_eq!(param(&sent[0].1, "refresh_token"), Some(refresh_token));
+}
+
 fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
@@ -142,30 +170,8 @@ fn oidc_provider_refresh_rotation_reuse_detection_and_revocation() {
     let mut driver = adopted(dialect(), first_refresh_token.clone());
 
     // A 401 from the API makes the session refresh at once; the server rotates.
-    driver.handle_unauthorized(now());
-    let (events, sent) = run(&mut driver);
-    assert!(
-        events.iter().any(|e| matches!(
-            e,
-            Event::Renewed {
-                via: Purpose::Refresh,
-                ..
-            }
-        )),
-        "{events:?}"
-    );
-    assert_eq!(
-        param(&sent[0].1, "refresh_token"),
-        Some(first_refresh_token.as_str())
-    );
-    let rotated = driver
-        .session()
-        .tokens()
-        .unwrap()
-        .refresh_token()
-        .unwrap()
-        .secret()
-        .clone();
+    refresh_after_401(&mut driver, &first_refresh_token);
+    let rotated = refresh_token(&driver);
     assert_ne!(rotated, first_refresh_token);
     let access = token(&driver);
     assert_ne!(access, "obtained-elsewhere");
@@ -191,17 +197,10 @@ fn oidc_provider_refresh_rotation_reuse_detection_and_revocation() {
     );
 
     // Revocation: both tokens, answered 200, then terminal.
-    let mut driver = adopted(dialect(), mint_oidc_refresh_token(&peer, id));
-    driver.handle_unauthorized(now());
-    run(&mut driver);
-    let refresh_token = driver
-        .session()
-        .tokens()
-        .unwrap()
-        .refresh_token()
-        .unwrap()
-        .secret()
-        .clone();
+    let minted = mint_oidc_refresh_token(&peer, id);
+    let mut driver = adopted(dialect(), minted.clone());
+    refresh_after_401(&mut driver, &minted);
+    let refresh_token = refresh_token(&driver);
     driver.revoke(now());
     let (events, sent) = run(&mut driver);
     assert_eq!(
@@ -238,40 +237,11 @@ fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
         "the awkward password arrives intact"
     );
     let first_access = token(&driver);
-    let first_refresh = driver
-        .session()
-        .tokens()
-        .unwrap()
-        .refresh_token()
-        .unwrap()
-        .secret()
-        .clone();
+    let first_refresh = refresh_token(&driver);
 
-    driver.handle_unauthorized(now());
-    let (events, sent) = run(&mut driver);
-    assert!(
-        events.iter().any(|e| matches!(
-            e,
-            Event::Renewed {
-                via: Purpose::Refresh,
-                ..
-            }
-        )),
-        "{events:?}"
-    );
-    assert_eq!(
-        param(&sent[0].1, "refresh_token"),
-        Some(first_refresh.as_str())
-    );
+    refresh_after_401(&mut driver, &first_refresh);
     let second_access = token(&driver);
-    let second_refresh = driver
-        .session()
-        .tokens()
-        .unwrap()
-        .refresh_token()
-        .unwrap()
-        .secret()
-        .clone();
+    let second_refresh = refresh_token(&driver);
     assert_ne!(second_access, first_access);
     assert_ne!(second_refresh, first_refresh);
 

@@ -242,12 +242,8 @@ impl StandardServer {
         if let Some(failure) = self.failures.pop_front() {
             return injected(failure);
         }
-        let form = match form(request) {
-            Ok(form) => form,
-            Err(reply) => return reply,
-        };
-        let client = match self.authenticate(request, &form) {
-            Ok(client) => client,
+        let (form, client) = match self.authenticated_form(request) {
+            Ok(found) => found,
             Err(reply) => return reply,
         };
         let grant = form
@@ -406,12 +402,8 @@ impl StandardServer {
         if request.method() != Method::POST {
             return oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request");
         }
-        let form = match form(request) {
-            Ok(form) => form,
-            Err(reply) => return reply,
-        };
-        let client = match self.authenticate(request, &form) {
-            Ok(client) => client,
+        let (form, client) = match self.authenticated_form(request) {
+            Ok(found) => found,
             Err(reply) => return reply,
         };
         let Some(token) = form.get("token") else {
@@ -431,6 +423,16 @@ impl StandardServer {
             }
         }
         response(StatusCode::OK, Vec::new())
+    }
+
+    /// The request's form parameters and the client they authenticate.
+    fn authenticated_form(
+        &self,
+        request: &http::Request<Vec<u8>>,
+    ) -> Result<(HashMap<String, String>, EmulatedClient), Reply> {
+        let form = form(request)?;
+        let client = self.authenticate(request, &form)?;
+        Ok((form, client))
     }
 
     fn authenticate(

@@ -28,7 +28,9 @@ pub use self::states::{
     Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, State,
     Unauthenticated,
 };
-pub use self::transitions::{LoginOutcome, RenewOutcome, Revocable, Revocation, RevocationStep};
+pub use self::transitions::{
+    AwaitingResponse, LoginOutcome, RenewOutcome, Revocable, Revocation, RevocationStep,
+};
 use crate::dialect::Dialect;
 use crate::error::Misuse;
 use crate::policy::Policy;

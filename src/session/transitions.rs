@@ -169,11 +169,6 @@ impl<D: Dialect> Session<Unauthenticated, D> {
 // LoggingIn
 
 impl<D: Dialect> Session<LoggingIn, D> {
-    /// The id of the login request in flight.
-    pub fn request_id(&self) -> RequestId {
-        self.state.flight.id
-    }
-
     /// Hands back the login response.
     pub fn on_response(
         self,
@@ -192,29 +187,6 @@ impl<D: Dialect> Session<LoggingIn, D> {
             Ok(tokens) => LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens)),
             Err(failure) => self.fail(failure, now),
         })
-    }
-
-    /// Reports that the login request failed in transport or its response was lost.
-    pub fn on_transport_error(
-        self,
-        id: RequestId,
-        now: UtcDateTime,
-    ) -> Result<LoginOutcome<D>, Refused<Self>> {
-        match self.state.flight.check(id) {
-            Ok(()) => Ok(self.fail(Failure::transport(), now)),
-            Err(error) => Err(Refused {
-                session: self,
-                error,
-            }),
-        }
-    }
-
-    /// Shows the session the time: past the response deadline, the login counts as lost.
-    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, LoginOutcome<D>> {
-        if now < self.state.flight.deadline {
-            return Step::Same(self);
-        }
-        Step::Next(self.fail(Failure::new(FailureKind::Timeout, None), now))
     }
 
     fn fail(self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
@@ -371,11 +343,6 @@ impl<D: Dialect> Session<Expiring, D> {
 // Refreshing
 
 impl<D: Dialect> Session<Refreshing, D> {
-    /// The id of the renewal request in flight.
-    pub fn request_id(&self) -> RequestId {
-        self.state.flight.id
-    }
-
     /// What the request in flight is: a refresh, or a login standing in for one.
     pub fn purpose(&self) -> Purpose {
         self.state.flight.purpose
@@ -421,29 +388,6 @@ impl<D: Dialect> Session<Refreshing, D> {
                 Err(failure) => self.fail(failure, now),
             },
         )
-    }
-
-    /// Reports that the renewal request failed in transport or its response was lost.
-    pub fn on_transport_error(
-        self,
-        id: RequestId,
-        now: UtcDateTime,
-    ) -> Result<RenewOutcome<D>, Refused<Self>> {
-        match self.state.flight.check(id) {
-            Ok(()) => Ok(self.fail(Failure::transport(), now)),
-            Err(error) => Err(Refused {
-                session: self,
-                error,
-            }),
-        }
-    }
-
-    /// Shows the session the time: past the response deadline, the renewal counts as lost.
-    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, RenewOutcome<D>> {
-        if now < self.state.flight.deadline {
-            return Step::Same(self);
-        }
-        Step::Next(self.fail(Failure::new(FailureKind::Timeout, None), now))
     }
 
     /// Reports a 401 from a resource server: the old token is no longer handed out.
@@ -605,11 +549,6 @@ impl<D: Dialect> Session<Revoked, D> {
 }
 
 impl<D: Dialect> Session<Revoking, D> {
-    /// The id of the request in flight: a revocation, or the login or refresh awaited.
-    pub fn request_id(&self) -> RequestId {
-        self.state.flight.id
-    }
-
     /// How many tokens are still to be revoked after the request in flight.
     pub fn pending(&self) -> &PendingRevocation {
         &self.tokens
@@ -650,29 +589,6 @@ impl<D: Dialect> Session<Revoking, D> {
         Ok(self.advance(failure, now))
     }
 
-    /// Reports that the request in flight failed in transport or its response was lost.
-    pub fn on_transport_error(
-        self,
-        id: RequestId,
-        now: UtcDateTime,
-    ) -> Result<RevocationStep<D>, Refused<Self>> {
-        match self.state.flight.check(id) {
-            Ok(()) => Ok(self.advance(Some(Failure::transport()), now)),
-            Err(error) => Err(Refused {
-                session: self,
-                error,
-            }),
-        }
-    }
-
-    /// Shows the session the time: past the response deadline, the request counts as lost.
-    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, RevocationStep<D>> {
-        if now < self.state.flight.deadline {
-            return Step::Same(self);
-        }
-        Step::Next(self.advance(Some(Failure::new(FailureKind::Timeout, None)), now))
-    }
-
     fn advance(self, failure: Option<Failure>, now: UtcDateTime) -> RevocationStep<D> {
         let failure = match self.state.flight.purpose {
             Purpose::Revoke(kind) => {
@@ -691,6 +607,102 @@ impl<D: Dialect> Session<Revoking, D> {
             next: revoked.next_revocation(pending, now),
             failure,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What every state with a request in flight shares
+
+/// States with a request in flight: [`LoggingIn`], [`Refreshing`], [`Revoking`].
+pub trait AwaitingResponse: State + awaiting::Fail {}
+
+impl<S: State + awaiting::Fail> AwaitingResponse for S {}
+
+mod awaiting {
+    use super::{Dialect, Failure, Flight, Session, State, UtcDateTime};
+
+    pub trait Fail: State + Sized {
+        /// What answering the request leads to.
+        type Outcome<D: Dialect>;
+        fn flight(&self) -> &Flight;
+        fn fail<D: Dialect>(
+            session: Session<Self, D>,
+            failure: Failure,
+            now: UtcDateTime,
+        ) -> Self::Outcome<D>;
+    }
+}
+
+impl awaiting::Fail for LoggingIn {
+    type Outcome<D: Dialect> = LoginOutcome<D>;
+    fn flight(&self) -> &Flight {
+        &self.flight
+    }
+    fn fail<D: Dialect>(
+        session: Session<Self, D>,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> LoginOutcome<D> {
+        session.fail(failure, now)
+    }
+}
+
+impl awaiting::Fail for Refreshing {
+    type Outcome<D: Dialect> = RenewOutcome<D>;
+    fn flight(&self) -> &Flight {
+        &self.flight
+    }
+    fn fail<D: Dialect>(
+        session: Session<Self, D>,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> RenewOutcome<D> {
+        session.fail(failure, now)
+    }
+}
+
+impl awaiting::Fail for Revoking {
+    type Outcome<D: Dialect> = RevocationStep<D>;
+    fn flight(&self) -> &Flight {
+        &self.flight
+    }
+    fn fail<D: Dialect>(
+        session: Session<Self, D>,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> RevocationStep<D> {
+        session.advance(Some(failure), now)
+    }
+}
+
+impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
+    /// The id of the request in flight; its response must come back with it.
+    pub fn request_id(&self) -> RequestId {
+        awaiting::Fail::flight(&self.state).id
+    }
+
+    /// Reports that the request in flight failed in transport, or that its response was
+    /// lost. Refused for any other id.
+    pub fn on_transport_error(
+        self,
+        id: RequestId,
+        now: UtcDateTime,
+    ) -> Result<S::Outcome<D>, Refused<Self>> {
+        match awaiting::Fail::flight(&self.state).check(id) {
+            Ok(()) => Ok(S::fail(self, Failure::transport(), now)),
+            Err(error) => Err(Refused {
+                session: self,
+                error,
+            }),
+        }
+    }
+
+    /// Shows the session the time: past the response deadline, the request counts as lost.
+    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, S::Outcome<D>> {
+        if now < awaiting::Fail::flight(&self.state).deadline {
+            return Step::Same(self);
+        }
+        Step::Next(S::fail(self, Failure::new(FailureKind::Timeout, None), now))
     }
 }
 
