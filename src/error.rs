@@ -56,9 +56,6 @@ pub enum Error {
         /// What the endpoint answered.
         failure: Failure,
     },
-    /// The session was revoked: it will never hand out a token again.
-    #[error("the session is revoked")]
-    Revoked,
     /// The configuration cannot produce a valid request.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -85,7 +82,7 @@ impl Error {
             | Error::Throttled { failure, .. }
             | Error::Reauthenticate { failure }
             | Error::Rejected { failure } => Some(failure),
-            Error::Revoked | Error::Config(_) => None,
+            Error::Config(_) => None,
         }
     }
 }
@@ -308,6 +305,10 @@ pub enum Misuse {
         /// The id the caller gave.
         id: RequestId,
     },
+    /// The session is revoked (or revoking): it will never log in or hand out a token
+    /// again. Start a new session.
+    #[error("the session is revoked")]
+    Revoked,
     /// The operation is not possible in the session's current state.
     #[error("cannot {operation} while {state}")]
     WrongState {
@@ -349,12 +350,6 @@ pub enum Malformed {
     /// A lifetime of zero or less, or beyond ten years.
     #[error("lifetime out of range")]
     LifetimeOutOfRange,
-    /// A success status without a success body, or a body where none was expected.
-    #[error("unexpected body")]
-    UnexpectedBody,
-    /// The token is not where the dialect was configured to find it.
-    #[error("token not found where configured")]
-    TokenNotFound,
 }
 
 /// Serde for an optional status code as its number.

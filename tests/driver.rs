@@ -519,10 +519,7 @@ fn revoke_sends_refresh_then_access_revocation_and_is_terminal() {
     assert!(h.driver.session().is_revoked());
     assert!(h.driver.handle_transport_error(second.id(), h.now).is_err());
     h.driver.handle_unauthorized(h.now);
-    assert!(matches!(
-        h.driver.login(h.now),
-        Err(Misuse::WrongState { .. })
-    ));
+    assert_eq!(h.driver.login(h.now), Err(Misuse::Revoked));
     assert_eq!(h.token(), None);
 }
 

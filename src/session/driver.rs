@@ -82,7 +82,7 @@ impl<D: Dialect> Driver<D> {
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
     ) -> Result<(), Misuse> {
-        self.answer(id, now, |session| match session {
+        self.answer(now, |session| match session {
             AnySession::LoggingIn(s) => s
                 .on_response(id, response, now)
                 .map(Answer::Login)
@@ -108,7 +108,7 @@ impl<D: Dialect> Driver<D> {
         id: RequestId,
         now: UtcDateTime,
     ) -> Result<(), Misuse> {
-        self.answer(id, now, |session| match session {
+        self.answer(now, |session| match session {
             AnySession::LoggingIn(s) => s
                 .on_transport_error(id, now)
                 .map(Answer::Login)
@@ -182,6 +182,10 @@ impl<D: Dialect> Driver<D> {
                 }
                 Err(refused) => Err(self.restore(refused)),
             },
+            other @ (AnySession::Revoking(_) | AnySession::Revoked(_)) => {
+                self.session = Some(other);
+                Err(Misuse::Revoked)
+            }
             other => {
                 let error = Misuse::WrongState {
                     operation: "log in",
@@ -271,7 +275,6 @@ impl<D: Dialect> Driver<D> {
 
     fn answer(
         &mut self,
-        _id: RequestId,
         now: UtcDateTime,
         apply: impl FnOnce(AnySession<D>) -> Result<Answer<D>, Refused<AnySession<D>>>,
     ) -> Result<(), Misuse> {
