@@ -44,6 +44,7 @@ fn dialect(auth: ClientAuth, password: bool) -> Standard {
         .client_auth(auth)
         .scope("api:read")
         .scope("api:write")
+        .param("audience", "https://api.example.com")
         .revocation_url("https://auth.example.com/oauth/revoke");
     let builder = if password {
         builder.password("alice@example.com", "p&ss=w+rd %\"é\n")
