@@ -56,6 +56,69 @@ impl Default for Policy {
     }
 }
 
+/// A cap on the session's own token-endpoint requests (logins and refreshes): at most
+/// `requests` in any window of length `per`, so the session never trips a provider's
+/// rate limit by itself.
+///
+/// The budget belongs to one session. Several sessions behind one IP address share the
+/// provider's limit: give each a share (two sessions under a limit of 10 per minute:
+/// `RequestBudget::new(5, Duration::minutes(1))` each), or let one session serve them all
+/// (share its [`Driver`](crate::Driver) or its token through the fleet store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBudget {
+    requests: u32,
+    per: Duration,
+}
+
+impl RequestBudget {
+    /// At most `requests` (at least 1) in any window of `per` (at least one second).
+    pub fn new(requests: u32, per: Duration) -> Self {
+        RequestBudget {
+            requests: requests.clamp(1, 1024),
+            per: per.max(Duration::SECOND),
+        }
+    }
+
+    /// Requests allowed per window.
+    pub fn requests(&self) -> u32 {
+        self.requests
+    }
+
+    /// The window.
+    pub fn per(&self) -> Duration {
+        self.per
+    }
+}
+
+/// When the session's recent token-endpoint requests were sent, newest last; never longer
+/// than the budget's request count.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub(crate) struct BudgetLog(Vec<UtcDateTime>);
+
+impl BudgetLog {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first moment another request fits in `budget`, or `None` if one fits now.
+    pub(crate) fn next_slot(&self, budget: &RequestBudget) -> Option<UtcDateTime> {
+        let limit = budget.requests as usize;
+        let len = self.0.len();
+        // The oldest of the last `limit` requests leaves the window at `sent + per`.
+        (len >= limit).then(|| self.0[len - limit].saturating_add(budget.per))
+    }
+
+    /// Records a request sent at `at`.
+    pub(crate) fn record(&mut self, budget: &RequestBudget, at: UtcDateTime) {
+        let limit = budget.requests as usize;
+        if self.0.len() >= limit {
+            self.0.drain(..=self.0.len() - limit);
+        }
+        self.0.push(at);
+    }
+}
+
 /// Longest token lifetime accepted: anything beyond is treated as a malformed response.
 pub const MAX_LIFETIME: Duration = Duration::days(3653);
 

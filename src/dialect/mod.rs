@@ -20,7 +20,8 @@ pub use self::response::{error_failure, StandardTokenBody};
 pub use self::rfc6749::{ClientAuth, Grant, Standard, StandardBuilder};
 pub use self::url::Endpoint;
 use crate::error::Failure;
-use crate::io::TokenKind;
+use crate::io::{Purpose, TokenKind};
+use crate::policy::RequestBudget;
 use crate::token::TokenGrant;
 
 /// Whether a refresh token may be presented more than once.
@@ -41,7 +42,7 @@ pub enum RefreshTokenUse {
 /// Implementations are immutable configuration; the session shares one behind an `Arc`.
 pub trait Dialect: Debug + Send + Sync + 'static {
     /// Provider-specific fields of a token response, kept with the token set.
-    type Extra: Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Extra: ExtraFields;
 
     /// The request that logs in with the configured credentials, or `None` when the
     /// dialect has none (a session adopted from tokens obtained elsewhere).
@@ -65,12 +66,14 @@ pub trait Dialect: Debug + Send + Sync + 'static {
     /// The request that revokes `token`, or `None` when the provider has no revocation.
     fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>>;
 
-    /// Reads a token endpoint response (login or refresh).
+    /// Reads the response to a login or refresh request (`purpose` says which: some
+    /// providers answer both with the same status for different reasons).
     ///
     /// Errors are evidence only; the session decides what they mean. The body has already
     /// been checked against the size cap.
     fn parse_token_response(
         &self,
+        purpose: Purpose,
         response: &http::Response<Vec<u8>>,
     ) -> Result<TokenGrant<Self::Extra>, Failure>;
 
@@ -89,7 +92,25 @@ pub trait Dialect: Debug + Send + Sync + 'static {
     fn sliding_lifetime(&self) -> Option<Duration> {
         None
     }
+
+    /// The cap on the session's own logins and refreshes, for providers that rate-limit
+    /// their token endpoint. `None` (the default) for no cap.
+    fn request_budget(&self) -> Option<RequestBudget> {
+        None
+    }
 }
+
+/// A dialect's extra token-response fields: stored with the token set, persisted in
+/// snapshots.
+pub trait ExtraFields:
+    Clone + Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// Replaces every secret the fields hold with a placeholder, for a snapshot that can
+    /// be logged. The default does nothing: for fields that hold no secret.
+    fn redact(&mut self) {}
+}
+
+impl ExtraFields for () {}
 
 /// A dialect shared by many sessions: configure once, `Arc::clone` per session.
 impl<D: Dialect> Dialect for Arc<D> {
@@ -117,9 +138,10 @@ impl<D: Dialect> Dialect for Arc<D> {
 
     fn parse_token_response(
         &self,
+        purpose: Purpose,
         response: &http::Response<Vec<u8>>,
     ) -> Result<TokenGrant<Self::Extra>, Failure> {
-        (**self).parse_token_response(response)
+        (**self).parse_token_response(purpose, response)
     }
 
     fn parse_revocation_response(&self, response: &http::Response<Vec<u8>>) -> Result<(), Failure> {
@@ -128,5 +150,9 @@ impl<D: Dialect> Dialect for Arc<D> {
 
     fn sliding_lifetime(&self) -> Option<Duration> {
         (**self).sliding_lifetime()
+    }
+
+    fn request_budget(&self) -> Option<RequestBudget> {
+        (**self).request_budget()
     }
 }

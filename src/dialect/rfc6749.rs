@@ -13,7 +13,7 @@ use super::response::StandardTokenBody;
 use super::url::Endpoint;
 use super::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Failure};
-use crate::io::TokenKind;
+use crate::io::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
 
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
@@ -350,6 +350,7 @@ impl Dialect for Standard {
 
     fn parse_token_response(
         &self,
+        _purpose: Purpose,
         response: &http::Response<Vec<u8>>,
     ) -> Result<TokenGrant<()>, Failure> {
         let status = response.status();

@@ -155,7 +155,15 @@ impl<D: Dialect> Driver<D> {
     pub fn handle_call_succeeded(&mut self, now: UtcDateTime) {
         match &mut self.session {
             Some(AnySession::Active(s)) => s.on_call_succeeded(now),
-            Some(AnySession::Expiring(s)) => s.on_call_succeeded(now),
+            Some(AnySession::Expiring(_)) => {
+                if let AnySession::Expiring(mut s) = self.take() {
+                    s.on_call_succeeded(now);
+                    self.session = Some(match s.resume(now) {
+                        Step::Same(s) => s.into(),
+                        Step::Next(s) => s.into(),
+                    });
+                }
+            }
             Some(AnySession::Refreshing(s)) => s.on_call_succeeded(now),
             _ => {}
         }

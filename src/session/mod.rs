@@ -33,7 +33,7 @@ pub use self::transitions::{
 };
 use crate::dialect::Dialect;
 use crate::error::Misuse;
-use crate::policy::Policy;
+use crate::policy::{BudgetLog, Policy};
 use crate::token::TokenSet;
 
 /// A token session in state `S`, speaking dialect `D`.
@@ -50,6 +50,8 @@ pub struct Session<S: State, D: Dialect> {
 pub(crate) struct Core<D> {
     pub(crate) shared: Arc<Shared<D>>,
     pub(crate) next_id: u64,
+    /// Recent logins and refreshes, for dialects with a request budget.
+    pub(crate) budget: BudgetLog,
 }
 
 /// Immutable configuration, shared by a session's successive states.
@@ -64,6 +66,7 @@ impl<D> Clone for Core<D> {
         Core {
             shared: Arc::clone(&self.shared),
             next_id: self.next_id,
+            budget: self.budget.clone(),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::dialect::Dialect;
 use crate::error::ConfigError;
-use crate::policy::Policy;
+use crate::policy::{BudgetLog, Policy};
 use crate::token::TokenSet;
 
 const FORMAT: u32 = 1;
@@ -33,6 +33,9 @@ pub struct Snapshot<E> {
     format: u32,
     secrets: bool,
     next_id: u64,
+    /// When recent logins and refreshes were sent (dialects with a request budget).
+    #[serde(default, skip_serializing_if = "BudgetLog::is_empty")]
+    budget: BudgetLog,
     state: SnapshotState<E>,
 }
 
@@ -99,12 +102,13 @@ impl<E> fmt::Debug for Snapshot<E> {
     }
 }
 
-fn redact<E: Clone>(tokens: &TokenSet<E>) -> TokenSet<E> {
+fn redact<E: crate::dialect::ExtraFields>(tokens: &TokenSet<E>) -> TokenSet<E> {
     let mut tokens = tokens.clone();
     tokens.access_token = AccessToken::new(REDACTED.to_owned());
     tokens.refresh_token = tokens
         .refresh_token
         .map(|_| RefreshToken::new(REDACTED.to_owned()));
+    tokens.extra.redact();
     tokens
 }
 
@@ -174,6 +178,7 @@ impl<D: Dialect> AnySession<D> {
             format: FORMAT,
             secrets,
             next_id: self.core().next_id,
+            budget: self.core().budget.clone(),
             state,
         }
     }
@@ -200,6 +205,7 @@ impl<D: Dialect> AnySession<D> {
         let core = Core {
             shared: Arc::new(Shared { dialect, policy }),
             next_id: snapshot.next_id,
+            budget: snapshot.budget,
         };
         Ok(match snapshot.state {
             SnapshotState::Unauthenticated { backoff, halt } => Session {

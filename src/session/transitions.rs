@@ -12,6 +12,7 @@
 //! Active --refresh moment--> Expiring
 //! Active --401 reported--> Expiring
 //! Expiring --refresh--> Refreshing
+//! Expiring --call succeeded, expiry slid--> Active
 //! Expiring --halted past hard expiry--> Unauthenticated
 //! Refreshing --success--> Active
 //! Refreshing --failure--> Expiring
@@ -40,7 +41,7 @@ use super::{
 use crate::dialect::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
 use crate::io::{Purpose, RequestId, TokenKind, TokenRequest};
-use crate::policy::Policy;
+use crate::policy::{BudgetLog, Policy};
 use crate::token::{TokenGrant, TokenSet};
 
 /// How a login ended.
@@ -101,6 +102,7 @@ impl<D: Dialect> Session<Unauthenticated, D> {
             core: Core {
                 shared: Arc::new(Shared { dialect, policy }),
                 next_id: 1,
+                budget: BudgetLog::default(),
             },
             state: Unauthenticated {
                 backoff: Backoff::default(),
@@ -118,7 +120,12 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         mut self,
         now: UtcDateTime,
     ) -> Result<(Session<LoggingIn, D>, TokenRequest), Refused<Self>> {
-        if let Err(error) = self.state.backoff.check(Purpose::Login, now) {
+        if let Err(error) = self
+            .state
+            .backoff
+            .check(Purpose::Login, now)
+            .and_then(|()| self.core.check_budget(Purpose::Login, now))
+        {
             return Err(Refused {
                 session: self,
                 error,
@@ -154,9 +161,10 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         }
     }
 
-    /// When the next login is allowed, if a login failed temporarily.
+    /// When the next login is allowed, if a login failed temporarily or the dialect's
+    /// request budget is spent.
     pub fn retry_at(&self) -> Option<UtcDateTime> {
-        self.state.backoff.retry_at
+        later(self.state.backoff.retry_at, self.core.budget_slot())
     }
 
     /// Why the session stopped logging in by itself, if it did.
@@ -245,9 +253,10 @@ impl<D: Dialect> Session<Active, D> {
 // Expiring
 
 impl<D: Dialect> Session<Expiring, D> {
-    /// When the next renewal attempt is allowed, if one failed temporarily.
+    /// When the next renewal attempt is allowed, if one failed temporarily or the
+    /// dialect's request budget is spent.
     pub fn retry_at(&self) -> Option<UtcDateTime> {
-        self.state.backoff.retry_at
+        later(self.state.backoff.retry_at, self.core.budget_slot())
     }
 
     /// Why the session stopped renewing by itself, if it did.
@@ -257,7 +266,21 @@ impl<D: Dialect> Session<Expiring, D> {
 
     /// Whether the session has a way to renew: a live refresh token or login credentials.
     pub fn can_renew(&self, now: UtcDateTime) -> bool {
-        self.tokens.refresh_token_alive(now) || self.core.shared.dialect.can_login()
+        self.core.refresh_token_usable(&self.tokens, now) || self.core.shared.dialect.can_login()
+    }
+
+    /// Goes back to [`Active`] when renewal is no longer due: a successful call slid the
+    /// expiry (see [`Session::on_call_succeeded`]) past the refresh moment, and no
+    /// resource server rejected the token. Any backoff or halt is cleared with it.
+    pub fn resume(self, now: UtcDateTime) -> Step<Self, Session<Active, D>> {
+        if self.tokens.rejected || now >= self.tokens.refresh_at {
+            return Step::Same(self);
+        }
+        Step::Next(Session {
+            core: self.core,
+            state: Active { _private: () },
+            tokens: self.tokens,
+        })
     }
 
     /// Emits the renewal request: a refresh with the refresh token when it is alive and
@@ -281,7 +304,7 @@ impl<D: Dialect> Session<Expiring, D> {
             .tokens
             .refresh_token
             .as_ref()
-            .filter(|_| self.tokens.refresh_token_alive(now))
+            .filter(|_| self.core.refresh_token_usable(&self.tokens, now))
             .and_then(|token| dialect.refresh_request(token));
         let (purpose, request, resend_safe) = match refresh {
             Some(request) => (
@@ -299,6 +322,12 @@ impl<D: Dialect> Session<Expiring, D> {
                 }
             },
         };
+        if let Err(error) = self.core.check_budget(purpose, now) {
+            return Err(Refused {
+                session: self,
+                error,
+            });
+        }
         let (flight, request) = self.core.emit(purpose, request, resend_safe, now);
         let failures = self.state.backoff.failures;
         let tokens = self.tokens;
@@ -411,7 +440,7 @@ impl<D: Dialect> Session<Refreshing, D> {
                 tokens.refresh_expires_at = None;
             }
         }
-        let renewable = tokens.refresh_token_alive(now) || dialect.can_login();
+        let renewable = self.core.refresh_token_usable(&tokens, now) || dialect.can_login();
         let (retry_at, halt) = match &error {
             // A dead refresh token with credentials at hand: log in again at once.
             Error::Reauthenticate { .. }
@@ -738,6 +767,11 @@ impl<D: Dialect> Core<D> {
     ) -> (Flight, TokenRequest) {
         let id = RequestId(self.next_id);
         self.next_id += 1;
+        if matches!(purpose, Purpose::Login | Purpose::Refresh) {
+            if let Some(budget) = self.shared.dialect.request_budget() {
+                self.budget.record(&budget, now);
+            }
+        }
         let flight = Flight {
             id,
             purpose,
@@ -751,6 +785,25 @@ impl<D: Dialect> Core<D> {
             request,
         };
         (flight, request)
+    }
+
+    /// Whether the refresh token will still be alive when a refresh sent at `now` arrives:
+    /// one that dies within the skew allowance is not worth spending.
+    pub(crate) fn refresh_token_usable<E>(&self, tokens: &TokenSet<E>, now: UtcDateTime) -> bool {
+        tokens.refresh_token_alive(now.saturating_add(self.shared.policy.skew_allowance))
+    }
+
+    /// When the request budget allows the next login or refresh, if not now.
+    pub(crate) fn budget_slot(&self) -> Option<UtcDateTime> {
+        let budget = self.shared.dialect.request_budget()?;
+        self.budget.next_slot(&budget)
+    }
+
+    fn check_budget(&self, purpose: Purpose, now: UtcDateTime) -> Result<(), Misuse> {
+        match self.budget_slot() {
+            Some(retry_at) if now < retry_at => Err(Misuse::TooEarly { purpose, retry_at }),
+            _ => Ok(()),
+        }
     }
 
     pub(crate) fn check_size(&self, response: &http::Response<Vec<u8>>) -> Result<(), Failure> {
@@ -775,7 +828,7 @@ impl<D: Dialect> Core<D> {
         let result = self
             .shared
             .dialect
-            .parse_token_response(response)
+            .parse_token_response(flight.purpose, response)
             .and_then(|grant| {
                 let server_date = response
                     .headers()
@@ -810,8 +863,15 @@ impl<D: Dialect> Core<D> {
             || matches!(code, Some(Code::Extension(c)) if c == "slow_down")
             || (status == Some(StatusCode::SERVICE_UNAVAILABLE) && failure.retry_after.is_some());
         if throttled {
+            // Without Retry-After, a rate-limited provider's window is waited out whole.
+            let window = self
+                .shared
+                .dialect
+                .request_budget()
+                .filter(|_| failure.retry_after.is_none())
+                .map_or(now, |budget| now.saturating_add(budget.per()));
             return Error::Throttled {
-                retry_at: after(failure.retry_after),
+                retry_at: after(failure.retry_after).max(window),
                 failure,
             };
         }
@@ -849,6 +909,14 @@ impl<D: Dialect> Core<D> {
         tokens.hard_expiry = policy.hard_expiry(expires_at);
         tokens.refresh_at =
             policy.refresh_moment(now, expires_at, tokens.access_token.secret().as_bytes());
+    }
+}
+
+/// The later of two optional moments.
+fn later(a: Option<UtcDateTime>, b: Option<UtcDateTime>) -> Option<UtcDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
     }
 }
 
