@@ -5,7 +5,7 @@
 //! Run it with `cargo run --example lifecycle`.
 
 use oauth_lifecycle::dialect::Standard;
-use oauth_lifecycle::emulator::{InjectedFailure, StandardServer, StandardServerConfig};
+use oauth_lifecycle::emulator::{Emulator, InjectedFailure, StandardServer, StandardServerConfig};
 use oauth_lifecycle::{Driver, Event, Output, Policy};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};

@@ -36,7 +36,7 @@
 //! ```
 //! # #[cfg(feature = "test-util")] {
 //! use oauth_lifecycle::dialect::Standard;
-//! use oauth_lifecycle::emulator::{StandardServer, StandardServerConfig};
+//! use oauth_lifecycle::emulator::{Emulator, StandardServer, StandardServerConfig};
 //! use oauth_lifecycle::{Driver, Event, Output, Policy};
 //! use time::{macros::utc_datetime, Duration};
 //!

@@ -6,7 +6,7 @@
 //! error response.
 
 mod server;
+mod store;
 
-pub use self::server::{
-    EmulatedClient, InjectedFailure, ServerStats, StandardServer, StandardServerConfig,
-};
+pub use self::server::{EmulatedClient, ResponseFlavor, StandardServer, StandardServerConfig};
+pub use self::store::{Emulator, InjectedFailure, Reply, ServerStats};

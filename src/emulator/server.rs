@@ -1,13 +1,15 @@
 //! An RFC 6749 / 6750 / 7009 authorization server in memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use base64::Engine as _;
-use http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, DATE, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE,
-};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
 use http::{Method, StatusCode};
 use time::{Duration, UtcDateTime};
+
+use super::store::{
+    json, json_error, response, Emulator, InjectedFailure, Kind, Reply, ServerStats, TokenStore,
+};
 
 /// A client the server knows.
 #[derive(Debug, Clone)]
@@ -39,8 +41,8 @@ impl EmulatedClient {
 pub struct StandardServerConfig {
     /// Path of the token endpoint. Default `/token`.
     pub token_path: String,
-    /// Path of the revocation endpoint. Default `/revoke`.
-    pub revocation_path: String,
+    /// Path of the revocation endpoint, if the server has one. Default `/revoke`.
+    pub revocation_path: Option<String>,
     /// Known clients. Default: one, `emulated-client` / `emulated-secret`, every grant.
     pub clients: Vec<EmulatedClient>,
     /// Users for the password grant: `(username, password)`. Default: `alice` /
@@ -58,13 +60,70 @@ pub struct StandardServerConfig {
     pub refresh_token_for_client_credentials: bool,
     /// Send a `Date` header. Default true.
     pub send_date_header: bool,
+    /// At most this many token-endpoint requests per window, then 429 with
+    /// `Retry-After`. Default none.
+    pub rate_limit: Option<(u32, Duration)>,
+    /// The shape of token responses. Default [`ResponseFlavor::Rfc6749`].
+    pub flavor: ResponseFlavor,
+}
+
+/// The shape of an emulated server's token responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseFlavor {
+    /// RFC 6749 §5.1, with `scope` when one was requested.
+    Rfc6749,
+    /// Convirza V2: adds `"status": "success"`.
+    ConvirzaV2,
+    /// Keycloak: adds `refresh_expires_in` (0 without a refresh token), `id_token` for
+    /// the `openid` scope, `not-before-policy`, `session_state` for user grants, and the
+    /// granted `scope`.
+    Keycloak,
+}
+
+impl StandardServerConfig {
+    /// Convirza V2 as documented: `/oauth/token`, the password grant with the client's
+    /// credentials in the body (client `system` / `convirza-v2-secret`, user
+    /// `user@convirza.com` / `mySecurePassword123`), 1-hour access tokens, 30-day refresh
+    /// tokens rotated on use, 10 requests per minute, no revocation endpoint.
+    pub fn convirza_v2() -> Self {
+        StandardServerConfig {
+            token_path: "/oauth/token".into(),
+            revocation_path: None,
+            clients: vec![EmulatedClient::new("system", "convirza-v2-secret")],
+            users: vec![("user@convirza.com".into(), "mySecurePassword123".into())],
+            access_token_lifetime: Duration::hours(1),
+            refresh_token_lifetime: Some(Duration::days(30)),
+            rate_limit: Some((10, Duration::minutes(1))),
+            flavor: ResponseFlavor::ConvirzaV2,
+            ..StandardServerConfig::default()
+        }
+    }
+
+    /// A Keycloak realm as Convercus runs it: the realm's OpenID Connect token and
+    /// revocation endpoints, client `machine-2-machine` / `convercus-secret`, user
+    /// `api-user` / `api-password`, 30-minute access tokens, 604,799-second refresh tokens
+    /// for the password grant only.
+    pub fn keycloak(realm: &str) -> Self {
+        let base = format!("/realms/{realm}/protocol/openid-connect");
+        StandardServerConfig {
+            token_path: format!("{base}/token"),
+            revocation_path: Some(format!("{base}/revoke")),
+            clients: vec![EmulatedClient::new("machine-2-machine", "convercus-secret")],
+            users: vec![("api-user".into(), "api-password".into())],
+            access_token_lifetime: Duration::seconds(1800),
+            refresh_token_lifetime: Some(Duration::seconds(604_799)),
+            flavor: ResponseFlavor::Keycloak,
+            ..StandardServerConfig::default()
+        }
+    }
 }
 
 impl Default for StandardServerConfig {
     fn default() -> Self {
         StandardServerConfig {
             token_path: "/token".into(),
-            revocation_path: "/revoke".into(),
+            revocation_path: Some("/revoke".into()),
             clients: vec![EmulatedClient::new("emulated-client", "emulated-secret")],
             users: vec![("alice".into(), "alice-password".into())],
             access_token_lifetime: Duration::hours(1),
@@ -72,90 +131,27 @@ impl Default for StandardServerConfig {
             rotate_refresh_tokens: true,
             refresh_token_for_client_credentials: false,
             send_date_header: true,
+            rate_limit: None,
+            flavor: ResponseFlavor::Rfc6749,
         }
     }
 }
 
-/// A failure the next token-endpoint request meets instead of normal service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InjectedFailure {
-    /// An empty response with this status and optional `Retry-After` value.
-    Status {
-        /// The status code.
-        status: u16,
-        /// The `Retry-After` header's value, if any.
-        retry_after: Option<String>,
-    },
-    /// An RFC 6749 §5.2 error object with this status.
-    OAuthError {
-        /// The status code (200 emulates servers that report errors with a success status).
-        status: u16,
-        /// The `error` code.
-        code: String,
-    },
-    /// Status 200 with a body that is not JSON.
-    Garbage,
-}
-
-/// What the server has seen.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServerStats {
-    /// Token endpoint requests, including failed ones.
-    pub token_requests: u32,
-    /// Successful logins (client credentials or password).
-    pub logins: u32,
-    /// Successful refreshes.
-    pub refreshes: u32,
-    /// Presentations of an already-used refresh token.
-    pub refresh_token_reuses: u32,
-    /// Revocation requests that revoked something.
-    pub revocations: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Access,
-    Refresh,
-}
-
-#[derive(Debug, Clone)]
-struct Issued {
-    kind: Kind,
-    client_id: String,
-    family: u64,
-    expires_at: UtcDateTime,
-    revoked: bool,
-    used: bool,
-    scope: Option<String>,
-}
-
 /// An in-memory, deterministic OAuth 2.0 authorization server: token endpoint
 /// (client credentials, password, refresh with rotation and reuse detection), RFC 7009
-/// revocation, and an RFC 6750 resource check.
+/// revocation, and an RFC 6750 resource check. [`StandardServerConfig::convirza_v2`] and
+/// [`StandardServerConfig::keycloak`] make it speak like those providers.
 #[derive(Debug)]
 pub struct StandardServer {
     config: StandardServerConfig,
-    issued: HashMap<String, Issued>,
-    counter: u64,
-    failures: VecDeque<InjectedFailure>,
-    clock_offset: Duration,
-    stats: ServerStats,
+    store: TokenStore,
 }
-
-type Reply = http::Response<Vec<u8>>;
 
 impl StandardServer {
     /// A server with the given configuration and no tokens.
     pub fn new(config: StandardServerConfig) -> Self {
-        StandardServer {
-            config,
-            issued: HashMap::new(),
-            counter: 0,
-            failures: VecDeque::new(),
-            clock_offset: Duration::ZERO,
-            stats: ServerStats::default(),
-        }
+        let store = TokenStore::new(config.rate_limit);
+        StandardServer { config, store }
     }
 
     /// The configuration.
@@ -163,84 +159,18 @@ impl StandardServer {
         &self.config
     }
 
-    /// Makes the next token-endpoint request meet `failure` (queued: several calls fail
-    /// several requests, in order).
-    pub fn fail_next(&mut self, failure: InjectedFailure) {
-        self.failures.push_back(failure);
-    }
-
-    /// Revokes every token, as an administrator ending all sessions would.
-    pub fn revoke_all(&mut self) {
-        for issued in self.issued.values_mut() {
-            issued.revoked = true;
-        }
-    }
-
     /// Sets how far the server's clock is ahead of (or, negative, behind) `now`; the
     /// `Date` header shows it.
     pub fn set_clock_offset(&mut self, offset: Duration) {
-        self.clock_offset = offset;
-    }
-
-    /// What the server has seen.
-    pub fn stats(&self) -> &ServerStats {
-        &self.stats
-    }
-
-    /// Whether `token` is a live access token at `now`.
-    pub fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
-        self.issued
-            .get(token)
-            .is_some_and(|t| t.kind == Kind::Access && !t.revoked && now < t.expires_at)
-    }
-
-    /// Answers a resource request as an RFC 6750 resource server would: 200 with a live
-    /// `Authorization: Bearer` token, otherwise 401 with a `WWW-Authenticate` challenge
-    /// (`error="invalid_token"` when a token was presented).
-    pub fn resource_request(&self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        let token = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            });
-        match token {
-            Some(token) if self.is_access_token_valid(token, now) => {
-                response(StatusCode::OK, b"{}".to_vec())
-            }
-            Some(_) => challenge(r#"Bearer realm="emulator", error="invalid_token""#),
-            None => challenge(r#"Bearer realm="emulator""#),
-        }
-    }
-
-    /// Handles a request to the token or revocation endpoint; anything else is 404.
-    pub fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        let path = request.uri().path();
-        let mut reply = if path == self.config.token_path {
-            self.token_endpoint(request, now)
-        } else if path == self.config.revocation_path {
-            self.revocation_endpoint(request)
-        } else {
-            response(StatusCode::NOT_FOUND, Vec::new())
-        };
-        if self.config.send_date_header {
-            let date = httpdate::fmt_http_date(system_time(now.saturating_add(self.clock_offset)));
-            if let Ok(value) = date.parse() {
-                reply.headers_mut().insert(DATE, value);
-            }
-        }
-        reply
+        self.store.set_clock_offset(offset);
     }
 
     fn token_endpoint(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
         if request.method() != Method::POST {
-            return oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request");
+            return json_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request");
         }
-        self.stats.token_requests += 1;
-        if let Some(failure) = self.failures.pop_front() {
-            return injected(failure);
+        if let Err(reply) = self.store.admit(now) {
+            return reply;
         }
         let (form, client) = match self.authenticated_form(request) {
             Ok(found) => found,
@@ -251,22 +181,23 @@ impl StandardServer {
             .map(String::as_str)
             .unwrap_or_default();
         if !["client_credentials", "password", "refresh_token"].contains(&grant) {
-            return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+            return json_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
         }
         if !client.grants.iter().any(|g| g == grant) {
-            return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client");
+            return json_error(StatusCode::BAD_REQUEST, "unauthorized_client");
         }
         let scope = form.get("scope").cloned();
         match grant {
             "client_credentials" => {
-                self.stats.logins += 1;
+                self.store.stats.logins += 1;
                 let refresh = self.config.refresh_token_for_client_credentials;
-                self.grant(&client.client_id, scope, refresh, None, now)
+                let family = self.store.new_family();
+                self.grant(&client.client_id, scope, refresh, family, false, now)
             }
             "password" => {
                 let (Some(username), Some(password)) = (form.get("username"), form.get("password"))
                 else {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+                    return json_error(StatusCode::BAD_REQUEST, "invalid_request");
                 };
                 if !self
                     .config
@@ -274,61 +205,48 @@ impl StandardServer {
                     .iter()
                     .any(|(u, p)| u == username && p == password)
                 {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+                    return json_error(StatusCode::BAD_REQUEST, "invalid_grant");
                 }
-                self.stats.logins += 1;
-                self.grant(&client.client_id, scope, true, None, now)
+                self.store.stats.logins += 1;
+                let family = self.store.new_family();
+                self.grant(&client.client_id, scope, true, family, true, now)
             }
             _ => {
                 let Some(token) = form.get("refresh_token") else {
-                    return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+                    return json_error(StatusCode::BAD_REQUEST, "invalid_request");
                 };
-                self.refresh(&client.client_id, token, now)
+                let rotate = self.config.rotate_refresh_tokens;
+                match self
+                    .store
+                    .spend_refresh_token(token, Some(&client.client_id), rotate, now)
+                {
+                    Ok(issued) => self.grant(
+                        &client.client_id,
+                        issued.scope,
+                        rotate,
+                        issued.family,
+                        true,
+                        now,
+                    ),
+                    Err(_) => json_error(StatusCode::BAD_REQUEST, "invalid_grant"),
+                }
             }
         }
     }
 
-    fn refresh(&mut self, client_id: &str, token: &str, now: UtcDateTime) -> Reply {
-        let Some(issued) = self.issued.get(token).cloned() else {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
-        };
-        if issued.kind != Kind::Refresh || issued.client_id != client_id {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
-        }
-        if issued.used {
-            // Reuse of a rotated refresh token: a sign of theft; end the whole grant.
-            self.stats.refresh_token_reuses += 1;
-            self.revoke_family(issued.family);
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
-        }
-        if issued.revoked || now >= issued.expires_at {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
-        }
-        self.stats.refreshes += 1;
-        if self.config.rotate_refresh_tokens {
-            if let Some(old) = self.issued.get_mut(token) {
-                old.used = true;
-            }
-            self.grant(client_id, issued.scope, true, Some(issued.family), now)
-        } else {
-            self.grant(client_id, issued.scope, false, Some(issued.family), now)
-        }
-    }
-
+    /// Issues an access token (and a refresh token when `with_refresh`) in `family`.
+    /// `user_session` marks grants made for a user, which Keycloak tags with a session.
     fn grant(
         &mut self,
         client_id: &str,
         scope: Option<String>,
         with_refresh: bool,
-        family: Option<u64>,
+        family: u64,
+        user_session: bool,
         now: UtcDateTime,
     ) -> Reply {
-        let family = family.unwrap_or_else(|| {
-            self.counter += 1;
-            self.counter
-        });
         let lifetime = self.config.access_token_lifetime;
-        let access = self.mint(
+        let access = self.store.mint(
             Kind::Access,
             client_id,
             family,
@@ -340,20 +258,49 @@ impl StandardServer {
             "token_type": "Bearer",
             "expires_in": lifetime.whole_seconds(),
         });
-        if let (true, Some(refresh_lifetime)) = (with_refresh, self.config.refresh_token_lifetime) {
-            let refresh = self.mint(
+        let mut refresh_lifetime = None;
+        if let (true, Some(lifetime)) = (with_refresh, self.config.refresh_token_lifetime) {
+            let refresh = self.store.mint(
                 Kind::Refresh,
                 client_id,
                 family,
-                now.saturating_add(refresh_lifetime),
+                now.saturating_add(lifetime),
                 &scope,
             );
             body["refresh_token"] = refresh.into();
+            refresh_lifetime = Some(lifetime);
         }
-        if let Some(scope) = scope {
-            body["scope"] = scope.into();
+        match self.config.flavor {
+            ResponseFlavor::Rfc6749 => {
+                if let Some(scope) = scope {
+                    body["scope"] = scope.into();
+                }
+            }
+            ResponseFlavor::ConvirzaV2 => body["status"] = "success".into(),
+            ResponseFlavor::Keycloak => {
+                // Keycloak's shape: the refresh token's lifetime (0: none), an ID token
+                // for `openid`, the realm's not-before policy, and the granted scopes.
+                body["refresh_expires_in"] =
+                    refresh_lifetime.map_or(0, |l| l.whole_seconds()).into();
+                let openid = scope
+                    .as_deref()
+                    .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
+                if openid {
+                    let id_token = self.store.mint(Kind::Id, client_id, family, now, &None);
+                    body["id_token"] = format!("eyJ{id_token}").into();
+                }
+                body["not-before-policy"] = 0.into();
+                if user_session {
+                    body["session_state"] = format!("{family:08x}-session").into();
+                }
+                let granted = match scope.as_deref() {
+                    Some(scope) => format!("{scope} profile email"),
+                    None => "profile email".to_owned(),
+                };
+                body["scope"] = granted.into();
+            }
         }
-        let mut reply = response(StatusCode::OK, body.to_string().into_bytes());
+        let mut reply = json(StatusCode::OK, &body);
         reply
             .headers_mut()
             .insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
@@ -363,65 +310,20 @@ impl StandardServer {
         reply
     }
 
-    fn mint(
-        &mut self,
-        kind: Kind,
-        client_id: &str,
-        family: u64,
-        expires_at: UtcDateTime,
-        scope: &Option<String>,
-    ) -> String {
-        self.counter += 1;
-        let prefix = match kind {
-            Kind::Access => "at",
-            Kind::Refresh => "rt",
-        };
-        let token = format!("{prefix}-{:016x}{:08x}", mix(self.counter), self.counter);
-        self.issued.insert(
-            token.clone(),
-            Issued {
-                kind,
-                client_id: client_id.to_owned(),
-                family,
-                expires_at,
-                revoked: false,
-                used: false,
-                scope: scope.clone(),
-            },
-        );
-        token
-    }
-
-    fn revoke_family(&mut self, family: u64) {
-        for issued in self.issued.values_mut().filter(|t| t.family == family) {
-            issued.revoked = true;
-        }
-    }
-
     fn revocation_endpoint(&mut self, request: &http::Request<Vec<u8>>) -> Reply {
         if request.method() != Method::POST {
-            return oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request");
+            return json_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request");
         }
         let (form, client) = match self.authenticated_form(request) {
             Ok(found) => found,
             Err(reply) => return reply,
         };
         let Some(token) = form.get("token") else {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+            return json_error(StatusCode::BAD_REQUEST, "invalid_request");
         };
         // RFC 7009 §2.2: unknown tokens, tokens of other clients and unsupported hints
         // all get 200; the hint is only an optimisation, so it is ignored here.
-        if let Some(issued) = self.issued.get_mut(token.as_str()) {
-            if issued.client_id == client.client_id && !issued.revoked {
-                issued.revoked = true;
-                let (kind, family) = (issued.kind, issued.family);
-                if kind == Kind::Refresh {
-                    // Revoking a refresh token ends the access tokens of its grant too.
-                    self.revoke_family(family);
-                }
-                self.stats.revocations += 1;
-            }
-        }
+        self.store.revoke(token, Some(&client.client_id));
         response(StatusCode::OK, Vec::new())
     }
 
@@ -448,7 +350,7 @@ impl StandardServer {
         let in_body = form.get("client_secret");
         let (client_id, secret, used_basic) = match (basic, in_body) {
             (Some(_), Some(_)) => {
-                return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request"))
+                return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request"))
             }
             (Some(encoded), None) => {
                 let (id, secret) = decode_basic(encoded).ok_or_else(|| invalid_client(true))?;
@@ -469,6 +371,43 @@ impl StandardServer {
             .find(|c| c.client_id == client_id && c.client_secret == secret)
             .cloned()
             .ok_or_else(|| invalid_client(used_basic))
+    }
+}
+
+impl Emulator for StandardServer {
+    fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        let path = request.uri().path();
+        let mut reply = if path == self.config.token_path {
+            self.token_endpoint(request, now)
+        } else if self.config.revocation_path.as_deref() == Some(path) {
+            self.revocation_endpoint(request)
+        } else {
+            response(StatusCode::NOT_FOUND, Vec::new())
+        };
+        if self.config.send_date_header {
+            self.store.date(&mut reply, now);
+        }
+        reply
+    }
+
+    fn resource_request(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        self.store.resource_request(request, now, None)
+    }
+
+    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
+        self.store.is_access_token_valid(token, now)
+    }
+
+    fn fail_next(&mut self, failure: InjectedFailure) {
+        self.store.fail_next(failure);
+    }
+
+    fn revoke_all(&mut self) {
+        self.store.revoke_all();
+    }
+
+    fn stats(&self) -> &ServerStats {
+        &self.store.stats
     }
 }
 
@@ -495,69 +434,20 @@ fn form(request: &http::Request<Vec<u8>>) -> Result<HashMap<String, String>, Rep
         .unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request"));
+        return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
     }
     let mut form = HashMap::new();
     for (name, value) in form_urlencoded::parse(request.body()) {
         // RFC 6749 §3.2: parameters must not be repeated.
         if form.insert(name.into_owned(), value.into_owned()).is_some() {
-            return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request"));
+            return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
         }
     }
     Ok(form)
 }
 
-fn injected(failure: InjectedFailure) -> Reply {
-    match failure {
-        InjectedFailure::Status {
-            status,
-            retry_after,
-        } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut reply = response(status, Vec::new());
-            if let Some(value) = retry_after.and_then(|v| v.parse().ok()) {
-                reply.headers_mut().insert(RETRY_AFTER, value);
-            }
-            reply
-        }
-        InjectedFailure::OAuthError { status, code } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            let body = serde_json::json!({ "error": code }).to_string();
-            json(status, body.into_bytes())
-        }
-        InjectedFailure::Garbage => {
-            response(StatusCode::OK, b"<html>upstream error</html>".to_vec())
-        }
-    }
-}
-
-fn response(status: StatusCode, body: Vec<u8>) -> Reply {
-    let mut reply = http::Response::new(body);
-    *reply.status_mut() = status;
-    if !reply.body().is_empty() && reply.body()[0] == b'{' {
-        reply.headers_mut().insert(
-            CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-    }
-    reply
-}
-
-fn json(status: StatusCode, body: Vec<u8>) -> Reply {
-    response(status, body)
-}
-
-fn oauth_error(status: StatusCode, code: &str) -> Reply {
-    json(
-        status,
-        serde_json::json!({ "error": code })
-            .to_string()
-            .into_bytes(),
-    )
-}
-
 fn invalid_client(basic: bool) -> Reply {
-    let mut reply = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    let mut reply = json_error(StatusCode::UNAUTHORIZED, "invalid_client");
     if basic {
         reply.headers_mut().insert(
             WWW_AUTHENTICATE,
@@ -565,31 +455,6 @@ fn invalid_client(basic: bool) -> Reply {
         );
     }
     reply
-}
-
-fn challenge(value: &'static str) -> Reply {
-    let mut reply = response(StatusCode::UNAUTHORIZED, Vec::new());
-    reply
-        .headers_mut()
-        .insert(WWW_AUTHENTICATE, http::HeaderValue::from_static(value));
-    reply
-}
-
-fn system_time(at: UtcDateTime) -> std::time::SystemTime {
-    let seconds = at.unix_timestamp();
-    if seconds >= 0 {
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds.unsigned_abs())
-    } else {
-        std::time::UNIX_EPOCH
-    }
-}
-
-/// SplitMix64: token strings that look random but are reproducible.
-fn mix(counter: u64) -> u64 {
-    let mut z = counter.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
