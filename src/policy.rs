@@ -62,7 +62,7 @@ impl Default for Policy {
 ///
 /// The budget belongs to one session. Several sessions behind one IP address share the
 /// provider's limit: give each a share (two sessions under a limit of 10 per minute:
-/// `RequestBudget::new(5, Duration::minutes(1))` each), or let one session serve them all
+/// `RequestBudget::per_window(5, Duration::minutes(1))` each), or let one session serve them all
 /// (share its [`Driver`](crate::Driver) or its token through the fleet store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestBudget {
@@ -71,11 +71,21 @@ pub struct RequestBudget {
 }
 
 impl RequestBudget {
-    /// At most `requests` (at least 1) in any window of `per` (at least one second).
-    pub fn new(requests: u32, per: Duration) -> Self {
+    /// At most `requests` (1 to 1024) in any window of `per` (at least one second).
+    pub const fn per_window(requests: u32, per: Duration) -> Self {
         RequestBudget {
-            requests: requests.clamp(1, 1024),
-            per: per.max(Duration::SECOND),
+            requests: if requests == 0 {
+                1
+            } else if requests > 1024 {
+                1024
+            } else {
+                requests
+            },
+            per: if per.whole_seconds() < 1 {
+                Duration::SECOND
+            } else {
+                per
+            },
         }
     }
 

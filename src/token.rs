@@ -255,8 +255,10 @@ pub fn parse_timestamp(value: &str) -> Option<UtcDateTime> {
     let value = value.trim();
     time::OffsetDateTime::parse(value, &Rfc3339)
         .or_else(|_| time::OffsetDateTime::parse(value, &Iso8601::DEFAULT))
-        .ok()
         .map(|at| at.to_utc())
+        // No offset at all: the providers that send these mean UTC.
+        .or_else(|_| time::PrimitiveDateTime::parse(value, &Iso8601::DEFAULT).map(|at| at.as_utc()))
+        .ok()
 }
 
 /// Serde for secret strings: the value only reaches a serializer through an explicit
@@ -380,7 +382,13 @@ mod tests {
             Some(expected + Duration::milliseconds(789))
         );
         assert_eq!(parse_timestamp("2026-04-06T14:34:56+02:00"), Some(expected));
+        assert_eq!(parse_timestamp("2026-04-06T12:34:56"), Some(expected));
+        assert_eq!(
+            parse_timestamp("2026-04-06T12:34:56.5"),
+            Some(expected + Duration::milliseconds(500))
+        );
         assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp(""), None);
     }
 
     #[test]

@@ -3,8 +3,24 @@
 //!
 //! A dialect is configuration plus pure functions. It holds the endpoints and credentials,
 //! builds [`http::Request`]s and parses [`http::Response`]s; the session owns time, state
-//! and every decision. [`Standard`] speaks RFC 6749 / 7009 to any compliant server.
+//! and every decision.
+//!
+//! | dialect | provider |
+//! |---|---|
+//! | [`Standard`] | any RFC 6749 / 7009 server |
+//! | [`ConvirzaV2`] | Convirza V2: password grant, rate-limited token endpoint |
+//! | [`ConvirzaV3`] | Convirza V3: JSON login, absolute expiries, sliding tokens, single-use rotation |
+//! | [`Convercus`] | Convercus through Keycloak: a realm per program |
+//! | [`ConvercusLegacy`] | Convercus legacy login: a 24-hour token, no refresh |
+//!
+//! `docs/providers.md` says, provider by provider, what each document leaves open and
+//! which default this crate chose.
 
+mod convercus;
+mod convercus_legacy;
+mod convirza_v2;
+mod convirza_v3;
+mod request;
 mod response;
 mod rfc6749;
 mod url;
@@ -16,6 +32,10 @@ use oauth2::RefreshToken;
 use serde::{de::DeserializeOwned, Serialize};
 use time::Duration;
 
+pub use self::convercus::{Convercus, ConvercusBuilder, Environment, KeycloakExtra};
+pub use self::convercus_legacy::{ConvercusLegacy, ConvercusLegacyBuilder, TokenLocation};
+pub use self::convirza_v2::{ConvirzaV2, ConvirzaV2Builder};
+pub use self::convirza_v3::{ConvirzaUser, ConvirzaV3, ConvirzaV3Builder, ConvirzaV3Extra};
 pub use self::response::{error_failure, StandardTokenBody};
 pub use self::rfc6749::{ClientAuth, Grant, Standard, StandardBuilder};
 pub use self::url::Endpoint;
@@ -93,6 +113,13 @@ pub trait Dialect: Debug + Send + Sync + 'static {
         None
     }
 
+    /// Shows `visit` every credential the dialect holds (passwords, client secrets), so
+    /// the session can scrub them from error descriptions a server might echo them in.
+    /// The default holds none.
+    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
+        let _ = visit;
+    }
+
     /// The cap on the session's own logins and refreshes, for providers that rate-limit
     /// their token endpoint. `None` (the default) for no cap.
     fn request_budget(&self) -> Option<RequestBudget> {
@@ -154,5 +181,9 @@ impl<D: Dialect> Dialect for Arc<D> {
 
     fn request_budget(&self) -> Option<RequestBudget> {
         (**self).request_budget()
+    }
+
+    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
+        (**self).for_each_secret(visit)
     }
 }

@@ -169,11 +169,7 @@ impl<'de> Deserialize<'de> for Lifetime {
 /// holds one, and `Retry-After`. The body itself is never kept.
 pub fn error_failure(response: &http::Response<Vec<u8>>) -> Failure {
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(RetryAfter::parse);
+    let retry_after = retry_after(response);
     let failure = match serde_json::from_slice::<BasicErrorResponse>(response.body()) {
         Ok(error) => Failure::oauth(
             status,
@@ -183,6 +179,15 @@ pub fn error_failure(response: &http::Response<Vec<u8>>) -> Failure {
         Err(_) => Failure::new(FailureKind::Status, Some(status)),
     };
     failure.with_retry_after(retry_after)
+}
+
+/// The response's `Retry-After`, if readable.
+pub(crate) fn retry_after(response: &http::Response<Vec<u8>>) -> Option<RetryAfter> {
+    response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(RetryAfter::parse)
 }
 
 #[cfg(test)]

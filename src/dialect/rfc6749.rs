@@ -3,21 +3,19 @@
 use std::fmt;
 
 use base64::Engine as _;
-use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderValue, AUTHORIZATION};
 use oauth2::{
     AccessToken, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword,
     ResourceOwnerUsername, Scope,
 };
 
-use super::response::StandardTokenBody;
+use super::request::{post, FORM};
+use super::response::{Lifetime, StandardTokenBody};
 use super::url::Endpoint;
 use super::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Failure};
 use crate::io::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
-
-const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -93,6 +91,9 @@ pub struct Standard {
     /// Precomputed body suffix for refresh and revocation: `&client_id=…&client_secret=…`
     /// for `Post` or a public client, empty for `Basic`.
     client_suffix: String,
+    /// Precomputed refresh body suffix: the scope (when sent on refresh) and the client
+    /// suffix.
+    refresh_suffix: String,
 }
 
 impl Standard {
@@ -109,6 +110,7 @@ impl Standard {
             scopes: Vec::new(),
             params: Vec::new(),
             refresh_token_use: RefreshTokenUse::SingleUse,
+            scope_on_refresh: false,
         }
     }
 
@@ -118,23 +120,18 @@ impl Standard {
     }
 
     fn post(&self, uri: &Endpoint, body: Vec<u8>) -> http::Request<Vec<u8>> {
-        let mut request = http::Request::new(body);
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = uri.uri().clone();
-        let headers = request.headers_mut();
-        headers.insert(CONTENT_TYPE, FORM);
-        headers.insert(ACCEPT, JSON);
+        let mut request = post(uri, FORM, body);
         if let Some(basic) = &self.basic_header {
-            headers.insert(AUTHORIZATION, basic.clone());
+            request.headers_mut().insert(AUTHORIZATION, basic.clone());
         }
         request
     }
 
-    fn form_with_client(&self, pairs: &[(&str, &str)]) -> Vec<u8> {
+    fn form_with(pairs: &[(&str, &str)], suffix: &str) -> Vec<u8> {
         let mut form = form_urlencoded::Serializer::new(String::with_capacity(128));
         form.extend_pairs(pairs);
         let mut body = form.finish();
-        body.push_str(&self.client_suffix);
+        body.push_str(suffix);
         body.into_bytes()
     }
 }
@@ -166,9 +163,17 @@ pub struct StandardBuilder {
     scopes: Vec<Scope>,
     params: Vec<(String, String)>,
     refresh_token_use: RefreshTokenUse,
+    scope_on_refresh: bool,
 }
 
 impl StandardBuilder {
+    /// Sends the configured scope on refresh requests too (RFC 6749 §6 allows it; some
+    /// servers, Keycloak among them, expect it). Default false.
+    pub fn scope_on_refresh(mut self, yes: bool) -> Self {
+        self.scope_on_refresh = yes;
+        self
+    }
+
     /// The client secret (a confidential client). Without one the client is public and
     /// sends only its `client_id` in the body.
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
@@ -283,6 +288,13 @@ impl StandardBuilder {
                 Some(body.into_bytes())
             }
         };
+        let refresh_suffix = if self.scope_on_refresh && !scope.is_empty() {
+            let mut form = form_urlencoded::Serializer::new(String::from("&"));
+            form.append_pair("scope", &scope);
+            format!("{}{client_suffix}", form.finish())
+        } else {
+            client_suffix.clone()
+        };
         Ok(Standard {
             token,
             revocation,
@@ -294,6 +306,7 @@ impl StandardBuilder {
             basic_header,
             login_body,
             client_suffix,
+            refresh_suffix,
         })
     }
 }
@@ -327,15 +340,27 @@ impl Dialect for Standard {
     }
 
     fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {
-        let body = self.form_with_client(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.secret()),
-        ]);
+        let body = Self::form_with(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.secret()),
+            ],
+            &self.refresh_suffix,
+        );
         Some(self.post(&self.token, body))
     }
 
     fn refresh_token_use(&self) -> RefreshTokenUse {
         self.refresh_token_use
+    }
+
+    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
+        if let Some(secret) = &self.client_secret {
+            visit(secret.secret());
+        }
+        if let Grant::Password { password, .. } = &self.grant {
+            visit(password.secret());
+        }
     }
 
     fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>> {
@@ -344,7 +369,10 @@ impl Dialect for Standard {
             TokenKind::Access => "access_token",
             TokenKind::Refresh => "refresh_token",
         };
-        let body = self.form_with_client(&[("token", token), ("token_type_hint", hint)]);
+        let body = Self::form_with(
+            &[("token", token), ("token_type_hint", hint)],
+            &self.client_suffix,
+        );
         Some(self.post(endpoint, body))
     }
 
@@ -353,31 +381,38 @@ impl Dialect for Standard {
         _purpose: Purpose,
         response: &http::Response<Vec<u8>>,
     ) -> Result<TokenGrant<()>, Failure> {
-        let status = response.status();
-        if !status.is_success() {
-            return Err(super::error_failure(response));
-        }
-        let mut body = StandardTokenBody::parse(response.body(), status)?;
-        body.reject_error(status)?;
-        let access_token = body.take_access_token(status)?;
-        body.require_bearer(status)?;
-        Ok(TokenGrant {
-            access_token: AccessToken::new(access_token),
-            refresh_token: body
-                .refresh_token
-                .take()
-                .map(|t| RefreshToken::new(t.into_owned())),
-            expires: body.expires(status)?,
-            refresh_expires: match body.refresh_expires_in {
-                // Keycloak's convention: 0 means the refresh token has no expiry of its own.
-                Some(super::response::Lifetime::Seconds(0)) | None => None,
-                Some(super::response::Lifetime::Seconds(seconds)) => Some(Expiry::In(seconds)),
-                Some(super::response::Lifetime::Unreadable) => None,
-            },
-            scope: body.scope.take().map(|scope| scope.into_owned()),
-            extra: (),
-        })
+        parse_standard(response)
     }
+}
+
+/// Reads an RFC 6749 token response: a §5.1 success body (unknown fields ignored) or a
+/// §5.2 error, which may come with status 200.
+pub(crate) fn parse_standard(
+    response: &http::Response<Vec<u8>>,
+) -> Result<TokenGrant<()>, Failure> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(super::error_failure(response));
+    }
+    let mut body = StandardTokenBody::parse(response.body(), status)?;
+    body.reject_error(status)?;
+    let access_token = body.take_access_token(status)?;
+    body.require_bearer(status)?;
+    Ok(TokenGrant {
+        access_token: AccessToken::new(access_token),
+        refresh_token: body
+            .refresh_token
+            .take()
+            .map(|t| RefreshToken::new(t.into_owned())),
+        expires: body.expires(status)?,
+        refresh_expires: match body.refresh_expires_in {
+            // Keycloak's convention: 0 means the refresh token has no expiry of its own.
+            Some(Lifetime::Seconds(0)) | Some(Lifetime::Unreadable) | None => None,
+            Some(Lifetime::Seconds(seconds)) => Some(Expiry::In(seconds)),
+        },
+        scope: body.scope.take().map(|scope| scope.into_owned()),
+        extra: (),
+    })
 }
 
 impl Standard {

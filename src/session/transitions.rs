@@ -851,7 +851,11 @@ impl<D: Dialect> Core<D> {
     }
 
     /// Decides what a failure means, after `failures` consecutive ones.
-    fn verdict(&self, failure: Failure, failures: u32, now: UtcDateTime) -> Error {
+    fn verdict(&self, mut failure: Failure, failures: u32, now: UtcDateTime) -> Error {
+        // A server may echo a credential in its error description.
+        self.shared
+            .dialect
+            .for_each_secret(&mut |secret| failure.scrub(secret));
         let policy = &self.shared.policy;
         let backoff = now.saturating_add(policy.backoff(failures, self.next_id));
         let after = |retry_after: Option<crate::error::RetryAfter>| {
