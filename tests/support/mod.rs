@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod emulated;
 pub mod transport;
 
 use std::io::{BufRead, BufReader};

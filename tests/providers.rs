@@ -1,0 +1,222 @@
+//! Each provider's whole lifecycle against its emulator, in simulated time: log in, keep
+//! fresh, refresh or log in again, survive the provider's quirks, revoke.
+
+mod support;
+
+use oauth_lifecycle::dialect::{Convercus, ConvirzaV2, Environment};
+use oauth_lifecycle::emulator::{Emulator, InjectedFailure, StandardServer, StandardServerConfig};
+use oauth_lifecycle::{Error, Event, Purpose, TokenKind};
+use support::emulated::{Fate, Harness};
+use time::macros::utc_datetime;
+use time::{Duration, UtcDateTime};
+
+const START: UtcDateTime = utc_datetime!(2026-04-01 08:00:00);
+const LOCAL: &str = "http://127.0.0.1:9";
+
+fn v2() -> ConvirzaV2 {
+    ConvirzaV2::builder(
+        "system",
+        "convirza-v2-secret",
+        "user@convirza.com",
+        "mySecurePassword123",
+    )
+    .token_url(format!("{LOCAL}/oauth/token"))
+    .build()
+    .unwrap()
+}
+
+fn v2_harness() -> Harness<ConvirzaV2, StandardServer> {
+    Harness::new(
+        v2(),
+        StandardServer::new(StandardServerConfig::convirza_v2()),
+        START,
+    )
+}
+
+#[test]
+fn convirza_v2_keeps_a_token_fresh_for_a_day() {
+    let mut h = v2_harness();
+    assert!(matches!(h.events[0], Event::LoggedIn { .. }));
+    for hour in 1..=24 {
+        h.run_until(START + Duration::hours(hour));
+        assert_eq!(h.call_api(), Some(200), "hour {hour}");
+    }
+    // One login, then a refresh at about 80 % of each hour.
+    assert_eq!(h.count(Purpose::Login), 1);
+    assert!(
+        (29..=31).contains(&h.count(Purpose::Refresh)),
+        "{:?}",
+        h.requests.len()
+    );
+    assert_eq!(h.server.stats().refresh_token_reuses, 0);
+}
+
+#[test]
+fn convirza_v2_never_trips_the_rate_limit_by_itself() {
+    let mut h = v2_harness();
+    // A resource server rejecting every token: each 401 makes renewal due at once.
+    for _ in 0..200 {
+        h.server.revoke_all();
+        let _ = h.call_api();
+        h.run_until(h.now + Duration::seconds(2));
+    }
+    assert_eq!(h.server.stats().rate_limited, 0, "the session caused a 429");
+    assert!(
+        h.busiest(Duration::minutes(1)) <= 10,
+        "{}",
+        h.busiest(Duration::minutes(1))
+    );
+    assert!(h.count(Purpose::Login) + h.count(Purpose::Refresh) > 40);
+}
+
+#[test]
+fn convirza_v2_honours_a_429_and_keeps_serving_its_token() {
+    for retry_after in [Some("30"), None] {
+        let mut h = v2_harness();
+        let token = h.driver.access_token(h.now).unwrap().secret().clone();
+        h.server.fail_next(InjectedFailure::Status {
+            status: 429,
+            retry_after: retry_after.map(str::to_owned),
+        });
+        // Renewal falls due at ~48 minutes and meets the 429.
+        h.run_until(START + Duration::minutes(50));
+        let throttled_at = h
+            .requests
+            .iter()
+            .find(|(_, p)| *p == Purpose::Refresh)
+            .map(|(at, _)| *at)
+            .unwrap();
+        let retry = h.events.iter().find_map(|e| match e {
+            Event::RetryScheduled {
+                error: Error::Throttled { retry_at, .. },
+                ..
+            } => Some(*retry_at),
+            _ => None,
+        });
+        let wait = if retry_after.is_some() { 30 } else { 61 };
+        assert_eq!(
+            retry,
+            Some(throttled_at + Duration::seconds(wait)),
+            "{retry_after:?}"
+        );
+        // The still-valid token is served while waiting.
+        if h.now < throttled_at + Duration::seconds(wait) {
+            assert_eq!(
+                h.driver.access_token(h.now).map(|t| t.secret().clone()),
+                Some(token.clone())
+            );
+        }
+        h.run_until(START + Duration::minutes(55));
+        assert_eq!(h.call_api(), Some(200));
+        // The single-use refresh token met a 429 and stays unspent by the server, but the
+        // session never presents it again: the retry is a login.
+        assert_eq!(h.server.stats().refresh_token_reuses, 0);
+    }
+}
+
+fn keycloak(password: bool) -> Convercus {
+    let builder =
+        Convercus::builder("ABC", Environment::Staging, "convercus-secret").auth_url(LOCAL);
+    if password {
+        builder.password("api-user", "api-password")
+    } else {
+        builder
+    }
+    .build()
+    .unwrap()
+}
+
+fn keycloak_harness(password: bool) -> Harness<Convercus, StandardServer> {
+    Harness::new(
+        keycloak(password),
+        StandardServer::new(StandardServerConfig::keycloak("abc-staging")),
+        START,
+    )
+}
+
+#[test]
+fn convercus_client_credentials_renews_by_login_at_80_percent() {
+    let mut h = keycloak_harness(false);
+    for quarter in 1..=8 {
+        h.run_until(START + Duration::minutes(15 * quarter));
+        assert_eq!(h.call_api(), Some(200));
+    }
+    assert_eq!(
+        h.count(Purpose::Refresh),
+        0,
+        "client credentials bring no refresh token"
+    );
+    let logins: Vec<_> = h.requests.iter().map(|(at, _)| *at).collect();
+    for pair in logins.windows(2) {
+        let gap = pair[1] - pair[0];
+        // 80 % of 1800 s, less at most 5 % jitter.
+        assert!(
+            gap >= Duration::seconds(1350) && gap <= Duration::seconds(1440),
+            "{gap}"
+        );
+    }
+    let tokens = h.driver.session().tokens().unwrap();
+    assert!(tokens.extra().id_token.is_some());
+    assert_eq!(tokens.extra().not_before_policy, Some(0));
+}
+
+#[test]
+fn convercus_password_grant_refreshes_and_revokes() {
+    let mut h = keycloak_harness(true);
+    let session_state = h
+        .driver
+        .session()
+        .tokens()
+        .unwrap()
+        .extra()
+        .session_state
+        .clone();
+    assert!(session_state.is_some());
+    h.run_until(START + Duration::hours(2));
+    assert_eq!(h.call_api(), Some(200));
+    assert_eq!(h.count(Purpose::Login), 1);
+    assert!(h.count(Purpose::Refresh) >= 4);
+    let token = h.driver.access_token(h.now).unwrap().secret().clone();
+    h.driver.revoke(h.now);
+    h.drain();
+    assert_eq!(h.events.last(), Some(&Event::Revoked));
+    assert!(!h.server.is_access_token_valid(&token, h.now));
+    // Refresh token first, then the access token (already ended with its family).
+    let revocations: Vec<_> = h.requests.iter().rev().take(2).map(|(_, p)| *p).collect();
+    assert_eq!(
+        revocations,
+        [
+            Purpose::Revoke(TokenKind::Access),
+            Purpose::Revoke(TokenKind::Refresh)
+        ]
+    );
+    assert_eq!(h.server.stats().revocations, 1);
+}
+
+#[test]
+fn convercus_tracks_the_refresh_token_lifetime() {
+    // The realm's refresh tokens die in 20 minutes, before the 24-minute refresh moment:
+    // the session logs in instead of spending a dead token.
+    let mut config = StandardServerConfig::keycloak("abc-staging");
+    config.refresh_token_lifetime = Some(Duration::minutes(20));
+    let mut h = Harness::new(keycloak(true), StandardServer::new(config), START);
+    h.run_until(START + Duration::hours(3));
+    assert_eq!(h.count(Purpose::Refresh), 0);
+    assert!(h.count(Purpose::Login) >= 7);
+    assert_eq!(h.server.stats().token_requests, h.server.stats().logins);
+    assert_eq!(h.call_api(), Some(200));
+}
+
+#[test]
+fn a_lost_refresh_response_is_followed_by_a_login_not_a_resend() {
+    let mut h = keycloak_harness(true);
+    h.next_fate = Fate::Answered;
+    let due = h.driver.session().tokens().unwrap().refresh_at();
+    h.run_until(due - Duration::SECOND);
+    h.next_fate = Fate::ResponseLost;
+    h.run_until(due + Duration::minutes(1));
+    assert_eq!(h.count(Purpose::Refresh), 1);
+    assert_eq!(h.count(Purpose::Login), 2, "{:?}", h.requests);
+    assert_eq!(h.server.stats().refresh_token_reuses, 0);
+    assert_eq!(h.call_api(), Some(200));
+}
