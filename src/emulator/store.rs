@@ -158,12 +158,12 @@ impl TokenStore {
     /// Counts an authentication request and decides whether it gets normal service: an
     /// injected failure or a 429 from the rate limit comes back instead.
     pub(crate) fn admit(&mut self, now: UtcDateTime) -> Result<(), Reply> {
-        self.stats.token_requests += 1;
         if let Some(limit) = &mut self.rate_limit {
             while limit.seen.front().is_some_and(|&at| at <= now - limit.per) {
                 limit.seen.pop_front();
             }
             if limit.seen.len() >= limit.requests {
+                self.stats.token_requests += 1;
                 self.stats.rate_limited += 1;
                 let wait = limit
                     .seen
@@ -178,6 +178,12 @@ impl TokenStore {
             }
             limit.seen.push_back(now);
         }
+        self.admit_unlimited()
+    }
+
+    /// Like [`admit`](Self::admit), for an endpoint the rate limit does not cover.
+    pub(crate) fn admit_unlimited(&mut self) -> Result<(), Reply> {
+        self.stats.token_requests += 1;
         match self.failures.pop_front() {
             Some(failure) => Err(injected(failure)),
             None => Ok(()),
