@@ -3,8 +3,13 @@
 
 mod support;
 
-use oauth_lifecycle::dialect::{Convercus, ConvirzaV2, Environment};
-use oauth_lifecycle::emulator::{Emulator, InjectedFailure, StandardServer, StandardServerConfig};
+use oauth_lifecycle::dialect::{
+    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, TokenLocation,
+};
+use oauth_lifecycle::emulator::{
+    ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
+    Emulator, InjectedFailure, LegacyTokenShape, StandardServer, StandardServerConfig,
+};
 use oauth_lifecycle::{Error, Event, Purpose, TokenKind};
 use support::emulated::{Fate, Harness};
 use time::macros::utc_datetime;
@@ -219,4 +224,168 @@ fn a_lost_refresh_response_is_followed_by_a_login_not_a_resend() {
     assert_eq!(h.count(Purpose::Login), 2, "{:?}", h.requests);
     assert_eq!(h.server.stats().refresh_token_reuses, 0);
     assert_eq!(h.call_api(), Some(200));
+}
+
+fn v3() -> ConvirzaV3 {
+    ConvirzaV3::builder("user@example.com", "SecurePassword123!")
+        .base_url(LOCAL)
+        .build()
+        .unwrap()
+}
+
+fn v3_harness(config: ConvirzaV3ServerConfig) -> Harness<ConvirzaV3, ConvirzaV3Server> {
+    Harness::new(v3(), ConvirzaV3Server::new(config), START)
+}
+
+#[test]
+fn convirza_v3_sliding_expiry_needs_no_renewal_while_calls_succeed() {
+    let mut h = v3_harness(ConvirzaV3ServerConfig::default());
+    let user = h
+        .driver
+        .session()
+        .tokens()
+        .unwrap()
+        .extra()
+        .user
+        .clone()
+        .unwrap();
+    assert_eq!(user.user_id, 12345);
+    // A call a day for 60 days: the provider slides the token, and so does the session.
+    for day in 1..=60 {
+        h.run_until(START + Duration::days(day));
+        assert_eq!(h.call_api(), Some(200), "day {day}");
+    }
+    assert_eq!(h.count(Purpose::Login), 1);
+    assert_eq!(h.count(Purpose::Refresh), 0);
+    let tokens = h.driver.session().tokens().unwrap();
+    assert_eq!(tokens.expires_at(), START + Duration::days(67));
+}
+
+#[test]
+fn convirza_v3_refreshes_when_idle_and_on_a_401() {
+    let mut h = v3_harness(ConvirzaV3ServerConfig::default());
+    // No calls: renewal at about 80 % of 7 days, by refresh.
+    h.run_until(START + Duration::days(6));
+    assert_eq!(h.count(Purpose::Refresh), 1);
+    // The provider ends the session: the API's 401 triggers a refresh, which fails (the
+    // family is revoked) and is followed by a login.
+    h.server.revoke_all();
+    assert_eq!(h.call_api(), Some(401));
+    assert_eq!(h.count(Purpose::Refresh), 2);
+    assert_eq!(h.count(Purpose::Login), 2);
+    assert_eq!(h.call_api(), Some(200));
+    assert_eq!(h.server.stats().refresh_token_reuses, 0);
+}
+
+#[test]
+fn convirza_v3_logs_in_after_a_lost_refresh_response() {
+    let mut h = v3_harness(ConvirzaV3ServerConfig::default());
+    let due = h.driver.session().tokens().unwrap().refresh_at();
+    h.run_until(due - Duration::SECOND);
+    h.next_fate = Fate::ResponseLost;
+    h.run_until(due + Duration::minutes(5));
+    // The server rotated the refresh token; the session never resent the spent one.
+    assert_eq!(h.server.stats().refreshes, 1);
+    assert_eq!(h.server.stats().refresh_token_reuses, 0);
+    assert_eq!(h.count(Purpose::Login), 2);
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::Renewed {
+            via: Purpose::Login,
+            ..
+        }
+    )));
+    assert_eq!(h.call_api(), Some(200));
+}
+
+#[test]
+fn convirza_v3_logs_in_ahead_of_a_dying_refresh_token() {
+    // Refresh tokens that die in 3 days, before the ~5.6-day refresh moment.
+    let mut config = ConvirzaV3ServerConfig::default();
+    config.refresh_token_lifetime = Duration::days(3);
+    let mut h = v3_harness(config);
+    h.run_until(START + Duration::days(20));
+    assert_eq!(
+        h.count(Purpose::Refresh),
+        0,
+        "a dead refresh token was spent"
+    );
+    assert!(h.count(Purpose::Login) >= 4);
+    assert_eq!(h.server.stats().token_requests, h.server.stats().logins);
+    assert_eq!(h.call_api(), Some(200));
+}
+
+#[test]
+fn convirza_v3_revokes_both_tokens() {
+    let mut h = v3_harness(ConvirzaV3ServerConfig::default());
+    let token = h.driver.access_token(h.now).unwrap().secret().clone();
+    h.driver.revoke(h.now);
+    h.drain();
+    assert_eq!(h.events.last(), Some(&Event::Revoked));
+    assert!(!h.server.is_access_token_valid(&token, h.now));
+    assert_eq!(
+        h.requests
+            .iter()
+            .filter(|(_, p)| matches!(p, Purpose::Revoke(_)))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn convirza_v3_never_trips_the_login_rate_limit() {
+    let mut h = v3_harness(ConvirzaV3ServerConfig::default());
+    for _ in 0..100 {
+        h.server.revoke_all();
+        let _ = h.call_api();
+        h.run_until(h.now + Duration::seconds(3));
+    }
+    assert_eq!(h.server.stats().rate_limited, 0);
+    assert!(h.busiest(Duration::minutes(1)) <= 10);
+}
+
+fn legacy(location: TokenLocation) -> ConvercusLegacy {
+    ConvercusLegacy::builder("ACME", "api-user", "api-password", Environment::Production)
+        .api_url(LOCAL)
+        .token_location(location)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn convercus_legacy_logs_in_again_at_80_percent_of_a_day() {
+    for (location, shape) in [
+        (
+            TokenLocation::default(),
+            LegacyTokenShape::JsonField("token".into()),
+        ),
+        (
+            TokenLocation::header(http::header::AUTHORIZATION),
+            LegacyTokenShape::Header(http::header::AUTHORIZATION),
+        ),
+    ] {
+        let mut config = ConvercusLegacyServerConfig::default();
+        config.shape = shape;
+        let mut h = Harness::new(legacy(location), ConvercusLegacyServer::new(config), START);
+        for hour in (6..=72).step_by(6) {
+            h.run_until(START + Duration::hours(hour));
+            assert_eq!(h.call_api(), Some(200), "hour {hour}");
+        }
+        let logins: Vec<_> = h
+            .requests
+            .iter()
+            .map(|(at, p)| {
+                assert_eq!(*p, Purpose::Login);
+                *at
+            })
+            .collect();
+        assert_eq!(logins.len(), 4, "{logins:?}");
+        for pair in logins.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                gap >= Duration::hours(18) && gap <= Duration::hours(20),
+                "{gap}"
+            );
+        }
+    }
 }
