@@ -12,7 +12,9 @@ use std::time::Duration as StdDuration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
-use oauth_lifecycle::dialect::Standard;
+use oauth_lifecycle::dialect::{
+    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Standard,
+};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
     AccessToken, Active, AnySession, Driver, Expiring, LoginOutcome, Output, Policy, RefreshToken,
@@ -147,7 +149,9 @@ fn access_token(c: &mut Criterion) {
     group.finish();
 }
 
-fn ours_client_credentials(dialect: &Arc<Standard>, response: &http::Response<Vec<u8>>) -> bool {
+/// One full cycle: build the login request, parse the response, make the transition,
+/// hand out the token.
+fn cycle<D: Dialect>(dialect: &Arc<D>, response: &http::Response<Vec<u8>>) -> bool {
     let session = Session::new(Arc::clone(dialect), Policy::default()).expect("a valid policy");
     let (logging_in, request) = session.login(NOW).expect("a login request");
     let id = request.id();
@@ -164,7 +168,7 @@ fn client_credentials_cycle(c: &mut Criterion) {
     // closure returns an owned copy.
     let response = canned_response();
     let ours = Arc::new(dialect());
-    assert!(ours_client_credentials(&ours, &response));
+    assert!(cycle(&ours, &response));
 
     let client = BasicClient::new(ClientId::new("machine-2-machine".into()))
         .set_client_secret(ClientSecret::new("bench-secret".into()))
@@ -186,7 +190,7 @@ fn client_credentials_cycle(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("client_credentials_cycle");
     group.bench_function("oauth_lifecycle", |b| {
-        b.iter(|| ours_client_credentials(&ours, black_box(&response)))
+        b.iter(|| cycle(&ours, black_box(&response)))
     });
     group.bench_function("oauth2_5_0", |b| b.iter(theirs));
     group.finish();
@@ -231,6 +235,69 @@ fn driver_lifecycle(c: &mut Criterion) {
     });
 }
 
+fn json_response(body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(body.as_bytes().to_vec())
+        .expect("a valid response")
+}
+
+fn bench_cycle<D: Dialect>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    dialect: D,
+    response: http::Response<Vec<u8>>,
+) {
+    let dialect = Arc::new(dialect);
+    assert!(cycle(&dialect, &response), "{name}: the cycle must log in");
+    group.bench_function(name, |b| b.iter(|| cycle(&dialect, black_box(&response))));
+}
+
+/// Each dialect's full cycle on its documented response (the standard dialect on the
+/// Keycloak-sized body above, the baseline).
+fn dialect_cycle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dialect_cycle");
+    bench_cycle(&mut group, "standard", dialect(), canned_response());
+    bench_cycle(
+        &mut group,
+        "convirza_v2",
+        ConvirzaV2::builder("system", "secret", "user@convirza.com", "password")
+            .build()
+            .expect("a valid configuration"),
+        json_response(
+            r#"{"access_token":"946e347b-48ce-41d1-aae6-756ddc552d18","refresh_token":"e46d437e-346b-4de4-a2a3-5f4b610cdfe1","expires_in":3600,"status":"success","token_type":"Bearer"}"#,
+        ),
+    );
+    bench_cycle(
+        &mut group,
+        "convirza_v3",
+        ConvirzaV3::builder("user@example.com", "SecurePassword123!")
+            .build()
+            .expect("a valid configuration"),
+        json_response(
+            r#"{"access_token":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbklkIjoiYWJjZDEyMzQtZWY1Ni03ODkwLWFiY2QtMTIzNDU2Nzg5MGFiIiwiaWF0IjoxNzA5NTU1NTU1LCJleHAiOjE3MDk1OTg3NTV9.xyz123","frontend_token":"a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6","refresh_token":"xyz789refresh012345678901234567890","token_type":"Bearer","expires_in":"2026-06-08T12:34:56.789Z","refresh_expires_in":"2026-12-06T12:34:56.789Z","user":{"user_id":12345,"email":"user@example.com","role_id":2,"org_unit_id":1001}}"#,
+        ),
+    );
+    bench_cycle(
+        &mut group,
+        "convercus",
+        Convercus::builder("abc", Environment::Production, "secret")
+            .build()
+            .expect("a valid configuration"),
+        canned_response(),
+    );
+    bench_cycle(
+        &mut group,
+        "convercus_legacy",
+        ConvercusLegacy::builder("ORG", "user", "password", Environment::Production)
+            .build()
+            .expect("a valid configuration"),
+        json_response(r#"{"token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhcGktdXNlciJ9.c2lnbmF0dXJl"}"#),
+    );
+    group.finish();
+}
+
 fn password_dialect() -> Standard {
     Standard::builder(TOKEN_URL, "client")
         .client_secret("secret")
@@ -248,6 +315,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = access_token, client_credentials_cycle, driver_lifecycle
+    targets = access_token, client_credentials_cycle, dialect_cycle, driver_lifecycle
 }
 criterion_main!(benches);
