@@ -1,59 +1,151 @@
-//! A whole token lifecycle against the in-process standard server, in simulated time:
-//! login, a proactive refresh, a 401 from the API after the server ended every session,
-//! a failed refresh with backoff, and a revoke. Prints a timeline.
+//! Whole token lifecycles against the in-process emulators, in simulated time, one run per
+//! provider. Each prints a timeline: login, proactive renewal, the provider's quirks
+//! (a 401 after the server ended every session, failures with backoff, a rate limit,
+//! sliding expiry, daily re-logins), and a revoke.
 //!
 //! Run it with `cargo run --example lifecycle`.
 
-use oauth_lifecycle::dialect::Standard;
-use oauth_lifecycle::emulator::{Emulator, InjectedFailure, StandardServer, StandardServerConfig};
+use std::collections::VecDeque;
+
+use oauth_lifecycle::dialect::{
+    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Standard,
+};
+use oauth_lifecycle::emulator::{
+    ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
+    Emulator, InjectedFailure, StandardServer, StandardServerConfig,
+};
 use oauth_lifecycle::{Driver, Event, Output, Policy};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
 const START: UtcDateTime = utc_datetime!(2026-01-01 09:00:00);
+/// The emulators answer in process; the URLs only need to be well formed.
+const LOCAL: &str = "http://127.0.0.1";
 
-/// What the application does, and when.
-#[derive(Debug, Clone, Copy)]
+/// What the application (or the provider) does, and when.
+#[derive(Debug, Clone)]
 enum Action {
     CallApi,
     ServerEndsAllSessions,
-    ServerStartsFailing,
+    ServerFails(Vec<InjectedFailure>),
     Revoke,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = StandardServerConfig::default();
-    config.access_token_lifetime = Duration::minutes(15);
-    let mut server = StandardServer::new(config);
+fn status(status: u16, retry_after: Option<&str>) -> InjectedFailure {
+    InjectedFailure::Status {
+        status,
+        retry_after: retry_after.map(str::to_owned),
+    }
+}
 
-    let dialect = Standard::builder("http://127.0.0.1/token", "emulated-client")
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let minutes = |m: i64| Duration::minutes(m);
+    let hours = |h: i64| Duration::hours(h);
+
+    let mut config = StandardServerConfig::default();
+    config.access_token_lifetime = minutes(15);
+    let standard = Standard::builder(format!("{LOCAL}/token"), "emulated-client")
         .client_secret("emulated-secret")
         .password("alice", "alice-password")
-        .revocation_url("http://127.0.0.1/revoke")
+        .revocation_url(format!("{LOCAL}/revoke"))
         .build()?;
+    run(
+        "Any RFC 6749 server (password grant, 15-minute tokens)",
+        standard,
+        StandardServer::new(config),
+        vec![
+            (minutes(20), Action::CallApi),
+            (minutes(21), Action::ServerEndsAllSessions),
+            (minutes(22), Action::CallApi),
+            (
+                minutes(30),
+                Action::ServerFails(vec![status(503, None), status(502, None)]),
+            ),
+            (minutes(50), Action::CallApi),
+            (minutes(55), Action::Revoke),
+        ],
+    )?;
+
+    let v2 = ConvirzaV2::builder(
+        "system",
+        "convirza-v2-secret",
+        "user@convirza.com",
+        "mySecurePassword123",
+    )
+    .token_url(format!("{LOCAL}/oauth/token"))
+    .build()?;
+    run(
+        "Convirza V2 (1-hour tokens, 10 token requests per minute)",
+        v2,
+        StandardServer::new(StandardServerConfig::convirza_v2()),
+        vec![
+            (minutes(40), Action::ServerFails(vec![status(429, None)])),
+            (minutes(70), Action::CallApi),
+            (minutes(71), Action::ServerEndsAllSessions),
+            (minutes(72), Action::CallApi),
+            (minutes(90), Action::Revoke),
+        ],
+    )?;
+
+    let v3 = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
+        .base_url(LOCAL)
+        .build()?;
+    run(
+        "Convirza V3 (7-day sliding tokens, single-use refresh tokens)",
+        v3,
+        ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()),
+        vec![
+            (hours(24), Action::CallApi),
+            (hours(48), Action::CallApi),
+            (hours(200), Action::ServerEndsAllSessions),
+            (hours(201), Action::CallApi),
+            (hours(202), Action::Revoke),
+        ],
+    )?;
+
+    let convercus = Convercus::builder("ABC", Environment::Staging, "convercus-secret")
+        .auth_url(LOCAL)
+        .build()?;
+    run(
+        "Convercus via Keycloak (client credentials, 30-minute tokens, renewed at 80 %)",
+        convercus,
+        StandardServer::new(StandardServerConfig::keycloak("abc-staging")),
+        vec![
+            (minutes(50), Action::CallApi),
+            (minutes(75), Action::Revoke),
+        ],
+    )?;
+
+    let legacy = ConvercusLegacy::builder("ACME", "api-user", "api-password", Environment::Staging)
+        .api_url(LOCAL)
+        .build()?;
+    run(
+        "Convercus legacy login (24-hour tokens, no refresh)",
+        legacy,
+        ConvercusLegacyServer::new(ConvercusLegacyServerConfig::default()),
+        vec![(hours(30), Action::CallApi), (hours(40), Action::Revoke)],
+    )?;
+    Ok(())
+}
+
+/// Runs one provider's session against its emulator, following `script`.
+fn run<D: Dialect, E: Emulator>(
+    title: &str,
+    dialect: D,
+    mut server: E,
+    script: Vec<(Duration, Action)>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n== {title}");
     let mut policy = Policy::default();
     policy.jitter_seed = 7;
     let mut driver = Driver::new(dialect, policy)?;
-
-    let mut script = vec![
-        (Duration::minutes(20), Action::CallApi),
-        (Duration::minutes(21), Action::ServerEndsAllSessions),
-        (Duration::minutes(22), Action::CallApi),
-        (Duration::minutes(30), Action::ServerStartsFailing),
-        (Duration::minutes(50), Action::CallApi),
-        (Duration::minutes(55), Action::Revoke),
-    ]
-    .into_iter()
-    .map(|(at, action)| (START + at, action))
-    .collect::<std::collections::VecDeque<_>>();
-
+    let mut script: VecDeque<_> = script
+        .into_iter()
+        .map(|(at, action)| (START + at, action))
+        .collect();
     let mut now = START;
-    println!(
-        "{} start: a session with the password grant, no token yet",
-        clock(now)
-    );
     driver.handle_timeout(now);
-    for _ in 0..200 {
+    for _ in 0..400 {
         match driver.poll_output() {
             Output::Request(request) => {
                 let http = request.request();
@@ -73,8 +165,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Output::Timeout(deadline) => {
                 let deadline = deadline.max(now);
                 match script.front() {
-                    Some(&(at, action)) if at <= deadline => {
-                        script.pop_front();
+                    Some((at, _)) if *at <= deadline => {
+                        let (at, action) = script.pop_front().expect("a scripted action");
                         now = at;
                         driver.handle_timeout(now);
                         act(action, &mut driver, &mut server, now);
@@ -90,19 +182,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let stats = server.stats();
     println!(
-        "{} done; the server saw logins: {}, refreshes: {}, revocations: {}",
+        "{} done; the provider saw logins: {}, refreshes: {}, revocations: {}, 429s caused: {}",
         clock(now),
         stats.logins,
         stats.refreshes,
-        stats.revocations
+        stats.revocations,
+        stats.rate_limited
     );
     Ok(())
 }
 
-fn act(
+fn act<D: Dialect, E: Emulator>(
     action: Action,
-    driver: &mut Driver<Standard>,
-    server: &mut StandardServer,
+    driver: &mut Driver<D>,
+    server: &mut E,
     now: UtcDateTime,
 ) {
     match action {
@@ -132,19 +225,16 @@ fn act(
             println!("{} server: an administrator ends every session", clock(now));
             server.revoke_all();
         }
-        Action::ServerStartsFailing => {
+        Action::ServerFails(failures) => {
             println!(
-                "{} server: the next two token requests will fail (503, then 502)",
-                clock(now)
+                "{} server: the next {} token request(s) will fail: {:?}",
+                clock(now),
+                failures.len(),
+                failures
             );
-            server.fail_next(InjectedFailure::Status {
-                status: 503,
-                retry_after: None,
-            });
-            server.fail_next(InjectedFailure::Status {
-                status: 502,
-                retry_after: None,
-            });
+            for failure in failures {
+                server.fail_next(failure);
+            }
         }
         Action::Revoke => {
             println!("{} app: log out", clock(now));
@@ -185,7 +275,7 @@ fn clock(at: UtcDateTime) -> String {
     let elapsed = at - START;
     let seconds = elapsed.whole_seconds();
     format!(
-        "[+{:02}:{:02}:{:02}.{:03}]",
+        "[+{:03}:{:02}:{:02}.{:03}]",
         seconds / 3600,
         seconds % 3600 / 60,
         seconds % 60,
