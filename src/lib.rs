@@ -78,7 +78,10 @@
 //!
 //! ## Modules
 //!
-//! - [`dialect`]: how to speak to a provider ([`dialect::Standard`] for RFC 6749 servers).
+//! - [`dialect`]: how to speak to a provider: [`dialect::Standard`] for RFC 6749 servers,
+//!   [`dialect::ConvirzaV2`], [`dialect::ConvirzaV3`], [`dialect::Convercus`] and
+//!   [`dialect::ConvercusLegacy`] for the providers they name.
+//! - `emulator` (feature `test-util`): in-process emulators of every provider.
 //! - [`policy`]: when to refresh, how to back off.
 //! - [`token`]: token sets and expiry arithmetic.
 //! - [`error`]: what went wrong, sorted by what to do about it.
@@ -104,10 +107,16 @@ pub use oauth2::{AccessToken, RefreshToken};
 pub use crate::dialect::Dialect;
 pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
 pub use crate::io::{Event, Output, Purpose, RequestId, TokenKind, TokenRequest};
-pub use crate::policy::Policy;
+pub use crate::policy::{Policy, RequestBudget};
 pub use crate::session::{
     Active, AnySession, AwaitingResponse, Driver, Expiring, LoggingIn, LoginOutcome,
     PendingRevocation, Refreshing, Refused, RenewOutcome, Revocable, Revocation, RevocationStep,
     Revoked, Revoking, Session, Snapshot, State, Step, Unauthenticated,
 };
 pub use crate::token::TokenSet;
+
+/// The examples in `README.md` and `docs/providers.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[doc = include_str!("../docs/providers.md")]
+pub struct DocumentedExamples;

@@ -101,31 +101,35 @@ impl RequestBudget {
 }
 
 /// When the session's recent token-endpoint requests were sent, newest last; never longer
-/// than the budget's request count.
+/// than the budget's request count. Boxed, and absent until a budgeted request is sent, so
+/// sessions without a budget pay one pointer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub(crate) struct BudgetLog(Vec<UtcDateTime>);
+// A thin pointer, not an inline Vec: every session carries this field.
+#[allow(clippy::box_collection)]
+pub(crate) struct BudgetLog(Option<Box<Vec<UtcDateTime>>>);
 
 impl BudgetLog {
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.as_ref().is_none_or(|sent| sent.is_empty())
     }
 
     /// The first moment another request fits in `budget`, or `None` if one fits now.
     pub(crate) fn next_slot(&self, budget: &RequestBudget) -> Option<UtcDateTime> {
+        let sent = self.0.as_deref()?;
         let limit = budget.requests as usize;
-        let len = self.0.len();
         // The oldest of the last `limit` requests leaves the window at `sent + per`.
-        (len >= limit).then(|| self.0[len - limit].saturating_add(budget.per))
+        (sent.len() >= limit).then(|| sent[sent.len() - limit].saturating_add(budget.per))
     }
 
     /// Records a request sent at `at`.
     pub(crate) fn record(&mut self, budget: &RequestBudget, at: UtcDateTime) {
         let limit = budget.requests as usize;
-        if self.0.len() >= limit {
-            self.0.drain(..=self.0.len() - limit);
+        let sent = self.0.get_or_insert_with(Box::default);
+        if sent.len() >= limit {
+            sent.drain(..=sent.len() - limit);
         }
-        self.0.push(at);
+        sent.push(at);
     }
 }
 
@@ -231,6 +235,33 @@ fn unit_interval(seed: u64, bytes: &[u8]) -> f64 {
     hash ^= hash >> 31;
     // 53 significant bits give every representable double in [0, 1).
     (hash >> 11) as f64 / (1_u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use time::macros::utc_datetime;
+
+    use super::*;
+
+    #[test]
+    fn the_log_allows_n_per_window_and_says_when_the_next_fits() {
+        let budget = RequestBudget::per_window(3, Duration::minutes(1));
+        let start = utc_datetime!(2026-01-01 00:00:00);
+        let mut log = BudgetLog::default();
+        for second in [0, 10, 20] {
+            assert_eq!(log.next_slot(&budget), None);
+            log.record(&budget, start + Duration::seconds(second));
+        }
+        assert_eq!(log.next_slot(&budget), Some(start + Duration::seconds(60)));
+        log.record(&budget, start + Duration::seconds(60));
+        assert_eq!(log.next_slot(&budget), Some(start + Duration::seconds(70)));
+        assert_eq!(log.0.as_ref().map(|sent| sent.len()), Some(3), "bounded");
+        assert_eq!(RequestBudget::per_window(0, Duration::ZERO).requests(), 1);
+        assert_eq!(
+            RequestBudget::per_window(0, Duration::ZERO).per(),
+            Duration::SECOND
+        );
+    }
 }
 
 #[cfg(test)]

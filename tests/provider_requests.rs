@@ -145,7 +145,7 @@ fn describe(command: &str) -> Described {
     };
     let mut rest = words[1..].iter();
     if words[0] == "http" {
-        while let Some(word) = rest.next() {
+        for word in rest {
             match word.as_str() {
                 "--form" => described.content_type = "application/x-www-form-urlencoded".into(),
                 "POST" => described.method = "POST".into(),

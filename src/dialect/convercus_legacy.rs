@@ -190,7 +190,7 @@ impl ConvercusLegacyBuilder {
 }
 
 impl ConvercusLegacy {
-    fn token<'a>(&self, response: &'a http::Response<Vec<u8>>) -> Result<String, Failure> {
+    fn token(&self, response: &http::Response<Vec<u8>>) -> Result<String, Failure> {
         let status = response.status();
         let missing = || {
             Failure::new(
