@@ -2,6 +2,8 @@
 //! with the providers' own curl and HTTPie examples, quoted below as the documents give
 //! them, with the documents' example credentials.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use oauth_lifecycle::dialect::{
@@ -11,6 +13,7 @@ use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
     AccessToken, Policy, RefreshToken, Revocation, Session, TokenKind, TokenRequest,
 };
+use support::render::render;
 use time::macros::utc_datetime;
 use time::UtcDateTime;
 
@@ -251,30 +254,6 @@ where
             Revocation::Awaiting(_) => panic!("nothing else is in flight"),
         }
     }
-    out
-}
-
-/// Method, URI, headers (sorted) and the decoded body, one field a line.
-fn render(request: &TokenRequest) -> String {
-    let http = request.request();
-    let mut out = format!(
-        "purpose: {}\nresend_safe: {}\n{} {}\n",
-        request.purpose(),
-        request.is_resend_safe(),
-        http.method(),
-        http.uri()
-    );
-    let mut headers: Vec<_> = http
-        .headers()
-        .iter()
-        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
-        .collect();
-    headers.sort();
-    for header in headers {
-        out.push_str(&header);
-        out.push('\n');
-    }
-    out.push_str(&format!("raw: {}\n", String::from_utf8_lossy(http.body())));
     out
 }
 

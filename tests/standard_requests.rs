@@ -2,41 +2,16 @@
 //!
 //! Secrets are fixed test values so the snapshots are stable and reviewable.
 
+mod support;
+
 use oauth_lifecycle::dialect::{ClientAuth, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{AccessToken, Policy, RefreshToken, Revocation, Session, TokenRequest};
+use support::render::render;
 use time::macros::utc_datetime;
 use time::UtcDateTime;
 
 const NOW: UtcDateTime = utc_datetime!(2026-03-01 09:00:00);
-
-/// Method, URI, headers (sorted) and the decoded form body, one field a line.
-fn render(request: &TokenRequest) -> String {
-    let http = request.request();
-    let mut out = format!(
-        "purpose: {}\nresend_safe: {}\n{} {}\n",
-        request.purpose(),
-        request.is_resend_safe(),
-        http.method(),
-        http.uri()
-    );
-    let mut headers: Vec<_> = http
-        .headers()
-        .iter()
-        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
-        .collect();
-    headers.sort();
-    for header in headers {
-        out.push_str(&header);
-        out.push('\n');
-    }
-    out.push_str("body:\n");
-    for (name, value) in form_urlencoded::parse(http.body()) {
-        out.push_str(&format!("  {name} = {value:?}\n"));
-    }
-    out.push_str(&format!("raw: {}\n", String::from_utf8_lossy(http.body())));
-    out
-}
 
 fn dialect(auth: ClientAuth, password: bool) -> Standard {
     let builder = Standard::builder("https://auth.example.com/oauth/token", "test-client")

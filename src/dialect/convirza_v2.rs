@@ -141,25 +141,7 @@ impl ConvirzaV2Builder {
 impl Dialect for ConvirzaV2 {
     type Extra = ();
 
-    fn login_request(&self) -> Option<http::Request<Vec<u8>>> {
-        self.standard.login_request()
-    }
-
-    fn can_login(&self) -> bool {
-        true
-    }
-
-    fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {
-        self.standard.refresh_request(refresh_token)
-    }
-
-    fn refresh_token_use(&self) -> RefreshTokenUse {
-        self.standard.refresh_token_use()
-    }
-
-    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-        self.standard.for_each_secret(visit);
-    }
+    super::delegate_to_standard!();
 
     fn revocation_request(&self, _token: &str, _kind: TokenKind) -> Option<http::Request<Vec<u8>>> {
         None

@@ -44,6 +44,33 @@ use crate::io::{Purpose, TokenKind};
 use crate::policy::RequestBudget;
 use crate::token::TokenGrant;
 
+/// Implements the [`Dialect`] methods of a provider that speaks RFC 6749 through its
+/// `standard` field, with credentials configured (it can always log in).
+macro_rules! delegate_to_standard {
+    () => {
+        fn login_request(&self) -> Option<http::Request<Vec<u8>>> {
+            self.standard.login_request()
+        }
+
+        fn can_login(&self) -> bool {
+            true
+        }
+
+        fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {
+            self.standard.refresh_request(refresh_token)
+        }
+
+        fn refresh_token_use(&self) -> RefreshTokenUse {
+            self.standard.refresh_token_use()
+        }
+
+        fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
+            self.standard.for_each_secret(visit);
+        }
+    };
+}
+use delegate_to_standard;
+
 /// Whether a refresh token may be presented more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RefreshTokenUse {

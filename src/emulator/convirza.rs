@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 use time::{Duration, UtcDateTime};
 
 use super::store::{
-    json, json_request, response, Emulator, InjectedFailure, Kind, Reply, ServerStats, TokenStore,
+    delegate_to_store, json, json_request, response, Emulator, InjectedFailure, Kind, Reply,
+    ServerStats, TokenStore,
 };
 
 /// A Convirza V3 user account.
@@ -270,21 +271,7 @@ impl Emulator for ConvirzaV3Server {
         self.store.resource_request(request, now, slide)
     }
 
-    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
-        self.store.is_access_token_valid(token, now)
-    }
-
-    fn fail_next(&mut self, failure: InjectedFailure) {
-        self.store.fail_next(failure);
-    }
-
-    fn revoke_all(&mut self) {
-        self.store.revoke_all();
-    }
-
-    fn stats(&self) -> &ServerStats {
-        &self.store.stats
-    }
+    delegate_to_store!();
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use time::{Duration, UtcDateTime};
 
 use super::store::{
-    json, json_error, json_request, response, Emulator, InjectedFailure, Kind, Reply, ServerStats,
-    TokenStore,
+    delegate_to_store, json, json_error, json_request, response, Emulator, InjectedFailure, Kind,
+    Reply, ServerStats, TokenStore,
 };
 
 /// Where the emulated legacy login puts the token (the real format is undocumented).
@@ -133,21 +133,7 @@ impl Emulator for ConvercusLegacyServer {
         self.store.resource_request(request, now, None)
     }
 
-    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
-        self.store.is_access_token_valid(token, now)
-    }
-
-    fn fail_next(&mut self, failure: InjectedFailure) {
-        self.store.fail_next(failure);
-    }
-
-    fn revoke_all(&mut self) {
-        self.store.revoke_all();
-    }
-
-    fn stats(&self) -> &ServerStats {
-        &self.store.stats
-    }
+    delegate_to_store!();
 }
 
 #[cfg(test)]

@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 
 use base64::Engine as _;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA, WWW_AUTHENTICATE};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use http::{Method, StatusCode};
 use time::{Duration, UtcDateTime};
 
 use super::store::{
-    json, json_error, response, Emulator, InjectedFailure, Kind, Reply, ServerStats, TokenStore,
+    delegate_to_store, has_content_type, json, json_error, response, Emulator, InjectedFailure,
+    Kind, Reply, ServerStats, TokenStore,
 };
 
 /// A client the server knows.
@@ -394,21 +395,7 @@ impl Emulator for StandardServer {
         self.store.resource_request(request, now, None)
     }
 
-    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
-        self.store.is_access_token_valid(token, now)
-    }
-
-    fn fail_next(&mut self, failure: InjectedFailure) {
-        self.store.fail_next(failure);
-    }
-
-    fn revoke_all(&mut self) {
-        self.store.revoke_all();
-    }
-
-    fn stats(&self) -> &ServerStats {
-        &self.store.stats
-    }
+    delegate_to_store!();
 }
 
 /// Decodes `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
@@ -427,13 +414,7 @@ fn decode_basic(encoded: &str) -> Option<(String, String)> {
 }
 
 fn form(request: &http::Request<Vec<u8>>) -> Result<HashMap<String, String>, Reply> {
-    let content_type = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    if !has_content_type(request, "application/x-www-form-urlencoded") {
         return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
     }
     let mut form = HashMap::new();

@@ -33,6 +33,28 @@ pub trait Emulator {
     fn stats(&self) -> &ServerStats;
 }
 
+/// Implements the [`Emulator`] methods every emulator answers from its `store` field.
+macro_rules! delegate_to_store {
+    () => {
+        fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
+            self.store.is_access_token_valid(token, now)
+        }
+
+        fn fail_next(&mut self, failure: InjectedFailure) {
+            self.store.fail_next(failure);
+        }
+
+        fn revoke_all(&mut self) {
+            self.store.revoke_all();
+        }
+
+        fn stats(&self) -> &ServerStats {
+            &self.store.stats
+        }
+    };
+}
+pub(crate) use delegate_to_store;
+
 /// A response from an emulator.
 pub type Reply = http::Response<Vec<u8>>;
 
@@ -388,17 +410,22 @@ fn challenge(value: &'static str) -> Reply {
     reply
 }
 
-/// The request's JSON object body, if it has one with a JSON content type.
-pub(crate) fn json_request(
-    request: &http::Request<Vec<u8>>,
-) -> Option<serde_json::Map<String, serde_json::Value>> {
+/// Whether the request's media type (parameters aside) is `essence`.
+pub(crate) fn has_content_type(request: &http::Request<Vec<u8>>, essence: &str) -> bool {
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
+    let given = content_type.split(';').next().unwrap_or_default().trim();
+    given.eq_ignore_ascii_case(essence)
+}
+
+/// The request's JSON object body, if it has one with a JSON content type.
+pub(crate) fn json_request(
+    request: &http::Request<Vec<u8>>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    if !has_content_type(request, "application/json") {
         return None;
     }
     match serde_json::from_slice(request.body()) {

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod emulated;
+pub mod render;
 pub mod transport;
 
 use std::io::{BufRead, BufReader};

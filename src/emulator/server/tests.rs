@@ -4,7 +4,7 @@ use time::macros::utc_datetime;
 use super::*;
 use crate::emulator::store::system_time;
 use crate::emulator::Emulator;
-use http::header::{DATE, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, DATE, RETRY_AFTER};
 
 const NOW: UtcDateTime = utc_datetime!(2026-02-01 00:00:00);
 
