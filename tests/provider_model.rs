@@ -12,7 +12,8 @@
 //! - no secret in any `Debug` output;
 //! - snapshots restore exactly.
 //!
-//! 300 cases per dialect by default; `PROPTEST_CASES` overrides.
+//! 300 cases per dialect; `PROPTEST_CASES` can lower that (it is capped at 300 so a
+//! global setting meant for the faster standard model keeps this one bounded).
 
 use std::collections::HashSet;
 
