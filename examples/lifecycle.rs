@@ -10,11 +10,11 @@ use std::collections::VecDeque;
 use oauth_lifecycle::dialect::{
     Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Standard,
 };
-use oauth_lifecycle::emulator::{
+use oauth_lifecycle::{Driver, Event, Output, Policy};
+use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, StandardServer, StandardServerConfig,
 };
-use oauth_lifecycle::{Driver, Event, Output, Policy};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prepare-peers.sh
-cargo test --all-features --all-targets
-cargo test --all-features --doc
+cargo test --workspace --all-features --all-targets
+cargo test --workspace --all-features --doc

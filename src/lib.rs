@@ -30,13 +30,12 @@
 //! ## The drain loop
 //!
 //! Every adapter follows the same loop: feed an input, drain outputs until a timeout,
-//! wait, repeat. Here against the in-process emulator (feature `test-util`), with
+//! wait, repeat. Here against the in-process emulator (the `oauth-lifecycle-emulator` crate), with
 //! simulated time:
 //!
 //! ```
-//! # #[cfg(feature = "test-util")] {
 //! use oauth_lifecycle::dialect::Standard;
-//! use oauth_lifecycle::emulator::{Emulator, StandardServer, StandardServerConfig};
+//! use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
 //! use oauth_lifecycle::{Driver, Event, Output, Policy};
 //! use time::{macros::utc_datetime, Duration};
 //!
@@ -72,7 +71,6 @@
 //! }
 //! assert_eq!(renewals, 3);
 //! assert!(driver.access_token(now).is_some());
-//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -81,7 +79,6 @@
 //! - [`dialect`]: how to speak to a provider: [`dialect::Standard`] for RFC 6749 servers,
 //!   [`dialect::ConvirzaV2`], [`dialect::ConvirzaV3`], [`dialect::Convercus`] and
 //!   [`dialect::ConvercusLegacy`] for the providers they name.
-//! - `emulator` (feature `test-util`): in-process emulators of every provider.
 //! - [`policy`]: when to refresh, how to back off.
 //! - [`token`]: token sets and expiry arithmetic.
 //! - [`error`]: what went wrong, sorted by what to do about it.
@@ -94,8 +91,6 @@
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 pub mod dialect;
-#[cfg(feature = "test-util")]
-pub mod emulator;
 pub mod error;
 mod io;
 pub mod policy;

@@ -20,11 +20,11 @@ use std::collections::HashSet;
 use oauth_lifecycle::dialect::{
     Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment,
 };
-use oauth_lifecycle::emulator::{
+use oauth_lifecycle::{AnySession, Event, Output, Policy, TokenRequest};
+use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, StandardServer, StandardServerConfig,
 };
-use oauth_lifecycle::{AnySession, Event, Output, Policy, TokenRequest};
 use proptest::prelude::*;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};

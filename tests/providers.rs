@@ -6,11 +6,11 @@ mod support;
 use oauth_lifecycle::dialect::{
     Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, TokenLocation,
 };
-use oauth_lifecycle::emulator::{
+use oauth_lifecycle::{Error, Event, Purpose, TokenKind};
+use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, LegacyTokenShape, StandardServer, StandardServerConfig,
 };
-use oauth_lifecycle::{Error, Event, Purpose, TokenKind};
 use support::emulated::{Fate, Harness};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};

@@ -2,8 +2,8 @@
 //! as they are emitted, deadlines are jumped to.
 
 use oauth_lifecycle::dialect::Dialect;
-use oauth_lifecycle::emulator::Emulator;
 use oauth_lifecycle::{Driver, Event, Output, Policy, Purpose, TokenRequest};
+use oauth_lifecycle_emulator::Emulator;
 use time::{Duration, UtcDateTime};
 
 /// How the next emitted request fares.

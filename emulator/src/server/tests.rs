@@ -2,8 +2,8 @@ use base64::Engine as _;
 use time::macros::utc_datetime;
 
 use super::*;
-use crate::emulator::store::system_time;
-use crate::emulator::Emulator;
+use crate::store::system_time;
+use crate::Emulator;
 use http::header::{CONTENT_TYPE, DATE, RETRY_AFTER};
 
 const NOW: UtcDateTime = utc_datetime!(2026-02-01 00:00:00);

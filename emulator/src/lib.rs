@@ -1,6 +1,7 @@
-//! In-process OAuth servers, for testing integrations offline (feature `test-util`).
+//! Emulators of the OAuth servers `oauth-lifecycle` speaks to, for testing integrations
+//! offline.
 //!
-//! Emulators are sans-IO like the rest of the crate: they take an [`http::Request`] and
+//! Emulators are sans-IO, like the `oauth-lifecycle` core: they take an [`http::Request`] and
 //! the current (simulated) time and return an [`http::Response`]. They keep their state
 //! in memory, are deterministic, and never panic on any input: a hostile request gets an
 //! error response.
@@ -14,6 +15,10 @@
 //! | [`ConvercusLegacyServer`] | Convercus legacy login, 24-hour tokens |
 //!
 //! All of them implement [`Emulator`], so one test can drive each in turn.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
 
 mod convirza;
 mod legacy;

@@ -279,7 +279,12 @@ mod tests {
     use time::macros::utc_datetime;
 
     use super::*;
-    use crate::token::parse_timestamp;
+
+    fn parse_timestamp(value: &str) -> Option<UtcDateTime> {
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(|at| at.to_utc())
+    }
 
     const NOW: UtcDateTime = utc_datetime!(2026-03-30 12:00:00.250);
 
