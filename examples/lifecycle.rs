@@ -162,6 +162,17 @@ fn run<D: Dialect, E: Emulator>(
                 driver.handle_response(request.id(), &response, now)?;
             }
             Output::Event(event) => println!("{}   {}", clock(now), describe(&event)),
+            Output::Persist => {
+                // A real program writes this to disk (the adapters' stores do).
+                let snapshot = driver.session().snapshot_with_secrets();
+                let _saved = serde_json::to_vec(&snapshot)?;
+                println!(
+                    "{}   persisted the session ({}, {})",
+                    clock(now),
+                    snapshot.state_name(),
+                    snapshot.generation()
+                );
+            }
             Output::Timeout(deadline) => {
                 let deadline = deadline.max(now);
                 match script.front() {
@@ -177,7 +188,7 @@ fn run<D: Dialect, E: Emulator>(
                     }
                 }
             }
-            Output::Idle | _ => break,
+            Output::Idle => break,
         }
     }
     let stats = server.stats();
@@ -204,9 +215,10 @@ fn act<D: Dialect, E: Emulator>(
                 println!("{} app: no token to call the API with", clock(now));
                 return;
             };
+            let generation = token.generation();
             let call = http::Request::builder()
                 .uri("http://127.0.0.1/api/profile")
-                .header("authorization", format!("Bearer {}", token.secret()))
+                .header(http::header::AUTHORIZATION, token.header_value())
                 .body(Vec::new())
                 .expect("a valid request");
             let response = server.resource_request(&call, now);
@@ -216,9 +228,9 @@ fn act<D: Dialect, E: Emulator>(
                 response.status()
             );
             if response.status() == http::StatusCode::UNAUTHORIZED {
-                driver.handle_unauthorized(now);
-            } else {
-                driver.handle_call_succeeded(now);
+                let _ = driver.handle_unauthorized(generation, now);
+            } else if response.status().is_success() {
+                driver.handle_call_succeeded(generation, now);
             }
         }
         Action::ServerEndsAllSessions => {
@@ -245,13 +257,34 @@ fn act<D: Dialect, E: Emulator>(
 
 fn describe(event: &Event) -> String {
     match event {
-        Event::LoggedIn { expires_at } => {
-            format!("event: logged in, token valid until {}", clock(*expires_at))
-        }
-        Event::Renewed { via, expires_at } => format!(
-            "event: renewed by {via}, token valid until {}",
+        Event::TokenIssued {
+            generation,
+            expires_at,
+            via,
+            renewal: false,
+            ..
+        } => format!(
+            "event: {via} gave {generation}, valid until {}",
             clock(*expires_at)
         ),
+        Event::TokenIssued {
+            generation,
+            expires_at,
+            via,
+            renewal: true,
+            ..
+        } => format!(
+            "event: renewed by {via}: {generation}, valid until {}",
+            clock(*expires_at)
+        ),
+        Event::TokenExtended {
+            generation,
+            expires_at,
+            ..
+        } => format!("event: a call slid {generation} to {}", clock(*expires_at)),
+        Event::TokenWithdrawn { generation, reason } => {
+            format!("event: {generation} withdrawn: {reason}")
+        }
         Event::RenewalDue { unauthorized: true } => {
             "event: the API rejected the token; renewing now".into()
         }

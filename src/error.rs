@@ -16,7 +16,7 @@ use oauth2::basic::BasicErrorResponseType;
 use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 
-use crate::io::{Purpose, RequestId};
+use crate::request::{Purpose, RequestId, TransportError};
 
 /// The session's verdict about a failed exchange with the token or revocation endpoint.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -107,8 +107,12 @@ pub struct Failure {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FailureKind {
-    /// The caller's transport reported that the request failed or its response was lost.
+    /// The caller's transport reported that the request may have reached the server but
+    /// its response was lost ([`TransportError::OutcomeUnknown`]).
     Transport,
+    /// The caller's transport reported that the request never left
+    /// ([`TransportError::NotSent`]).
+    NotSent,
     /// No response arrived before the session's response deadline.
     Timeout,
     /// The endpoint answered with an RFC 6749 §5.2 error object (whatever the status).
@@ -125,9 +129,19 @@ impl Failure {
     /// Longest description kept, in bytes.
     pub const MAX_DESCRIPTION: usize = 256;
 
-    /// A failure with no response: the transport failed or the response was lost.
-    pub fn transport() -> Self {
-        Self::new(FailureKind::Transport, None)
+    /// A failure with no response, as the caller's transport reported it.
+    pub fn transport(error: TransportError) -> Self {
+        let kind = match error {
+            TransportError::NotSent => FailureKind::NotSent,
+            TransportError::OutcomeUnknown => FailureKind::Transport,
+        };
+        Self::new(kind, None)
+    }
+
+    /// Whether the request may have reached the server: false only when the transport
+    /// reported that it never left.
+    pub fn may_have_reached_server(&self) -> bool {
+        self.kind != FailureKind::NotSent
     }
 
     /// A failure of the given kind, with the status it came with.
@@ -214,7 +228,8 @@ fn bound_description(description: &str) -> String {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.kind {
-            FailureKind::Transport => f.write_str("transport error")?,
+            FailureKind::Transport => f.write_str("transport error, outcome unknown")?,
+            FailureKind::NotSent => f.write_str("transport error, request not sent")?,
             FailureKind::Timeout => f.write_str("no response in time")?,
             FailureKind::OAuth | FailureKind::Status => f.write_str("endpoint error")?,
             FailureKind::Malformed(what) => write!(f, "malformed response: {what}")?,
@@ -250,7 +265,7 @@ impl RetryAfter {
         if let Ok(seconds) = value.parse::<u32>() {
             return Some(RetryAfter::Seconds(seconds));
         }
-        crate::token::parse_http_date(value).map(RetryAfter::At)
+        crate::timestamp::parse_http_date(value).map(RetryAfter::At)
     }
 
     /// The moment it designates, given when the response arrived.
@@ -350,6 +365,10 @@ pub enum Malformed {
     /// A lifetime of zero or less, or beyond ten years.
     #[error("lifetime out of range")]
     LifetimeOutOfRange,
+    /// An access token that cannot travel in an `Authorization` header (control
+    /// characters).
+    #[error("access token unusable in an authorization header")]
+    InvalidAccessToken,
 }
 
 /// Serde for an optional status code as its number.

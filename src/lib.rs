@@ -21,8 +21,26 @@
 //!   # }
 //!   ```
 //! - **A driver.** [`AnySession`] erases the state for storage; [`Driver`] runs it as a
-//!   poll-style machine: inputs are `handle_*(…, now)`, outputs come from
-//!   [`Driver::poll_output`].
+//!   poll-style machine that only routes: getters (`access_token`, `status`,
+//!   `next_deadline`, `policy`), inputs (`handle_*(…, now)`, `login`, `revoke`) and one
+//!   output method, [`Driver::poll_output`]. Every decision lives in the transitions.
+//! - **Generations.** Every access token the session obtains has a [`Generation`], one
+//!   more than the last. [`Driver::access_token`] returns a [`CurrentToken`]: the secret,
+//!   its generation, and the moment until which it may be handed out. A resource server's
+//!   401 is reported with the generation it rejected; a late report about an older token
+//!   changes nothing ([`Unauthorized::Stale`]).
+//! - **A read side from events alone.** Every change to the token that may be handed out
+//!   is an [`Event`] carrying the generation and the valid-until moment:
+//!   [`Event::TokenIssued`] (with the shared [`BearerToken`], whose bytes are never
+//!   copied again), [`Event::TokenExtended`], [`Event::TokenWithdrawn`]. The driver's
+//!   deadline includes the current token's hard expiry in every state, so an adapter's
+//!   driving task withdraws a published token on time and readers never read a clock.
+//! - **Write-ahead persistence.** [`Output::Persist`] comes after every change of the
+//!   token and before every request that spends a single-use refresh token: save the
+//!   snapshot then, and a crash after sending never leads to sending that token again.
+//! - **Transports say whether a request left.** [`TransportError::NotSent`] keeps a
+//!   single-use refresh token for a retry; [`TransportError::OutcomeUnknown`] spends it.
+//!   Hand back **every** HTTP response, 4xx and 5xx included, as a response.
 //! - **Secrets stay secret.** Tokens, passwords and client secrets never appear in
 //!   `Debug`, `Display` or errors; they serialize only in a snapshot explicitly made with
 //!   them ([`AnySession::snapshot_with_secrets`]).
@@ -30,13 +48,13 @@
 //! ## The drain loop
 //!
 //! Every adapter follows the same loop: feed an input, drain outputs until a timeout,
-//! wait, repeat. Here against the in-process emulator (the `oauth-lifecycle-emulator` crate), with
-//! simulated time:
+//! wait, repeat. Here against the in-process emulator (the `oauth-lifecycle-emulator`
+//! crate), with simulated time:
 //!
 //! ```
 //! use oauth_lifecycle::dialect::Standard;
-//! use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
 //! use oauth_lifecycle::{Driver, Event, Output, Policy};
+//! use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
 //! use time::{macros::utc_datetime, Duration};
 //!
 //! let mut server = StandardServer::new(StandardServerConfig::default());
@@ -45,32 +63,38 @@
 //!     .client_secret(client.client_secret.clone())
 //!     .build()?;
 //! let mut driver = Driver::new(dialect, Policy::default())?;
+//! let mut saved = Vec::new(); // where a real program's store would write
 //!
 //! let mut now = utc_datetime!(2026-01-01 00:00:00);
 //! driver.handle_timeout(now); // 1. an input: the first one starts the login
 //! let mut renewals = 0;
 //! for _ in 0..100 {
 //!     match driver.poll_output() {
-//!         // 2. send requests, hand back their responses
+//!         // 2. send requests, hand back their responses, whatever their status
 //!         Output::Request(request) => {
 //!             let response = server.handle(request.request(), now);
 //!             driver.handle_response(request.id(), &response, now)?;
 //!         }
-//!         Output::Event(Event::Renewed { .. }) => renewals += 1,
+//!         // publish the token from events alone
+//!         Output::Event(Event::TokenIssued { renewal, .. }) => renewals += usize::from(renewal),
 //!         Output::Event(_) => {}
+//!         // write ahead: the snapshot knows what is about to be spent
+//!         Output::Persist => saved = serde_json::to_vec(&driver.session().snapshot_with_secrets())?,
 //!         // 3. nothing to do until then: sleep (here, jump) and tell the driver
 //!         Output::Timeout(deadline) => {
 //!             now = deadline.max(now + Duration::SECOND);
 //!             driver.handle_timeout(now);
 //!         }
-//!         Output::Idle | _ => break,
+//!         Output::Idle => break,
 //!     }
 //!     if renewals == 3 {
 //!         break;
 //!     }
 //! }
 //! assert_eq!(renewals, 3);
-//! assert!(driver.access_token(now).is_some());
+//! let token = driver.access_token(now).expect("a fresh token");
+//! assert_eq!(token.generation().get(), 4);
+//! assert!(!saved.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -82,6 +106,9 @@
 //! - [`policy`]: when to refresh, how to back off.
 //! - [`token`]: token sets and expiry arithmetic.
 //! - [`error`]: what went wrong, sorted by what to do about it.
+//! - [`resource`]: what a resource server's answer means for the token.
+//!
+//! The crate re-exports [`http`] and [`time`], whose types its API speaks.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -90,21 +117,31 @@
 // to please these lints would allocate on every transition.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
-pub mod dialect;
+// The base modules, in the one direction they depend on each other: each imports only
+// those above it (tests/module_layering.rs checks it).
+mod bearer;
 pub mod error;
-mod io;
+mod output;
 pub mod policy;
-mod session;
+mod request;
+mod timestamp;
 pub mod token;
+// Built on the base.
+pub mod dialect;
+mod session;
 
+pub use http;
 pub use oauth2::{AccessToken, RefreshToken};
+pub use time;
 
+pub use crate::bearer::{BearerToken, CurrentToken, Generation, Withdrawal};
 pub use crate::dialect::Dialect;
 pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
-pub use crate::io::{Event, Output, Purpose, RequestId, TokenKind, TokenRequest};
+pub use crate::output::{Event, Notice, Output, Status, Unauthorized};
 pub use crate::policy::{Policy, RequestBudget};
+pub use crate::request::{Purpose, RequestId, TokenKind, TokenRequest, TransportError};
 pub use crate::session::{
-    Active, AnySession, AwaitingResponse, Driver, Expiring, LoggingIn, LoginOutcome,
+    Active, AnySession, AwaitingResponse, Driver, Expiring, ExpiringStep, LoggingIn, LoginOutcome,
     PendingRevocation, Refreshing, Refused, RenewOutcome, Revocable, Revocation, RevocationStep,
     Revoked, Revoking, Session, Snapshot, State, Step, Unauthenticated,
 };

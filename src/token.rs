@@ -7,8 +7,10 @@ use oauth2::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 use time::{Duration, UtcDateTime};
 
+use crate::bearer::{BearerToken, CurrentToken, Generation, Withdrawal};
 use crate::error::Malformed;
 use crate::policy::{Policy, MAX_LIFETIME};
+pub use crate::timestamp::parse_timestamp;
 
 /// How a token response states an expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +50,11 @@ pub struct TokenGrant<E> {
 /// shows a token.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct TokenSet<E> {
-    #[serde(with = "secret_string")]
-    pub(crate) access_token: AccessToken,
+    #[serde(rename = "access_token", with = "secret_string")]
+    pub(crate) bearer: BearerToken,
+    /// Which of the session's tokens this is (0 until a session adopts it).
+    #[serde(default)]
+    pub(crate) generation: Generation,
     #[serde(with = "optional_secret_string", default)]
     pub(crate) refresh_token: Option<RefreshToken>,
     pub(crate) issued_at: UtcDateTime,
@@ -63,9 +68,10 @@ pub struct TokenSet<E> {
     pub(crate) refresh_at: UtcDateTime,
     /// Last moment the access token may be handed out.
     pub(crate) hard_expiry: UtcDateTime,
-    /// A resource server answered 401 to this access token.
+    /// Why the access token is no longer handed out, if it was withdrawn before its
+    /// replacement arrived.
     #[serde(default)]
-    pub(crate) rejected: bool,
+    pub(crate) withdrawn: Option<Withdrawal>,
 }
 
 /// Why a token response could not become a token set.
@@ -85,9 +91,7 @@ impl<E> TokenSet<E> {
         received_at: UtcDateTime,
         server_date: Option<UtcDateTime>,
     ) -> Result<Self, GrantError> {
-        if grant.access_token.secret().is_empty() {
-            return Err(Malformed::MissingAccessToken);
-        }
+        let bearer = BearerToken::new(grant.access_token)?;
         let offset = server_date
             .map(|date| date - received_at)
             .filter(|offset| offset.abs() > Duration::SECOND)
@@ -107,13 +111,10 @@ impl<E> TokenSet<E> {
                 resolve(expiry, issued_at, offset, None).ok_or(Malformed::LifetimeOutOfRange)?
             }
         };
-        let refresh_at = policy.refresh_moment(
-            issued_at,
-            expires_at,
-            grant.access_token.secret().as_bytes(),
-        );
+        let refresh_at = policy.refresh_moment(issued_at, expires_at, bearer.secret().as_bytes());
         Ok(TokenSet {
-            access_token: grant.access_token,
+            bearer,
+            generation: Generation::default(),
             refresh_token: grant
                 .refresh_token
                 .filter(|token| !token.secret().is_empty()),
@@ -124,13 +125,29 @@ impl<E> TokenSet<E> {
             extra: grant.extra,
             refresh_at,
             hard_expiry: policy.hard_expiry(expires_at),
-            rejected: false,
+            withdrawn: None,
         })
     }
 
     /// The access token. Prefer the session's `access_token(now)`, which checks expiry.
     pub fn access_token(&self) -> &AccessToken {
-        &self.access_token
+        self.bearer.access_token()
+    }
+
+    /// The access token with its ready-made `Authorization` header value, shared.
+    pub fn bearer(&self) -> &BearerToken {
+        &self.bearer
+    }
+
+    /// Which of the session's tokens this is.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// Why the access token is no longer handed out, if it was withdrawn (rejected by a
+    /// resource server, or past its hard expiry) before a replacement arrived.
+    pub fn withdrawn(&self) -> Option<Withdrawal> {
+        self.withdrawn
     }
 
     /// The refresh token, if any (it is gone once spent on a single-use refresh).
@@ -176,7 +193,17 @@ impl<E> TokenSet<E> {
     /// Whether the access token may be handed out at `now`.
     #[inline]
     pub fn is_usable(&self, now: UtcDateTime) -> bool {
-        now < self.hard_expiry && !self.rejected
+        now < self.hard_expiry && self.withdrawn.is_none()
+    }
+
+    /// The access token as handed out at `now`, if it may be.
+    #[inline]
+    pub fn current(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
+        self.is_usable(now).then_some(CurrentToken {
+            bearer: &self.bearer,
+            generation: self.generation,
+            valid_until: self.hard_expiry,
+        })
     }
 
     /// Whether the refresh token is still alive at `at` (unknown expiry counts as alive).
@@ -212,7 +239,8 @@ impl<E: PartialEq> PartialEq for TokenSet<E> {
         fn refresh<E>(set: &TokenSet<E>) -> Option<&str> {
             set.refresh_token.as_ref().map(|t| t.secret().as_str())
         }
-        self.access_token.secret() == other.access_token.secret()
+        self.bearer == other.bearer
+            && self.generation == other.generation
             && refresh(self) == refresh(other)
             && self.issued_at == other.issued_at
             && self.expires_at == other.expires_at
@@ -221,14 +249,15 @@ impl<E: PartialEq> PartialEq for TokenSet<E> {
             && self.extra == other.extra
             && self.refresh_at == other.refresh_at
             && self.hard_expiry == other.hard_expiry
-            && self.rejected == other.rejected
+            && self.withdrawn == other.withdrawn
     }
 }
 
 impl<E: fmt::Debug> fmt::Debug for TokenSet<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenSet")
-            .field("access_token", &self.access_token)
+            .field("access_token", &self.bearer)
+            .field("generation", &self.generation)
             .field("refresh_token", &self.refresh_token)
             .field("issued_at", &self.issued_at)
             .field("expires_at", &self.expires_at)
@@ -236,29 +265,9 @@ impl<E: fmt::Debug> fmt::Debug for TokenSet<E> {
             .field("refresh_at", &self.refresh_at)
             .field("scope", &self.scope)
             .field("extra", &self.extra)
-            .field("rejected", &self.rejected)
+            .field("withdrawn", &self.withdrawn)
             .finish()
     }
-}
-
-/// Parses an HTTP date (RFC 9110 §5.6.7: IMF-fixdate and the two obsolete forms).
-pub(crate) fn parse_http_date(value: &str) -> Option<UtcDateTime> {
-    let system = httpdate::parse_http_date(value.trim()).ok()?;
-    let since_epoch = system.duration_since(std::time::UNIX_EPOCH).ok()?;
-    UtcDateTime::from_unix_timestamp(i64::try_from(since_epoch.as_secs()).ok()?).ok()
-}
-
-/// Parses an ISO 8601 / RFC 3339 timestamp, with or without fractional seconds, with `Z`
-/// or a numeric offset, into UTC.
-pub fn parse_timestamp(value: &str) -> Option<UtcDateTime> {
-    use time::format_description::well_known::{Iso8601, Rfc3339};
-    let value = value.trim();
-    time::OffsetDateTime::parse(value, &Rfc3339)
-        .or_else(|_| time::OffsetDateTime::parse(value, &Iso8601::DEFAULT))
-        .map(|at| at.to_utc())
-        // No offset at all: the providers that send these mean UTC.
-        .or_else(|_| time::PrimitiveDateTime::parse(value, &Iso8601::DEFAULT).map(|at| at.as_utc()))
-        .ok()
 }
 
 /// Serde for secret strings: the value only reaches a serializer through an explicit
@@ -267,8 +276,10 @@ mod secret_string {
     use oauth2::AccessToken;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    use crate::bearer::BearerToken;
+
     pub(super) fn serialize<S: Serializer>(
-        token: &AccessToken,
+        token: &BearerToken,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(token.secret())
@@ -276,8 +287,9 @@ mod secret_string {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<AccessToken, D::Error> {
-        String::deserialize(deserializer).map(AccessToken::new)
+    ) -> Result<BearerToken, D::Error> {
+        let token = String::deserialize(deserializer)?;
+        BearerToken::new(AccessToken::new(token)).map_err(serde::de::Error::custom)
     }
 }
 
@@ -371,33 +383,6 @@ mod tests {
         ] {
             assert!(build(expiry, None).is_err(), "{expiry:?}");
         }
-    }
-
-    #[test]
-    fn timestamps_parse_with_and_without_fraction_or_offset() {
-        let expected = utc_datetime!(2026-04-06 12:34:56);
-        assert_eq!(parse_timestamp("2026-04-06T12:34:56Z"), Some(expected));
-        assert_eq!(
-            parse_timestamp("2026-04-06T12:34:56.789Z"),
-            Some(expected + Duration::milliseconds(789))
-        );
-        assert_eq!(parse_timestamp("2026-04-06T14:34:56+02:00"), Some(expected));
-        assert_eq!(parse_timestamp("2026-04-06T12:34:56"), Some(expected));
-        assert_eq!(
-            parse_timestamp("2026-04-06T12:34:56.5"),
-            Some(expected + Duration::milliseconds(500))
-        );
-        assert_eq!(parse_timestamp("yesterday"), None);
-        assert_eq!(parse_timestamp(""), None);
-    }
-
-    #[test]
-    fn http_dates_parse() {
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(utc_datetime!(1994-11-06 08:49:37))
-        );
-        assert_eq!(parse_http_date("soon"), None);
     }
 
     #[test]

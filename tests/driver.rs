@@ -4,7 +4,8 @@
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::error::RetryAfter;
 use oauth_lifecycle::{
-    Driver, Error, Event, FailureKind, Misuse, Output, Policy, Purpose, TokenKind, TokenRequest,
+    Driver, Error, Event, FailureKind, Generation, Misuse, Output, Policy, Purpose, TokenKind,
+    TokenRequest, TransportError, Unauthorized, Withdrawal,
 };
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
@@ -15,6 +16,8 @@ struct Harness {
     driver: Driver<Standard>,
     now: UtcDateTime,
     events: Vec<Event>,
+    /// Persistence points seen, counted as the outputs came.
+    persisted: usize,
 }
 
 fn policy() -> Policy {
@@ -65,6 +68,7 @@ impl Harness {
             driver: Driver::new(dialect, policy()).unwrap(),
             now: START,
             events: Vec::new(),
+            persisted: 0,
         }
     }
 
@@ -75,9 +79,9 @@ impl Harness {
             match self.driver.poll_output() {
                 Output::Request(request) => requests.push(request),
                 Output::Event(event) => self.events.push(event),
+                Output::Persist => self.persisted += 1,
                 Output::Timeout(at) => return (requests, Some(at)),
                 Output::Idle => return (requests, None),
-                _ => unreachable!(),
             }
         }
         panic!("the driver never settled");
@@ -113,7 +117,15 @@ impl Harness {
     fn token(&self) -> Option<String> {
         self.driver
             .access_token(self.now)
-            .map(|t| t.secret().clone())
+            .map(|t| t.secret().to_owned())
+    }
+
+    /// The generation of the token handed out now.
+    fn generation(&self) -> Generation {
+        self.driver
+            .access_token(self.now)
+            .expect("a token is handed out")
+            .generation()
     }
 
     fn take_events(&mut self) -> Vec<Event> {
@@ -144,7 +156,8 @@ fn logs_in_on_the_first_input_and_hands_out_the_token() {
     h.answer(&login, token("at-1", Some("rt-1"), 3600));
     assert_eq!(h.token().as_deref(), Some("at-1"));
     assert!(
-        matches!(h.take_events()[..], [Event::LoggedIn { expires_at }] if expires_at == START + Duration::hours(1))
+        matches!(h.take_events()[..], [Event::TokenIssued { expires_at, renewal: false, via: Purpose::Login, generation, .. }]
+            if expires_at == START + Duration::hours(1) && generation.get() == 1)
     );
 }
 
@@ -199,7 +212,11 @@ fn a_single_use_refresh_token_stays_spent_even_when_no_new_one_is_issued() {
 fn a_401_stops_handing_out_the_token_and_renews_at_once() {
     let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
     h.now += Duration::minutes(1);
-    h.driver.handle_unauthorized(h.now);
+    let generation = h.generation();
+    assert_eq!(
+        h.driver.handle_unauthorized(generation, h.now),
+        Unauthorized::Withdrawn
+    );
     assert_eq!(h.token(), None);
     let (requests, _) = h.drain();
     assert_eq!(requests.len(), 1);
@@ -242,7 +259,7 @@ fn a_lost_refresh_response_spends_the_refresh_token() {
     let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
     let refresh = h.next_request();
     h.driver
-        .handle_transport_error(refresh.id(), h.now)
+        .handle_transport_error(refresh.id(), TransportError::OutcomeUnknown, h.now)
         .unwrap();
     assert_eq!(h.token().as_deref(), Some("at-1"));
     let retry = h.next_request();
@@ -263,10 +280,9 @@ fn invalid_grant_on_refresh_logs_in_again_with_the_credentials() {
         .any(|e| matches!(e, Event::Reauthenticating { .. })));
     assert_eq!(h.token().as_deref(), Some("at-1"));
     h.answer(&requests[0], token("at-2", Some("rt-2"), 3600));
-    assert!(h.take_events().contains(&Event::Renewed {
-        via: Purpose::Login,
-        expires_at: h.now + Duration::hours(1)
-    }));
+    let expected = h.now + Duration::hours(1);
+    assert!(h.take_events().iter().any(|e| matches!(e,
+        Event::TokenIssued { via: Purpose::Login, renewal: true, expires_at, .. } if *expires_at == expected)));
 }
 
 #[test]
@@ -289,6 +305,7 @@ fn invalid_grant_without_credentials_requires_reauthentication() {
         driver: Driver::from_session(active.into()),
         now: START,
         events: Vec::new(),
+        persisted: 0,
     };
     let refresh = h.next_request();
     h.answer(&refresh, error(400, "invalid_grant"));
@@ -302,6 +319,7 @@ fn invalid_grant_without_credentials_requires_reauthentication() {
         matches!(
             &events[..],
             [
+                Event::TokenIssued { renewal: false, .. },
                 Event::RenewalDue { .. },
                 Event::ReauthenticationRequired {
                     error: Error::Reauthenticate { .. }
@@ -473,7 +491,7 @@ fn the_token_is_never_handed_out_past_its_hard_expiry() {
     let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
     let refresh = h.next_request();
     h.driver
-        .handle_transport_error(refresh.id(), h.now)
+        .handle_transport_error(refresh.id(), TransportError::OutcomeUnknown, h.now)
         .unwrap();
     // Keep failing until past expiry.
     for _ in 0..20 {
@@ -485,7 +503,10 @@ fn the_token_is_never_handed_out_past_its_hard_expiry() {
     }
     assert!(h.now >= START + Duration::hours(1) - Duration::seconds(5));
     assert_eq!(h.token(), None);
-    assert!(h.take_events().contains(&Event::Expired));
+    assert!(h.take_events().contains(&Event::TokenWithdrawn {
+        generation: h.driver.session().generation(),
+        reason: Withdrawal::Expired
+    }));
 }
 
 #[test]
@@ -506,6 +527,10 @@ fn revoke_sends_refresh_then_access_revocation_and_is_terminal() {
         matches!(
             &events[..],
             [
+                Event::TokenWithdrawn {
+                    reason: Withdrawal::Revoked,
+                    ..
+                },
                 Event::RevocationFailed {
                     kind: TokenKind::Access,
                     ..
@@ -517,8 +542,14 @@ fn revoke_sends_refresh_then_access_revocation_and_is_terminal() {
     );
     assert!(matches!(h.tick(Duration::days(400)), (r, None) if r.is_empty()));
     assert!(h.driver.session().is_revoked());
-    assert!(h.driver.handle_transport_error(second.id(), h.now).is_err());
-    h.driver.handle_unauthorized(h.now);
+    assert!(h
+        .driver
+        .handle_transport_error(second.id(), TransportError::OutcomeUnknown, h.now)
+        .is_err());
+    assert_eq!(
+        h.driver.handle_unauthorized(Generation::default(), h.now),
+        Unauthorized::Stale
+    );
     assert_eq!(h.driver.login(h.now), Err(Misuse::Revoked));
     assert_eq!(h.token(), None);
 }
@@ -584,8 +615,9 @@ fn extreme_clock_values_never_panic() {
         h.driver.handle_timeout(h.now);
         let login = h.next_request();
         h.answer(&login, token("at-1", Some("rt-1"), 3600));
-        h.driver.handle_unauthorized(h.now);
-        h.driver.handle_call_succeeded(h.now);
+        let generation = h.driver.session().generation();
+        let _ = h.driver.handle_unauthorized(generation, h.now);
+        h.driver.handle_call_succeeded(generation, h.now);
         h.driver.revoke(h.now);
         let _ = h.take_events();
     }

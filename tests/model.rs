@@ -2,17 +2,26 @@
 //! transport errors, stale ids, 401 reports, successful calls and revokes, checked after
 //! every step against a reference model of what the session may and may not do.
 //!
+//! Besides, a read side fed only by events must agree with the driver after every step,
+//! and every request that spends a single-use refresh token must follow a persistence
+//! point.
+//!
 //! 5,000 cases by default; `PROPTEST_CASES` overrides.
+
+mod support;
 
 use std::collections::HashSet;
 
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::{
-    AnySession, Driver, Event, Misuse, Output, Policy, Purpose, RequestId, TokenKind, TokenRequest,
+    AnySession, Driver, Event, Generation, Misuse, Output, Policy, Purpose, RequestId, TokenKind,
+    TokenRequest, TransportError, Unauthorized,
 };
 use proptest::prelude::*;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
+
+use support::read_side::ReadSide;
 
 const START: UtcDateTime = utc_datetime!(2026-09-01 00:00:00);
 const CLIENT_SECRET: &str = "client-secret-Zq8YtR4mWx2Lp9Kd";
@@ -51,9 +60,12 @@ enum Reply {
 enum Command {
     Advance(i64),
     Answer(Reply),
-    TransportError,
+    TransportError(TransportError),
     WrongId(u64),
-    Unauthorized,
+    /// A 401 reported for the current token, or (when `stale`) for the one before it.
+    Unauthorized {
+        stale: bool,
+    },
     CallSucceeded,
     Revoke,
 }
@@ -97,9 +109,10 @@ fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         6 => prop_oneof![0_i64..10, 0_i64..600, 0_i64..7200].prop_map(Command::Advance),
         8 => reply().prop_map(Command::Answer),
-        1 => Just(Command::TransportError),
+        1 => prop_oneof![Just(TransportError::NotSent), Just(TransportError::OutcomeUnknown)]
+            .prop_map(Command::TransportError),
         1 => (0_u64..5).prop_map(Command::WrongId),
-        1 => Just(Command::Unauthorized),
+        1 => any::<bool>().prop_map(|stale| Command::Unauthorized { stale }),
         1 => Just(Command::CallSucceeded),
         1 => Just(Command::Revoke),
     ]
@@ -136,6 +149,9 @@ struct Model {
     revoked: bool,
     /// Ids of requests no longer in flight.
     past_ids: Vec<RequestId>,
+    read_side: ReadSide,
+    /// The generations the session announced, oldest first.
+    issued: Vec<Generation>,
 }
 
 impl Model {
@@ -151,6 +167,8 @@ impl Model {
             rejected: HashSet::new(),
             revoked: false,
             past_ids: Vec::new(),
+            read_side: ReadSide::default(),
+            issued: Vec::new(),
         };
         model.driver.handle_timeout(model.now);
         model.drain();
@@ -186,6 +204,7 @@ impl Model {
 
     /// Collects outputs, checking the invariants on each.
     fn drain(&mut self) {
+        let mut persisted = false;
         for _ in 0..16 {
             let output = self.driver.poll_output();
             self.no_secret_in(&format!("{output:?}"));
@@ -208,12 +227,21 @@ impl Model {
                             "a single-use refresh token was sent twice"
                         );
                         assert!(!request.is_resend_safe());
+                        assert!(
+                            persisted,
+                            "a refresh token spent before a persistence point"
+                        );
                     }
                     if let Some((previous, _)) = self.in_flight.replace((request, self.now)) {
                         self.past_ids.push(previous.id());
                     }
                 }
+                Output::Persist => persisted = true,
                 Output::Event(event) => {
+                    self.read_side.apply(&event);
+                    if let Event::TokenIssued { generation, .. } = &event {
+                        self.issued.push(*generation);
+                    }
                     if let Event::RetryScheduled { error, .. }
                     | Event::ReauthenticationRequired { error }
                     | Event::Rejected { error }
@@ -227,7 +255,6 @@ impl Model {
                     }
                 }
                 Output::Timeout(_) | Output::Idle => return,
-                _ => unreachable!(),
             }
         }
         panic!("the driver never settled");
@@ -304,7 +331,7 @@ impl Model {
     fn token_now(&self) -> Option<String> {
         self.driver
             .access_token(self.now)
-            .map(|t| t.secret().clone())
+            .map(|t| t.secret().to_owned())
     }
 
     fn apply(&mut self, command: &Command) {
@@ -343,13 +370,21 @@ impl Model {
                     }
                 }
             }
-            Command::TransportError => {
+            Command::TransportError(error) => {
                 let Some((request, _)) = self.in_flight.take() else {
                     return;
                 };
                 self.past_ids.push(request.id());
+                if *error == TransportError::NotSent && request.purpose() == Purpose::Refresh {
+                    // It never left: the refresh token is not spent and may be sent again.
+                    let refresh_token = form_urlencoded::parse(request.request().body())
+                        .find(|(k, _)| k == "refresh_token")
+                        .map(|(_, v)| v.into_owned())
+                        .expect("a refresh carries its token");
+                    self.sent_refresh_tokens.remove(&refresh_token);
+                }
                 self.driver
-                    .handle_transport_error(request.id(), self.now)
+                    .handle_transport_error(request.id(), *error, self.now)
                     .unwrap();
                 if !matches!(
                     request.purpose(),
@@ -374,7 +409,11 @@ impl Model {
                     matches!(result, Err(Misuse::UnknownRequest { .. })),
                     "{result:?}"
                 );
-                let result = self.driver.handle_transport_error(id, self.now);
+                let result = self.driver.handle_transport_error(
+                    id,
+                    TransportError::OutcomeUnknown,
+                    self.now,
+                );
                 assert!(
                     matches!(result, Err(Misuse::UnknownRequest { .. })),
                     "{result:?}"
@@ -385,13 +424,38 @@ impl Model {
                     "a stale id changed state"
                 );
             }
-            Command::Unauthorized => {
-                if let Some(token) = before.clone() {
-                    self.rejected.insert(token);
+            Command::Unauthorized { stale } => {
+                let current = self.driver.session().generation();
+                if *stale {
+                    // A late 401 about a token that was replaced since.
+                    let Some(earlier) = self.issued.iter().rev().find(|g| **g < current).copied()
+                    else {
+                        return;
+                    };
+                    let snapshot = self.driver.session().snapshot_with_secrets();
+                    let answer = self.driver.handle_unauthorized(earlier, self.now);
+                    assert_eq!(answer, Unauthorized::Stale);
+                    assert_eq!(
+                        self.driver.session().snapshot_with_secrets(),
+                        snapshot,
+                        "a stale 401 changed the session"
+                    );
+                } else {
+                    if let Some(token) = before.clone() {
+                        self.rejected.insert(token);
+                    }
+                    let answer = self.driver.handle_unauthorized(current, self.now);
+                    if before.is_some() {
+                        assert_eq!(answer, Unauthorized::Withdrawn, "{command:?}");
+                    } else {
+                        assert_ne!(answer, Unauthorized::Withdrawn, "{command:?}");
+                    }
                 }
-                self.driver.handle_unauthorized(self.now);
             }
-            Command::CallSucceeded => self.driver.handle_call_succeeded(self.now),
+            Command::CallSucceeded => {
+                let generation = self.driver.session().generation();
+                self.driver.handle_call_succeeded(generation, self.now)
+            }
             Command::Revoke => self.driver.revoke(self.now),
         }
         self.drain();
@@ -399,6 +463,8 @@ impl Model {
     }
 
     fn check(&self) {
+        self.read_side
+            .agrees_with(self.driver.access_token(self.now), self.now);
         let token = self.token_now();
         if self.revoked {
             assert!(token.is_none(), "a token after Revoked");

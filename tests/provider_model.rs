@@ -10,17 +10,21 @@
 //! - a token a resource server rejected is not handed out again;
 //! - after a revoke, no token and no request;
 //! - no secret in any `Debug` output;
+//! - a read side fed only by events agrees with the driver at every step;
+//! - a request that spends a single-use refresh token comes after a persistence point;
 //! - snapshots restore exactly.
 //!
 //! 300 cases per dialect; `PROPTEST_CASES` can lower that (it is capped at 300 so a
 //! global setting meant for the faster standard model keeps this one bounded).
+
+mod support;
 
 use std::collections::HashSet;
 
 use oauth_lifecycle::dialect::{
     Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment,
 };
-use oauth_lifecycle::{AnySession, Event, Output, Policy, TokenRequest};
+use oauth_lifecycle::{AnySession, Event, Output, Policy, TokenRequest, TransportError};
 use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, StandardServer, StandardServerConfig,
@@ -28,6 +32,8 @@ use oauth_lifecycle_emulator::{
 use proptest::prelude::*;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
+
+use support::read_side::ReadSide;
 
 const START: UtcDateTime = utc_datetime!(2026-06-01 00:00:00);
 const LOCAL: &str = "http://127.0.0.1:9";
@@ -75,6 +81,7 @@ struct Model<D: Dialect, E: Emulator> {
     rejected: HashSet<String>,
     revoked: bool,
     secrets: Vec<String>,
+    read_side: ReadSide,
 }
 
 impl<D: Dialect, E: Emulator> Model<D, E> {
@@ -89,6 +96,7 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
             rejected: HashSet::new(),
             revoked: false,
             secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
+            read_side: ReadSide::default(),
         };
         model.driver.handle_timeout(START);
         model.drain();
@@ -96,6 +104,7 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
     }
 
     fn drain(&mut self) {
+        let mut persisted = false;
         for _ in 0..32 {
             let output = self.driver.poll_output();
             self.no_secret_in(&format!("{output:?}"));
@@ -103,10 +112,16 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
                 Output::Request(request) => {
                     assert!(!self.revoked, "a request after Revoked");
                     assert!(self.in_flight.is_none(), "two requests in flight");
+                    assert!(
+                        request.is_resend_safe() || persisted,
+                        "a single-use refresh token sent before a persistence point"
+                    );
                     self.in_flight = Some(request);
                 }
+                Output::Persist => persisted = true,
                 Output::Event(Event::Revoked) => self.revoked = true,
                 Output::Event(event) => {
+                    self.read_side.apply(&event);
                     if let Event::RetryScheduled { error, .. }
                     | Event::ReauthenticationRequired { error }
                     | Event::Rejected { error }
@@ -116,7 +131,6 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
                     }
                 }
                 Output::Timeout(_) | Output::Idle => return,
-                _ => unreachable!("no other outputs exist"),
             }
         }
         panic!("the driver never settled");
@@ -157,6 +171,11 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
                 }
             }
             Command::Answer | Command::LoseResponse | Command::Drop => {
+                let transport_error = if matches!(command, Command::Drop) {
+                    TransportError::NotSent
+                } else {
+                    TransportError::OutcomeUnknown
+                };
                 let Some(request) = self.in_flight.take() else {
                     return;
                 };
@@ -172,15 +191,15 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
                     }
                 }
                 self.driver
-                    .handle_transport_error(request.id(), self.now)
+                    .handle_transport_error(request.id(), transport_error, self.now)
                     .unwrap();
             }
             Command::Inject(failure) => self.server.fail_next(failure.clone()),
             Command::CallApi => {
-                if let Some(token) = self
+                if let Some((token, generation)) = self
                     .driver
                     .access_token(self.now)
-                    .map(|t| t.secret().clone())
+                    .map(|t| (t.secret().to_owned(), t.generation()))
                 {
                     let request = http::Request::builder()
                         .header("authorization", format!("Bearer {token}"))
@@ -193,10 +212,10 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
                             "the provider refused a token the session handed out"
                         );
                         self.rejected.insert(token);
-                        self.driver.handle_unauthorized(self.now);
+                        let _ = self.driver.handle_unauthorized(generation, self.now);
                     } else {
                         assert!(status.is_success());
-                        self.driver.handle_call_succeeded(self.now);
+                        self.driver.handle_call_succeeded(generation, self.now);
                     }
                 }
             }
@@ -221,10 +240,12 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
             "a spent refresh token was presented"
         );
         assert_eq!(stats.rate_limited, 0, "the session tripped the rate limit");
+        self.read_side
+            .agrees_with(self.driver.access_token(self.now), self.now);
         let token = self
             .driver
             .access_token(self.now)
-            .map(|t| t.secret().clone());
+            .map(|t| t.secret().to_owned());
         if self.revoked {
             assert!(token.is_none(), "a token after Revoked");
         }

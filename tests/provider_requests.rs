@@ -230,7 +230,12 @@ where
         .unwrap()
         .adopt(grant, NOW)
         .unwrap();
-    let (refreshing, refresh) = active.on_unauthorized(NOW).refresh(NOW).unwrap();
+    let generation = active.tokens().generation();
+    let expiring = active
+        .on_unauthorized(generation, NOW)
+        .into_next()
+        .expect("a 401 about the current token makes renewal due");
+    let (refreshing, refresh) = expiring.refresh(NOW).unwrap();
     out.push(refresh);
     let Revocation::Awaiting(revoking) = refreshing.revoke(NOW) else {
         panic!("a revoke during a refresh awaits it");

@@ -200,7 +200,7 @@ fn convirza_v2_error_statuses() {
     assert_eq!(session.retry_at(), Some(due + Duration::seconds(61)));
     assert_eq!(
         session.access_token(due).map(|t| t.secret()),
-        Some(before.access_token().secret())
+        Some(before.access_token().secret().as_str())
     );
 }
 
@@ -306,7 +306,7 @@ fn convirza_v3_error_statuses() {
         assert!(session.halted().is_none());
         assert_eq!(
             session.access_token(due).map(|t| t.secret()),
-            Some(before.access_token().secret())
+            Some(before.access_token().secret().as_str())
         );
         let (_, next) = session.refresh(due).unwrap();
         assert_eq!(next.purpose(), oauth_lifecycle::Purpose::Login);

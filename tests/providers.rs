@@ -41,7 +41,10 @@ fn v2_harness() -> Harness<ConvirzaV2, StandardServer> {
 #[test]
 fn convirza_v2_keeps_a_token_fresh_for_a_day() {
     let mut h = v2_harness();
-    assert!(matches!(h.events[0], Event::LoggedIn { .. }));
+    assert!(matches!(
+        h.events[0],
+        Event::TokenIssued { renewal: false, .. }
+    ));
     for hour in 1..=24 {
         h.run_until(START + Duration::hours(hour));
         assert_eq!(h.call_api(), Some(200), "hour {hour}");
@@ -78,7 +81,7 @@ fn convirza_v2_never_trips_the_rate_limit_by_itself() {
 fn convirza_v2_honours_a_429_and_keeps_serving_its_token() {
     for retry_after in [Some("30"), None] {
         let mut h = v2_harness();
-        let token = h.driver.access_token(h.now).unwrap().secret().clone();
+        let token = h.driver.access_token(h.now).unwrap().secret().to_owned();
         h.server.fail_next(InjectedFailure::Status {
             status: 429,
             retry_after: retry_after.map(str::to_owned),
@@ -107,7 +110,7 @@ fn convirza_v2_honours_a_429_and_keeps_serving_its_token() {
         // The still-valid token is served while waiting.
         if h.now < throttled_at + Duration::seconds(wait) {
             assert_eq!(
-                h.driver.access_token(h.now).map(|t| t.secret().clone()),
+                h.driver.access_token(h.now).map(|t| t.secret().to_owned()),
                 Some(token.clone())
             );
         }
@@ -181,7 +184,7 @@ fn convercus_password_grant_refreshes_and_revokes() {
     assert_eq!(h.call_api(), Some(200));
     assert_eq!(h.count(Purpose::Login), 1);
     assert!(h.count(Purpose::Refresh) >= 4);
-    let token = h.driver.access_token(h.now).unwrap().secret().clone();
+    let token = h.driver.access_token(h.now).unwrap().secret().to_owned();
     h.driver.revoke(h.now);
     h.drain();
     assert_eq!(h.events.last(), Some(&Event::Revoked));
@@ -290,8 +293,9 @@ fn convirza_v3_logs_in_after_a_lost_refresh_response() {
     assert_eq!(h.count(Purpose::Login), 2);
     assert!(h.events.iter().any(|e| matches!(
         e,
-        Event::Renewed {
+        Event::TokenIssued {
             via: Purpose::Login,
+            renewal: true,
             ..
         }
     )));
@@ -318,7 +322,7 @@ fn convirza_v3_logs_in_ahead_of_a_dying_refresh_token() {
 #[test]
 fn convirza_v3_revokes_both_tokens() {
     let mut h = v3_harness(ConvirzaV3ServerConfig::default());
-    let token = h.driver.access_token(h.now).unwrap().secret().clone();
+    let token = h.driver.access_token(h.now).unwrap().secret().to_owned();
     h.driver.revoke(h.now);
     h.drain();
     assert_eq!(h.events.last(), Some(&Event::Revoked));

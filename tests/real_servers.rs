@@ -8,6 +8,7 @@ use oauth_lifecycle::dialect::{ClientAuth, Grant, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
     AccessToken, Driver, Error, Event, Output, Policy, Purpose, RefreshToken, Session, TokenKind,
+    TransportError, Withdrawal,
 };
 use support::*;
 use time::UtcDateTime;
@@ -35,11 +36,21 @@ fn run(driver: &mut Driver<Standard>) -> (Vec<Event>, Vec<Sent>) {
                     Ok(response) => driver
                         .handle_response(request.id(), &response, now())
                         .unwrap(),
-                    Err(_) => driver.handle_transport_error(request.id(), now()).unwrap(),
+                    Err(error) => {
+                        let error = if error.kind() == std::io::ErrorKind::ConnectionRefused {
+                            TransportError::NotSent
+                        } else {
+                            TransportError::OutcomeUnknown
+                        };
+                        driver
+                            .handle_transport_error(request.id(), error, now())
+                            .unwrap()
+                    }
                 }
             }
             Output::Event(event) => events.push(event),
-            _ => return (events, sent),
+            Output::Persist => {}
+            Output::Timeout(_) | Output::Idle => return (events, sent),
         }
     }
     panic!("the driver never settled");
@@ -50,7 +61,7 @@ fn token(driver: &Driver<Standard>) -> String {
         .access_token(now())
         .expect("a token")
         .secret()
-        .clone()
+        .to_owned()
 }
 
 /// The session's current refresh token.
@@ -66,13 +77,15 @@ fn refresh_token(driver: &Driver<Standard>) -> String {
 /// Reports a 401 from the API, which makes the session refresh at once with
 /// `refresh_token`; checks the refresh succeeded.
 fn refresh_after_401(driver: &mut Driver<Standard>, refresh_token: &str) {
-    driver.handle_unauthorized(now());
+    let generation = driver.session().generation();
+    let _ = driver.handle_unauthorized(generation, now());
     let (events, sent) = run(driver);
     let renewed = |e: &Event| {
         matches!(
             e,
-            Event::Renewed {
+            Event::TokenIssued {
                 via: Purpose::Refresh,
+                renewal: true,
                 ..
             }
         )
@@ -121,7 +134,7 @@ fn oidc_provider_client_credentials_with_basic_and_post_auth() {
         driver.handle_timeout(now());
         let (events, _) = run(&mut driver);
         assert!(
-            matches!(events[..], [Event::LoggedIn { .. }]),
+            matches!(events[..], [Event::TokenIssued { renewal: false, .. }]),
             "{auth:?}: {events:?}"
         );
         assert!(!token(&driver).is_empty());
@@ -184,7 +197,8 @@ fn oidc_provider_refresh_rotation_reuse_detection_and_revocation() {
 
     // The session's own next refresh meets invalid_grant: with no credentials to log in
     // with, it asks for re-authentication and keeps serving the still-valid token.
-    driver.handle_unauthorized(now());
+    let generation = driver.session().generation();
+    let _ = driver.handle_unauthorized(generation, now());
     let (events, _) = run(&mut driver);
     assert!(
         events.iter().any(|e| matches!(
@@ -210,7 +224,19 @@ fn oidc_provider_refresh_rotation_reuse_detection_and_revocation() {
             Purpose::Revoke(TokenKind::Access)
         ]
     );
-    assert_eq!(events, [Event::Revoked]);
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::TokenWithdrawn {
+                    reason: Withdrawal::Revoked,
+                    ..
+                },
+                Event::Revoked
+            ]
+        ),
+        "{events:?}"
+    );
     let after = send(&dialect().refresh_request_for_test(&refresh_token)).unwrap();
     assert_eq!(after.status(), 400, "a revoked refresh token is dead");
 }
@@ -230,7 +256,10 @@ fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
     let mut driver = Driver::new(dialect(), Policy::default()).unwrap();
     driver.handle_timeout(now());
     let (events, sent) = run(&mut driver);
-    assert!(matches!(events[..], [Event::LoggedIn { .. }]), "{events:?}");
+    assert!(
+        matches!(events[..], [Event::TokenIssued { renewal: false, .. }]),
+        "{events:?}"
+    );
     assert_eq!(
         param(&sent[0].1, "password"),
         Some(DOT_USER.1),
@@ -250,7 +279,8 @@ fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
     let reused = send(&dialect().refresh_request_for_test(&first_refresh)).unwrap();
     assert_eq!(reused.status(), 400);
     assert!(String::from_utf8_lossy(reused.body()).contains("invalid_grant"));
-    driver.handle_unauthorized(now());
+    let generation = driver.session().generation();
+    let _ = driver.handle_unauthorized(generation, now());
     let (events, sent) = run(&mut driver);
     assert!(
         events
@@ -265,8 +295,9 @@ fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
     assert!(
         events.iter().any(|e| matches!(
             e,
-            Event::Renewed {
+            Event::TokenIssued {
                 via: Purpose::Login,
+                renewal: true,
                 ..
             }
         )),
@@ -276,7 +307,19 @@ fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
     driver.revoke(now());
     let (events, sent) = run(&mut driver);
     assert_eq!(sent.len(), 2);
-    assert_eq!(events, [Event::Revoked]);
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::TokenWithdrawn {
+                    reason: Withdrawal::Revoked,
+                    ..
+                },
+                Event::Revoked
+            ]
+        ),
+        "{events:?}"
+    );
     assert!(driver.access_token(now()).is_none());
 }
 
@@ -292,7 +335,10 @@ fn django_oauth_toolkit_client_credentials_and_bad_user_password() {
     let mut driver = Driver::new(dialect, Policy::default()).unwrap();
     driver.handle_timeout(now());
     let (events, _) = run(&mut driver);
-    assert!(matches!(events[..], [Event::LoggedIn { .. }]), "{events:?}");
+    assert!(
+        matches!(events[..], [Event::TokenIssued { renewal: false, .. }]),
+        "{events:?}"
+    );
     assert!(driver.session().tokens().unwrap().refresh_token().is_none());
 
     let (id, secret) = DOT_PASSWORD_CLIENT;

@@ -6,7 +6,9 @@ mod support;
 
 use oauth_lifecycle::dialect::{ClientAuth, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
-use oauth_lifecycle::{AccessToken, Policy, RefreshToken, Revocation, Session, TokenRequest};
+use oauth_lifecycle::{
+    AccessToken, Policy, RefreshToken, Revocation, Session, TokenRequest, TransportError,
+};
 use support::render::render;
 use time::macros::utc_datetime;
 use time::UtcDateTime;
@@ -48,7 +50,11 @@ fn requests(auth: ClientAuth, password: bool) -> Vec<TokenRequest> {
 
     let session = Session::new(dialect(auth, password), Policy::default()).unwrap();
     let active = session.adopt(grant(), NOW).unwrap();
-    let expiring = active.on_unauthorized(NOW);
+    let generation = active.tokens().generation();
+    let expiring = active
+        .on_unauthorized(generation, NOW)
+        .into_next()
+        .expect("a 401 about the current token makes renewal due");
     let (refreshing, refresh) = expiring.refresh(NOW).unwrap();
     out.push(refresh);
 
@@ -56,7 +62,10 @@ fn requests(auth: ClientAuth, password: bool) -> Vec<TokenRequest> {
         panic!("the refresh in flight is awaited first");
     };
     let refresh_id = revoking.request_id();
-    let mut revocation = revoking.on_transport_error(refresh_id, NOW).unwrap().next;
+    let mut revocation = revoking
+        .on_transport_error(refresh_id, TransportError::OutcomeUnknown, NOW)
+        .unwrap()
+        .next;
     while let Revocation::Pending(session, request) = revocation {
         let id = request.id();
         out.push(request);

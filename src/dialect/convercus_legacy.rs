@@ -12,8 +12,8 @@ use super::response::{error_failure, retry_after};
 use super::url::Endpoint;
 use super::{Dialect, Environment};
 use crate::error::{ConfigError, Failure, FailureKind, Malformed};
-use crate::io::{Purpose, TokenKind};
 use crate::policy::MAX_LIFETIME;
+use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
 
 /// Where the legacy login response carries the token. Convercus does not document the

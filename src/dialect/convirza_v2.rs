@@ -9,8 +9,8 @@ use time::Duration;
 use super::rfc6749::parse_standard;
 use super::{ClientAuth, Dialect, RefreshTokenUse, Standard};
 use crate::error::{ConfigError, Failure};
-use crate::io::{Purpose, TokenKind};
 use crate::policy::RequestBudget;
+use crate::request::{Purpose, TokenKind};
 use crate::token::TokenGrant;
 
 /// Convirza V2 (`apicfa.convirza.com`).

@@ -15,8 +15,8 @@ use super::response::{error_failure, retry_after};
 use super::url::Endpoint;
 use super::{Dialect, ExtraFields, RefreshTokenUse};
 use crate::error::{ConfigError, Failure, FailureKind, Malformed};
-use crate::io::{Purpose, TokenKind};
 use crate::policy::RequestBudget;
+use crate::request::{Purpose, TokenKind};
 use crate::token::{parse_timestamp, Expiry, TokenGrant};
 
 /// Convirza V3 (`platform-oauth.convirza.com`).

@@ -40,8 +40,8 @@ pub use self::response::{error_failure, StandardTokenBody};
 pub use self::rfc6749::{ClientAuth, Grant, Standard, StandardBuilder};
 pub use self::url::Endpoint;
 use crate::error::Failure;
-use crate::io::{Purpose, TokenKind};
 use crate::policy::RequestBudget;
+use crate::request::{Purpose, TokenKind};
 use crate::token::TokenGrant;
 
 /// Implements the [`Dialect`] methods of a provider that speaks RFC 6749 through its

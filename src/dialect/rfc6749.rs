@@ -14,7 +14,7 @@ use super::response::{Lifetime, StandardTokenBody};
 use super::url::Endpoint;
 use super::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Failure};
-use crate::io::{Purpose, TokenKind};
+use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
 
 /// How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3.1).

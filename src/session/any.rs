@@ -1,17 +1,24 @@
 //! The runtime form of a session: one enum over every state.
 
-use oauth2::AccessToken;
 use time::UtcDateTime;
 
-use super::{Active, Expiring, LoggingIn, Refreshing, Revoked, Revoking, Session, Unauthenticated};
+use super::transitions::{ExpiringStep, LoginOutcome, RenewOutcome, Revocation, RevocationStep};
+use super::{
+    Active, Core, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Step,
+    Unauthenticated,
+};
+use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
-use crate::io::{Purpose, RequestId};
+use crate::error::{ConfigError, Misuse};
+use crate::output::{Notice, Status, Unauthorized};
+use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
 use crate::token::TokenSet;
 
 /// A session in any state, for storage, snapshots and adapters.
 ///
 /// Converts from every `Session<S, D>` with `From`, and back with `TryFrom` (which gives
-/// the session back unchanged when the state does not match).
+/// the session back unchanged when the state does not match). Its inputs route to the
+/// state's own transition; [`Driver`](crate::Driver) wraps them in the drain loop.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum AnySession<D: Dialect> {
@@ -61,23 +68,33 @@ conversions!(
     Revoked
 );
 
+/// A routed transition's result: the session after it, and the request it emitted.
+pub(crate) type Routed<D> = (AnySession<D>, Option<TokenRequest>);
+
+macro_rules! each_state {
+    ($session:expr, $s:ident => $body:expr) => {
+        match $session {
+            AnySession::Unauthenticated($s) => $body,
+            AnySession::LoggingIn($s) => $body,
+            AnySession::Active($s) => $body,
+            AnySession::Expiring($s) => $body,
+            AnySession::Refreshing($s) => $body,
+            AnySession::Revoking($s) => $body,
+            AnySession::Revoked($s) => $body,
+        }
+    };
+}
+
+// Getters.
 impl<D: Dialect> AnySession<D> {
     /// The state's name.
     pub fn state_name(&self) -> &'static str {
-        match self {
-            AnySession::Unauthenticated(s) => s.state_name(),
-            AnySession::LoggingIn(s) => s.state_name(),
-            AnySession::Active(s) => s.state_name(),
-            AnySession::Expiring(s) => s.state_name(),
-            AnySession::Refreshing(s) => s.state_name(),
-            AnySession::Revoking(s) => s.state_name(),
-            AnySession::Revoked(s) => s.state_name(),
-        }
+        each_state!(self, s => s.state_name())
     }
 
     /// The access token, if one may be handed out at `now`. Never allocates.
     #[inline]
-    pub fn access_token(&self, now: UtcDateTime) -> Option<&AccessToken> {
+    pub fn access_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
         match self {
             AnySession::Active(s) => s.access_token(now),
             AnySession::Expiring(s) => s.access_token(now),
@@ -96,6 +113,11 @@ impl<D: Dialect> AnySession<D> {
         }
     }
 
+    /// The generation of the last token the session obtained (0 before the first).
+    pub fn generation(&self) -> Generation {
+        self.core().generation
+    }
+
     /// The request in flight, if any, and why it was sent.
     pub fn in_flight(&self) -> Option<(RequestId, Purpose)> {
         let flight = match self {
@@ -112,20 +134,290 @@ impl<D: Dialect> AnySession<D> {
         &self.core().shared.dialect
     }
 
+    /// The timing policy.
+    pub fn policy(&self) -> &crate::Policy {
+        &self.core().shared.policy
+    }
+
     /// Whether the session is revoked (terminal).
     pub fn is_revoked(&self) -> bool {
         matches!(self, AnySession::Revoked(_))
     }
 
-    pub(crate) fn core(&self) -> &super::Core<D> {
+    /// Where the session stands.
+    pub fn status(&self) -> Status {
+        let waiting = |retry_at: Option<UtcDateTime>| match retry_at {
+            Some(retry_at) => Status::Waiting { retry_at },
+            None => Status::Renewing,
+        };
         match self {
-            AnySession::Unauthenticated(s) => &s.core,
-            AnySession::LoggingIn(s) => &s.core,
-            AnySession::Active(s) => &s.core,
-            AnySession::Expiring(s) => &s.core,
-            AnySession::Refreshing(s) => &s.core,
-            AnySession::Revoking(s) => &s.core,
-            AnySession::Revoked(s) => &s.core,
+            AnySession::Unauthenticated(s) => match s.halted() {
+                Some(error) => Status::NeedsLogin { error },
+                None if !s.dialect().can_login() => Status::NeedsLogin {
+                    error: ConfigError::NoCredentials.into(),
+                },
+                None => waiting(s.retry_at()),
+            },
+            AnySession::Expiring(s) => match s.halted() {
+                Some(error) => Status::NeedsLogin { error },
+                None => waiting(s.retry_at()),
+            },
+            AnySession::Active(_) => Status::Ready,
+            AnySession::LoggingIn(_) | AnySession::Refreshing(_) => Status::Renewing,
+            AnySession::Revoking(_) | AnySession::Revoked(_) => Status::Revoked,
         }
+    }
+
+    /// When the session next needs to be shown the time, if ever: a renewal or login
+    /// falling due, a request's response deadline, or the current token's hard expiry.
+    pub fn deadline(&self) -> Option<UtcDateTime> {
+        match self {
+            AnySession::Unauthenticated(s) => s.deadline(),
+            AnySession::LoggingIn(s) => Some(s.response_deadline()),
+            AnySession::Active(s) => Some(s.deadline()),
+            AnySession::Expiring(s) => s.deadline(),
+            AnySession::Refreshing(s) => Some(s.deadline()),
+            AnySession::Revoking(s) => Some(s.response_deadline()),
+            AnySession::Revoked(_) => None,
+        }
+    }
+
+    /// The next event or persistence point the transitions queued.
+    pub fn poll_notice(&mut self) -> Option<Notice> {
+        self.core_mut().notices.pop_front()
+    }
+
+    pub(crate) fn core(&self) -> &Core<D> {
+        each_state!(self, s => &s.core)
+    }
+
+    pub(crate) fn core_mut(&mut self) -> &mut Core<D> {
+        each_state!(self, s => &mut s.core)
+    }
+}
+
+// Inputs, routed to the state's transition. Each takes the session by value and returns
+// the next one; the driver holds the result.
+impl<D: Dialect> AnySession<D> {
+    /// One step of showing the session the time. The flag says whether it moved.
+    pub(crate) fn on_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+        fn same<D: Dialect>(session: impl Into<AnySession<D>>) -> (Routed<D>, bool) {
+            ((session.into(), None), false)
+        }
+        match self {
+            AnySession::Unauthenticated(s) => match s.on_timeout(now) {
+                Step::Same(s) => same(s),
+                Step::Next((s, request)) => ((s.into(), Some(request)), true),
+            },
+            AnySession::LoggingIn(s) => match s.on_timeout(now) {
+                Step::Same(s) => same(s),
+                Step::Next(outcome) => ((login(outcome), None), true),
+            },
+            AnySession::Active(s) => match s.on_timeout(now) {
+                Step::Same(s) => same(s),
+                Step::Next(s) => ((s.into(), None), true),
+            },
+            AnySession::Expiring(s) => match s.on_timeout(now) {
+                ExpiringStep::Waiting(s) => same(s),
+                ExpiringStep::Renewing(s, request) => ((s.into(), Some(request)), true),
+                ExpiringStep::Halted(s) => ((s.into(), None), true),
+            },
+            AnySession::Refreshing(s) => match s.on_timeout(now) {
+                Step::Same(s) => same(s),
+                Step::Next(outcome) => ((renew(outcome), None), true),
+            },
+            AnySession::Revoking(s) => match s.on_timeout(now) {
+                Step::Same(s) => same(s),
+                Step::Next(step) => (revocation_step(step), true),
+            },
+            AnySession::Revoked(s) => same(s),
+        }
+    }
+
+    /// Hands back the response to request `id`.
+    pub(crate) fn on_response(
+        self,
+        id: RequestId,
+        response: &http::Response<Vec<u8>>,
+        now: UtcDateTime,
+    ) -> Result<Routed<D>, Refused<Self>> {
+        match self {
+            AnySession::LoggingIn(s) => s
+                .on_response(id, response, now)
+                .map(|outcome| (login(outcome), None))
+                .map_err(erase),
+            AnySession::Refreshing(s) => s
+                .on_response(id, response, now)
+                .map(|outcome| (renew(outcome), None))
+                .map_err(erase),
+            AnySession::Revoking(s) => s
+                .on_response(id, response, now)
+                .map(revocation_step)
+                .map_err(erase),
+            other => Err(Refused {
+                session: other,
+                error: Misuse::UnknownRequest { id },
+            }),
+        }
+    }
+
+    /// Reports that request `id` failed in transport.
+    pub(crate) fn on_transport_error(
+        self,
+        id: RequestId,
+        error: TransportError,
+        now: UtcDateTime,
+    ) -> Result<Routed<D>, Refused<Self>> {
+        match self {
+            AnySession::LoggingIn(s) => s
+                .on_transport_error(id, error, now)
+                .map(|outcome| (login(outcome), None))
+                .map_err(erase),
+            AnySession::Refreshing(s) => s
+                .on_transport_error(id, error, now)
+                .map(|outcome| (renew(outcome), None))
+                .map_err(erase),
+            AnySession::Revoking(s) => s
+                .on_transport_error(id, error, now)
+                .map(revocation_step)
+                .map_err(erase),
+            other => Err(Refused {
+                session: other,
+                error: Misuse::UnknownRequest { id },
+            }),
+        }
+    }
+
+    /// Reports that a resource server rejected token `generation`.
+    pub(crate) fn on_unauthorized(
+        self,
+        generation: Generation,
+        now: UtcDateTime,
+    ) -> (Self, Unauthorized) {
+        match self {
+            AnySession::Active(s) => match s.on_unauthorized(generation, now) {
+                Step::Same(s) => (s.into(), Unauthorized::Stale),
+                Step::Next(s) => (s.into(), Unauthorized::Withdrawn),
+            },
+            AnySession::Expiring(mut s) => {
+                let answer = s.on_unauthorized(generation, now);
+                (s.into(), answer)
+            }
+            AnySession::Refreshing(mut s) => {
+                let answer = s.on_unauthorized(generation, now);
+                (s.into(), answer)
+            }
+            other => (other, Unauthorized::Stale),
+        }
+    }
+
+    /// Reports that a call authenticated with token `generation` succeeded.
+    pub(crate) fn on_call_succeeded(self, generation: Generation, now: UtcDateTime) -> Self {
+        match self {
+            AnySession::Active(mut s) => {
+                s.on_call_succeeded(generation, now);
+                s.into()
+            }
+            AnySession::Expiring(s) => match s.on_call_succeeded(generation, now) {
+                Step::Same(s) => s.into(),
+                Step::Next(s) => s.into(),
+            },
+            AnySession::Refreshing(mut s) => {
+                s.on_call_succeeded(generation, now);
+                s.into()
+            }
+            other => other,
+        }
+    }
+
+    /// Asks for a login (or a renewal) now, clearing a halt.
+    pub(crate) fn login(self, now: UtcDateTime) -> Result<(Self, TokenRequest), Refused<Self>> {
+        match self {
+            AnySession::Unauthenticated(s) => s
+                .login(now)
+                .map(|(s, request)| (s.into(), request))
+                .map_err(erase),
+            AnySession::Expiring(s) => s
+                .refresh(now)
+                .map(|(s, request)| (s.into(), request))
+                .map_err(erase),
+            other @ (AnySession::Revoking(_) | AnySession::Revoked(_)) => Err(Refused {
+                session: other,
+                error: Misuse::Revoked,
+            }),
+            other => {
+                let state = other.state_name();
+                Err(Refused {
+                    session: other,
+                    error: Misuse::WrongState {
+                        operation: "log in",
+                        state,
+                    },
+                })
+            }
+        }
+    }
+
+    /// Starts revoking; nothing happens if already revoking or revoked.
+    pub(crate) fn revoke(self, now: UtcDateTime) -> Routed<D> {
+        match self {
+            AnySession::Unauthenticated(s) => revocation(s.revoke(now)),
+            AnySession::LoggingIn(s) => revocation(s.revoke(now)),
+            AnySession::Active(s) => revocation(s.revoke(now)),
+            AnySession::Expiring(s) => revocation(s.revoke(now)),
+            AnySession::Refreshing(s) => revocation(s.revoke(now)),
+            other => (other, None),
+        }
+    }
+}
+
+fn login<D: Dialect>(outcome: LoginOutcome<D>) -> AnySession<D> {
+    match outcome {
+        LoginOutcome::LoggedIn(s) => s.into(),
+        LoginOutcome::Failed(s, _) => s.into(),
+    }
+}
+
+fn renew<D: Dialect>(outcome: RenewOutcome<D>) -> AnySession<D> {
+    match outcome {
+        RenewOutcome::Renewed(s, _) => s.into(),
+        RenewOutcome::Failed(s, _) => s.into(),
+    }
+}
+
+fn revocation<D: Dialect>(revocation: Revocation<D>) -> Routed<D> {
+    match revocation {
+        Revocation::Pending(s, request) => (s.into(), Some(request)),
+        Revocation::Awaiting(s) => (s.into(), None),
+        Revocation::Done(s) => (s.into(), None),
+    }
+}
+
+fn revocation_step<D: Dialect>(step: RevocationStep<D>) -> Routed<D> {
+    revocation(step.next)
+}
+
+fn erase<S, D>(refused: Refused<Session<S, D>>) -> Refused<AnySession<D>>
+where
+    S: super::State,
+    D: Dialect,
+    AnySession<D>: From<Session<S, D>>,
+{
+    Refused {
+        session: refused.session.into(),
+        error: refused.error,
+    }
+}
+
+impl<D: Dialect> AnySession<D> {
+    /// A revoked session sharing `shared`: what a driver holds for the instant a
+    /// transition moves its session by value.
+    pub(crate) fn placeholder(shared: std::sync::Arc<super::Shared<D>>) -> Self {
+        Session {
+            core: Core::new(shared, 0, Generation::default()),
+            state: Revoked { _private: () },
+            tokens: (),
+        }
+        .into()
     }
 }

@@ -1,38 +1,58 @@
-//! A poll-style driver over [`AnySession`]: inputs in, outputs out, no decisions left to
-//! the caller but sending requests and waiting.
+//! A poll-style driver over [`AnySession`]: inputs in, outputs out. It routes each input
+//! to the state's transition and queues what comes out; it decides nothing.
 
-use std::collections::VecDeque;
+use std::mem;
+use std::sync::Arc;
 
-use oauth2::AccessToken;
 use time::UtcDateTime;
 
-use super::transitions::{LoginOutcome, RenewOutcome, Revocation, RevocationStep};
-use super::{AnySession, Refused, Session, Step, Unauthenticated};
+use super::any::Routed;
+use super::{AnySession, Refused, Session};
+use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
-use crate::error::{ConfigError, Error, Misuse};
-use crate::io::{Event, Output, Purpose, RequestId};
+use crate::error::{ConfigError, Misuse};
+use crate::output::{Output, Status, Unauthorized};
 use crate::policy::Policy;
+use crate::request::{RequestId, TokenRequest, TransportError};
 
 /// Runs a session: logs in, renews when due, retries with backoff, revokes on request.
 ///
-/// Inputs are the `handle_*` methods, each taking `now`; outputs come from
-/// [`poll_output`](Driver::poll_output), in order. The drain loop every adapter follows:
+/// Getters (`access_token`, `status`, `next_deadline`, `policy`, `session`) read; inputs
+/// are the `handle_*` methods plus `login` and `revoke`, each taking `now`; outputs come
+/// from [`poll_output`](Driver::poll_output), in order. The drain loop every adapter
+/// follows:
 ///
 /// 1. Call an input (`handle_timeout(now)` to start).
 /// 2. Call `poll_output()` until it returns [`Output::Timeout`] or [`Output::Idle`]:
-///    send each [`Output::Request`], handle each [`Output::Event`].
+///    - [`Output::Request`]: send it, with a timeout no later than its
+///      [`deadline`](TokenRequest::deadline), and hand back **every** response (4xx and
+///      5xx included) with `handle_response`, or the failure with
+///      `handle_transport_error`, saying whether the request left;
+///    - [`Output::Event`]: publish the token it carries ([`Event::TokenIssued`](crate::Event::TokenIssued),
+///      [`TokenExtended`](crate::Event::TokenExtended), [`TokenWithdrawn`](crate::Event::TokenWithdrawn)), log the rest;
+///    - [`Output::Persist`]: save `session().snapshot_with_secrets()` before going on.
 /// 3. Wait until the timeout, a response, or a need of the application (a 401 seen, a
-///    revoke); feed it in with the matching `handle_*`; go to 2.
+///    revoke); feed it in with the matching input; go to 2.
+///
+/// After restoring a snapshot whose request was in flight ([`in_flight`](Driver::in_flight)),
+/// report that request with [`TransportError::OutcomeUnknown`]: its answer can never
+/// arrive.
 ///
 /// Extra `handle_timeout` calls are harmless. Inputs that do not fit the state (a response
 /// for a request no longer in flight) return a [`Misuse`] and change nothing.
 #[derive(Debug)]
 pub struct Driver<D: Dialect> {
-    session: Option<AnySession<D>>,
-    outputs: VecDeque<Output>,
-    expiry_announced: bool,
+    session: AnySession<D>,
+    /// The request emitted and not yet polled. At most one request is ever in flight; a
+    /// newer one supersedes an unsent one, which is no longer in flight.
+    request: Option<Box<TokenRequest>>,
 }
 
+/// How many transitions time alone may cause in one input: enough for the longest chain
+/// (active → expiring → halted → unauthenticated → logging in), with room to spare.
+const MAX_STEPS: usize = 8;
+
+// Construction and getters.
 impl<D: Dialect> Driver<D> {
     /// A driver for a new, unauthenticated session. It logs in on the first input.
     pub fn new(dialect: D, policy: Policy) -> Result<Self, ConfigError> {
@@ -42,484 +62,182 @@ impl<D: Dialect> Driver<D> {
     /// A driver for an existing session (a restored snapshot, an adopted token).
     pub fn from_session(session: AnySession<D>) -> Self {
         Driver {
-            session: Some(session),
-            outputs: VecDeque::new(),
-            expiry_announced: false,
+            session,
+            request: None,
         }
     }
 
     /// The session.
     pub fn session(&self) -> &AnySession<D> {
-        // The option is only empty inside a transition; see `take`.
-        self.session
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("session taken"))
+        &self.session
     }
 
     /// Takes the session out, dropping pending outputs.
-    pub fn into_session(mut self) -> AnySession<D> {
-        self.take()
+    pub fn into_session(self) -> AnySession<D> {
+        self.session
     }
 
-    /// The access token, if one may be handed out at `now`. Never allocates.
+    /// The access token, if one may be handed out at `now`: the secret, its generation,
+    /// and until when. Never allocates.
     #[inline]
-    pub fn access_token(&self, now: UtcDateTime) -> Option<&AccessToken> {
-        match &self.session {
-            Some(session) => session.access_token(now),
-            None => None,
-        }
+    pub fn access_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
+        self.session.access_token(now)
     }
 
-    /// Shows the driver the time: starts due logins and renewals, expires lost requests.
+    /// Where the session stands.
+    pub fn status(&self) -> Status {
+        self.session.status()
+    }
+
+    /// When the driver next needs [`handle_timeout`](Driver::handle_timeout), if ever.
+    /// The same moment [`poll_output`](Driver::poll_output) ends with, without draining.
+    pub fn next_deadline(&self) -> Option<UtcDateTime> {
+        self.session.deadline()
+    }
+
+    /// The timing policy: the response timeout and the body-size cap a transport should
+    /// apply.
+    pub fn policy(&self) -> &Policy {
+        self.session.policy()
+    }
+
+    /// The request in flight, if any, and why it was sent.
+    pub fn in_flight(&self) -> Option<(RequestId, crate::Purpose)> {
+        self.session.in_flight()
+    }
+}
+
+// Inputs.
+impl<D: Dialect> Driver<D> {
+    /// Shows the driver the time: starts due logins and renewals, expires lost requests,
+    /// withdraws a token at its hard expiry.
     pub fn handle_timeout(&mut self, now: UtcDateTime) {
         self.advance(now);
     }
 
-    /// Hands back the response to request `id`.
+    /// Hands back the response to request `id`, whatever its status.
     pub fn handle_response(
         &mut self,
         id: RequestId,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
     ) -> Result<(), Misuse> {
-        self.answer(now, |session| match session {
-            AnySession::LoggingIn(s) => s
-                .on_response(id, response, now)
-                .map(Answer::Login)
-                .map_err(erase),
-            AnySession::Refreshing(s) => s
-                .on_response(id, response, now)
-                .map(Answer::Renew)
-                .map_err(erase),
-            AnySession::Revoking(s) => s
-                .on_response(id, response, now)
-                .map(Answer::Revoke)
-                .map_err(erase),
-            other => Err(Refused {
-                session: other,
-                error: Misuse::UnknownRequest { id },
-            }),
-        })
+        self.answer(now, |session| session.on_response(id, response, now))
     }
 
-    /// Reports that request `id` failed in transport, or that its response was lost.
+    /// Reports that request `id` failed in transport, saying whether it may have reached
+    /// the server.
     pub fn handle_transport_error(
         &mut self,
         id: RequestId,
+        error: TransportError,
         now: UtcDateTime,
     ) -> Result<(), Misuse> {
-        self.answer(now, |session| match session {
-            AnySession::LoggingIn(s) => s
-                .on_transport_error(id, now)
-                .map(Answer::Login)
-                .map_err(erase),
-            AnySession::Refreshing(s) => s
-                .on_transport_error(id, now)
-                .map(Answer::Renew)
-                .map_err(erase),
-            AnySession::Revoking(s) => s
-                .on_transport_error(id, now)
-                .map(Answer::Revoke)
-                .map_err(erase),
-            other => Err(Refused {
-                session: other,
-                error: Misuse::UnknownRequest { id },
-            }),
-        })
+        self.answer(now, |session| session.on_transport_error(id, error, now))
     }
 
-    /// Reports that a resource server answered 401 to the current token: it is no longer
-    /// handed out and renewal starts at once.
-    pub fn handle_unauthorized(&mut self, now: UtcDateTime) {
-        let session = match self.take() {
-            AnySession::Active(s) => {
-                self.event(Event::RenewalDue { unauthorized: true });
-                s.on_unauthorized(now).into()
-            }
-            AnySession::Expiring(mut s) => {
-                s.on_unauthorized(now);
-                s.into()
-            }
-            AnySession::Refreshing(mut s) => {
-                s.on_unauthorized(now);
-                s.into()
-            }
-            other => other,
-        };
-        self.session = Some(session);
+    /// Reports that a resource server rejected token `generation` (a 401, or a 403 with
+    /// `invalid_token`; see [`resource::classify`](crate::resource::classify)). The first
+    /// report about the current token withdraws it and starts a renewal; any further
+    /// report about it, or one about an earlier token, changes nothing, and the answer
+    /// says so.
+    pub fn handle_unauthorized(
+        &mut self,
+        generation: Generation,
+        now: UtcDateTime,
+    ) -> Unauthorized {
+        let answer = self.transition(|session| {
+            let (session, answer) = session.on_unauthorized(generation, now);
+            ((session, None), answer)
+        });
         self.advance(now);
+        answer
     }
 
-    /// Reports that a call authenticated with the current token succeeded (sliding-expiry
+    /// Reports that a call authenticated with token `generation` succeeded (sliding-expiry
     /// dialects extend the token's life).
-    pub fn handle_call_succeeded(&mut self, now: UtcDateTime) {
-        match &mut self.session {
-            Some(AnySession::Active(s)) => s.on_call_succeeded(now),
-            Some(AnySession::Expiring(_)) => {
-                if let AnySession::Expiring(mut s) = self.take() {
-                    s.on_call_succeeded(now);
-                    self.session = Some(match s.resume(now) {
-                        Step::Same(s) => s.into(),
-                        Step::Next(s) => s.into(),
-                    });
-                }
-            }
-            Some(AnySession::Refreshing(s)) => s.on_call_succeeded(now),
-            _ => {}
-        }
+    pub fn handle_call_succeeded(&mut self, generation: Generation, now: UtcDateTime) {
+        self.transition(|session| ((session.on_call_succeeded(generation, now), None), ()));
         self.advance(now);
     }
 
     /// Asks for a login (or renewal) now, clearing a halt: after new credentials were
     /// configured, or to retry a permanent failure deliberately. Backoffs still apply.
     pub fn login(&mut self, now: UtcDateTime) -> Result<(), Misuse> {
-        let result = match self.take() {
-            AnySession::Unauthenticated(s) => match s.login(now) {
-                Ok((s, request)) => {
-                    self.outputs.push_back(Output::Request(request));
-                    self.session = Some(s.into());
-                    Ok(())
-                }
-                Err(refused) => Err(self.restore(refused)),
-            },
-            AnySession::Expiring(s) => match s.refresh(now) {
-                Ok((s, request)) => {
-                    self.outputs.push_back(Output::Request(request));
-                    self.session = Some(s.into());
-                    Ok(())
-                }
-                Err(refused) => Err(self.restore(refused)),
-            },
-            other @ (AnySession::Revoking(_) | AnySession::Revoked(_)) => {
-                self.session = Some(other);
-                Err(Misuse::Revoked)
-            }
-            other => {
-                let error = Misuse::WrongState {
-                    operation: "log in",
-                    state: other.state_name(),
-                };
-                self.session = Some(other);
-                Err(error)
-            }
-        };
+        let result = self.transition(|session| match session.login(now) {
+            Ok((session, request)) => ((session, Some(request)), Ok(())),
+            Err(Refused { session, error }) => ((session, None), Err(error)),
+        });
         self.advance(now);
         result
     }
 
-    /// Revokes the session: RFC 7009 requests for the refresh and access tokens, then
-    /// [`Event::Revoked`]. No token is handed out from now on. Already revoking or
-    /// revoked: nothing happens.
+    /// Revokes the session: the token is withdrawn at once, RFC 7009 requests for the
+    /// refresh and access tokens follow, then [`Event::Revoked`](crate::Event::Revoked).
+    /// Already revoking or revoked: nothing happens.
     pub fn revoke(&mut self, now: UtcDateTime) {
-        let revocation = match self.take() {
-            AnySession::Unauthenticated(s) => s.revoke(now),
-            AnySession::LoggingIn(s) => s.revoke(now),
-            AnySession::Active(s) => s.revoke(now),
-            AnySession::Expiring(s) => s.revoke(now),
-            AnySession::Refreshing(s) => s.revoke(now),
-            other => {
-                self.session = Some(other);
-                return;
-            }
-        };
-        self.revocation(revocation);
+        self.transition(|session| (session.revoke(now), ()));
     }
+}
 
+// Outputs.
+impl<D: Dialect> Driver<D> {
     /// The next output. Call until it returns [`Output::Timeout`] or [`Output::Idle`].
+    ///
+    /// Events and persistence points come first, in the order they happened, then the
+    /// request to send, then the deadline.
     pub fn poll_output(&mut self) -> Output {
-        if let Some(output) = self.outputs.pop_front() {
-            return output;
+        if let Some(notice) = self.session.poll_notice() {
+            return notice.into();
         }
-        let deadline = match self.session() {
-            AnySession::Unauthenticated(s) => {
-                if s.state.halt.is_some() || !s.dialect().can_login() {
-                    None
-                } else {
-                    Some(s.retry_at().unwrap_or(UtcDateTime::MIN))
-                }
-            }
-            AnySession::LoggingIn(s) => Some(s.state.flight.deadline),
-            AnySession::Active(s) => Some(s.tokens.refresh_at),
-            AnySession::Expiring(s) => {
-                let expiry = (!self.expiry_announced).then_some(s.tokens.hard_expiry);
-                let retry = if s.state.halt.is_some() {
-                    None
-                } else {
-                    Some(s.retry_at().unwrap_or(UtcDateTime::MIN))
-                };
-                match (expiry, retry) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            }
-            AnySession::Refreshing(s) => Some(s.state.flight.deadline),
-            AnySession::Revoking(s) => Some(s.state.flight.deadline),
-            AnySession::Revoked(_) => None,
-        };
-        match deadline {
+        if let Some(request) = self.request.take() {
+            return Output::Request(*request);
+        }
+        match self.session.deadline() {
             Some(deadline) => Output::Timeout(deadline),
             None => Output::Idle,
         }
     }
+}
 
-    fn take(&mut self) -> AnySession<D> {
-        self.session
-            .take()
-            .unwrap_or_else(|| unreachable!("session taken"))
-    }
-
-    fn event(&mut self, event: Event) {
-        self.outputs.push_back(Output::Event(event));
-    }
-
-    fn restore<S>(&mut self, refused: Refused<Session<S, D>>) -> Misuse
-    where
-        S: super::State,
-        AnySession<D>: From<Session<S, D>>,
-    {
-        self.session = Some(refused.session.into());
-        refused.error
+// Routing.
+impl<D: Dialect> Driver<D> {
+    /// Moves the session through `apply` by value. While it runs, the driver holds a
+    /// revoked placeholder, so even a panic inside cannot leave a half-done session
+    /// behind: at worst a session that hands out nothing.
+    fn transition<T>(&mut self, apply: impl FnOnce(AnySession<D>) -> (Routed<D>, T)) -> T {
+        let placeholder = AnySession::placeholder(Arc::clone(&self.session.core().shared));
+        let session = mem::replace(&mut self.session, placeholder);
+        let ((session, request), result) = apply(session);
+        self.session = session;
+        if let Some(request) = request {
+            self.request = Some(Box::new(request));
+        }
+        result
     }
 
     fn answer(
         &mut self,
         now: UtcDateTime,
-        apply: impl FnOnce(AnySession<D>) -> Result<Answer<D>, Refused<AnySession<D>>>,
+        apply: impl FnOnce(AnySession<D>) -> Result<Routed<D>, Refused<AnySession<D>>>,
     ) -> Result<(), Misuse> {
-        let purpose = self
-            .session()
-            .in_flight()
-            .map_or(Purpose::Refresh, |(_, p)| p);
-        match apply(self.take()) {
-            Ok(answer) => {
-                self.settle(answer, purpose);
-                self.advance(now);
-                Ok(())
-            }
-            Err(refused) => {
-                self.session = Some(refused.session);
-                Err(refused.error)
-            }
+        let result = self.transition(|session| match apply(session) {
+            Ok(routed) => (routed, Ok(())),
+            Err(Refused { session, error }) => ((session, None), Err(error)),
+        });
+        if result.is_ok() {
+            self.advance(now);
         }
+        result
     }
 
-    fn settle(&mut self, answer: Answer<D>, purpose: Purpose) {
-        match answer {
-            Answer::Login(outcome) => self.login_outcome(outcome),
-            Answer::Renew(outcome) => self.renew_outcome(outcome, purpose),
-            Answer::Revoke(step) => self.revocation_step(step),
-        }
-    }
-
-    fn login_outcome(&mut self, outcome: LoginOutcome<D>) {
-        match outcome {
-            LoginOutcome::LoggedIn(s) => {
-                self.expiry_announced = false;
-                self.event(Event::LoggedIn {
-                    expires_at: s.tokens.expires_at,
-                });
-                self.session = Some(s.into());
-            }
-            LoginOutcome::Failed(s, error) => {
-                self.failure_event(Purpose::Login, error, s.state.halt.is_some());
-                self.session = Some(s.into());
-            }
-        }
-    }
-
-    /// `purpose` is what the renewal request was: a refresh, or a login standing in.
-    fn renew_outcome(&mut self, outcome: RenewOutcome<D>, purpose: Purpose) {
-        match outcome {
-            RenewOutcome::Renewed(s, via) => {
-                self.expiry_announced = false;
-                self.event(Event::Renewed {
-                    via,
-                    expires_at: s.tokens.expires_at,
-                });
-                self.session = Some(s.into());
-            }
-            RenewOutcome::Failed(s, error) => {
-                let halted = s.state.halt.as_deref().map(super::states::Halt::to_error);
-                match halted {
-                    Some(halt) => self.halt_event(halt),
-                    None => match error {
-                        Error::Reauthenticate { failure } => {
-                            self.event(Event::Reauthenticating { cause: failure })
-                        }
-                        error => self.event(Event::RetryScheduled { purpose, error }),
-                    },
-                }
-                self.session = Some(s.into());
-            }
-        }
-    }
-
-    fn failure_event(&mut self, purpose: Purpose, error: Error, halted: bool) {
-        if halted {
-            self.halt_event(error);
-        } else {
-            self.event(Event::RetryScheduled { purpose, error });
-        }
-    }
-
-    fn halt_event(&mut self, error: Error) {
-        match error {
-            Error::Rejected { .. } => self.event(Event::Rejected { error }),
-            error => self.event(Event::ReauthenticationRequired { error }),
-        }
-    }
-
-    fn revocation_step(&mut self, step: RevocationStep<D>) {
-        if let Some((kind, error)) = step.failure {
-            self.event(Event::RevocationFailed { kind, error });
-        }
-        self.revocation(step.next);
-    }
-
-    fn revocation(&mut self, revocation: Revocation<D>) {
-        match revocation {
-            Revocation::Pending(s, request) => {
-                self.outputs.push_back(Output::Request(request));
-                self.session = Some(s.into());
-            }
-            Revocation::Awaiting(s) => self.session = Some(s.into()),
-            Revocation::Done(s) => {
-                self.event(Event::Revoked);
-                self.session = Some(s.into());
-            }
-        }
-    }
-
-    /// Applies every transition that time alone makes due. Bounded: each pass either
-    /// changes state towards one waiting on the caller, or stops.
+    /// Applies every transition that time alone makes due. Bounded: each step moves
+    /// towards a state that waits on the caller, or stops.
     fn advance(&mut self, now: UtcDateTime) {
-        for _ in 0..6 {
-            if !self.step(now) {
+        for _ in 0..MAX_STEPS {
+            if !self.transition(|session| session.on_timeout(now)) {
                 break;
             }
         }
-    }
-
-    fn step(&mut self, now: UtcDateTime) -> bool {
-        match self.take() {
-            AnySession::Unauthenticated(s) => self.auto_login(s, now),
-            AnySession::LoggingIn(s) => match s.on_timeout(now) {
-                Step::Same(s) => self.keep(s),
-                Step::Next(outcome) => {
-                    self.login_outcome(outcome);
-                    true
-                }
-            },
-            AnySession::Active(s) => match s.on_timeout(now) {
-                Step::Same(s) => self.keep(s),
-                Step::Next(s) => {
-                    self.event(Event::RenewalDue {
-                        unauthorized: false,
-                    });
-                    self.session = Some(s.into());
-                    true
-                }
-            },
-            AnySession::Expiring(s) => {
-                if !self.expiry_announced && now >= s.tokens.hard_expiry {
-                    self.expiry_announced = true;
-                    self.event(Event::Expired);
-                }
-                if s.state.halt.is_some() {
-                    return match s.on_timeout(now) {
-                        Step::Same(s) => self.keep(s),
-                        Step::Next(s) => self.keep(s),
-                    };
-                }
-                match s.refresh(now) {
-                    Ok((s, request)) => {
-                        self.outputs.push_back(Output::Request(request));
-                        self.session = Some(s.into());
-                        true
-                    }
-                    Err(Refused {
-                        session: mut s,
-                        error: Misuse::NoCredentials,
-                    }) => {
-                        s.state.halt = Some(Box::new(super::states::Halt::NoCredentials));
-                        self.halt_event(Error::Config(ConfigError::NoCredentials));
-                        self.keep(s)
-                    }
-                    Err(refused) => {
-                        self.session = Some(refused.session.into());
-                        false
-                    }
-                }
-            }
-            AnySession::Refreshing(s) => {
-                let purpose = s.purpose();
-                match s.on_timeout(now) {
-                    Step::Same(s) => self.keep(s),
-                    Step::Next(outcome) => {
-                        self.renew_outcome(outcome, purpose);
-                        true
-                    }
-                }
-            }
-            AnySession::Revoking(s) => match s.on_timeout(now) {
-                Step::Same(s) => self.keep(s),
-                Step::Next(step) => {
-                    self.revocation_step(step);
-                    true
-                }
-            },
-            revoked @ AnySession::Revoked(_) => {
-                self.session = Some(revoked);
-                false
-            }
-        }
-    }
-
-    fn auto_login(&mut self, s: Session<Unauthenticated, D>, now: UtcDateTime) -> bool {
-        if s.state.halt.is_some()
-            || s.retry_at().is_some_and(|at| now < at)
-            || !s.dialect().can_login()
-        {
-            return self.keep(s);
-        }
-        match s.login(now) {
-            Ok((s, request)) => {
-                self.outputs.push_back(Output::Request(request));
-                self.session = Some(s.into());
-                true
-            }
-            Err(refused) => {
-                self.session = Some(refused.session.into());
-                false
-            }
-        }
-    }
-
-    /// Puts the session back unchanged; reports that nothing moved.
-    fn keep<S>(&mut self, s: Session<S, D>) -> bool
-    where
-        S: super::State,
-        AnySession<D>: From<Session<S, D>>,
-    {
-        self.session = Some(s.into());
-        false
-    }
-}
-
-enum Answer<D: Dialect> {
-    Login(LoginOutcome<D>),
-    Renew(RenewOutcome<D>),
-    Revoke(RevocationStep<D>),
-}
-
-fn erase<S, D>(refused: Refused<Session<S, D>>) -> Refused<AnySession<D>>
-where
-    S: super::State,
-    D: Dialect,
-    AnySession<D>: From<Session<S, D>>,
-{
-    Refused {
-        session: refused.session.into(),
-        error: refused.error,
     }
 }

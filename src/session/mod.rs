@@ -7,18 +7,21 @@
 //! storage and adapters; [`Driver`] runs an [`AnySession`] as a poll-style state machine.
 //!
 //! All transitions live in `transitions.rs`; the state diagram in `docs/architecture.md`
-//! is kept in step with that file by a test.
+//! is kept in step with that file by a test. Transitions report what happened as
+//! [`Notice`]s queued in the session ([`Session::poll_notice`]); the driver only routes
+//! inputs to the state's method and hands the notices on.
 
 mod any;
+mod core;
 mod driver;
 mod snapshot;
 mod states;
 mod transitions;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use oauth2::AccessToken;
 use time::UtcDateTime;
 
 pub use self::any::AnySession;
@@ -29,10 +32,13 @@ pub use self::states::{
     Unauthenticated,
 };
 pub use self::transitions::{
-    AwaitingResponse, LoginOutcome, RenewOutcome, Revocable, Revocation, RevocationStep,
+    AwaitingResponse, ExpiringStep, LoginOutcome, RenewOutcome, Revocable, Revocation,
+    RevocationStep,
 };
+use crate::bearer::{CurrentToken, Generation, Withdrawal};
 use crate::dialect::Dialect;
 use crate::error::Misuse;
+use crate::output::{Event, Notice, Unauthorized};
 use crate::policy::{BudgetLog, Policy};
 use crate::token::TokenSet;
 
@@ -46,12 +52,17 @@ pub struct Session<S: State, D: Dialect> {
     pub(crate) tokens: S::Tokens<D::Extra>,
 }
 
-/// What every state shares: the configuration and the request-id counter.
+/// What every state shares: the configuration, the counters, and the notices not yet
+/// handed out.
 pub(crate) struct Core<D> {
     pub(crate) shared: Arc<Shared<D>>,
     pub(crate) next_id: u64,
+    /// The generation of the last token the session obtained.
+    pub(crate) generation: Generation,
     /// Recent logins and refreshes, for dialects with a request budget.
     pub(crate) budget: BudgetLog,
+    /// Events and persistence points, in order, for the caller to drain.
+    pub(crate) notices: VecDeque<Notice>,
 }
 
 /// Immutable configuration, shared by a session's successive states.
@@ -61,12 +72,83 @@ pub(crate) struct Shared<D> {
     pub(crate) policy: Policy,
 }
 
-impl<D> Clone for Core<D> {
-    fn clone(&self) -> Self {
+impl<D> Core<D> {
+    pub(crate) fn new(shared: Arc<Shared<D>>, next_id: u64, generation: Generation) -> Self {
         Core {
-            shared: Arc::clone(&self.shared),
-            next_id: self.next_id,
-            budget: self.budget.clone(),
+            shared,
+            next_id,
+            generation,
+            budget: BudgetLog::default(),
+            notices: VecDeque::new(),
+        }
+    }
+
+    /// Queues an event.
+    pub(crate) fn notify(&mut self, event: Event) {
+        self.notices.push_back(Notice::Event(event));
+    }
+
+    /// Queues a persistence point, unless one is already the last notice.
+    pub(crate) fn persist(&mut self) {
+        if self.notices.back() != Some(&Notice::Persist) {
+            self.notices.push_back(Notice::Persist);
+        }
+    }
+
+    /// Numbers a newly obtained token and announces it.
+    pub(crate) fn issue<E>(
+        &mut self,
+        tokens: &mut TokenSet<E>,
+        via: crate::request::Purpose,
+        renewal: bool,
+    ) {
+        self.generation = self.generation.next();
+        tokens.generation = self.generation;
+        tokens.withdrawn = None;
+        self.notify(Event::TokenIssued {
+            token: tokens.bearer.clone(),
+            generation: tokens.generation,
+            valid_until: tokens.hard_expiry,
+            expires_at: tokens.expires_at,
+            via,
+            renewal,
+        });
+        self.persist();
+    }
+
+    /// Stops handing out the token, once, and announces it.
+    pub(crate) fn withdraw<E>(&mut self, tokens: &mut TokenSet<E>, reason: Withdrawal) {
+        if tokens.withdrawn.is_some() {
+            return;
+        }
+        tokens.withdrawn = Some(reason);
+        self.notify(Event::TokenWithdrawn {
+            generation: tokens.generation,
+            reason,
+        });
+        self.persist();
+    }
+
+    /// Withdraws the token when its hard expiry has come.
+    pub(crate) fn expire_if_due<E>(&mut self, tokens: &mut TokenSet<E>, now: UtcDateTime) {
+        if now >= tokens.hard_expiry {
+            self.withdraw(tokens, Withdrawal::Expired);
+        }
+    }
+
+    /// Withdraws the token a resource server rejected, if the report is about it.
+    pub(crate) fn reject<E>(
+        &mut self,
+        tokens: &mut TokenSet<E>,
+        generation: Generation,
+    ) -> Unauthorized {
+        if generation != tokens.generation {
+            Unauthorized::Stale
+        } else if tokens.withdrawn.is_some() {
+            Unauthorized::AlreadyWithdrawn
+        } else {
+            self.withdraw(tokens, Withdrawal::Rejected);
+            Unauthorized::Withdrawn
         }
     }
 }
@@ -98,6 +180,16 @@ pub enum Step<Same, Next> {
     Next(Next),
 }
 
+impl<Same, Next> Step<Same, Next> {
+    /// The next state, or the unchanged session as the error.
+    pub fn into_next(self) -> Result<Next, Same> {
+        match self {
+            Step::Same(same) => Err(same),
+            Step::Next(next) => Ok(next),
+        }
+    }
+}
+
 /// What every state offers.
 impl<S: State, D: Dialect> Session<S, D> {
     /// The dialect.
@@ -113,6 +205,17 @@ impl<S: State, D: Dialect> Session<S, D> {
     /// The state's name.
     pub fn state_name(&self) -> &'static str {
         S::NAME
+    }
+
+    /// The next thing that happened during the transitions so far: an event, or a
+    /// request to persist the session. Drain it after each transition.
+    pub fn poll_notice(&mut self) -> Option<Notice> {
+        self.core.notices.pop_front()
+    }
+
+    /// The generation of the last token the session obtained (0 before the first).
+    pub fn generation(&self) -> Generation {
+        self.core.generation
     }
 
     /// Erases the state, for storage or an adapter. [`AnySession`] converts back with
@@ -140,12 +243,10 @@ where
     D: Dialect,
 {
     /// The access token, if it may be handed out at `now`: before its hard expiry and not
-    /// rejected by a resource server. Never allocates.
+    /// withdrawn. Never allocates.
     #[inline]
-    pub fn access_token(&self, now: UtcDateTime) -> Option<&AccessToken> {
-        self.tokens
-            .is_usable(now)
-            .then_some(&self.tokens.access_token)
+    pub fn access_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
+        self.tokens.current(now)
     }
 
     /// The token set, with its expiries and the dialect's extra fields.
@@ -153,10 +254,12 @@ where
         &self.tokens
     }
 
-    /// Reports that a call authenticated with the token succeeded at `now`. For dialects
-    /// with sliding expiry this extends the access token's life; otherwise it changes
-    /// nothing.
-    pub fn on_call_succeeded(&mut self, now: UtcDateTime) {
+    /// Slides the current token's expiry after a successful call with token `generation`,
+    /// for dialects with sliding expiry.
+    pub(crate) fn slide(&mut self, generation: Generation, now: UtcDateTime) {
+        if generation != self.tokens.generation || self.tokens.withdrawn.is_some() {
+            return;
+        }
         if let Some(lifetime) = self.core.shared.dialect.sliding_lifetime() {
             self.core.slide(&mut self.tokens, now, lifetime);
         }
@@ -173,6 +276,7 @@ where
             .field("state", &self.state)
             .field("tokens", &self.tokens)
             .field("next_id", &self.core.next_id)
+            .field("generation", &self.core.generation)
             .field("dialect", &self.core.shared.dialect)
             .finish()
     }

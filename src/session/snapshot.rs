@@ -11,16 +11,19 @@ use super::{
     Active, AnySession, Core, Expiring, LoggingIn, Refreshing, Revoked, Revoking, Session, Shared,
     Unauthenticated,
 };
+use crate::bearer::{BearerToken, Generation};
 use crate::dialect::Dialect;
 use crate::error::ConfigError;
 use crate::policy::{BudgetLog, Policy};
 use crate::token::TokenSet;
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const REDACTED: &str = "[redacted]";
 
-/// A serializable picture of a session: state, tokens, expiries, backoff and the request
-/// in flight, so a process can stop and resume. The dialect and policy are configuration
+/// A serializable picture of a session: state, tokens with their generation and
+/// withdrawal, expiries, backoff, request budget and the request in flight, so a process
+/// can stop and resume exactly where it was. Events and persistence points not yet
+/// drained are not part of it: they were about the past. The dialect and policy are configuration
 /// and are supplied again on [`restore`](AnySession::restore).
 ///
 /// Secrets are included only when asked for with
@@ -33,6 +36,8 @@ pub struct Snapshot<E> {
     format: u32,
     secrets: bool,
     next_id: u64,
+    /// The generation of the last token the session obtained.
+    generation: Generation,
     /// When recent logins and refreshes were sent (dialects with a request budget).
     #[serde(default, skip_serializing_if = "BudgetLog::is_empty")]
     budget: BudgetLog,
@@ -77,6 +82,11 @@ impl<E> Snapshot<E> {
         self.secrets
     }
 
+    /// The generation of the last token the session obtained.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
     /// The state's name.
     pub fn state_name(&self) -> &'static str {
         match self.state {
@@ -97,6 +107,7 @@ impl<E> fmt::Debug for Snapshot<E> {
             .field("format", &self.format)
             .field("secrets", &if self.secrets { REDACTED } else { "none" })
             .field("next_id", &self.next_id)
+            .field("generation", &self.generation)
             .field("state", &self.state_name())
             .finish_non_exhaustive()
     }
@@ -104,7 +115,8 @@ impl<E> fmt::Debug for Snapshot<E> {
 
 fn redact<E: crate::dialect::ExtraFields>(tokens: &TokenSet<E>) -> TokenSet<E> {
     let mut tokens = tokens.clone();
-    tokens.access_token = AccessToken::new(REDACTED.to_owned());
+    tokens.bearer = BearerToken::new(AccessToken::new(REDACTED.to_owned()))
+        .unwrap_or_else(|_| unreachable!("the placeholder is a valid token"));
     tokens.refresh_token = tokens
         .refresh_token
         .map(|_| RefreshToken::new(REDACTED.to_owned()));
@@ -178,6 +190,7 @@ impl<D: Dialect> AnySession<D> {
             format: FORMAT,
             secrets,
             next_id: self.core().next_id,
+            generation: self.core().generation,
             budget: self.core().budget.clone(),
             state,
         }
@@ -202,11 +215,12 @@ impl<D: Dialect> AnySession<D> {
         if !snapshot.secrets {
             return Err(invalid("a redacted snapshot cannot be restored"));
         }
-        let core = Core {
-            shared: Arc::new(Shared { dialect, policy }),
-            next_id: snapshot.next_id,
-            budget: snapshot.budget,
-        };
+        let mut core = Core::new(
+            Arc::new(Shared { dialect, policy }),
+            snapshot.next_id,
+            snapshot.generation,
+        );
+        core.budget = snapshot.budget;
         Ok(match snapshot.state {
             SnapshotState::Unauthenticated { backoff, halt } => Session {
                 core,

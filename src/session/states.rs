@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 
 use crate::error::{ConfigError, Error, Failure};
-use crate::io::{Purpose, RequestId, TokenKind};
+use crate::request::{Purpose, RequestId, TokenKind};
 use crate::token::TokenSet;
 
 mod sealed {
@@ -80,6 +80,13 @@ pub struct PendingRevocation {
 }
 
 impl PendingRevocation {
+    /// The tokens of one token set, to revoke.
+    pub(crate) fn of<E>(tokens: TokenSet<E>) -> Self {
+        let mut pending = PendingRevocation::default();
+        pending.push(tokens);
+        pending
+    }
+
     /// Queues a token set's tokens: the refresh token first (RFC 7009 §2.1: servers also
     /// end the access tokens issued with it), then the access token.
     pub(crate) fn push<E>(&mut self, tokens: TokenSet<E>) {
@@ -88,7 +95,7 @@ impl PendingRevocation {
                 .push((TokenKind::Refresh, refresh_token.into_secret()));
         }
         self.queue
-            .push((TokenKind::Access, tokens.access_token.into_secret()));
+            .push((TokenKind::Access, tokens.bearer.secret().to_owned()));
         // Refresh tokens go first across every queued set.
         self.queue
             .sort_by_key(|(kind, _)| *kind != TokenKind::Refresh);

@@ -1,47 +1,51 @@
 //! Every transition of the session, in one place.
 //!
 //! The table below is the source of truth for the state diagram in
-//! `docs/architecture.md`; a test checks that the two agree. Each row is
-//! `from --input--> to`.
+//! `docs/architecture.md`; a test checks that the two agree, and another drives every row
+//! through the methods it names. Each row is `from --input / methods--> to`.
 //!
 //! TRANSITIONS:
-//! Unauthenticated --login--> LoggingIn
-//! Unauthenticated --adopt--> Active
-//! LoggingIn --success--> Active
-//! LoggingIn --failure--> Unauthenticated
-//! Active --refresh moment--> Expiring
-//! Active --401 reported--> Expiring
-//! Expiring --refresh--> Refreshing
-//! Expiring --call succeeded, expiry slid--> Active
-//! Expiring --halted past hard expiry--> Unauthenticated
-//! Refreshing --success--> Active
-//! Refreshing --failure--> Expiring
-//! Unauthenticated --revoke--> Revoked
-//! LoggingIn --revoke, awaiting the login--> Revoking
-//! Active --revoke--> Revoking
-//! Active --revoke, no revocation endpoint--> Revoked
-//! Expiring --revoke--> Revoking
-//! Expiring --revoke, no revocation endpoint--> Revoked
-//! Refreshing --revoke, awaiting the refresh--> Revoking
-//! Revoking --response, more to revoke--> Revoking
-//! Revoking --last response--> Revoked
+//! Unauthenticated --login / login, on_timeout--> LoggingIn
+//! Unauthenticated --adopt / adopt--> Active
+//! LoggingIn --success / on_response--> Active
+//! LoggingIn --failure / on_response, on_transport_error, on_timeout--> Unauthenticated
+//! Active --refresh moment / on_timeout--> Expiring
+//! Active --401 reported / on_unauthorized--> Expiring
+//! Expiring --renewal / refresh, on_timeout--> Refreshing
+//! Expiring --call succeeded, expiry slid / on_call_succeeded--> Active
+//! Expiring --halted past hard expiry / on_timeout--> Unauthenticated
+//! Refreshing --success / on_response--> Active
+//! Refreshing --failure / on_response, on_transport_error, on_timeout--> Expiring
+//! Unauthenticated --revoke / revoke--> Revoked
+//! LoggingIn --revoke, awaiting the login / revoke--> Revoking
+//! Active --revoke / revoke--> Revoking
+//! Active --revoke, no revocation endpoint / revoke--> Revoked
+//! Expiring --revoke / revoke--> Revoking
+//! Expiring --revoke, no revocation endpoint / revoke--> Revoked
+//! Refreshing --revoke, awaiting the refresh / revoke--> Revoking
+//! Revoking --answer, more to revoke / on_response, on_transport_error, on_timeout--> Revoking
+//! Revoking --last answer / on_response, on_transport_error, on_timeout--> Revoked
 //! END TRANSITIONS
+//!
+//! Besides moving between states, transitions queue [`Notice`](crate::Notice)s: the events
+//! that say what happened, and the persistence points. Nothing else decides anything: the
+//! driver only routes inputs here.
 
 use std::sync::Arc;
 
-use http::StatusCode;
-use oauth2::basic::BasicErrorResponseType as Code;
-use time::{Duration, UtcDateTime};
+use time::UtcDateTime;
 
 use super::states::{Backoff, Flight, Halt, PendingRevocation, State};
 use super::{
     Active, Core, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Shared,
     Step, Unauthenticated,
 };
+use crate::bearer::{Generation, Withdrawal};
 use crate::dialect::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
-use crate::io::{Purpose, RequestId, TokenKind, TokenRequest};
-use crate::policy::{BudgetLog, Policy};
+use crate::output::{Event, Unauthorized};
+use crate::policy::Policy;
+use crate::request::{Purpose, RequestId, TokenKind, TokenRequest, TransportError};
 use crate::token::{TokenGrant, TokenSet};
 
 /// How a login ended.
@@ -66,6 +70,19 @@ pub enum RenewOutcome<D: Dialect> {
     /// ([`Error::Reauthenticate`] with credentials configured), or cannot renew by itself
     /// ([`Session::halted`]).
     Failed(Session<Expiring, D>, Error),
+}
+
+/// What showing an [`Expiring`] session the time led to.
+#[derive(Debug)]
+#[must_use = "the session moved into the returned value"]
+pub enum ExpiringStep<D: Dialect> {
+    /// Nothing to send yet: a backoff runs, or the session is halted and its token still
+    /// within its hard expiry.
+    Waiting(Session<Expiring, D>),
+    /// The renewal request to send.
+    Renewing(Session<Refreshing, D>, TokenRequest),
+    /// The session was halted and its token passed its hard expiry: nothing is left.
+    Halted(Session<Unauthenticated, D>),
 }
 
 /// Where a revocation stands.
@@ -99,11 +116,11 @@ impl<D: Dialect> Session<Unauthenticated, D> {
     pub fn new(dialect: D, policy: Policy) -> Result<Self, ConfigError> {
         policy.validate()?;
         Ok(Session {
-            core: Core {
-                shared: Arc::new(Shared { dialect, policy }),
-                next_id: 1,
-                budget: BudgetLog::default(),
-            },
+            core: Core::new(
+                Arc::new(Shared { dialect, policy }),
+                1,
+                Generation::default(),
+            ),
             state: Unauthenticated {
                 backoff: Backoff::default(),
                 halt: None,
@@ -142,20 +159,44 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         Ok((self.with(LoggingIn { flight, failures }, ()), request))
     }
 
+    /// Shows the session the time: logs in when a login is due — not halted, credentials
+    /// configured, and any backoff or request budget waited out.
+    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, (Session<LoggingIn, D>, TokenRequest)> {
+        if self.state.halt.is_some() || !self.core.shared.dialect.can_login() {
+            return Step::Same(self);
+        }
+        match self.login(now) {
+            Ok(next) => Step::Next(next),
+            Err(refused) => Step::Same(refused.session),
+        }
+    }
+
+    /// When a login falls due by itself, if it will: `None` when halted or without
+    /// credentials.
+    pub fn deadline(&self) -> Option<UtcDateTime> {
+        if self.state.halt.is_some() || !self.core.shared.dialect.can_login() {
+            return None;
+        }
+        Some(self.retry_at().unwrap_or(UtcDateTime::MIN))
+    }
+
     /// Adopts tokens obtained elsewhere (an authorization code flow, a device flow) as if
     /// a login had just returned them at `now`.
     pub fn adopt(
-        self,
+        mut self,
         grant: TokenGrant<D::Extra>,
         now: UtcDateTime,
     ) -> Result<Session<Active, D>, (Self, ConfigError)> {
         match TokenSet::from_grant(grant, &self.core.shared.policy, now, now, None) {
-            Ok(tokens) => Ok(self.with(Active { _private: () }, tokens)),
+            Ok(mut tokens) => {
+                self.core.issue(&mut tokens, Purpose::Login, false);
+                Ok(self.with(Active { _private: () }, tokens))
+            }
             Err(_) => Err((
                 self,
                 ConfigError::InvalidSetting {
                     setting: "grant",
-                    reason: "no access token, or a lifetime out of range",
+                    reason: "no usable access token, or a lifetime out of range",
                 },
             )),
         }
@@ -179,7 +220,7 @@ impl<D: Dialect> Session<Unauthenticated, D> {
 impl<D: Dialect> Session<LoggingIn, D> {
     /// Hands back the login response.
     pub fn on_response(
-        self,
+        mut self,
         id: RequestId,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
@@ -192,20 +233,31 @@ impl<D: Dialect> Session<LoggingIn, D> {
             });
         }
         Ok(match self.core.accept(&flight, response, now, None) {
-            Ok(tokens) => LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens)),
+            Ok(mut tokens) => {
+                self.core.issue(&mut tokens, Purpose::Login, false);
+                LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens))
+            }
             Err(failure) => self.fail(failure, now),
         })
     }
 
-    fn fail(self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
+    fn fail(mut self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
         let failures = self.state.failures.saturating_add(1);
         let error = self.core.verdict(failure, failures, now);
+        let halt = Halt::from_error(&error);
+        match &halt {
+            Some(_) => self.core.halted(error.clone()),
+            None => self.core.notify(Event::RetryScheduled {
+                purpose: Purpose::Login,
+                error: error.clone(),
+            }),
+        }
         let state = Unauthenticated {
             backoff: Backoff {
                 failures,
                 retry_at: error.retry_at(),
             },
-            halt: Halt::from_error(&error),
+            halt,
         };
         LoginOutcome::Failed(self.with(state, ()), error)
     }
@@ -220,23 +272,47 @@ impl<D: Dialect> Session<Active, D> {
         self.tokens.refresh_at
     }
 
+    /// When showing the session the time next matters: the refresh moment (or the hard
+    /// expiry, if a policy puts it first).
+    pub fn deadline(&self) -> UtcDateTime {
+        self.tokens.refresh_at.min(self.tokens.hard_expiry)
+    }
+
     /// Shows the session the time: at the refresh moment, renewal becomes due.
-    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, Session<Expiring, D>> {
-        if now < self.tokens.refresh_at {
+    pub fn on_timeout(mut self, now: UtcDateTime) -> Step<Self, Session<Expiring, D>> {
+        if now < self.deadline() {
             return Step::Same(self);
         }
+        self.core.notify(Event::RenewalDue {
+            unauthorized: false,
+        });
         Step::Next(self.into_expiring())
     }
 
-    /// Reports that a resource server answered 401 (RFC 6750 `invalid_token`) to this
-    /// token: it is no longer handed out, and renewal is due at once.
-    pub fn on_unauthorized(mut self, _now: UtcDateTime) -> Session<Expiring, D> {
-        self.tokens.rejected = true;
-        self.into_expiring()
+    /// Reports that a resource server answered 401 (RFC 6750 `invalid_token`) to token
+    /// `generation`. If that is the current token, it is withdrawn and renewal is due at
+    /// once; a report about an earlier token changes nothing ([`Step::Same`]).
+    pub fn on_unauthorized(
+        mut self,
+        generation: Generation,
+        _now: UtcDateTime,
+    ) -> Step<Self, Session<Expiring, D>> {
+        match self.core.reject(&mut self.tokens, generation) {
+            Unauthorized::Withdrawn => {
+                self.core.notify(Event::RenewalDue { unauthorized: true });
+                Step::Next(self.into_expiring())
+            }
+            Unauthorized::AlreadyWithdrawn | Unauthorized::Stale => Step::Same(self),
+        }
+    }
+
+    /// Reports that a call authenticated with token `generation` succeeded at `now`: for
+    /// dialects with sliding expiry this extends the current token's life.
+    pub fn on_call_succeeded(&mut self, generation: Generation, now: UtcDateTime) {
+        self.slide(generation, now);
     }
 
     fn into_expiring(self) -> Session<Expiring, D> {
-        let tokens = self.tokens;
         let state = Expiring {
             backoff: Backoff::default(),
             halt: None,
@@ -244,7 +320,7 @@ impl<D: Dialect> Session<Active, D> {
         Session {
             core: self.core,
             state,
-            tokens,
+            tokens: self.tokens,
         }
     }
 }
@@ -269,18 +345,53 @@ impl<D: Dialect> Session<Expiring, D> {
         self.core.refresh_token_usable(&self.tokens, now) || self.core.shared.dialect.can_login()
     }
 
-    /// Goes back to [`Active`] when renewal is no longer due: a successful call slid the
-    /// expiry (see [`Session::on_call_succeeded`]) past the refresh moment, and no
-    /// resource server rejected the token. Any backoff or halt is cleared with it.
-    pub fn resume(self, now: UtcDateTime) -> Step<Self, Session<Active, D>> {
-        if self.tokens.rejected || now >= self.tokens.refresh_at {
-            return Step::Same(self);
+    /// When showing the session the time next matters: the next renewal attempt (unless
+    /// halted) or the token's hard expiry (unless already withdrawn), whichever is first.
+    pub fn deadline(&self) -> Option<UtcDateTime> {
+        let halted = self.state.halt.is_some();
+        let expiry = (self.tokens.withdrawn.is_none() || halted).then_some(self.tokens.hard_expiry);
+        let retry = (!halted).then(|| self.retry_at().unwrap_or(UtcDateTime::MIN));
+        earlier(expiry, retry)
+    }
+
+    /// Shows the session the time: withdraws the token at its hard expiry; sends the
+    /// renewal when it is due; halts when there is no way to renew; and a halted session
+    /// whose token passed its hard expiry has nothing left and becomes unauthenticated,
+    /// keeping the halt's reason.
+    pub fn on_timeout(mut self, now: UtcDateTime) -> ExpiringStep<D> {
+        self.core.expire_if_due(&mut self.tokens, now);
+        if self.state.halt.is_some() {
+            if now < self.tokens.hard_expiry {
+                return ExpiringStep::Waiting(self);
+            }
+            let state = Unauthenticated {
+                backoff: Backoff {
+                    failures: self.state.backoff.failures,
+                    retry_at: None,
+                },
+                halt: self.state.halt,
+            };
+            return ExpiringStep::Halted(Session {
+                core: self.core,
+                state,
+                tokens: (),
+            });
         }
-        Step::Next(Session {
-            core: self.core,
-            state: Active { _private: () },
-            tokens: self.tokens,
-        })
+        if self.retry_at().is_some_and(|at| now < at) {
+            return ExpiringStep::Waiting(self);
+        }
+        match self.refresh(now) {
+            Ok((session, request)) => ExpiringStep::Renewing(session, request),
+            Err(Refused {
+                session: mut s,
+                error: Misuse::NoCredentials,
+            }) => {
+                s.state.halt = Some(Box::new(Halt::NoCredentials));
+                s.core.halted(Error::Config(ConfigError::NoCredentials));
+                ExpiringStep::Waiting(s)
+            }
+            Err(refused) => ExpiringStep::Waiting(refused.session),
+        }
     }
 
     /// Emits the renewal request: a refresh with the refresh token when it is alive and
@@ -288,7 +399,8 @@ impl<D: Dialect> Session<Expiring, D> {
     ///
     /// Refused while a backoff runs ([`Misuse::TooEarly`]) and when there is neither a
     /// refresh token nor credentials ([`Misuse::NoCredentials`]). An explicit call clears
-    /// a halt.
+    /// a halt. A refresh that spends a single-use refresh token is preceded by a
+    /// persistence point.
     pub fn refresh(
         mut self,
         now: UtcDateTime,
@@ -329,42 +441,34 @@ impl<D: Dialect> Session<Expiring, D> {
             });
         }
         let (flight, request) = self.core.emit(purpose, request, resend_safe, now);
+        if !resend_safe {
+            // Write-ahead: a snapshot taken now knows the refresh token is being spent.
+            self.core.persist();
+        }
         let failures = self.state.backoff.failures;
-        let tokens = self.tokens;
-        let core = self.core;
-        Ok((
-            Session {
-                core,
-                state: Refreshing { flight, failures },
-                tokens,
-            },
-            request,
-        ))
+        Ok((self.with_tokens(Refreshing { flight, failures }), request))
     }
 
-    /// Reports a 401 from a resource server: the token is no longer handed out.
-    pub fn on_unauthorized(&mut self, _now: UtcDateTime) {
-        self.tokens.rejected = true;
+    /// Reports a 401 from a resource server about token `generation`: if it is the
+    /// current token, it is no longer handed out.
+    pub fn on_unauthorized(&mut self, generation: Generation, _now: UtcDateTime) -> Unauthorized {
+        self.core.reject(&mut self.tokens, generation)
     }
 
-    /// Shows the session the time: a halted session whose token passed its hard expiry
-    /// has nothing left and becomes unauthenticated, keeping the halt's reason.
-    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, Session<Unauthenticated, D>> {
-        if self.state.halt.is_none() || now < self.tokens.hard_expiry {
+    /// Reports that a call authenticated with token `generation` succeeded at `now`. When
+    /// a sliding expiry moves the refresh moment past `now` (and the token was not
+    /// withdrawn), renewal is no longer due and the session goes back to [`Active`],
+    /// clearing any backoff or halt.
+    pub fn on_call_succeeded(
+        mut self,
+        generation: Generation,
+        now: UtcDateTime,
+    ) -> Step<Self, Session<Active, D>> {
+        self.slide(generation, now);
+        if self.tokens.withdrawn.is_some() || now >= self.tokens.refresh_at {
             return Step::Same(self);
         }
-        let state = Unauthenticated {
-            backoff: Backoff {
-                failures: self.state.backoff.failures,
-                retry_at: None,
-            },
-            halt: self.state.halt,
-        };
-        Step::Next(Session {
-            core: self.core,
-            state,
-            tokens: (),
-        })
+        Step::Next(self.with_tokens(Active { _private: () }))
     }
 }
 
@@ -379,7 +483,7 @@ impl<D: Dialect> Session<Refreshing, D> {
 
     /// Hands back the renewal response.
     pub fn on_response(
-        self,
+        mut self,
         id: RequestId,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
@@ -391,53 +495,68 @@ impl<D: Dialect> Session<Refreshing, D> {
                 error,
             });
         }
-        Ok(
-            match self.core.accept(&flight, response, now, Some(&self.tokens)) {
-                Ok(mut tokens) => {
-                    let reusable =
-                        self.core.shared.dialect.refresh_token_use() == RefreshTokenUse::Reusable;
-                    if flight.purpose == Purpose::Refresh
-                        && tokens.refresh_token.is_none()
-                        && reusable
-                    {
-                        // RFC 6749 §6: no new refresh token means the old one stays valid.
-                        // A single-use one stays spent: the next renewal is a login.
-                        tokens.refresh_token = self.tokens.refresh_token;
-                        tokens.refresh_expires_at = self.tokens.refresh_expires_at;
-                    }
-                    RenewOutcome::Renewed(
-                        Session {
-                            core: self.core,
-                            state: Active { _private: () },
-                            tokens,
-                        },
-                        flight.purpose,
-                    )
-                }
-                Err(failure) => self.fail(failure, now),
+        let mut tokens = match self.core.accept(&flight, response, now, Some(&self.tokens)) {
+            Ok(tokens) => tokens,
+            Err(failure) => return Ok(self.fail(failure, now)),
+        };
+        let reusable = self.core.shared.dialect.refresh_token_use() == RefreshTokenUse::Reusable;
+        if flight.purpose == Purpose::Refresh && tokens.refresh_token.is_none() && reusable {
+            // RFC 6749 §6: no new refresh token means the old one stays valid.
+            // A single-use one stays spent: the next renewal is a login.
+            tokens.refresh_token = self.tokens.refresh_token.take();
+            tokens.refresh_expires_at = self.tokens.refresh_expires_at;
+        }
+        self.core.issue(&mut tokens, flight.purpose, true);
+        Ok(RenewOutcome::Renewed(
+            Session {
+                core: self.core,
+                state: Active { _private: () },
+                tokens,
             },
-        )
+            flight.purpose,
+        ))
     }
 
-    /// Reports a 401 from a resource server: the old token is no longer handed out.
-    pub fn on_unauthorized(&mut self, _now: UtcDateTime) {
-        self.tokens.rejected = true;
+    /// Reports a 401 from a resource server about token `generation`: if it is the
+    /// current (old) token, it is no longer handed out while the renewal is in flight.
+    pub fn on_unauthorized(&mut self, generation: Generation, _now: UtcDateTime) -> Unauthorized {
+        self.core.reject(&mut self.tokens, generation)
     }
 
-    fn fail(self, mut failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
+    /// Reports that a call authenticated with token `generation` succeeded at `now`: for
+    /// dialects with sliding expiry this extends the current token's life.
+    pub fn on_call_succeeded(&mut self, generation: Generation, now: UtcDateTime) {
+        self.slide(generation, now);
+    }
+
+    /// When showing the session the time next matters: the response deadline, or the old
+    /// token's hard expiry if that comes first.
+    pub fn deadline(&self) -> UtcDateTime {
+        let expiry = self
+            .tokens
+            .withdrawn
+            .is_none()
+            .then_some(self.tokens.hard_expiry);
+        earlier(expiry, Some(self.state.flight.deadline)).unwrap_or(self.state.flight.deadline)
+    }
+
+    fn fail(mut self, mut failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
         let mut tokens = self.tokens;
         if let Some(refresh_token) = &tokens.refresh_token {
             failure.scrub(refresh_token.secret());
         }
+        let reached_server = failure.may_have_reached_server();
         let failures = self.state.failures.saturating_add(1);
         let error = self.core.verdict(failure, failures, now);
         let dialect = &self.core.shared.dialect;
-        if self.state.flight.purpose == Purpose::Refresh {
-            let spent = dialect.refresh_token_use() == RefreshTokenUse::SingleUse;
+        let mut refresh_token_dropped = false;
+        if self.state.flight.purpose == Purpose::Refresh && tokens.refresh_token.is_some() {
+            let spent = dialect.refresh_token_use() == RefreshTokenUse::SingleUse && reached_server;
             if spent || matches!(error, Error::Reauthenticate { .. }) {
                 // Never presented again: the server may have consumed it.
                 tokens.refresh_token = None;
                 tokens.refresh_expires_at = None;
+                refresh_token_dropped = true;
             }
         }
         let renewable = self.core.refresh_token_usable(&tokens, now) || dialect.can_login();
@@ -453,6 +572,21 @@ impl<D: Dialect> Session<Refreshing, D> {
             }
             _ => (error.retry_at(), Halt::from_error(&error)),
         };
+        match (&halt, &error) {
+            (Some(halt), _) => self.core.halted(halt.to_error()),
+            (None, Error::Reauthenticate { failure }) => {
+                self.core.notify(Event::Reauthenticating {
+                    cause: failure.clone(),
+                })
+            }
+            (None, error) => self.core.notify(Event::RetryScheduled {
+                purpose: self.state.flight.purpose,
+                error: error.clone(),
+            }),
+        }
+        if refresh_token_dropped {
+            self.core.persist();
+        }
         // A re-login after a dead grant is a fresh start, not one more failure.
         let failures = if retry_at.is_none() && halt.is_none() {
             0
@@ -489,6 +623,9 @@ mod sealed {
         /// await.
         fn into_revocation<E>(self, tokens: Self::Tokens<E>)
             -> (PendingRevocation, Option<Flight>);
+
+        /// The token the state hands out, if any.
+        fn tokens<E>(tokens: &mut Self::Tokens<E>) -> Option<&mut super::TokenSet<E>>;
     }
 }
 
@@ -496,45 +633,62 @@ impl sealed::IntoRevocation for Unauthenticated {
     fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
         (PendingRevocation::default(), None)
     }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
 }
 
 impl sealed::IntoRevocation for LoggingIn {
     fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
         (PendingRevocation::default(), Some(self.flight))
     }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
 }
 
 impl sealed::IntoRevocation for Active {
     fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
-        let mut pending = PendingRevocation::default();
-        pending.push(tokens);
-        (pending, None)
+        (PendingRevocation::of(tokens), None)
+    }
+
+    fn tokens<E>(tokens: &mut TokenSet<E>) -> Option<&mut TokenSet<E>> {
+        Some(tokens)
     }
 }
 
 impl sealed::IntoRevocation for Expiring {
     fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
-        let mut pending = PendingRevocation::default();
-        pending.push(tokens);
-        (pending, None)
+        (PendingRevocation::of(tokens), None)
+    }
+
+    fn tokens<E>(tokens: &mut TokenSet<E>) -> Option<&mut TokenSet<E>> {
+        Some(tokens)
     }
 }
 
 impl sealed::IntoRevocation for Refreshing {
     fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
-        let mut pending = PendingRevocation::default();
-        pending.push(tokens);
-        (pending, Some(self.flight))
+        (PendingRevocation::of(tokens), Some(self.flight))
+    }
+
+    fn tokens<E>(tokens: &mut TokenSet<E>) -> Option<&mut TokenSet<E>> {
+        Some(tokens)
     }
 }
 
 impl<S: Revocable, D: Dialect> Session<S, D> {
-    /// Starts revoking: no token is handed out from now on. RFC 7009 requests go out one
-    /// at a time, refresh tokens first, then access tokens.
+    /// Starts revoking: the token is withdrawn at once. RFC 7009 requests go out one at a
+    /// time, refresh tokens first, then access tokens.
     ///
     /// A login or refresh in flight is awaited first ([`Revocation::Awaiting`]): hand back
     /// its response as usual, and any token it minted is revoked too.
-    pub fn revoke(self, now: UtcDateTime) -> Revocation<D> {
+    pub fn revoke(mut self, now: UtcDateTime) -> Revocation<D> {
+        if let Some(tokens) = <S as sealed::IntoRevocation>::tokens(&mut self.tokens) {
+            self.core.withdraw(tokens, Withdrawal::Revoked);
+        }
         let (pending, in_flight) = sealed::IntoRevocation::into_revocation(self.state, self.tokens);
         match in_flight {
             Some(flight) => Revocation::Awaiting(Session {
@@ -573,6 +727,8 @@ impl<D: Dialect> Session<Revoked, D> {
                 );
             }
         }
+        self.core.notify(Event::Revoked);
+        self.core.persist();
         Revocation::Done(self)
     }
 }
@@ -608,7 +764,7 @@ impl<D: Dialect> Session<Revoking, D> {
                 Err(failure) => Some(failure),
             },
             Purpose::Login | Purpose::Refresh => {
-                // The awaited renewal: whatever it minted is revoked too.
+                // The awaited renewal: whatever it minted is revoked too, never handed out.
                 if let Ok(tokens) = self.core.accept(&flight, response, now, None) {
                     self.tokens.push(tokens);
                 }
@@ -618,11 +774,16 @@ impl<D: Dialect> Session<Revoking, D> {
         Ok(self.advance(failure, now))
     }
 
-    fn advance(self, failure: Option<Failure>, now: UtcDateTime) -> RevocationStep<D> {
+    fn advance(mut self, failure: Option<Failure>, now: UtcDateTime) -> RevocationStep<D> {
         let failure = match self.state.flight.purpose {
-            Purpose::Revoke(kind) => {
-                failure.map(|failure| (kind, self.core.verdict(failure, 1, now)))
-            }
+            Purpose::Revoke(kind) => failure.map(|failure| {
+                let error = self.core.verdict(failure, 1, now);
+                self.core.notify(Event::RevocationFailed {
+                    kind,
+                    error: error.clone(),
+                });
+                (kind, error)
+            }),
             // The awaited renewal's own failure concerns nobody any more.
             Purpose::Login | Purpose::Refresh => None,
         };
@@ -659,6 +820,10 @@ mod awaiting {
             failure: Failure,
             now: UtcDateTime,
         ) -> Self::Outcome<D>;
+        /// What the passage of time does besides expiring the request.
+        fn tick<D: Dialect>(session: &mut Session<Self, D>, now: UtcDateTime) {
+            let _ = (session, now);
+        }
     }
 }
 
@@ -688,6 +853,10 @@ impl awaiting::Fail for Refreshing {
     ) -> RenewOutcome<D> {
         session.fail(failure, now)
     }
+    /// The old token is withdrawn at its hard expiry, even while the renewal is in flight.
+    fn tick<D: Dialect>(session: &mut Session<Self, D>, now: UtcDateTime) {
+        session.core.expire_if_due(&mut session.tokens, now);
+    }
 }
 
 impl awaiting::Fail for Revoking {
@@ -710,15 +879,26 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
         awaiting::Fail::flight(&self.state).id
     }
 
-    /// Reports that the request in flight failed in transport, or that its response was
-    /// lost. Refused for any other id.
+    /// Why the request in flight was sent.
+    pub fn request_purpose(&self) -> Purpose {
+        awaiting::Fail::flight(&self.state).purpose
+    }
+
+    /// When the request in flight counts as lost.
+    pub fn response_deadline(&self) -> UtcDateTime {
+        awaiting::Fail::flight(&self.state).deadline
+    }
+
+    /// Reports that the request in flight failed in transport, saying whether it may have
+    /// reached the server. Refused for any other id.
     pub fn on_transport_error(
         self,
         id: RequestId,
+        error: TransportError,
         now: UtcDateTime,
     ) -> Result<S::Outcome<D>, Refused<Self>> {
         match awaiting::Fail::flight(&self.state).check(id) {
-            Ok(()) => Ok(S::fail(self, Failure::transport(), now)),
+            Ok(()) => Ok(S::fail(self, Failure::transport(error), now)),
             Err(error) => Err(Refused {
                 session: self,
                 error,
@@ -726,8 +906,10 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
         }
     }
 
-    /// Shows the session the time: past the response deadline, the request counts as lost.
-    pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, S::Outcome<D>> {
+    /// Shows the session the time: past the response deadline, the request counts as lost
+    /// (its outcome unknown).
+    pub fn on_timeout(mut self, now: UtcDateTime) -> Step<Self, S::Outcome<D>> {
+        S::tick(&mut self, now);
         if now < awaiting::Fail::flight(&self.state).deadline {
             return Step::Same(self);
         }
@@ -736,7 +918,7 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Shared mechanics
+// Shared mechanics of the transitions
 
 impl Flight {
     fn check(&self, id: RequestId) -> Result<(), Misuse> {
@@ -757,162 +939,33 @@ impl Backoff {
     }
 }
 
-impl<D: Dialect> Core<D> {
-    fn emit(
-        &mut self,
-        purpose: Purpose,
-        request: http::Request<Vec<u8>>,
-        resend_safe: bool,
-        now: UtcDateTime,
-    ) -> (Flight, TokenRequest) {
-        let id = RequestId(self.next_id);
-        self.next_id += 1;
-        if matches!(purpose, Purpose::Login | Purpose::Refresh) {
-            if let Some(budget) = self.shared.dialect.request_budget() {
-                self.budget.record(&budget, now);
-            }
-        }
-        let flight = Flight {
-            id,
-            purpose,
-            sent_at: now,
-            deadline: now.saturating_add(self.shared.policy.response_timeout),
-        };
-        let request = TokenRequest {
-            id,
-            purpose,
-            resend_safe,
-            request,
-        };
-        (flight, request)
+impl<D> Core<D> {
+    /// Announces that the session stopped trying by itself, and persists it so that a
+    /// restart does not try again what was refused.
+    fn halted(&mut self, error: Error) {
+        self.notify(match error {
+            Error::Rejected { .. } => Event::Rejected { error },
+            error => Event::ReauthenticationRequired { error },
+        });
+        self.persist();
     }
+}
 
-    /// Whether the refresh token will still be alive when a refresh sent at `now` arrives:
-    /// one that dies within the skew allowance is not worth spending.
-    pub(crate) fn refresh_token_usable<E>(&self, tokens: &TokenSet<E>, now: UtcDateTime) -> bool {
-        tokens.refresh_token_alive(now.saturating_add(self.shared.policy.skew_allowance))
-    }
-
-    /// When the request budget allows the next login or refresh, if not now.
-    pub(crate) fn budget_slot(&self) -> Option<UtcDateTime> {
-        let budget = self.shared.dialect.request_budget()?;
-        self.budget.next_slot(&budget)
-    }
-
-    fn check_budget(&self, purpose: Purpose, now: UtcDateTime) -> Result<(), Misuse> {
-        match self.budget_slot() {
-            Some(retry_at) if now < retry_at => Err(Misuse::TooEarly { purpose, retry_at }),
-            _ => Ok(()),
+impl<S, D> Session<S, D>
+where
+    S: State<Tokens<D::Extra> = TokenSet<D::Extra>>,
+    D: Dialect,
+{
+    /// The same tokens in another token-holding state.
+    fn with_tokens<T>(self, state: T) -> Session<T, D>
+    where
+        T: State<Tokens<D::Extra> = TokenSet<D::Extra>>,
+    {
+        Session {
+            core: self.core,
+            state,
+            tokens: self.tokens,
         }
-    }
-
-    pub(crate) fn check_size(&self, response: &http::Response<Vec<u8>>) -> Result<(), Failure> {
-        if response.body().len() > self.shared.policy.max_body_bytes {
-            Err(Failure::new(FailureKind::TooLarge, Some(response.status())))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Parses a token response into a token set, or the evidence of its failure with any
-    /// token the session knows scrubbed from the description.
-    fn accept(
-        &self,
-        flight: &Flight,
-        response: &http::Response<Vec<u8>>,
-        now: UtcDateTime,
-        known: Option<&TokenSet<D::Extra>>,
-    ) -> Result<TokenSet<D::Extra>, Failure> {
-        self.check_size(response)?;
-        let policy = &self.shared.policy;
-        let result = self
-            .shared
-            .dialect
-            .parse_token_response(flight.purpose, response)
-            .and_then(|grant| {
-                let server_date = response
-                    .headers()
-                    .get(http::header::DATE)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(crate::token::parse_http_date);
-                TokenSet::from_grant(grant, policy, flight.sent_at, now, server_date).map_err(
-                    |reason| Failure::new(FailureKind::Malformed(reason), Some(response.status())),
-                )
-            });
-        result.map_err(|mut failure| {
-            if let Some(tokens) = known {
-                failure.scrub(tokens.access_token.secret());
-                if let Some(refresh_token) = &tokens.refresh_token {
-                    failure.scrub(refresh_token.secret());
-                }
-            }
-            failure
-        })
-    }
-
-    /// Decides what a failure means, after `failures` consecutive ones.
-    fn verdict(&self, mut failure: Failure, failures: u32, now: UtcDateTime) -> Error {
-        // A server may echo a credential in its error description.
-        self.shared
-            .dialect
-            .for_each_secret(&mut |secret| failure.scrub(secret));
-        let policy = &self.shared.policy;
-        let backoff = now.saturating_add(policy.backoff(failures, self.next_id));
-        let after = |retry_after: Option<crate::error::RetryAfter>| {
-            retry_after.map_or(backoff, |retry_after| retry_after.deadline(now).max(now))
-        };
-        let status = failure.status;
-        let code = failure.code.as_ref();
-        let throttled = status == Some(StatusCode::TOO_MANY_REQUESTS)
-            || matches!(code, Some(Code::Extension(c)) if c == "slow_down")
-            || (status == Some(StatusCode::SERVICE_UNAVAILABLE) && failure.retry_after.is_some());
-        if throttled {
-            // Without Retry-After, a rate-limited provider's window is waited out whole.
-            let window = self
-                .shared
-                .dialect
-                .request_budget()
-                .filter(|_| failure.retry_after.is_none())
-                .map_or(now, |budget| now.saturating_add(budget.per()));
-            return Error::Throttled {
-                retry_at: after(failure.retry_after).max(window),
-                failure,
-            };
-        }
-        let temporary = match failure.kind {
-            FailureKind::Transport | FailureKind::Timeout | FailureKind::Malformed(_) => true,
-            FailureKind::TooLarge => true,
-            FailureKind::OAuth | FailureKind::Status => {
-                matches!(code, Some(Code::Extension(c)) if c == "temporarily_unavailable" || c == "server_error")
-                    || status
-                        .is_some_and(|s| s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT)
-            }
-        };
-        if temporary {
-            // A server-sent Retry-After may lengthen the wait, never shorten the backoff.
-            let retry_at = after(failure.retry_after).max(backoff);
-            return Error::Retry { retry_at, failure };
-        }
-        match code {
-            Some(Code::InvalidGrant) => Error::Reauthenticate { failure },
-            _ => Error::Rejected { failure },
-        }
-    }
-
-    /// Extends a sliding expiry by `lifetime` from `now`, recomputing the derived moments.
-    pub(crate) fn slide<E>(&self, tokens: &mut TokenSet<E>, now: UtcDateTime, lifetime: Duration) {
-        let policy = &self.shared.policy;
-        let Some(expires_at) = now.checked_add(lifetime) else {
-            return;
-        };
-        if expires_at <= tokens.expires_at {
-            return;
-        }
-        tokens.issued_at = now;
-        tokens.expires_at = expires_at;
-        tokens.hard_expiry = policy.hard_expiry(expires_at);
-        tokens.refresh_at =
-            policy.refresh_moment(now, expires_at, tokens.access_token.secret().as_bytes());
     }
 }
 
@@ -920,6 +973,14 @@ impl<D: Dialect> Core<D> {
 fn later(a: Option<UtcDateTime>, b: Option<UtcDateTime>) -> Option<UtcDateTime> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The earlier of two optional moments.
+fn earlier(a: Option<UtcDateTime>, b: Option<UtcDateTime>) -> Option<UtcDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
 }

@@ -2,7 +2,7 @@
 //! as they are emitted, deadlines are jumped to.
 
 use oauth_lifecycle::dialect::Dialect;
-use oauth_lifecycle::{Driver, Event, Output, Policy, Purpose, TokenRequest};
+use oauth_lifecycle::{Driver, Event, Output, Policy, Purpose, TokenRequest, TransportError};
 use oauth_lifecycle_emulator::Emulator;
 use time::{Duration, UtcDateTime};
 
@@ -24,6 +24,8 @@ pub struct Harness<D: Dialect, E: Emulator> {
     pub events: Vec<Event>,
     pub requests: Vec<(UtcDateTime, Purpose)>,
     pub next_fate: Fate,
+    /// How many persistence points the driver asked for.
+    pub persisted: usize,
 }
 
 impl<D: Dialect, E: Emulator> Harness<D, E> {
@@ -37,6 +39,7 @@ impl<D: Dialect, E: Emulator> Harness<D, E> {
             events: Vec::new(),
             requests: Vec::new(),
             next_fate: Fate::Answered,
+            persisted: 0,
         };
         harness.driver.handle_timeout(now);
         harness.drain();
@@ -56,12 +59,12 @@ impl<D: Dialect, E: Emulator> Harness<D, E> {
             Fate::ResponseLost => {
                 let _ = self.server.handle(request.request(), self.now);
                 self.driver
-                    .handle_transport_error(request.id(), self.now)
+                    .handle_transport_error(request.id(), TransportError::OutcomeUnknown, self.now)
                     .unwrap();
             }
             Fate::Dropped => self
                 .driver
-                .handle_transport_error(request.id(), self.now)
+                .handle_transport_error(request.id(), TransportError::NotSent, self.now)
                 .unwrap(),
         }
     }
@@ -72,9 +75,9 @@ impl<D: Dialect, E: Emulator> Harness<D, E> {
             match self.driver.poll_output() {
                 Output::Request(request) => self.send(request),
                 Output::Event(event) => self.events.push(event),
+                Output::Persist => self.persisted += 1,
                 Output::Timeout(deadline) => return Some(deadline),
                 Output::Idle => return None,
-                _ => unreachable!("no other outputs exist"),
             }
         }
         panic!("the driver never settled");
@@ -106,7 +109,8 @@ impl<D: Dialect, E: Emulator> Harness<D, E> {
     /// Makes an API call with the current token, as an application would, and reports
     /// the outcome. The status, or `None` when there was no token to call with.
     pub fn call_api(&mut self) -> Option<u16> {
-        let token = self.driver.access_token(self.now)?.secret().clone();
+        let current = self.driver.access_token(self.now)?;
+        let (token, generation) = (current.secret().to_owned(), current.generation());
         let request = http::Request::builder()
             .uri("https://api.example/v3/auth/profile")
             .header("authorization", format!("Bearer {token}"))
@@ -114,9 +118,9 @@ impl<D: Dialect, E: Emulator> Harness<D, E> {
             .unwrap();
         let status = self.server.resource_request(&request, self.now).status();
         if status == 401 {
-            self.driver.handle_unauthorized(self.now);
+            let _ = self.driver.handle_unauthorized(generation, self.now);
         } else if status.is_success() {
-            self.driver.handle_call_succeeded(self.now);
+            self.driver.handle_call_succeeded(generation, self.now);
         }
         self.drain();
         Some(status.as_u16())

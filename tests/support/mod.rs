@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod emulated;
+pub mod read_side;
 pub mod render;
 pub mod transport;
 

@@ -1,12 +1,12 @@
-//! What crosses the session's boundary: request descriptions out, responses and time in,
-//! events out.
+//! Requests to the token and revocation endpoints: what the session asks the caller's
+//! transport to send, and what the transport reports back when it could not.
+//!
+//! Imports no other module of the crate: everything else builds on it.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
-
-use crate::error::{Error, Failure};
 
 /// Identifies one emitted request; its response must be handed back with the same id.
 ///
@@ -69,13 +69,16 @@ impl fmt::Display for Purpose {
 /// Send it exactly once, then hand back its response with
 /// [`Driver::handle_response`](crate::Driver::handle_response) (or the typestate's
 /// `on_response`) under the same [`id`](TokenRequest::id), or report its failure with
-/// `handle_transport_error`. `Debug` shows the method and URI only: headers and body
+/// `handle_transport_error`. Hand back **every** response, whatever its status: a 400 or
+/// a 503 is evidence the session needs (an HTTP client that turns 4xx and 5xx into errors
+/// must be told not to). `Debug` shows the method and URI only: headers and body
 /// carry credentials.
 #[must_use = "a token request does nothing until the caller's transport sends it"]
 pub struct TokenRequest {
     pub(crate) id: RequestId,
     pub(crate) purpose: Purpose,
     pub(crate) resend_safe: bool,
+    pub(crate) deadline: UtcDateTime,
     pub(crate) request: http::Request<Vec<u8>>,
 }
 
@@ -99,6 +102,15 @@ impl TokenRequest {
         self.resend_safe
     }
 
+    /// When the session stops waiting for the answer and counts the request as lost
+    /// ([`Policy::response_timeout`](crate::Policy::response_timeout) after it was emitted).
+    ///
+    /// Set the transport's timeout from it (`deadline - now`), so the transport gives up
+    /// no later than the session does.
+    pub fn deadline(&self) -> UtcDateTime {
+        self.deadline
+    }
+
     /// The HTTP request to send.
     pub fn request(&self) -> &http::Request<Vec<u8>> {
         &self.request
@@ -116,6 +128,7 @@ impl fmt::Debug for TokenRequest {
             .field("id", &self.id)
             .field("purpose", &self.purpose)
             .field("resend_safe", &self.resend_safe)
+            .field("deadline", &self.deadline)
             .field("method", self.request.method())
             .field("uri", self.request.uri())
             .field(
@@ -126,76 +139,27 @@ impl fmt::Debug for TokenRequest {
     }
 }
 
-/// Something that happened, for the caller to log, count or act on.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A login succeeded; the session is active.
-    LoggedIn {
-        /// When the new access token expires (local clock).
-        expires_at: UtcDateTime,
-    },
-    /// The access token was renewed, by a refresh or by a new login standing in for one.
-    Renewed {
-        /// How it was renewed.
-        via: Purpose,
-        /// When the new access token expires (local clock).
-        expires_at: UtcDateTime,
-    },
-    /// The refresh moment came, or a resource server rejected the token: renewal starts.
-    RenewalDue {
-        /// Whether a resource server answered 401.
-        unauthorized: bool,
-    },
-    /// The refresh token is dead; the session logs in again with its configured credentials.
-    Reauthenticating {
-        /// Why the grant is dead.
-        cause: Failure,
-    },
-    /// The session cannot renew by itself: a person or the embedding program must supply
-    /// new credentials. A still-valid access token is served until its hard expiry.
-    ReauthenticationRequired {
-        /// Why: [`Error::Reauthenticate`] or [`ConfigError::NoCredentials`](crate::ConfigError::NoCredentials).
-        error: Error,
-    },
-    /// The endpoint rejected the client's configuration (`invalid_client`, …): the
-    /// session stops trying until [`Driver::login`](crate::Driver::login) is called.
-    Rejected {
-        /// The [`Error::Rejected`] verdict.
-        error: Error,
-    },
-    /// A token-endpoint exchange failed; the session tries again later.
-    RetryScheduled {
-        /// What failed.
-        purpose: Purpose,
-        /// When and why.
-        error: Error,
-    },
-    /// The access token passed its hard expiry without a successful renewal.
-    Expired,
-    /// A revocation request failed; the token is forgotten locally all the same.
-    RevocationFailed {
-        /// Which token.
-        kind: TokenKind,
-        /// What went wrong.
-        error: Error,
-    },
-    /// The session is revoked. Terminal.
-    Revoked,
+/// How a request failed in the caller's transport: whether it may have reached the server.
+///
+/// The difference matters for a single-use refresh token: one that never left can be
+/// sent again; one that may have reached the server is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportError {
+    /// The request never left: the connection was refused, the name did not resolve, the
+    /// TLS handshake failed, or the transport gave up before writing the request.
+    NotSent,
+    /// The request may have reached the server: the connection broke or timed out after
+    /// the request was (partly) written, or the response could not be read. Also the
+    /// right report for a request that was in flight when the process restarted.
+    OutcomeUnknown,
 }
 
-/// What the session wants next, from [`Driver::poll_output`](crate::Driver::poll_output).
-#[derive(Debug)]
-#[must_use = "outputs must be acted on: send requests, handle events, wait for timeouts"]
-#[non_exhaustive]
-pub enum Output {
-    /// Send this request and hand back its response.
-    Request(TokenRequest),
-    /// Something happened.
-    Event(Event),
-    /// Nothing to do until this moment (or until an input arrives): then call
-    /// [`Driver::handle_timeout`](crate::Driver::handle_timeout).
-    Timeout(UtcDateTime),
-    /// Nothing will happen until the caller acts (a terminal state, or credentials are needed).
-    Idle,
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportError::NotSent => "the request was not sent",
+            TransportError::OutcomeUnknown => "the request's outcome is unknown",
+        })
+    }
 }

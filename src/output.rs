@@ -1,0 +1,176 @@
+//! What the session tells the caller: events, outputs of the drain loop, its status, and
+//! its answer to a reported 401.
+
+use time::UtcDateTime;
+
+use crate::bearer::{BearerToken, Generation, Withdrawal};
+use crate::error::{Error, Failure};
+use crate::request::{Purpose, TokenKind, TokenRequest};
+
+/// Something that happened, for the caller to log, count or act on.
+///
+/// Three events carry everything a read side needs, so an adapter publishes the token
+/// from events alone: [`TokenIssued`](Event::TokenIssued) (publish it),
+/// [`TokenExtended`](Event::TokenExtended) (move its `valid_until`) and
+/// [`TokenWithdrawn`](Event::TokenWithdrawn) (stop handing it out).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A new access token may be handed out, until `valid_until`. It replaces any earlier
+    /// one.
+    TokenIssued {
+        /// The token, shared: clone it into your read side (a reference-count increment).
+        token: BearerToken,
+        /// Which token this is.
+        generation: Generation,
+        /// The last moment it may be handed out (its hard expiry).
+        valid_until: UtcDateTime,
+        /// When the server says it expires (local clock).
+        expires_at: UtcDateTime,
+        /// How it was obtained: [`Purpose::Login`] or [`Purpose::Refresh`].
+        via: Purpose,
+        /// Whether it replaces a token the session held (a renewal), rather than
+        /// starting from none.
+        renewal: bool,
+    },
+    /// A successful call slid the token's expiry forward (sliding-expiry dialects).
+    TokenExtended {
+        /// Which token.
+        generation: Generation,
+        /// The new last moment it may be handed out.
+        valid_until: UtcDateTime,
+        /// The new expiry (local clock).
+        expires_at: UtcDateTime,
+    },
+    /// The token stops being handed out before a replacement arrived.
+    TokenWithdrawn {
+        /// Which token.
+        generation: Generation,
+        /// Why.
+        reason: Withdrawal,
+    },
+    /// The refresh moment came, or a resource server rejected the token: renewal starts.
+    RenewalDue {
+        /// Whether a resource server answered 401.
+        unauthorized: bool,
+    },
+    /// The refresh token is dead; the session logs in again with its configured credentials.
+    Reauthenticating {
+        /// Why the grant is dead.
+        cause: Failure,
+    },
+    /// The session cannot renew by itself: a person or the embedding program must supply
+    /// new credentials. A still-valid access token is served until its hard expiry.
+    ReauthenticationRequired {
+        /// Why: [`Error::Reauthenticate`] or [`ConfigError::NoCredentials`](crate::ConfigError::NoCredentials).
+        error: Error,
+    },
+    /// The endpoint rejected the client's configuration (`invalid_client`, …): the
+    /// session stops trying until [`Driver::login`](crate::Driver::login) is called.
+    Rejected {
+        /// The [`Error::Rejected`] verdict.
+        error: Error,
+    },
+    /// A token-endpoint exchange failed; the session tries again later.
+    RetryScheduled {
+        /// What failed.
+        purpose: Purpose,
+        /// When and why.
+        error: Error,
+    },
+    /// A revocation request failed; the token is forgotten locally all the same.
+    RevocationFailed {
+        /// Which token.
+        kind: TokenKind,
+        /// What went wrong.
+        error: Error,
+    },
+    /// The session is revoked. Terminal.
+    Revoked,
+}
+
+/// What the session tells the caller besides the requests it emits: an event, or a
+/// request to persist. The typestate API hands these out with
+/// [`Session::poll_notice`](crate::Session::poll_notice); [`Driver::poll_output`](crate::Driver::poll_output)
+/// interleaves them with requests and deadlines.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// Something happened.
+    Event(Event),
+    /// Save a snapshot now (see [`Output::Persist`]).
+    Persist,
+}
+
+/// What the session wants next, from [`Driver::poll_output`](crate::Driver::poll_output).
+///
+/// Exhaustive: an adapter matches every arm, and a new kind of output is a breaking change.
+#[derive(Debug)]
+#[must_use = "outputs must be acted on: send requests, handle events, persist, wait for timeouts"]
+pub enum Output {
+    /// Send this request and hand back its response (whatever its status) or its
+    /// transport error.
+    Request(TokenRequest),
+    /// Something happened.
+    Event(Event),
+    /// Save a snapshot now (`driver.session().snapshot_with_secrets()`), before acting on
+    /// any output after this one. It comes after every change of the token, and before
+    /// every request that spends a single-use refresh token: a process that crashes after
+    /// sending such a request restarts from a snapshot that knows the token is spent, and
+    /// never sends it again.
+    Persist,
+    /// Nothing to do until this moment (or until an input arrives): then call
+    /// [`Driver::handle_timeout`](crate::Driver::handle_timeout).
+    Timeout(UtcDateTime),
+    /// Nothing will happen until the caller acts (a terminal state, or credentials are needed).
+    Idle,
+}
+
+impl From<Notice> for Output {
+    fn from(notice: Notice) -> Self {
+        match notice {
+            Notice::Event(event) => Output::Event(event),
+            Notice::Persist => Output::Persist,
+        }
+    }
+}
+
+/// Where a session stands, for an adapter deciding whether callers should wait for a
+/// token or fail at once.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Status {
+    /// A token may be handed out and no renewal is under way.
+    Ready,
+    /// A login or renewal is due or in flight. A still-valid token may be handed out
+    /// meanwhile.
+    Renewing,
+    /// The last login or renewal failed; the next attempt is at `retry_at`. A still-valid
+    /// token may be handed out meanwhile.
+    Waiting {
+        /// When the session tries again.
+        retry_at: UtcDateTime,
+    },
+    /// The session cannot obtain a token by itself: new credentials, or an explicit
+    /// [`Driver::login`](crate::Driver::login), are needed. A still-valid token may be
+    /// handed out until its hard expiry.
+    NeedsLogin {
+        /// Why.
+        error: Error,
+    },
+    /// The session is revoked or being revoked: it will never hand out a token again.
+    Revoked,
+}
+
+/// The session's answer to a reported 401 ([`Driver::handle_unauthorized`](crate::Driver::handle_unauthorized)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "tells whether the report changed anything"]
+pub enum Unauthorized {
+    /// The report was about the current token: it is withdrawn and a renewal is due (or
+    /// already under way).
+    Withdrawn,
+    /// The current token was already withdrawn: nothing changed.
+    AlreadyWithdrawn,
+    /// The report was about a token that is no longer current: nothing changed. Retry the
+    /// call with the current token.
+    Stale,
+}
