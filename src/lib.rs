@@ -118,16 +118,25 @@
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 // The base modules, in the one direction they depend on each other: each imports only
-// those above it (tests/module_layering.rs checks it).
-mod bearer;
-pub mod error;
-mod output;
-pub mod policy;
-mod request;
-mod timestamp;
-pub mod token;
+// those before it (tests/module_layering.rs checks it). Blank lines keep rustfmt from
+// sorting them.
+mod timestamp; // moments as servers write them
+
+mod request; // requests and transport failures
+
+pub mod error; // verdicts and evidence
+
+pub mod policy; // timing
+
+mod bearer; // the token as handed out
+
+pub mod token; // token sets
+
+mod output; // what the session tells the caller
+
 // Built on the base.
 pub mod dialect;
+pub mod resource;
 mod session;
 
 pub use http;
@@ -140,6 +149,7 @@ pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
 pub use crate::output::{Event, Notice, Output, Status, Unauthorized};
 pub use crate::policy::{Policy, RequestBudget};
 pub use crate::request::{Purpose, RequestId, TokenKind, TokenRequest, TransportError};
+pub use crate::resource::ResourceVerdict;
 pub use crate::session::{
     Active, AnySession, AwaitingResponse, Driver, Expiring, ExpiringStep, LoggingIn, LoginOutcome,
     PendingRevocation, Refreshing, Refused, RenewOutcome, Revocable, Revocation, RevocationStep,
