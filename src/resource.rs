@@ -52,14 +52,20 @@ pub enum ResourceVerdict {
 /// exactly once unescaped). A line is read up to its first syntax error: the list
 /// elements before it count; the malformed one and the rest of the line do not.
 ///
-/// | status          | `error` codes of the `Bearer` challenges           | verdict                                        |
-/// |-----------------|----------------------------------------------------|------------------------------------------------|
-/// | 401 or 403      | one is `invalid_token`                             | [`TokenRejected`](ResourceVerdict::TokenRejected) |
-/// | 401 or 403      | one is `insufficient_scope`, none `invalid_token`  | [`InsufficientScope`](ResourceVerdict::InsufficientScope) |
-/// | 401 or 403      | only others (`invalid_request`, unknown codes)     | [`NotTokenRelated`](ResourceVerdict::NotTokenRelated) |
-/// | 401             | none: no header, a `Bearer` challenge without `error`, only other schemes, an unreadable header | [`TokenRejected`](ResourceVerdict::TokenRejected) |
-/// | 403             | none                                               | [`NotTokenRelated`](ResourceVerdict::NotTokenRelated) |
-/// | any other       | anything                                           | [`NotTokenRelated`](ResourceVerdict::NotTokenRelated) |
+/// The first row that matches decides:
+///
+/// | status    | `error` codes of the `Bearer` challenges               | verdict               |
+/// |-----------|--------------------------------------------------------|-----------------------|
+/// | 401, 403  | one is `invalid_token`                                 | [`TokenRejected`]     |
+/// | 401, 403  | one is `insufficient_scope`                            | [`InsufficientScope`] |
+/// | 401, 403  | others only (`invalid_request`, unknown codes, `""`)   | [`NotTokenRelated`]   |
+/// | 401       | none (see below)                                       | [`TokenRejected`]     |
+/// | 403       | none (see below)                                       | [`NotTokenRelated`]   |
+/// | any other | anything                                               | [`NotTokenRelated`]   |
+///
+/// "None" is: no `WWW-Authenticate` line, `Bearer` challenges without an `error`
+/// parameter, challenges of other schemes only (`Basic`, `Negotiate abc==`, …), or lines
+/// unreadable from their start.
 ///
 /// Challenges of other schemes never change the verdict. Runs in time linear in the
 /// headers' size, allocates nothing, and never panics, whatever the bytes.
@@ -85,6 +91,10 @@ pub enum ResourceVerdict {
 /// );
 /// assert_eq!(classify(StatusCode::OK, &headers), ResourceVerdict::NotTokenRelated);
 /// ```
+///
+/// [`TokenRejected`]: ResourceVerdict::TokenRejected
+/// [`InsufficientScope`]: ResourceVerdict::InsufficientScope
+/// [`NotTokenRelated`]: ResourceVerdict::NotTokenRelated
 pub fn classify(status: StatusCode, headers: &HeaderMap) -> ResourceVerdict {
     if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
         return ResourceVerdict::NotTokenRelated;
