@@ -33,6 +33,34 @@ pub trait Emulator {
     fn stats(&self) -> &ServerStats;
 }
 
+/// A boxed emulator is one too, so that emulators of different kinds can be held and
+/// served alike, as `Box<dyn Emulator + Send>`.
+impl<E: Emulator + ?Sized> Emulator for Box<E> {
+    fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        (**self).handle(request, now)
+    }
+
+    fn resource_request(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        (**self).resource_request(request, now)
+    }
+
+    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
+        (**self).is_access_token_valid(token, now)
+    }
+
+    fn fail_next(&mut self, failure: InjectedFailure) {
+        (**self).fail_next(failure);
+    }
+
+    fn revoke_all(&mut self) {
+        (**self).revoke_all();
+    }
+
+    fn stats(&self) -> &ServerStats {
+        (**self).stats()
+    }
+}
+
 /// Implements the [`Emulator`] methods every emulator answers from its `store` field.
 macro_rules! delegate_to_store {
     () => {
