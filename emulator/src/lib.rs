@@ -23,11 +23,13 @@
 // returned once per request, so its size costs nothing worth a box.
 #![allow(clippy::result_large_err)]
 
+mod clock;
 mod convirza;
 mod legacy;
 mod server;
 mod store;
 
+pub use self::clock::{Clock, DrivenClock};
 pub use self::convirza::{ConvirzaAccount, ConvirzaV3Server, ConvirzaV3ServerConfig};
 pub use self::legacy::{ConvercusLegacyServer, ConvercusLegacyServerConfig, LegacyTokenShape};
 pub use self::server::{EmulatedClient, ResponseFlavor, StandardServer, StandardServerConfig};
