@@ -15,6 +15,63 @@
 //! | [`ConvercusLegacyServer`] | Convercus legacy login, 24-hour tokens |
 //!
 //! All of them implement [`Emulator`], so one test can drive each in turn.
+//!
+//! # Over the network
+//!
+//! [`HttpFront`] serves any emulator over HTTP/1.1 on `127.0.0.1`, so that real HTTP
+//! clients, blocking or async, and command-line tools can be tested against every provider
+//! over a socket. Requests under `/api/` go to the emulator's resource server, all others
+//! to its authentication endpoints. `now` comes from a [`Clock`]: the system's, or a
+//! [`DrivenClock`] the test moves, so simulated time runs over real sockets too. The front
+//! can also break the transport on demand ([`TransportFault`]: a hang, a reset, a truncated
+//! body, a gateway's HTML error page, a huge body), which no provider emulator does by
+//! itself.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//!
+//! use oauth_lifecycle_emulator::{DrivenClock, HttpFront, StandardServer, StandardServerConfig};
+//! use time::macros::utc_datetime;
+//!
+//! let clock = DrivenClock::new(utc_datetime!(2026-01-01 09:00));
+//! let server = StandardServer::new(StandardServerConfig::default());
+//! let front = HttpFront::start(server, clock.clone())?;
+//!
+//! // A blocking exchange with nothing but the standard library.
+//! let exchange = |request: String| -> std::io::Result<String> {
+//!     let mut stream = TcpStream::connect(front.addr())?;
+//!     stream.write_all(request.as_bytes())?;
+//!     let mut answer = String::new();
+//!     stream.read_to_string(&mut answer)?;
+//!     Ok(answer)
+//! };
+//! let body = "grant_type=client_credentials";
+//! let login = exchange(format!(
+//!     "POST /token HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+//!      Authorization: Basic ZW11bGF0ZWQtY2xpZW50OmVtdWxhdGVkLXNlY3JldA==\r\n\
+//!      Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+//!     front.addr(),
+//!     body.len(),
+//! ))?;
+//! assert!(login.starts_with("HTTP/1.1 200 OK\r\n"));
+//! assert!(login.contains("date: Thu, 01 Jan 2026 09:00:00 GMT\r\n"));
+//! let json = &login[login.find("\r\n\r\n").unwrap() + 4..];
+//! let token: serde_json::Value = serde_json::from_str(json).unwrap();
+//! let token = token["access_token"].as_str().unwrap();
+//!
+//! let call = |token: &str| {
+//!     exchange(format!(
+//!         "GET /api/me HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+//!          Connection: close\r\n\r\n",
+//!         front.addr(),
+//!     ))
+//! };
+//! assert!(call(token)?.starts_with("HTTP/1.1 200 OK"));
+//! clock.advance(time::Duration::hours(1)); // the token's lifetime
+//! assert!(call(token)?.starts_with("HTTP/1.1 401 Unauthorized"));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -25,12 +82,14 @@
 
 mod clock;
 mod convirza;
+mod http_front;
 mod legacy;
 mod server;
 mod store;
 
 pub use self::clock::{Clock, DrivenClock};
 pub use self::convirza::{ConvirzaAccount, ConvirzaV3Server, ConvirzaV3ServerConfig};
+pub use self::http_front::{FrontStats, HttpFront, HttpFrontConfig, TransportFault};
 pub use self::legacy::{ConvercusLegacyServer, ConvercusLegacyServerConfig, LegacyTokenShape};
 pub use self::server::{EmulatedClient, ResponseFlavor, StandardServer, StandardServerConfig};
 pub use self::store::{Emulator, InjectedFailure, Reply, ServerStats};
