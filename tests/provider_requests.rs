@@ -402,6 +402,19 @@ fn convercus_matches_its_httpie_examples() {
         "ENTERREFRESHTOKEN",
     );
     insta::assert_snapshot!(staging.iter().map(render).collect::<Vec<_>>().join("\n"));
+    // Production: the realm is the program itself, on auth.convercus.io.
+    let production = requests(
+        || keycloak(Environment::Production, Some("ENTERPASSWORD")),
+        "ENTERREFRESHTOKEN",
+    );
+    assert_eq!(
+        production[0].request().uri(),
+        "https://auth.convercus.io/realms/enterprogram/protocol/openid-connect/token"
+    );
+    insta::assert_snapshot!(
+        "convercus_production_realm",
+        production.iter().map(render).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[test]

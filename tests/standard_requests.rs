@@ -4,10 +4,10 @@
 
 mod support;
 
-use oauth_lifecycle::dialect::{ClientAuth, Standard};
+use oauth_lifecycle::dialect::{ClientAuth, Grant, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
-    AccessToken, Policy, RefreshToken, Revocation, Session, TokenRequest, TransportError,
+    AccessToken, Policy, Purpose, RefreshToken, Revocation, Session, TokenRequest, TransportError,
 };
 use support::render::render;
 use time::macros::utc_datetime;
@@ -43,12 +43,18 @@ fn grant() -> TokenGrant<()> {
 }
 
 fn requests(auth: ClientAuth, password: bool) -> Vec<TokenRequest> {
-    let mut out = Vec::new();
-    let session = Session::new(dialect(auth, password), Policy::default()).unwrap();
-    let (_, login) = session.login(NOW).unwrap();
-    out.push(login);
+    requests_of(|| dialect(auth, password))
+}
 
-    let session = Session::new(dialect(auth, password), Policy::default()).unwrap();
+/// Login (when the dialect can), refresh and revocations, in that order.
+fn requests_of(make: impl Fn() -> Standard) -> Vec<TokenRequest> {
+    let mut out = Vec::new();
+    let session = Session::new(make(), Policy::default()).unwrap();
+    if let Ok((_, login)) = session.login(NOW) {
+        out.push(login);
+    }
+
+    let session = Session::new(make(), Policy::default()).unwrap();
     let active = session.adopt(grant(), NOW).unwrap();
     let generation = active.tokens().generation();
     let expiring = active
@@ -137,5 +143,91 @@ fn request_debug_shows_no_secret() {
         ] {
             assert!(!shown.contains(secret), "{shown}");
         }
+    }
+}
+
+/// Every combination of client authentication, grant, scopes, scope on refresh and extra
+/// parameters: each request's form body holds exactly the fields it should, none empty.
+#[test]
+fn every_configuration_emits_well_formed_form_bodies() {
+    let auths = [
+        (Some(ClientAuth::Basic), "basic"),
+        (Some(ClientAuth::Post), "post"),
+        (None, "public client"),
+    ];
+    let mut checked = 0;
+    for (auth, auth_name) in auths {
+        for grant in [None, Some(Grant::RefreshOnly), Some(password_grant())] {
+            for scopes in [&[][..], &["a"][..], &["a", "b:c"][..]] {
+                for scope_on_refresh in [false, true] {
+                    for param in [false, true] {
+                        let make = || {
+                            let mut builder =
+                                Standard::builder("https://auth.example.com/token", "client")
+                                    .revocation_url("https://auth.example.com/revoke")
+                                    .scope_on_refresh(scope_on_refresh);
+                            if let Some(auth) = auth {
+                                builder = builder.client_secret("secret").client_auth(auth);
+                            }
+                            if let Some(grant) = grant.clone() {
+                                builder = builder.grant(grant);
+                            }
+                            for scope in scopes {
+                                builder = builder.scope(*scope);
+                            }
+                            if param {
+                                builder = builder.param("audience", "api");
+                            }
+                            builder.build().unwrap()
+                        };
+                        let case = format!(
+                            "{auth_name}, {grant:?}, scopes {scopes:?}, scope on refresh \
+                             {scope_on_refresh}, param {param}"
+                        );
+                        for request in requests_of(make) {
+                            let raw = String::from_utf8(request.request().body().clone()).unwrap();
+                            assert!(raw.split('&').all(|pair| !pair.is_empty()), "{case}: {raw}");
+                            let fields: Vec<String> = form_urlencoded::parse(raw.as_bytes())
+                                .map(|(name, _)| name.into_owned())
+                                .collect();
+                            let has = |name: &str| fields.iter().any(|f| f == name);
+                            let in_body = auth != Some(ClientAuth::Basic);
+                            assert_eq!(has("client_id"), in_body, "{case}: {raw}");
+                            assert_eq!(
+                                has("client_secret"),
+                                auth == Some(ClientAuth::Post),
+                                "{case}: {raw}"
+                            );
+                            let scoped = !scopes.is_empty();
+                            match request.purpose() {
+                                Purpose::Login => {
+                                    assert_eq!(has("scope"), scoped, "{case}: {raw}");
+                                    assert_eq!(has("audience"), param, "{case}: {raw}");
+                                }
+                                Purpose::Refresh => assert_eq!(
+                                    has("scope"),
+                                    scoped && scope_on_refresh,
+                                    "{case}: {raw}"
+                                ),
+                                _ => assert!(has("token") && has("token_type_hint")),
+                            }
+                            let mut unique = fields.clone();
+                            unique.sort();
+                            unique.dedup();
+                            assert_eq!(unique.len(), fields.len(), "{case}: a repeated field");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}
+
+fn password_grant() -> Grant {
+    Grant::Password {
+        username: oauth2::ResourceOwnerUsername::new("alice".into()),
+        password: oauth2::ResourceOwnerPassword::new("p&ss".into()),
     }
 }

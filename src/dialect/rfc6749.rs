@@ -289,9 +289,9 @@ impl StandardBuilder {
             }
         };
         let refresh_suffix = if self.scope_on_refresh && !scope.is_empty() {
-            let mut form = form_urlencoded::Serializer::new(String::from("&"));
+            let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("scope", &scope);
-            format!("{}{client_suffix}", form.finish())
+            format!("&{}{client_suffix}", form.finish())
         } else {
             client_suffix.clone()
         };

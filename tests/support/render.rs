@@ -28,6 +28,13 @@ pub fn render(request: &TokenRequest) -> String {
         .get("content-type")
         .is_some_and(|value| value == "application/x-www-form-urlencoded");
     if form {
+        // Every field has a name: no empty pair from a stray separator.
+        let raw = String::from_utf8_lossy(http.body());
+        assert!(
+            raw.split('&')
+                .all(|pair| !pair.is_empty() && !pair.starts_with('=')),
+            "a form body with an empty field: {raw}"
+        );
         out.push_str("body:\n");
         for (name, value) in form_urlencoded::parse(http.body()) {
             out.push_str(&format!("  {name} = {value:?}\n"));
