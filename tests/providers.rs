@@ -265,6 +265,35 @@ fn convirza_v3_sliding_expiry_needs_no_renewal_while_calls_succeed() {
 }
 
 #[test]
+fn convirza_v3_a_late_401_never_spends_the_new_refresh_token() {
+    let mut h = v3_harness(ConvirzaV3ServerConfig::default());
+    let first = h.driver.access_token(h.now).unwrap().generation();
+    // Idle until the refresh at about 80 % of 7 days: a new token and refresh token.
+    h.run_until(START + Duration::days(6));
+    assert_eq!(h.count(Purpose::Refresh), 1);
+    let second = h.driver.access_token(h.now).unwrap().generation();
+    assert!(second > first);
+    // A call made with the first token comes back 401 only now.
+    assert_eq!(
+        h.driver.handle_unauthorized(first, h.now),
+        oauth_lifecycle::Unauthorized::Stale
+    );
+    h.drain();
+    assert_eq!(h.count(Purpose::Refresh), 1, "the late 401 spent nothing");
+    assert_eq!(
+        h.driver.access_token(h.now).map(|t| t.generation()),
+        Some(second)
+    );
+    assert_eq!(h.call_api(), Some(200));
+    // The next rotation uses the refresh token the server expects, once.
+    h.run_until(START + Duration::days(12));
+    assert_eq!(h.count(Purpose::Refresh), 2);
+    assert_eq!(h.count(Purpose::Login), 1);
+    assert_eq!(h.server.stats().refresh_token_reuses, 0);
+    assert_eq!(h.call_api(), Some(200));
+}
+
+#[test]
 fn convirza_v3_refreshes_when_idle_and_on_a_401() {
     let mut h = v3_harness(ConvirzaV3ServerConfig::default());
     // No calls: renewal at about 80 % of 7 days, by refresh.
