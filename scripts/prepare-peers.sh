@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Installs the real OAuth servers the integration tests start on 127.0.0.1:
 # panva's oidc-provider (npm, pinned by package-lock.json) and django-oauth-toolkit
-# (PyPI, pinned by requirements.txt, in a virtualenv). Idempotent and quick when done.
+# (PyPI, pinned by requirements.txt, in a virtualenv). Installs Node.js and Python's venv
+# from the system's packages first when they are missing (as root, with apt-get).
+# Idempotent and quick when done.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/peers"
 
-command -v node >/dev/null || { echo "node is required for the oidc-provider peer" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "python3 is required for the django-oauth-toolkit peer" >&2; exit 1; }
+missing=()
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "the integration tests need: ${missing[*]} (install them, or run as root with apt-get)" >&2
+    exit 1
+  fi
+fi
 
 if [ ! -d oidc/node_modules/oidc-provider ] || [ oidc/package-lock.json -nt oidc/node_modules/.package-lock.json ]; then
   (cd oidc && npm ci --no-audit --no-fund --loglevel=error)
