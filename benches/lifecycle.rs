@@ -137,14 +137,15 @@ fn access_token(c: &mut Criterion) {
     let any: AnySession<Standard> = active().into();
     let driver = Driver::from_session(active().into());
     let mut group = c.benchmark_group("access_token");
+    // The whole hand-out is kept: the secret, its generation and its valid-until moment.
     group.bench_function("session_active", |b| {
-        b.iter(|| black_box(&session).access_token(black_box(NOW)).is_some())
+        b.iter(|| black_box(black_box(&session).access_token(black_box(NOW))))
     });
     group.bench_function("any_session", |b| {
-        b.iter(|| black_box(&any).access_token(black_box(NOW)).is_some())
+        b.iter(|| black_box(black_box(&any).access_token(black_box(NOW))))
     });
     group.bench_function("driver", |b| {
-        b.iter(|| black_box(&driver).access_token(black_box(NOW)).is_some())
+        b.iter(|| black_box(black_box(&driver).access_token(black_box(NOW))))
     });
     group.finish();
 }
@@ -227,7 +228,7 @@ fn driver_lifecycle(c: &mut Criterion) {
                         now = at.max(now);
                         driver.handle_timeout(now);
                     }
-                    _ => {}
+                    Output::Event(_) | Output::Persist | Output::Idle => {}
                 }
             }
             driver.access_token(now).is_some()
