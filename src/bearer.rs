@@ -115,7 +115,8 @@ impl fmt::Debug for BearerToken {
 pub struct CurrentToken<'a> {
     pub(crate) bearer: &'a BearerToken,
     pub(crate) generation: Generation,
-    pub(crate) valid_until: UtcDateTime,
+    // Borrowed, not copied: the hand-out stays three words.
+    pub(crate) valid_until: &'a UtcDateTime,
 }
 
 impl<'a> CurrentToken<'a> {
@@ -147,7 +148,7 @@ impl<'a> CurrentToken<'a> {
     /// earlier (rejected, revoked) or extended (sliding expiry).
     #[inline]
     pub fn valid_until(&self) -> UtcDateTime {
-        self.valid_until
+        *self.valid_until
     }
 }
 
@@ -214,7 +215,7 @@ mod tests {
         let current = CurrentToken {
             bearer: &token,
             generation: Generation(3),
-            valid_until: UtcDateTime::MIN,
+            valid_until: &UtcDateTime::MIN,
         };
         let shown = format!("{token:?} {current:?}");
         assert!(!shown.contains("s3cr3t"), "{shown}");

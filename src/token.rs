@@ -202,7 +202,7 @@ impl<E> TokenSet<E> {
         self.is_usable(now).then_some(CurrentToken {
             bearer: &self.bearer,
             generation: self.generation,
-            valid_until: self.hard_expiry,
+            valid_until: &self.hard_expiry,
         })
     }
 
