@@ -9,8 +9,9 @@ use crate::request::{Purpose, TokenKind, TokenRequest};
 
 /// Something that happened, for the caller to log, count or act on.
 ///
-/// Three events carry everything a read side needs, so an adapter publishes the token
-/// from events alone: [`TokenIssued`](Event::TokenIssued) (publish it),
+/// Four events carry everything a read side needs, so an adapter publishes the token
+/// from events alone: [`TokenIssued`](Event::TokenIssued) and
+/// [`TokenRestored`](Event::TokenRestored) (publish it),
 /// [`TokenExtended`](Event::TokenExtended) (move its `valid_until`) and
 /// [`TokenWithdrawn`](Event::TokenWithdrawn) (stop handing it out).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,18 @@ pub enum Event {
         /// Whether it replaces a token the session held (a renewal), rather than
         /// starting from none.
         renewal: bool,
+    },
+    /// A session restored from a snapshot holds this token, which may be handed out until
+    /// `valid_until`: publish it as if it had just been issued.
+    TokenRestored {
+        /// The token, shared.
+        token: BearerToken,
+        /// Which token this is.
+        generation: Generation,
+        /// The last moment it may be handed out (its hard expiry).
+        valid_until: UtcDateTime,
+        /// When the server says it expires (local clock).
+        expires_at: UtcDateTime,
     },
     /// A successful call slid the token's expiry forward (sliding-expiry dialects).
     TokenExtended {

@@ -614,3 +614,33 @@ fn the_read_side_shares_the_token_bytes_and_a_sensitive_header() {
     assert!(current.header_value().is_sensitive());
     assert!(!format!("{token:?} {current:?}").contains(current.secret()));
 }
+
+#[test]
+fn a_restored_session_announces_its_token_once_for_a_fresh_read_side() {
+    let mut world = World::logged_in(password_dialect(RefreshTokenUse::SingleUse));
+    drain(&mut world.driver);
+    let generation = world.generation();
+    let snapshot = world.driver.session().snapshot_with_secrets();
+    let restored = AnySession::restore(
+        password_dialect(RefreshTokenUse::SingleUse),
+        policy(),
+        snapshot,
+    )
+    .unwrap();
+    let mut driver = Driver::from_session(restored);
+    let drained = drain(&mut driver);
+    let [Event::TokenRestored {
+        token,
+        generation: announced,
+        valid_until,
+        ..
+    }] = &drained.events[..]
+    else {
+        panic!("{:?}", drained.events);
+    };
+    let current = driver.access_token(world.now).unwrap();
+    assert_eq!(*announced, generation);
+    assert_eq!(token.secret(), current.secret());
+    assert_eq!(*valid_until, current.valid_until());
+    assert!(drain(&mut driver).events.is_empty(), "announced once");
+}

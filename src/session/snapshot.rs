@@ -14,6 +14,7 @@ use super::{
 use crate::bearer::{BearerToken, Generation};
 use crate::dialect::Dialect;
 use crate::error::ConfigError;
+use crate::output::Event;
 use crate::policy::{BudgetLog, Policy};
 use crate::token::TokenSet;
 
@@ -198,7 +199,9 @@ impl<D: Dialect> AnySession<D> {
 
     /// Rebuilds a session from a snapshot made with its secrets, with the dialect and
     /// policy it runs under. A request that was in flight stays in flight: hand back its
-    /// response if it arrives, or report it lost with a transport error.
+    /// response if it arrives, or report it lost with a transport error. A token that may
+    /// still be handed out is announced with [`Event::TokenRestored`], so a read side
+    /// built from events alone learns it.
     pub fn restore(
         dialect: D,
         policy: Policy,
@@ -221,7 +224,7 @@ impl<D: Dialect> AnySession<D> {
             snapshot.generation,
         );
         core.budget = snapshot.budget;
-        Ok(match snapshot.state {
+        let mut session: AnySession<D> = match snapshot.state {
             SnapshotState::Unauthenticated { backoff, halt } => Session {
                 core,
                 state: Unauthenticated { backoff, halt },
@@ -272,6 +275,20 @@ impl<D: Dialect> AnySession<D> {
                 tokens: (),
             }
             .into(),
-        })
+        };
+        // A read side starting with this session learns its token from events too.
+        let restored = session
+            .tokens()
+            .filter(|tokens| tokens.withdrawn.is_none())
+            .map(|tokens| Event::TokenRestored {
+                token: tokens.bearer.clone(),
+                generation: tokens.generation,
+                valid_until: tokens.hard_expiry,
+                expires_at: tokens.expires_at,
+            });
+        if let Some(event) = restored {
+            session.core_mut().notify(event);
+        }
+        Ok(session)
     }
 }

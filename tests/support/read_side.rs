@@ -28,6 +28,19 @@ impl ReadSide {
                 self.last_generation = *generation;
                 self.published = Some((*generation, token.clone(), *valid_until));
             }
+            Event::TokenRestored {
+                token,
+                generation,
+                valid_until,
+                ..
+            } => {
+                assert!(
+                    *generation >= self.last_generation,
+                    "restored an older token"
+                );
+                self.last_generation = *generation;
+                self.published = Some((*generation, token.clone(), *valid_until));
+            }
             Event::TokenExtended {
                 generation,
                 valid_until,
