@@ -1,19 +1,14 @@
 //! The state diagram in docs/architecture.md is generated from the transition table in
 //! src/session/transitions.rs; this test keeps the two in step.
 
+mod support;
+
+use support::transition_table::rows;
+
 fn table() -> Vec<String> {
-    let source = include_str!("../src/session/transitions.rs");
-    let start = source.find("//! TRANSITIONS:").expect("table start") + "//! TRANSITIONS:".len();
-    let end = source.find("//! END TRANSITIONS").expect("table end");
-    source[start..end]
-        .lines()
-        .map(|line| line.trim_start_matches("//!").trim())
-        .filter(|line| !line.is_empty())
-        .map(|row| {
-            let (from, rest) = row.split_once(" --").expect("from --input--> to");
-            let (input, to) = rest.rsplit_once("--> ").expect("from --input--> to");
-            format!("    {from} --> {to}: {input}")
-        })
+    rows()
+        .iter()
+        .map(|row| format!("    {} --> {}: {}", row.from, row.to, row.label()))
         .collect()
 }
 

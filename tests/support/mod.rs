@@ -10,6 +10,7 @@
 pub mod emulated;
 pub mod read_side;
 pub mod render;
+pub mod transition_table;
 pub mod transport;
 
 use std::io::{BufRead, BufReader};
