@@ -1,0 +1,403 @@
+//! The read side: the token a manager publishes for its callers, updated from the core's
+//! events by the driving thread or task, read without a lock or a clock.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use event_listener::{Event as Signal, EventListener, Listener};
+use oauth_lifecycle::http::HeaderValue;
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle::{BearerToken, Error, Event, Generation, Status};
+
+/// A token as published: the shared token, its generation, and the last moment it may be
+/// handed out. Withdrawn by the driving side at that moment, so readers never compare
+/// clocks.
+#[derive(Clone)]
+pub struct PublishedToken {
+    token: BearerToken,
+    generation: Generation,
+    valid_until: UtcDateTime,
+}
+
+impl PublishedToken {
+    /// The token itself.
+    pub fn secret(&self) -> &str {
+        self.token.secret()
+    }
+
+    /// `Bearer <token>`, marked sensitive, for the `Authorization` header.
+    pub fn header_value(&self) -> &HeaderValue {
+        self.token.header_value()
+    }
+
+    /// The shared token.
+    pub fn bearer(&self) -> &BearerToken {
+        &self.token
+    }
+
+    /// Which token this is: report a 401 with it.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// The last moment it may be handed out.
+    pub fn valid_until(&self) -> UtcDateTime {
+        self.valid_until
+    }
+}
+
+impl fmt::Debug for PublishedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublishedToken")
+            .field("token", &self.token)
+            .field("generation", &self.generation)
+            .field("valid_until", &self.valid_until)
+            .finish()
+    }
+}
+
+/// Why a caller waiting for a token got none.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// No token came within the caller's timeout; `status` says what the session was
+    /// doing (renewing, or waiting until a moment after a failure or a 429).
+    #[error("no token within the timeout; the session is {status:?}")]
+    Timeout {
+        /// Where the session stood when the wait ended.
+        status: Status,
+    },
+    /// The session cannot obtain a token by itself: new credentials, or an explicit
+    /// login, are needed.
+    #[error("the session needs a new login: {error}")]
+    NeedsLogin {
+        /// The core's reason.
+        error: Error,
+    },
+    /// The session is revoked: it will never hand out a token again.
+    #[error("the session is revoked")]
+    Revoked,
+    /// The manager was shut down.
+    #[error("the token manager is shut down")]
+    Closed,
+}
+
+/// What a caller asking for a token gets right now.
+#[derive(Debug)]
+pub enum Readiness {
+    /// A token (newer than asked for, if a generation was given).
+    Ready(Arc<PublishedToken>),
+    /// No token will come: why.
+    Failed(WaitError),
+    /// None yet; one may come.
+    Pending,
+}
+
+/// The token a manager publishes, and the session's status, for any number of readers.
+///
+/// The driving thread or task calls [`apply`](TokenCell::apply) with every event and
+/// [`set_status`](TokenCell::set_status) after every drain; readers call
+/// [`with`](TokenCell::with), which takes no lock, reads no clock and touches no reference
+/// count, or wait for a token with a bound they choose.
+pub struct TokenCell {
+    current: ArcSwapOption<PublishedToken>,
+    status: ArcSwap<Status>,
+    closed: AtomicBool,
+    changed: Signal,
+}
+
+impl Default for TokenCell {
+    fn default() -> Self {
+        TokenCell {
+            current: ArcSwapOption::empty(),
+            status: ArcSwap::from_pointee(Status::Renewing),
+            closed: AtomicBool::new(false),
+            changed: Signal::new(),
+        }
+    }
+}
+
+impl fmt::Debug for TokenCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCell")
+            .field("current", &self.current.load().as_deref())
+            .field("status", &**self.status.load())
+            .field("closed", &self.closed.load(Ordering::Acquire))
+            .finish()
+    }
+}
+
+// The driving side.
+impl TokenCell {
+    /// An empty cell.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Publishes what an event says about the token; other events change nothing.
+    /// Returns whether the published token changed.
+    pub fn apply(&self, event: &Event) -> bool {
+        let published = match event {
+            Event::TokenIssued {
+                token,
+                generation,
+                valid_until,
+                ..
+            }
+            | Event::TokenRestored {
+                token,
+                generation,
+                valid_until,
+                ..
+            } => Some(Arc::new(PublishedToken {
+                token: token.clone(),
+                generation: *generation,
+                valid_until: *valid_until,
+            })),
+            Event::TokenExtended {
+                generation,
+                valid_until,
+                ..
+            } => {
+                let current = self.current.load_full();
+                match current {
+                    Some(current) if current.generation == *generation => {
+                        Some(Arc::new(PublishedToken {
+                            valid_until: *valid_until,
+                            ..(*current).clone()
+                        }))
+                    }
+                    _ => return false,
+                }
+            }
+            Event::TokenWithdrawn { generation, .. } => {
+                if self.generation() != Some(*generation) {
+                    return false;
+                }
+                None
+            }
+            _ => return false,
+        };
+        self.current.store(published);
+        self.changed.notify(usize::MAX);
+        true
+    }
+
+    /// Records where the session stands, waking waiters if it changed.
+    pub fn set_status(&self, status: Status) {
+        if **self.status.load() != status {
+            self.status.store(Arc::new(status));
+            self.changed.notify(usize::MAX);
+        }
+    }
+
+    /// Withdraws whatever token is published: the session it came from was replaced by
+    /// one that holds none.
+    pub fn withdraw(&self) {
+        self.current.store(None);
+        self.changed.notify(usize::MAX);
+    }
+
+    /// Withdraws the token and fails every waiter: the manager is gone.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.current.store(None);
+        self.changed.notify(usize::MAX);
+    }
+}
+
+// The read side.
+impl TokenCell {
+    /// Runs `read` on the published token, if there is one. No lock, no clock, no
+    /// reference count: the fast path every call takes.
+    #[inline]
+    pub fn with<R>(&self, read: impl FnOnce(&PublishedToken) -> R) -> Option<R> {
+        let guard = self.current.load();
+        guard.as_deref().map(read)
+    }
+
+    /// The published token, shared. Costs a reference-count increment: prefer
+    /// [`with`](TokenCell::with) on hot paths.
+    pub fn token(&self) -> Option<Arc<PublishedToken>> {
+        self.current.load_full()
+    }
+
+    /// The generation of the published token, if any.
+    pub fn generation(&self) -> Option<Generation> {
+        self.with(PublishedToken::generation)
+    }
+
+    /// Where the session stood after its last drain.
+    pub fn status(&self) -> Status {
+        (**self.status.load()).clone()
+    }
+
+    /// Whether the manager was shut down.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// What a caller gets now: a token newer than `after` (any token when `None`), a
+    /// reason why none will come, or nothing yet.
+    pub fn readiness(&self, after: Option<Generation>) -> Readiness {
+        if self.is_closed() {
+            return Readiness::Failed(WaitError::Closed);
+        }
+        if let Some(token) = self.current.load_full() {
+            if after.is_none_or(|after| token.generation > after) {
+                return Readiness::Ready(token);
+            }
+        }
+        match self.status() {
+            Status::NeedsLogin { error } => Readiness::Failed(WaitError::NeedsLogin { error }),
+            Status::Revoked => Readiness::Failed(WaitError::Revoked),
+            _ => Readiness::Pending,
+        }
+    }
+
+    /// A listener woken at the next change of token or status. Take it, check
+    /// [`readiness`](TokenCell::readiness), then wait on it: no change is missed.
+    pub fn listen(&self) -> EventListener {
+        self.changed.listen()
+    }
+
+    /// Blocks the thread until a token newer than `after` is published, none can come,
+    /// or `timeout` passes.
+    pub fn wait_blocking(
+        &self,
+        after: Option<Generation>,
+        timeout: Duration,
+    ) -> Result<Arc<PublishedToken>, WaitError> {
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            let listener = self.listen();
+            match self.readiness(after) {
+                Readiness::Ready(token) => return Ok(token),
+                Readiness::Failed(error) => return Err(error),
+                Readiness::Pending => {}
+            }
+            let woken = match deadline {
+                Some(deadline) => listener.wait_deadline(deadline).is_some(),
+                None => {
+                    listener.wait();
+                    true
+                }
+            };
+            if !woken {
+                return match self.readiness(after) {
+                    Readiness::Ready(token) => Ok(token),
+                    Readiness::Failed(error) => Err(error),
+                    Readiness::Pending => Err(WaitError::Timeout {
+                        status: self.status(),
+                    }),
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use oauth_lifecycle::time::macros::utc_datetime;
+    use oauth_lifecycle::{AccessToken, Purpose, Withdrawal};
+
+    use super::*;
+
+    fn issued(secret: &str, generation: u64) -> Event {
+        Event::TokenIssued {
+            token: BearerToken::new(AccessToken::new(secret.into())).unwrap(),
+            generation: generation_of(generation),
+            valid_until: utc_datetime!(2026-01-01 01:00:00),
+            expires_at: utc_datetime!(2026-01-01 01:00:05),
+            via: Purpose::Login,
+            renewal: generation > 1,
+        }
+    }
+
+    /// Generations only come from sessions, or from a snapshot.
+    fn generation_of(n: u64) -> Generation {
+        serde_json::from_value(serde_json::json!(n)).unwrap()
+    }
+
+    #[test]
+    fn events_publish_extend_and_withdraw_the_token() {
+        let cell = TokenCell::new();
+        assert!(cell.with(|t| t.generation()).is_none());
+        assert!(cell.apply(&issued("first", 1)));
+        assert_eq!(
+            cell.with(|t| t.secret().to_owned()).as_deref(),
+            Some("first")
+        );
+        assert!(cell.apply(&Event::TokenExtended {
+            generation: generation_of(1),
+            valid_until: utc_datetime!(2026-01-02 00:00:00),
+            expires_at: utc_datetime!(2026-01-02 00:00:05),
+        }));
+        assert_eq!(
+            cell.with(|t| t.valid_until()),
+            Some(utc_datetime!(2026-01-02 00:00:00))
+        );
+        // A withdrawal of another generation changes nothing.
+        assert!(!cell.apply(&Event::TokenWithdrawn {
+            generation: generation_of(7),
+            reason: Withdrawal::Rejected,
+        }));
+        assert!(cell.apply(&Event::TokenWithdrawn {
+            generation: generation_of(1),
+            reason: Withdrawal::Rejected,
+        }));
+        assert!(cell.token().is_none());
+    }
+
+    #[test]
+    fn waiters_get_a_newer_token_or_the_sessions_reason() {
+        let cell = Arc::new(TokenCell::new());
+        cell.apply(&issued("first", 1));
+        let waiter = {
+            let cell = Arc::clone(&cell);
+            std::thread::spawn(move || {
+                cell.wait_blocking(Some(generation_of(1)), Duration::from_secs(10))
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        cell.apply(&issued("second", 2));
+        let token = waiter.join().unwrap().unwrap();
+        assert_eq!(token.secret(), "second");
+
+        let error = oauth_lifecycle::Error::Config(oauth_lifecycle::ConfigError::NoCredentials);
+        cell.set_status(Status::NeedsLogin {
+            error: error.clone(),
+        });
+        assert_eq!(
+            cell.wait_blocking(Some(generation_of(2)), Duration::from_secs(10))
+                .unwrap_err(),
+            WaitError::NeedsLogin { error }
+        );
+        cell.set_status(Status::Renewing);
+        let started = Instant::now();
+        assert_eq!(
+            cell.wait_blocking(Some(generation_of(2)), Duration::from_millis(50))
+                .unwrap_err(),
+            WaitError::Timeout {
+                status: Status::Renewing
+            }
+        );
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        cell.close();
+        assert_eq!(
+            cell.wait_blocking(None, Duration::from_secs(10))
+                .unwrap_err(),
+            WaitError::Closed
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let cell = TokenCell::new();
+        cell.apply(&issued("s3cret-value", 1));
+        assert!(!format!("{cell:?}").contains("s3cret"));
+    }
+}

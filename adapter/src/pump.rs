@@ -1,0 +1,302 @@
+//! The drain loop every manager runs, once: it drains the driver's outputs, publishes the
+//! token from events, persists at the core's persistence points, adopts a newer session
+//! from the store, traces everything, and stops at what needs the manager's runtime: a
+//! request to send, or a moment to wait for.
+
+use std::sync::Arc;
+
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle::{
+    AnySession, Dialect, Driver, Event, Generation, Output, Policy, RequestId, Snapshot,
+    TokenRequest, TransportError,
+};
+use zeroize::Zeroizing;
+
+use crate::published::TokenCell;
+use crate::store::{Saved, SessionStore, StoreError, StoredSession};
+use crate::trace;
+
+/// What the manager must do next.
+#[derive(Debug)]
+#[must_use = "send the request, or wait until the deadline or the next command"]
+pub enum Next {
+    /// Send this request with the manager's HTTP client, then hand back its response or
+    /// its transport error.
+    Send(TokenRequest),
+    /// Nothing to do before this moment (or, with `None`, before the next command): wait
+    /// for it or for a command, whichever comes first.
+    Wait(Option<UtcDateTime>),
+}
+
+/// What callers ask of a manager, forwarded to the session by its driving thread or task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// A resource server rejected token `generation`.
+    Unauthorized(Generation),
+    /// A call with token `generation` succeeded (sliding expiry).
+    CallSucceeded(Generation),
+    /// Log in now, clearing a halt.
+    Login,
+    /// Revoke the session.
+    Revoke,
+}
+
+/// Why a manager could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The dialect or policy is invalid.
+    #[error(transparent)]
+    Config(#[from] oauth_lifecycle::ConfigError),
+    /// The store could not be read, or holds something that is not a session of this
+    /// dialect. Nothing was overwritten.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The driver, its read side and its store, drained as one.
+pub struct Pump<D: Dialect> {
+    driver: Driver<Arc<D>>,
+    dialect: Arc<D>,
+    policy: Policy,
+    cell: Arc<TokenCell>,
+    store: Option<Arc<dyn SessionStore>>,
+    /// The store's revision this process last loaded or saved.
+    revision: Option<u64>,
+    /// Consecutive failed exchanges, for the traces.
+    failures: u32,
+}
+
+/// Upper bound on outputs drained in one call: far above what one input produces.
+const MAX_OUTPUTS: usize = 1024;
+
+impl<D: Dialect> Pump<D> {
+    /// Starts from what `store` holds, or from a new session when it holds nothing. A
+    /// request the stored session had in flight is reported lost (its outcome unknown):
+    /// its answer went to a process that no longer exists.
+    pub fn start(
+        dialect: D,
+        policy: Policy,
+        cell: Arc<TokenCell>,
+        store: Option<Arc<dyn SessionStore>>,
+        now: UtcDateTime,
+    ) -> Result<Self, StartError> {
+        let dialect = Arc::new(dialect);
+        let stored = match &store {
+            Some(store) => store.load()?,
+            None => None,
+        };
+        let (driver, revision) = match stored {
+            Some(stored) => {
+                let session = restore(&dialect, &policy, &stored)?;
+                tracing::info!(
+                    revision = stored.revision,
+                    generation = stored.generation.get(),
+                    "session restored from the store"
+                );
+                (Driver::from_session(session), Some(stored.revision))
+            }
+            None => (Driver::new(Arc::clone(&dialect), policy.clone())?, None),
+        };
+        let mut pump = Pump {
+            driver,
+            dialect,
+            policy,
+            cell,
+            store,
+            revision,
+            failures: 0,
+        };
+        if let Some((id, purpose)) = pump.driver.in_flight() {
+            tracing::info!(request = id.get(), purpose = %purpose, "a request was in flight at the last stop; its outcome is unknown");
+            pump.handle_transport_error(id, TransportError::OutcomeUnknown, now);
+        }
+        pump.driver.handle_timeout(now);
+        Ok(pump)
+    }
+
+    /// The driver, for its getters.
+    pub fn driver(&self) -> &Driver<Arc<D>> {
+        &self.driver
+    }
+
+    /// The read side this pump publishes to.
+    pub fn cell(&self) -> &Arc<TokenCell> {
+        &self.cell
+    }
+
+    /// Drains the driver until it needs the manager: a request to send, or a wait.
+    pub fn next(&mut self, now: UtcDateTime) -> Next {
+        for _ in 0..MAX_OUTPUTS {
+            match self.driver.poll_output() {
+                Output::Request(request) => {
+                    trace::request(&request, self.failures.saturating_add(1));
+                    return Next::Send(request);
+                }
+                Output::Event(event) => self.observe(&event, now),
+                Output::Persist => self.persist(now),
+                Output::Timeout(deadline) => return self.settle(Some(deadline)),
+                Output::Idle => return self.settle(None),
+            }
+        }
+        self.settle(self.driver.next_deadline())
+    }
+
+    /// Hands back the answer to request `id`, whatever its status.
+    pub fn handle_response(
+        &mut self,
+        id: RequestId,
+        response: &oauth_lifecycle::http::Response<Vec<u8>>,
+        now: UtcDateTime,
+    ) {
+        trace::response(id, response.status().as_u16());
+        if let Err(misuse) = self.driver.handle_response(id, response, now) {
+            // A request superseded meanwhile, or one of a session replaced by a newer one
+            // from the store: its answer concerns nobody.
+            tracing::debug!(request = id.get(), %misuse, "answer ignored");
+        }
+    }
+
+    /// Reports that request `id` failed in transport.
+    pub fn handle_transport_error(
+        &mut self,
+        id: RequestId,
+        error: TransportError,
+        now: UtcDateTime,
+    ) {
+        trace::transport_error(id, error);
+        if let Err(misuse) = self.driver.handle_transport_error(id, error, now) {
+            tracing::debug!(request = id.get(), %misuse, "transport error ignored");
+        }
+    }
+
+    /// Shows the session the time.
+    pub fn handle_timeout(&mut self, now: UtcDateTime) {
+        self.driver.handle_timeout(now);
+    }
+
+    /// Applies a caller's command.
+    pub fn handle(&mut self, command: Command, now: UtcDateTime) {
+        match command {
+            Command::Unauthorized(generation) => {
+                let answer = self.driver.handle_unauthorized(generation, now);
+                tracing::info!(generation = generation.get(), answer = ?answer, "401 reported");
+            }
+            Command::CallSucceeded(generation) => {
+                self.driver.handle_call_succeeded(generation, now);
+            }
+            Command::Login => {
+                if let Err(misuse) = self.driver.login(now) {
+                    tracing::warn!(%misuse, "login refused");
+                }
+            }
+            Command::Revoke => {
+                tracing::info!("revoking the session");
+                self.driver.revoke(now);
+            }
+        }
+    }
+
+    fn observe(&mut self, event: &Event, now: UtcDateTime) {
+        match event {
+            Event::TokenIssued { .. } | Event::TokenRestored { .. } => self.failures = 0,
+            Event::RetryScheduled { .. } => self.failures = self.failures.saturating_add(1),
+            _ => {}
+        }
+        trace::event(event, now, self.failures);
+        self.cell.apply(event);
+    }
+
+    fn settle(&mut self, deadline: Option<UtcDateTime>) -> Next {
+        let status = self.driver.status();
+        trace::status(&status);
+        self.cell.set_status(status);
+        Next::Wait(deadline)
+    }
+
+    /// Saves the session; adopts the store's instead when another process saved since.
+    fn persist(&mut self, now: UtcDateTime) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        // A store that moves again between two of our tries is retried a few times, not
+        // for ever.
+        for _ in 0..3 {
+            let snapshot = self.driver.session().snapshot_with_secrets();
+            let generation = snapshot.generation();
+            let bytes = match serde_json::to_vec(&snapshot) {
+                Ok(bytes) => Zeroizing::new(bytes),
+                Err(error) => {
+                    tracing::error!(%error, "could not serialize the session");
+                    return;
+                }
+            };
+            let stored = match store.save(self.revision, generation, &bytes) {
+                Ok(Saved::Stored { revision }) => {
+                    tracing::debug!(revision, generation = generation.get(), "session persisted");
+                    self.revision = Some(revision);
+                    return;
+                }
+                Ok(Saved::Newer(stored)) => stored,
+                Err(error) => {
+                    tracing::error!(%error, "could not persist the session");
+                    return;
+                }
+            };
+            if stored.generation >= generation && self.adopt(&stored, now) {
+                return;
+            }
+            // An older session, saved by a process that fell behind, or an unreadable
+            // one: ours replaces it.
+            tracing::info!(
+                theirs = stored.generation.get(),
+                ours = generation.get(),
+                "the store held an older or unreadable session; overwriting it"
+            );
+            self.revision = Some(stored.revision);
+        }
+        tracing::error!("the store kept moving; the session was not persisted");
+    }
+
+    /// Replaces the session by the store's newer one, if it can be read. Whatever the old
+    /// one was about to send is dropped with it: the newer session knows better.
+    fn adopt(&mut self, stored: &StoredSession, now: UtcDateTime) -> bool {
+        let session = match restore(&self.dialect, &self.policy, stored) {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::error!(%error, "the store holds an unreadable session");
+                return false;
+            }
+        };
+        tracing::info!(
+            revision = stored.revision,
+            generation = stored.generation.get(),
+            "another process moved the session on; adopting its state"
+        );
+        if session.tokens().is_none_or(|t| t.withdrawn().is_some()) {
+            self.cell.withdraw();
+        }
+        self.driver = Driver::from_session(session);
+        self.revision = Some(stored.revision);
+        self.driver.handle_timeout(now);
+        true
+    }
+}
+
+/// A session from its stored form.
+fn restore<D: Dialect>(
+    dialect: &Arc<D>,
+    policy: &Policy,
+    stored: &StoredSession,
+) -> Result<AnySession<Arc<D>>, StoreError> {
+    let snapshot: Snapshot<D::Extra> =
+        serde_json::from_slice(&stored.snapshot).map_err(|_| StoreError::Unreadable {
+            reason: "not a session snapshot of this dialect",
+        })?;
+    AnySession::restore(Arc::clone(dialect), policy.clone(), snapshot).map_err(|_| {
+        StoreError::Unreadable {
+            reason: "a snapshot that cannot be restored",
+        }
+    })
+}

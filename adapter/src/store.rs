@@ -1,0 +1,173 @@
+//! Where a manager keeps its session between runs: the store trait it calls at the core's
+//! persistence points and reads at start, and a store in memory.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use oauth_lifecycle::Generation;
+use zeroize::Zeroizing;
+
+/// A session as a store holds it: a snapshot made with its secrets (JSON), the
+/// generation of its token, and the store's revision counter.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    /// Incremented by every successful save; what a save compares against.
+    pub revision: u64,
+    /// The generation of the last token the session obtained.
+    pub generation: Generation,
+    /// The snapshot, as JSON. It holds secrets: it is wiped from memory when dropped.
+    pub snapshot: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for StoredSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSession")
+            .field("revision", &self.revision)
+            .field("generation", &self.generation)
+            .field(
+                "snapshot",
+                &format_args!("[{} bytes redacted]", self.snapshot.len()),
+            )
+            .finish()
+    }
+}
+
+/// What a save did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    /// Stored, as this revision.
+    Stored {
+        /// The revision the store now holds.
+        revision: u64,
+    },
+    /// Refused: the store holds another revision than the one the saver last saw (another
+    /// process saved since). Here it is, for the saver to adopt.
+    Newer(StoredSession),
+}
+
+/// Why a store could not load or save. Never carries a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The storage itself failed (a file, a connection).
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] std::io::Error),
+    /// What the store holds cannot be read: damaged, another format, or encrypted with
+    /// another key.
+    #[error("stored session unreadable: {reason}")]
+    Unreadable {
+        /// Why, without the content.
+        reason: &'static str,
+    },
+}
+
+/// Persistence for one session, shared by the processes that use it.
+///
+/// A manager loads at start and saves at every persistence point of the core: before a
+/// request that spends a single-use refresh token, and after every change of the token.
+/// A save is a compare-and-swap: it succeeds only if the store still holds the revision
+/// the manager last loaded or saved, so two processes sharing a store never both act on
+/// the same refresh token. On refusal the store returns what it holds, and the manager
+/// adopts it when it is at least as new as its own.
+pub trait SessionStore: Send + Sync {
+    /// What the store holds, if anything.
+    fn load(&self) -> Result<Option<StoredSession>, StoreError>;
+
+    /// Stores `snapshot` (of a session whose last token is `generation`) as the revision
+    /// after `expected`, if the store still holds `expected` (`None`: if it is empty).
+    fn save(
+        &self,
+        expected: Option<u64>,
+        generation: Generation,
+        snapshot: &[u8],
+    ) -> Result<Saved, StoreError>;
+}
+
+/// A store in memory: for managers in one process that share a session, and for tests.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    held: Mutex<Option<StoredSession>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn load(&self) -> Result<Option<StoredSession>, StoreError> {
+        Ok(self.held.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    fn save(
+        &self,
+        expected: Option<u64>,
+        generation: Generation,
+        snapshot: &[u8],
+    ) -> Result<Saved, StoreError> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        compare_and_store(&mut held, expected, generation, snapshot)
+    }
+}
+
+/// The compare-and-swap every store performs under its own lock: `held` is what the store
+/// holds now, replaced by the new revision if it is still `expected`.
+pub fn compare_and_store(
+    held: &mut Option<StoredSession>,
+    expected: Option<u64>,
+    generation: Generation,
+    snapshot: &[u8],
+) -> Result<Saved, StoreError> {
+    if let Some(stored) = held
+        .as_ref()
+        .filter(|stored| Some(stored.revision) != expected)
+    {
+        return Ok(Saved::Newer(stored.clone()));
+    }
+    // A store emptied behind the saver's back continues the saver's count.
+    let revision = held
+        .as_ref()
+        .map(|stored| stored.revision)
+        .or(expected)
+        .map_or(1, |revision| revision.saturating_add(1));
+    *held = Some(StoredSession {
+        revision,
+        generation,
+        snapshot: Zeroizing::new(snapshot.to_vec()),
+    });
+    Ok(Saved::Stored { revision })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generation(n: u64) -> Generation {
+        serde_json::from_value(serde_json::json!(n)).unwrap()
+    }
+
+    #[test]
+    fn a_save_over_an_unseen_revision_is_refused_with_what_the_store_holds() {
+        let store = MemoryStore::new();
+        assert_eq!(
+            store.save(None, generation(1), b"one").unwrap(),
+            Saved::Stored { revision: 1 }
+        );
+        assert_eq!(
+            store
+                .save(Some(1), generation(1), b"one, refreshing")
+                .unwrap(),
+            Saved::Stored { revision: 2 }
+        );
+        // Another process still at revision 1.
+        let Saved::Newer(held) = store.save(Some(1), generation(1), b"other").unwrap() else {
+            panic!("a stale save was accepted");
+        };
+        assert_eq!(held.revision, 2);
+        assert_eq!(&held.snapshot[..], b"one, refreshing");
+        assert_eq!(store.load().unwrap().unwrap().revision, 2);
+        assert!(!format!("{held:?}").contains("refreshing"));
+    }
+}
