@@ -19,6 +19,9 @@ use crate::trace;
 /// What the manager must do next.
 #[derive(Debug)]
 #[must_use = "send the request, or wait until the deadline or the next command"]
+// Returned once per drain and moved straight into the client: boxing the request would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Next {
     /// Send this request with the manager's HTTP client, then hand back its response or
     /// its transport error.

@@ -1,9 +1,6 @@
-//! Real OAuth servers on 127.0.0.1 for the integration tests, and a tiny blocking
-//! HTTP/1.1 transport to talk to them.
-//!
-//! Each server is a fresh process with in-memory or temporary state. Its stdin is a pipe
-//! held by [`Peer`]: when the peer is dropped, or the test process ends for any reason,
-//! the pipe closes and the server exits by itself.
+//! What the integration tests share: the real OAuth servers (from the workspace's test
+//! kit), an emulated provider in simulated time, a read side fed by events, how request
+//! snapshots render, and the transition table.
 
 #![allow(dead_code)]
 
@@ -11,123 +8,6 @@ pub mod emulated;
 pub mod read_side;
 pub mod render;
 pub mod transition_table;
-pub mod transport;
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-pub use transport::send;
-
-/// oidc-provider's confidential client authenticating with HTTP Basic.
-pub const OIDC_BASIC_CLIENT: (&str, &str) = ("lifecycle-basic", "basic-secret-0123456789");
-/// oidc-provider's confidential client authenticating in the body.
-pub const OIDC_POST_CLIENT: (&str, &str) = ("lifecycle-post", "post-secret-0123456789");
-/// django-oauth-toolkit's client for the password grant.
-pub const DOT_PASSWORD_CLIENT: (&str, &str) = ("dot-password", "dot-password-secret-0123");
-/// django-oauth-toolkit's client for client credentials.
-pub const DOT_MACHINE_CLIENT: (&str, &str) = ("dot-machine", "dot-machine-secret-0123");
-/// django-oauth-toolkit's user; the password has every character form encoding must get right.
-pub const DOT_USER: (&str, &str) = ("alice", "p&ss=w+rd %\"é");
-
-/// A running server; dropping it stops the server.
-pub struct Peer {
-    pub base_url: String,
-    child: Child,
-}
-
-impl Peer {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
-    listener.local_addr().expect("an address").port()
-}
-
-fn require(path: &Path) {
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash scripts/prepare-peers.sh` (or `bash scripts/test.sh`) first",
-        path.display()
-    );
-}
-
-/// Starts `program args… <port>` and waits (at most 60 s) for it to print `READY <port>`.
-fn start(program: &Path, args: &[&Path], ttl_seconds: u32) -> Peer {
-    let port = free_port();
-    let mut child = Command::new(program)
-        .args(args)
-        .arg(port.to_string())
-        .env("ACCESS_TOKEN_TTL", ttl_seconds.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-    let stdout = child.stdout.take().expect("a stdout pipe");
-    let (ready, wait) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("READY ") {
-                let _ = ready.send(());
-            }
-        }
-    });
-    if wait.recv_timeout(Duration::from_secs(60)).is_err() {
-        let _ = child.kill();
-        panic!("{} did not become ready within 60 s", program.display());
-    }
-    Peer {
-        base_url: format!("http://127.0.0.1:{port}"),
-        child,
-    }
-}
-
-/// A fresh panva oidc-provider (paths `/token`, `/token/revocation`).
-pub fn start_oidc_provider(ttl_seconds: u32) -> Peer {
-    let dir = peers_dir().join("oidc");
-    require(&dir.join("node_modules/oidc-provider"));
-    start(Path::new("node"), &[&dir.join("server.mjs")], ttl_seconds)
-}
-
-/// A fresh django-oauth-toolkit (paths `/o/token/`, `/o/revoke_token/`).
-pub fn start_django_oauth_toolkit(ttl_seconds: u32) -> Peer {
-    let dir = peers_dir();
-    let python = dir.join(".venv/bin/python");
-    require(&python);
-    start(&python, &[&dir.join("dot/serve.py")], ttl_seconds)
-}
-
-/// Mints a genuine refresh token at oidc-provider, as if a user had completed the
-/// authorization code flow for `client_id`.
-pub fn mint_oidc_refresh_token(peer: &Peer, client_id: &str) -> String {
-    let request = http::Request::builder()
-        .method("POST")
-        .uri(peer.url(&format!("/test/mint-refresh-token?client_id={client_id}")))
-        .body(Vec::new())
-        .expect("a valid request");
-    let response = send(&request).expect("the peer answers");
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = serde_json::from_slice(response.body()).expect("JSON");
-    body["refresh_token"]
-        .as_str()
-        .expect("a refresh token")
-        .to_owned()
-}
+#[allow(unused_imports)]
+pub use oauth_lifecycle_testkit::*;
