@@ -1,8 +1,9 @@
 //! The read side: the token a manager publishes for its callers, updated from the core's
 //! events by the driving thread or task, read without a lock or a clock.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,16 +103,47 @@ pub enum Readiness {
 /// [`set_status`](TokenCell::set_status) after every drain; readers call
 /// [`with`](TokenCell::with), which takes no lock, reads no clock and touches no reference
 /// count, or wait for a token with a bound they choose.
+///
+/// How reading scales: every publication bumps a version number. A reading thread keeps
+/// the token it last saw, with that version, in a small thread-local cache; a read loads
+/// the version (one atomic load of a line that only changes when the token does) and, if
+/// it did not move, borrows the cached token. Nothing a reader does writes shared memory,
+/// so readers on several cores do not slow each other down. A thread that stops reading
+/// keeps its last token until it reads again or ends.
 pub struct TokenCell {
+    /// Distinguishes cells in the readers' thread-local caches.
+    id: u64,
+    /// Bumped after every change of `current`.
+    version: AtomicU64,
     current: ArcSwapOption<PublishedToken>,
     status: ArcSwap<Status>,
     closed: AtomicBool,
     changed: Signal,
 }
 
+/// Source of the cells' ids.
+static NEXT_CELL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// How many cells one thread keeps a token of; a thread reading more cells than this in
+/// turn still reads correctly, through the slower path.
+const CACHED_CELLS: usize = 8;
+
+/// One thread's view of the cells it read: the token it saw, and the version it saw it at.
+struct CachedRead {
+    cell: u64,
+    version: u64,
+    token: Option<Arc<PublishedToken>>,
+}
+
+thread_local! {
+    static READS: RefCell<Vec<CachedRead>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Default for TokenCell {
     fn default() -> Self {
         TokenCell {
+            id: NEXT_CELL_ID.fetch_add(1, Ordering::Relaxed),
+            version: AtomicU64::new(0),
             current: ArcSwapOption::empty(),
             status: ArcSwap::from_pointee(Status::Renewing),
             closed: AtomicBool::new(false),
@@ -181,9 +213,14 @@ impl TokenCell {
             }
             _ => return false,
         };
-        self.current.store(published);
-        self.changed.notify(usize::MAX);
+        self.publish(published);
         true
+    }
+
+    fn publish(&self, token: Option<Arc<PublishedToken>>) {
+        self.current.store(token);
+        self.version.fetch_add(1, Ordering::Release);
+        self.changed.notify(usize::MAX);
     }
 
     /// Records where the session stands, waking waiters if it changed.
@@ -197,15 +234,13 @@ impl TokenCell {
     /// Withdraws whatever token is published: the session it came from was replaced by
     /// one that holds none.
     pub fn withdraw(&self) {
-        self.current.store(None);
-        self.changed.notify(usize::MAX);
+        self.publish(None);
     }
 
     /// Withdraws the token and fails every waiter: the manager is gone.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.current.store(None);
-        self.changed.notify(usize::MAX);
+        self.publish(None);
     }
 }
 
@@ -215,8 +250,57 @@ impl TokenCell {
     /// reference count: the fast path every call takes.
     #[inline]
     pub fn with<R>(&self, read: impl FnOnce(&PublishedToken) -> R) -> Option<R> {
-        let guard = self.current.load();
-        guard.as_deref().map(read)
+        let version = self.version.load(Ordering::Acquire);
+        let mut read = Some(read);
+        let cached = READS.try_with(|reads| self.read_cached(reads, version, &mut read));
+        match (cached, read) {
+            (Ok(result), _) => result,
+            // The thread is ending and its cache is gone: read the cell itself.
+            (Err(_), Some(read)) => self.current.load().as_deref().map(read),
+            (Err(_), None) => None,
+        }
+    }
+
+    /// The fast path of [`with`](TokenCell::with): the token this thread saw at `version`,
+    /// read under a shared borrow of the cache (so `read` may itself read this cell); on a
+    /// miss, a fresh load, cached for the next read when the cache is not in use.
+    #[inline]
+    fn read_cached<R>(
+        &self,
+        reads: &RefCell<Vec<CachedRead>>,
+        version: u64,
+        read: &mut Option<impl FnOnce(&PublishedToken) -> R>,
+    ) -> Option<R> {
+        if let Ok(cached) = reads.try_borrow() {
+            if let Some(entry) = cached
+                .iter()
+                .find(|entry| entry.cell == self.id && entry.version == version)
+            {
+                let token = entry.token.as_deref()?;
+                return read.take().map(|read| read(token));
+            }
+        }
+        let token = self.current.load_full();
+        let result = token
+            .as_deref()
+            .and_then(|token| read.take().map(|read| read(token)));
+        if let Ok(mut cached) = reads.try_borrow_mut() {
+            let entry = CachedRead {
+                cell: self.id,
+                version,
+                token,
+            };
+            match cached.iter().position(|e| e.cell == self.id) {
+                Some(index) => cached[index] = entry,
+                None => {
+                    if cached.len() == CACHED_CELLS {
+                        cached.remove(0);
+                    }
+                    cached.push(entry);
+                }
+            }
+        }
+        result
     }
 
     /// The published token, shared. Costs a reference-count increment: prefer
@@ -392,6 +476,49 @@ mod tests {
                 .unwrap_err(),
             WaitError::Closed
         );
+    }
+
+    #[test]
+    fn reads_see_every_change_and_may_nest() {
+        let cell = TokenCell::new();
+        assert_eq!(cell.with(|t| t.generation()), None);
+        cell.apply(&issued("first", 1));
+        assert_eq!(cell.with(|t| t.generation()), Some(generation_of(1)));
+        // A read inside a read of the same cell sees the same token.
+        let nested = cell.with(|outer| (outer.generation(), cell.with(|inner| inner.generation())));
+        assert_eq!(nested, Some((generation_of(1), Some(generation_of(1)))));
+        assert_eq!(cell.with(|t| t.generation()), Some(generation_of(1)));
+        cell.apply(&issued("second", 2));
+        assert_eq!(
+            cell.with(|t| t.secret().to_owned()).as_deref(),
+            Some("second")
+        );
+        // Another thread sees the change too, and so does this one after a withdrawal.
+        let other = std::thread::scope(|scope| {
+            scope
+                .spawn(|| cell.with(|t| t.generation()))
+                .join()
+                .unwrap()
+        });
+        assert_eq!(other, Some(generation_of(2)));
+        cell.withdraw();
+        assert_eq!(cell.with(|t| t.generation()), None);
+        // Many cells read in turn by one thread: each still answers for itself.
+        let cells: Vec<TokenCell> = (1..=20)
+            .map(|n| {
+                let cell = TokenCell::new();
+                cell.apply(&issued("many", n));
+                cell
+            })
+            .collect();
+        for _ in 0..3 {
+            for (n, cell) in cells.iter().enumerate() {
+                assert_eq!(
+                    cell.with(|t| t.generation()),
+                    Some(generation_of(n as u64 + 1))
+                );
+            }
+        }
     }
 
     #[test]
