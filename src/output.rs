@@ -157,11 +157,15 @@ pub enum Status {
     /// A login or renewal is due or in flight. A still-valid token may be handed out
     /// meanwhile.
     Renewing,
-    /// The last login or renewal failed; the next attempt is at `retry_at`. A still-valid
-    /// token may be handed out meanwhile.
+    /// The next login or renewal waits until `retry_at`: after a failure, or because the
+    /// endpoint (or the provider's request budget) asked the client to slow down. A
+    /// still-valid token may be handed out meanwhile.
     Waiting {
         /// When the session tries again.
         retry_at: UtcDateTime,
+        /// Whether the wait was asked for by the endpoint (429, `Retry-After`,
+        /// `slow_down`) or the request budget, rather than a backoff after a failure.
+        throttled: bool,
     },
     /// The session cannot obtain a token by itself: new credentials, or an explicit
     /// [`Driver::login`](crate::Driver::login), are needed. A still-valid token may be

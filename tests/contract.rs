@@ -572,11 +572,35 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
     driver
         .handle_response(refresh.id(), &unavailable, at)
         .unwrap();
-    let Status::Waiting { retry_at } = driver.status() else {
+    let Status::Waiting {
+        retry_at,
+        throttled: false,
+    } = driver.status()
+    else {
         panic!("{:?}", driver.status());
     };
     assert!(retry_at > at);
     assert_eq!(driver.next_deadline(), Some(retry_at));
+
+    // A 429: waiting too, because the endpoint asked.
+    driver.handle_timeout(retry_at);
+    let login = drain(&mut driver).requests.remove(0);
+    let slow_down = http::Response::builder()
+        .status(429)
+        .header("retry-after", "120")
+        .body(Vec::new())
+        .unwrap();
+    driver
+        .handle_response(login.id(), &slow_down, retry_at)
+        .unwrap();
+    assert_eq!(
+        driver.status(),
+        Status::Waiting {
+            retry_at: retry_at + Duration::seconds(120),
+            throttled: true
+        }
+    );
+    let retry_at = retry_at + Duration::seconds(120);
 
     // A rejected client: needs login.
     driver.handle_timeout(retry_at);

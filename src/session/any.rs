@@ -146,8 +146,11 @@ impl<D: Dialect> AnySession<D> {
 
     /// Where the session stands.
     pub fn status(&self) -> Status {
-        let waiting = |retry_at: Option<UtcDateTime>| match retry_at {
-            Some(retry_at) => Status::Waiting { retry_at },
+        let waiting = |retry_at: Option<UtcDateTime>, throttled: bool| match retry_at {
+            Some(retry_at) => Status::Waiting {
+                retry_at,
+                throttled,
+            },
             None => Status::Renewing,
         };
         match self {
@@ -156,11 +159,11 @@ impl<D: Dialect> AnySession<D> {
                 None if !s.dialect().can_login() => Status::NeedsLogin {
                     error: ConfigError::NoCredentials.into(),
                 },
-                None => waiting(s.retry_at()),
+                None => waiting(s.retry_at(), s.is_throttled()),
             },
             AnySession::Expiring(s) => match s.halted() {
                 Some(error) => Status::NeedsLogin { error },
-                None => waiting(s.retry_at()),
+                None => waiting(s.retry_at(), s.is_throttled()),
             },
             AnySession::Active(_) => Status::Ready,
             AnySession::LoggingIn(_) | AnySession::Refreshing(_) => Status::Renewing,

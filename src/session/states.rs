@@ -155,6 +155,9 @@ pub struct Flight {
 pub(crate) struct Backoff {
     pub(crate) failures: u32,
     pub(crate) retry_at: Option<UtcDateTime>,
+    /// Whether the wait was asked for by the endpoint (429, `Retry-After`, `slow_down`).
+    #[serde(default)]
+    pub(crate) throttled: bool,
 }
 
 /// Why a session stopped trying by itself.

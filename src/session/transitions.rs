@@ -208,6 +208,12 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         later(self.state.backoff.retry_at, self.core.budget_slot())
     }
 
+    /// Whether the wait until [`retry_at`](Session::retry_at) was asked for by the
+    /// endpoint or the dialect's request budget, rather than a backoff after a failure.
+    pub fn is_throttled(&self) -> bool {
+        self.core.is_throttled(&self.state.backoff)
+    }
+
     /// Why the session stopped logging in by itself, if it did.
     pub fn halted(&self) -> Option<Error> {
         self.state.halt.as_deref().map(Halt::to_error)
@@ -256,6 +262,7 @@ impl<D: Dialect> Session<LoggingIn, D> {
             backoff: Backoff {
                 failures,
                 retry_at: error.retry_at(),
+                throttled: matches!(error, Error::Throttled { .. }),
             },
             halt,
         };
@@ -335,6 +342,12 @@ impl<D: Dialect> Session<Expiring, D> {
         later(self.state.backoff.retry_at, self.core.budget_slot())
     }
 
+    /// Whether the wait until [`retry_at`](Session::retry_at) was asked for by the
+    /// endpoint or the dialect's request budget, rather than a backoff after a failure.
+    pub fn is_throttled(&self) -> bool {
+        self.core.is_throttled(&self.state.backoff)
+    }
+
     /// Why the session stopped renewing by itself, if it did.
     pub fn halted(&self) -> Option<Error> {
         self.state.halt.as_deref().map(Halt::to_error)
@@ -367,7 +380,7 @@ impl<D: Dialect> Session<Expiring, D> {
             let state = Unauthenticated {
                 backoff: Backoff {
                     failures: self.state.backoff.failures,
-                    retry_at: None,
+                    ..Backoff::default()
                 },
                 halt: self.state.halt,
             };
@@ -597,7 +610,11 @@ impl<D: Dialect> Session<Refreshing, D> {
             Session {
                 core: self.core,
                 state: Expiring {
-                    backoff: Backoff { failures, retry_at },
+                    backoff: Backoff {
+                        failures,
+                        retry_at,
+                        throttled: retry_at.is_some() && matches!(error, Error::Throttled { .. }),
+                    },
                     halt,
                 },
                 tokens,
@@ -935,6 +952,17 @@ impl Backoff {
         match self.retry_at {
             Some(retry_at) if now < retry_at => Err(Misuse::TooEarly { purpose, retry_at }),
             _ => Ok(()),
+        }
+    }
+}
+
+impl<D: Dialect> Core<D> {
+    /// Whether the wait `backoff` imposes comes from the endpoint or the request budget.
+    fn is_throttled(&self, backoff: &Backoff) -> bool {
+        let budget = self.budget_slot();
+        match backoff.retry_at {
+            Some(at) => backoff.throttled || budget.is_some_and(|slot| slot >= at),
+            None => budget.is_some(),
         }
     }
 }
