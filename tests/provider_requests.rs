@@ -230,11 +230,7 @@ where
         .unwrap()
         .adopt(grant, NOW)
         .unwrap();
-    let generation = active.tokens().generation();
-    let expiring = active
-        .on_unauthorized(generation, NOW)
-        .into_next()
-        .expect("a 401 about the current token makes renewal due");
+    let expiring = support::typestate::renewal_due(active, NOW);
     let (refreshing, refresh) = expiring.refresh(NOW).unwrap();
     out.push(refresh);
     let Revocation::Awaiting(revoking) = refreshing.revoke(NOW) else {

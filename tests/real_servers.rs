@@ -94,6 +94,23 @@ fn refresh_after_401(driver: &mut Driver<Standard>, refresh_token: &str) {
     assert_eq!(param(&sent[0].1, "refresh_token"), Some(refresh_token));
 }
 
+/// The events of a revocation that went through: the token withdrawn, then revoked.
+fn assert_revoked(events: &[Event]) {
+    assert!(
+        matches!(
+            events,
+            [
+                Event::TokenWithdrawn {
+                    reason: Withdrawal::Revoked,
+                    ..
+                },
+                Event::Revoked
+            ]
+        ),
+        "{events:?}"
+    );
+}
+
 fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
@@ -224,19 +241,7 @@ fn oidc_provider_refresh_rotation_reuse_detection_and_revocation() {
             Purpose::Revoke(TokenKind::Access)
         ]
     );
-    assert!(
-        matches!(
-            &events[..],
-            [
-                Event::TokenWithdrawn {
-                    reason: Withdrawal::Revoked,
-                    ..
-                },
-                Event::Revoked
-            ]
-        ),
-        "{events:?}"
-    );
+    assert_revoked(&events);
     let after = send(&dialect().refresh_request_for_test(&refresh_token)).unwrap();
     assert_eq!(after.status(), 400, "a revoked refresh token is dead");
 }
@@ -307,19 +312,7 @@ fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
     driver.revoke(now());
     let (events, sent) = run(&mut driver);
     assert_eq!(sent.len(), 2);
-    assert!(
-        matches!(
-            &events[..],
-            [
-                Event::TokenWithdrawn {
-                    reason: Withdrawal::Revoked,
-                    ..
-                },
-                Event::Revoked
-            ]
-        ),
-        "{events:?}"
-    );
+    assert_revoked(&events);
     assert!(driver.access_token(now()).is_none());
 }
 

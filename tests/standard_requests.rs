@@ -56,11 +56,7 @@ fn requests_of(make: impl Fn() -> Standard) -> Vec<TokenRequest> {
 
     let session = Session::new(make(), Policy::default()).unwrap();
     let active = session.adopt(grant(), NOW).unwrap();
-    let generation = active.tokens().generation();
-    let expiring = active
-        .on_unauthorized(generation, NOW)
-        .into_next()
-        .expect("a 401 about the current token makes renewal due");
+    let expiring = support::typestate::renewal_due(active, NOW);
     let (refreshing, refresh) = expiring.refresh(NOW).unwrap();
     out.push(refresh);
 

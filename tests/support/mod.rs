@@ -8,6 +8,7 @@ pub mod emulated;
 pub mod read_side;
 pub mod render;
 pub mod transition_table;
+pub mod typestate;
 
 #[allow(unused_imports)]
 pub use oauth_lifecycle_testkit::*;
