@@ -123,6 +123,7 @@ impl<D: Dialect> TokenManagerBuilder<D> {
             clock,
             messages: inbox,
             reports: Arc::clone(&reports),
+            applied: None,
         };
         let thread = std::thread::Builder::new()
             .name(self.name.clone())

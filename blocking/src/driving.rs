@@ -3,7 +3,7 @@
 //! about the protocol.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 
 use oauth_lifecycle::time::UtcDateTime;
@@ -14,17 +14,21 @@ use oauth_lifecycle_adapter::{Command, Next, Pump, TokenCell};
 use crate::clock::Clock;
 use crate::transport;
 
+/// Told to a caller once its command was applied and the session's new status
+/// published.
+pub(crate) type Ack = SyncSender<()>;
+
 /// What callers send the driving thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum Message {
     /// A resource server rejected token `generation`.
     Unauthorized(Generation),
     /// Calls succeeded: the newest generation is in [`Reports::succeeded`].
     CallSucceeded,
     /// Log in now.
-    Login,
+    Login(Ack),
     /// Revoke the session.
-    Revoke,
+    Revoke(Ack),
     /// Stop, revoking the session first if asked.
     Shutdown {
         /// Whether to revoke first.
@@ -96,6 +100,9 @@ pub(crate) struct Driving<D: Dialect> {
     pub(crate) clock: Clock,
     pub(crate) messages: Receiver<Message>,
     pub(crate) reports: Arc<Reports>,
+    /// The caller of the command applied last, told once the status it led to is
+    /// published.
+    pub(crate) applied: Option<Ack>,
 }
 
 impl<D: Dialect> Driving<D> {
@@ -103,7 +110,11 @@ impl<D: Dialect> Driving<D> {
     pub(crate) fn run(mut self) {
         let _closed = CloseOnExit(Arc::clone(self.pump.cell()));
         let revoke = loop {
-            match self.pump.next(self.clock.now()) {
+            let next = self.pump.next(self.clock.now());
+            if let Some(applied) = self.applied.take() {
+                let _ = applied.try_send(());
+            }
+            match next {
                 Next::Send(request) => self.send(request),
                 Next::Wait(deadline) => match self.wait(deadline) {
                     Woken::Deadline(now) => self.pump.handle_timeout(now),
@@ -144,8 +155,14 @@ impl<D: Dialect> Driving<D> {
                     None => return,
                 }
             }
-            Message::Login => Command::Login,
-            Message::Revoke => Command::Revoke,
+            Message::Login(applied) => {
+                self.applied = Some(applied);
+                Command::Login
+            }
+            Message::Revoke(applied) => {
+                self.applied = Some(applied);
+                Command::Revoke
+            }
             Message::Shutdown { .. } => return,
         };
         self.pump.handle(command, now);

@@ -48,8 +48,12 @@
 //! - **Shutdown**: [`TokenManager::shutdown`], or dropping the last clone, stops the
 //!   thread and waits for it, revoking first if asked; no thread outlives the manager.
 //! - **Tracing**: every request, renewal, backoff, rejection and change of state is a
-//!   `tracing` event inside the span `token_manager{name=…}`. Tokens appear as
-//!   fingerprints, secrets never.
+//!   `tracing` event inside the span `token_manager{name=…}` (each request in a span
+//!   `token_request{request=…, purpose=…}`). Tokens appear as fingerprints, secrets
+//!   never. ureq itself logs through the `log` crate, with sensitive headers redacted,
+//!   except `ureq_proto` at TRACE level, which dumps every exchange byte by byte,
+//!   credentials and tokens included: if you forward `log` records, keep the
+//!   `ureq_proto` target below TRACE.
 //!
 //! # Features
 //!

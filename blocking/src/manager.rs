@@ -133,16 +133,27 @@ impl TokenManager {
 
     /// Asks for a login now, clearing a halt (after `invalid_client`, or when the
     /// session needs new credentials and they were fixed at the provider). Backoffs still
-    /// apply.
+    /// apply. Returns once the background thread has taken the command, so that
+    /// [`status`](Self::status) and [`token`](Self::token) already see its effect; that
+    /// takes at most the rest of a request under way, if any.
     pub fn login(&self) {
-        let _ = self.inner.messages.send(Message::Login);
+        self.command(Message::Login);
     }
 
-    /// Revokes the session: the token is withdrawn at once and the revocation requests
-    /// follow on the background thread. [`shutdown`](Self::shutdown) afterwards waits
-    /// for them.
+    /// Revokes the session. Returns once the background thread has taken the command:
+    /// the token is withdrawn and the status is [`Status::Revoked`]; the revocation
+    /// requests follow on the background thread, and [`shutdown`](Self::shutdown)
+    /// waits for them.
     pub fn revoke(&self) {
-        let _ = self.inner.messages.send(Message::Revoke);
+        self.command(Message::Revoke);
+    }
+
+    /// Sends a command and waits until the thread has applied it (or is gone).
+    fn command(&self, message: impl FnOnce(crate::driving::Ack) -> Message) {
+        let (applied, taken) = std::sync::mpsc::sync_channel(1);
+        if self.inner.messages.send(message(applied)).is_ok() {
+            let _ = taken.recv();
+        }
     }
 
     /// Stops the background thread and waits for it, revoking the session first if the
