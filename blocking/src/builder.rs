@@ -126,7 +126,8 @@ impl<D: Dialect> TokenManagerBuilder<D> {
             applied: None,
         };
         let thread = std::thread::Builder::new()
-            .name(self.name.clone())
+            // A thread's name may hold no NUL; the system shows its first 15 bytes.
+            .name(self.name.replace('\0', ""))
             .spawn(move || span.in_scope(|| driving.run()))
             .map_err(StartError::Thread)?;
         Ok(TokenManager::from_inner(Inner {
