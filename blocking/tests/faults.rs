@@ -300,3 +300,63 @@ impl Drop for StopReading<'_> {
         self.0.store(false, Ordering::SeqCst);
     }
 }
+
+/// An agent the program configured its own way (4xx and 5xx as errors, an hour's
+/// timeout) still hands every status back as an answer and keeps to the session's
+/// deadlines: the manager overrides both on each request.
+#[test]
+fn a_given_agent_still_answers_every_status_and_keeps_the_request_deadline() {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(true)
+        .timeout_global(Some(Duration::from_secs(3600)))
+        .build()
+        .into();
+    let sim = Sim::new(StandardServer::new(StandardServerConfig::default()));
+    let tokens = sim
+        .manager(standard(&sim.front), policy())
+        .agent(agent)
+        .start()
+        .unwrap();
+    let first = tokens.token(PATIENCE).unwrap();
+
+    // A 503 with Retry-After is read as an answer: the session waits as told.
+    sim.fail_next(InjectedFailure::Status {
+        status: 503,
+        retry_after: Some("30".into()),
+    });
+    sim.advance(Span::minutes(50));
+    let attempt = sim.clock.now();
+    assert_eq!(wait_for_retry(&tokens), attempt + Span::seconds(30));
+
+    // A hang ends at the policy's one-second response timeout, not the agent's hour.
+    sim.front
+        .inject(TransportFault::Hang(Duration::from_secs(10)));
+    let started = std::time::Instant::now();
+    sim.clock.set(attempt + Span::seconds(30));
+    eventually("the hung request is given up", || {
+        sim.front.stats().auth_requests == 3
+            && matches!(tokens.status(), Status::Waiting { retry_at } if retry_at > attempt + Span::seconds(30))
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        tokens.with_token(|t| t.generation()),
+        Some(first.generation())
+    );
+
+    // invalid_client, a 401, is an answer too: the session stops.
+    sim.fail_next(InjectedFailure::OAuthError {
+        status: 401,
+        code: "invalid_client".into(),
+    });
+    let Status::Waiting { retry_at } = tokens.status() else {
+        unreachable!()
+    };
+    sim.clock.set(retry_at);
+    eventually("the session needs a login", || {
+        matches!(tokens.status(), Status::NeedsLogin { .. })
+    });
+}
