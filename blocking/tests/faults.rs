@@ -284,7 +284,7 @@ fn expect<E: oauth_lifecycle_emulator::Emulator + Send + 'static>(
 fn wait_for_retry(tokens: &oauth_lifecycle_blocking::TokenManager) -> UtcDateTime {
     let mut retry = None;
     eventually("the session waits to retry", || {
-        if let Status::Waiting { retry_at } = tokens.status() {
+        if let Status::Waiting { retry_at, .. } = tokens.status() {
             retry = Some(retry_at);
         }
         retry.is_some()
@@ -335,7 +335,7 @@ fn a_given_agent_still_answers_every_status_and_keeps_the_request_deadline() {
     sim.clock.set(attempt + Span::seconds(30));
     eventually("the hung request is given up", || {
         sim.front.stats().auth_requests == 3
-            && matches!(tokens.status(), Status::Waiting { retry_at } if retry_at > attempt + Span::seconds(30))
+            && matches!(tokens.status(), Status::Waiting { retry_at, .. } if retry_at > attempt + Span::seconds(30))
     });
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -352,7 +352,7 @@ fn a_given_agent_still_answers_every_status_and_keeps_the_request_deadline() {
         status: 401,
         code: "invalid_client".into(),
     });
-    let Status::Waiting { retry_at } = tokens.status() else {
+    let Status::Waiting { retry_at, .. } = tokens.status() else {
         unreachable!()
     };
     sim.clock.set(retry_at);

@@ -150,7 +150,7 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
             eventually("the session backs off", || {
                 matches!(tokens.status(), Status::Waiting { .. })
             });
-            let Status::Waiting { retry_at } = tokens.status() else {
+            let Status::Waiting { retry_at, .. } = tokens.status() else {
                 unreachable!()
             };
             sim.clock.set(retry_at);

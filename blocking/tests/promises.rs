@@ -309,7 +309,7 @@ fn shutdown_fails_every_waiter_at_once_and_later_calls_are_closed() {
     });
     let error = tokens.token(Duration::from_millis(10)).unwrap_err();
     assert!(
-        matches!(error, WaitError::Timeout { status: Status::Waiting { retry_at } } if retry_at == START + Span::hours(1)),
+        matches!(error, WaitError::Timeout { status: Status::Waiting { retry_at, .. } } if retry_at == START + Span::hours(1)),
         "{error:?}"
     );
 
