@@ -135,6 +135,9 @@ impl<D: Dialect> Pump<D> {
             match self.driver.poll_output() {
                 Output::Request(request) => {
                     trace::request(&request, self.failures.saturating_add(1));
+                    // Callers waiting while it is in flight see the session renewing, not
+                    // the status it had before.
+                    self.publish_status();
                     return Next::Send(request);
                 }
                 Output::Event(event) => self.observe(&event, now),
@@ -212,10 +215,14 @@ impl<D: Dialect> Pump<D> {
     }
 
     fn settle(&mut self, deadline: Option<UtcDateTime>) -> Next {
+        self.publish_status();
+        Next::Wait(deadline)
+    }
+
+    fn publish_status(&self) {
         let status = self.driver.status();
         trace::status(&status);
         self.cell.set_status(status);
-        Next::Wait(deadline)
     }
 
     /// Saves the session; adopts the store's instead when another process saved since.
@@ -302,4 +309,56 @@ fn restore<D: Dialect>(
             reason: "a snapshot that cannot be restored",
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use oauth_lifecycle::dialect::Standard;
+    use oauth_lifecycle::Status;
+    use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
+    use time::macros::utc_datetime;
+
+    use super::*;
+
+    /// Sends what the pump asks for to `server` until it waits.
+    fn drain(pump: &mut Pump<Standard>, server: &mut StandardServer, now: UtcDateTime) {
+        for _ in 0..16 {
+            match pump.next(now) {
+                Next::Send(request) => {
+                    let response = server.handle(request.request(), now);
+                    pump.handle_response(request.id(), &response, now);
+                }
+                Next::Wait(_) => return,
+            }
+        }
+        panic!("the pump never waited");
+    }
+
+    #[test]
+    fn the_published_status_is_renewing_while_a_renewal_is_in_flight() {
+        let start = utc_datetime!(2026-01-01 00:00:00);
+        let mut server = StandardServer::new(StandardServerConfig::default());
+        let dialect = Standard::builder("http://127.0.0.1/token", "emulated-client")
+            .client_secret("emulated-secret")
+            .password("alice", "alice-password")
+            .build()
+            .unwrap();
+        let cell = Arc::new(TokenCell::new());
+        let mut pump =
+            Pump::start(dialect, Policy::default(), Arc::clone(&cell), None, start).unwrap();
+        drain(&mut pump, &mut server, start);
+        assert_eq!(cell.status(), Status::Ready);
+
+        let due = start + oauth_lifecycle::time::Duration::minutes(55);
+        pump.handle_timeout(due);
+        let Next::Send(refresh) = pump.next(due) else {
+            panic!("no refresh at the refresh moment");
+        };
+        assert_eq!(refresh.purpose(), oauth_lifecycle::Purpose::Refresh);
+        assert_eq!(cell.status(), Status::Renewing);
+        let response = server.handle(refresh.request(), due);
+        pump.handle_response(refresh.id(), &response, due);
+        drain(&mut pump, &mut server, due);
+        assert_eq!(cell.status(), Status::Ready);
+    }
 }

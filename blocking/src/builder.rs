@@ -1,0 +1,157 @@
+//! Configuring a manager before it starts: its store, HTTP agent, clock, name, and
+//! whether it revokes the session on shutdown.
+
+use std::fmt;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle::{Dialect, Policy};
+use oauth_lifecycle_adapter::{Pump, SessionStore, TokenCell};
+
+use crate::clock::Clock;
+use crate::driving::{Driving, Reports};
+use crate::manager::{Inner, StartError, TokenManager};
+use crate::transport;
+
+/// A [`TokenManager`] being configured; [`start`](Self::start) starts it.
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use oauth_lifecycle::{dialect::Standard, Policy};
+/// # use oauth_lifecycle_blocking::{FileStore, FileStoreOptions, TokenManager};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dialect = Standard::builder("https://auth.example/token", "client").build()?;
+/// let store = FileStore::new("/var/lib/app/session.json", FileStoreOptions::plaintext());
+/// let tokens = TokenManager::builder(dialect, Policy::default())
+///     .store(Arc::new(store))
+///     .revoke_on_shutdown(true)
+///     .name("billing-api")
+///     .start()?;
+/// # Ok(()) }
+/// ```
+pub struct TokenManagerBuilder<D> {
+    dialect: D,
+    policy: Policy,
+    store: Option<Arc<dyn SessionStore>>,
+    agent: Option<ureq::Agent>,
+    clock: Option<Arc<dyn Fn() -> UtcDateTime + Send + Sync>>,
+    revoke_on_shutdown: bool,
+    name: String,
+}
+
+impl<D: Dialect> TokenManagerBuilder<D> {
+    pub(crate) fn new(dialect: D, policy: Policy) -> Self {
+        TokenManagerBuilder {
+            dialect,
+            policy,
+            store: None,
+            agent: None,
+            clock: None,
+            revoke_on_shutdown: false,
+            name: "oauth-token".into(),
+        }
+    }
+
+    /// Keeps the session in `store`: read at start (a restarted process resumes without
+    /// logging in again), written at every persistence point of the core (before a
+    /// single-use refresh token is sent, and after every change of the token). Processes
+    /// sharing a store never both spend one refresh token.
+    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Sends token requests with `agent` (its proxy, TLS and connection settings). For
+    /// each request the manager overrides three things: every HTTP status comes back as
+    /// an answer, redirects are not followed, and the whole exchange is bounded by the
+    /// core's deadline for it. Give the agent a connect timeout shorter than the policy's
+    /// response timeout, so that a server that never accepts the connection is known not
+    /// to have received the request (the default agent's is 10 seconds).
+    pub fn agent(mut self, agent: ureq::Agent) -> Self {
+        self.agent = Some(agent);
+        self
+    }
+
+    /// Revokes the session when the manager shuts down (explicitly, or when its last
+    /// clone is dropped). Default false: the session, persisted, outlives the process.
+    pub fn revoke_on_shutdown(mut self, yes: bool) -> Self {
+        self.revoke_on_shutdown = yes;
+        self
+    }
+
+    /// Names the manager: the `name` field of its tracing span and its thread's name.
+    /// Default `oauth-token`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Reads the time from `now` instead of the system clock: simulated time in tests
+    /// (with the clock of the emulator's front), or a clock corrected by the program.
+    /// The background thread reads such a clock every few milliseconds while it waits,
+    /// so that moving it is noticed at once.
+    pub fn clock(mut self, now: impl Fn() -> UtcDateTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(now));
+        self
+    }
+
+    /// Starts the manager: reads the store, then starts the background thread, which
+    /// logs in (or resumes the stored session) at once.
+    pub fn start(self) -> Result<TokenManager, StartError> {
+        let clock = match self.clock {
+            Some(now) => Clock::supplied(now),
+            None => Clock::system(),
+        };
+        let sliding = self.dialect.sliding_lifetime().is_some();
+        let cell = Arc::new(TokenCell::new());
+        let span = tracing::info_span!("token_manager", name = %self.name);
+        let pump = span.in_scope(|| {
+            Pump::start(
+                self.dialect,
+                self.policy,
+                Arc::clone(&cell),
+                self.store,
+                clock.now(),
+            )
+        })?;
+        let (messages, inbox) = mpsc::channel();
+        let reports = Arc::new(Reports::default());
+        let driving = Driving {
+            pump,
+            agent: self.agent.unwrap_or_else(transport::default_agent),
+            clock,
+            messages: inbox,
+            reports: Arc::clone(&reports),
+            applied: None,
+        };
+        let thread = std::thread::Builder::new()
+            // A thread's name may hold no NUL; the system shows its first 15 bytes.
+            .name(self.name.replace('\0', ""))
+            .spawn(move || span.in_scope(|| driving.run()))
+            .map_err(StartError::Thread)?;
+        Ok(TokenManager::from_inner(Inner {
+            name: self.name,
+            cell,
+            reports,
+            messages,
+            thread: Mutex::new(Some(thread)),
+            revoke_on_shutdown: self.revoke_on_shutdown,
+            sliding,
+        }))
+    }
+}
+
+impl<D: Dialect> fmt::Debug for TokenManagerBuilder<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManagerBuilder")
+            .field("dialect", &self.dialect)
+            .field("policy", &self.policy)
+            .field("store", &self.store.is_some())
+            .field("agent", &self.agent.is_some())
+            .field("clock", &self.clock.is_some())
+            .field("revoke_on_shutdown", &self.revoke_on_shutdown)
+            .field("name", &self.name)
+            .finish()
+    }
+}

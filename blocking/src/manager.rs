@@ -1,0 +1,212 @@
+//! The token manager callers share: reads of the published token, reports about calls,
+//! commands, and shutdown.
+
+use std::fmt;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use oauth_lifecycle::{Dialect, Generation, Policy, Status};
+use oauth_lifecycle_adapter::{PublishedToken, Readiness, TokenCell, WaitError};
+
+use crate::builder::TokenManagerBuilder;
+use crate::driving::{Message, Reports};
+
+/// Keeps an OAuth 2.0 access token fresh on one background thread, for any number of
+/// threads to read.
+///
+/// Cloning is cheap and every clone shares the session. Reading the token takes no lock
+/// and reads no clock ([`with_token`](Self::with_token)); callers with no valid token
+/// wait for one, bounded by a timeout they choose ([`token`](Self::token)); a 401 is
+/// reported with the generation of the token that met it
+/// ([`report_unauthorized`](Self::report_unauthorized)). Dropping the last clone, or
+/// [`shutdown`](Self::shutdown), stops the thread and waits for it.
+#[derive(Clone)]
+pub struct TokenManager {
+    inner: Arc<Inner>,
+}
+
+/// What every clone shares. Dropped with the last clone, which stops the thread.
+pub(crate) struct Inner {
+    pub(crate) name: String,
+    pub(crate) cell: Arc<TokenCell>,
+    pub(crate) reports: Arc<Reports>,
+    pub(crate) messages: Sender<Message>,
+    pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+    pub(crate) revoke_on_shutdown: bool,
+    /// Whether the dialect slides the token's expiry on successful calls.
+    pub(crate) sliding: bool,
+}
+
+impl TokenManager {
+    /// Starts a manager for `dialect` with the system clock, the default ureq agent, no
+    /// store, and no revocation on shutdown: the one-line use. The background thread
+    /// logs in at once.
+    pub fn start<D: Dialect>(dialect: D, policy: Policy) -> Result<TokenManager, StartError> {
+        Self::builder(dialect, policy).start()
+    }
+
+    /// A manager to configure before starting it.
+    pub fn builder<D: Dialect>(dialect: D, policy: Policy) -> TokenManagerBuilder<D> {
+        TokenManagerBuilder::new(dialect, policy)
+    }
+
+    pub(crate) fn from_inner(inner: Inner) -> Self {
+        TokenManager {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Runs `read` on the current token, if one may be handed out: no lock, no clock, no
+    /// reference count. The fast path of every API call.
+    ///
+    /// `None` when there is none right now (before the first login, after a 401, after
+    /// the token's hard expiry, after shutdown): then [`token`](Self::token) waits for
+    /// one.
+    #[inline]
+    pub fn with_token<R>(&self, read: impl FnOnce(&PublishedToken) -> R) -> Option<R> {
+        self.inner.cell.with(read)
+    }
+
+    /// The current token; if there is none, waits for one at most `timeout`. A token
+    /// that is still valid is returned at once, even while a renewal is under way.
+    ///
+    /// Fails at once when none can come by itself ([`WaitError::NeedsLogin`],
+    /// [`WaitError::Revoked`], [`WaitError::Closed`]), and after `timeout` with where
+    /// the session stands ([`WaitError::Timeout`]: renewing, or waiting until a
+    /// moment after a failure or a 429).
+    pub fn token(&self, timeout: Duration) -> Result<Arc<PublishedToken>, WaitError> {
+        self.wait(None, timeout)
+    }
+
+    /// A token newer than `generation`, waiting for one at most `timeout`: after a 401
+    /// with token `generation`, the token to retry with.
+    pub fn token_newer_than(
+        &self,
+        generation: Generation,
+        timeout: Duration,
+    ) -> Result<Arc<PublishedToken>, WaitError> {
+        self.wait(Some(generation), timeout)
+    }
+
+    fn wait(
+        &self,
+        after: Option<Generation>,
+        timeout: Duration,
+    ) -> Result<Arc<PublishedToken>, WaitError> {
+        match self.inner.cell.readiness(after) {
+            Readiness::Ready(token) => Ok(token),
+            Readiness::Failed(error) => Err(error),
+            Readiness::Pending => self.inner.cell.wait_blocking(after, timeout),
+        }
+    }
+
+    /// Reports that a resource server rejected token `generation` (a 401 that
+    /// [`classify_response`](oauth_lifecycle::resource::classify_response) calls
+    /// [`TokenRejected`](oauth_lifecycle::ResourceVerdict::TokenRejected)). The first
+    /// report about the current token withdraws it and starts a renewal; reports about
+    /// it again, or about an older token, change nothing. Then retry with
+    /// [`token_newer_than`](Self::token_newer_than).
+    pub fn report_unauthorized(&self, generation: Generation) {
+        if self.inner.reports.unauthorized(generation) {
+            let _ = self.inner.messages.send(Message::Unauthorized(generation));
+        }
+    }
+
+    /// Reports that a call with token `generation` succeeded. For dialects with sliding
+    /// expiry (Convirza V3) the session extends the token's life; for the others this
+    /// does nothing. It takes no lock: a burst of reports costs atomic operations and at
+    /// most one message to the background thread.
+    #[inline]
+    pub fn report_call_succeeded(&self, generation: Generation) {
+        if self.inner.sliding && self.inner.reports.call_succeeded(generation) {
+            let _ = self.inner.messages.send(Message::CallSucceeded);
+        }
+    }
+
+    /// Where the session stands: ready, renewing, waiting until a retry, needing a new
+    /// login, or revoked.
+    pub fn status(&self) -> Status {
+        self.inner.cell.status()
+    }
+
+    /// Asks for a login now, clearing a halt (after `invalid_client`, or when the
+    /// session needs new credentials and they were fixed at the provider). Backoffs still
+    /// apply. Returns once the background thread has taken the command, so that
+    /// [`status`](Self::status) and [`token`](Self::token) already see its effect; that
+    /// takes at most the rest of a request under way, if any.
+    pub fn login(&self) {
+        self.command(Message::Login);
+    }
+
+    /// Revokes the session. Returns once the background thread has taken the command:
+    /// the token is withdrawn and the status is [`Status::Revoked`]; the revocation
+    /// requests follow on the background thread, and [`shutdown`](Self::shutdown)
+    /// waits for them.
+    pub fn revoke(&self) {
+        self.command(Message::Revoke);
+    }
+
+    /// Sends a command and waits until the thread has applied it (or is gone).
+    fn command(&self, message: impl FnOnce(crate::driving::Ack) -> Message) {
+        let (applied, taken) = std::sync::mpsc::sync_channel(1);
+        if self.inner.messages.send(message(applied)).is_ok() {
+            let _ = taken.recv();
+        }
+    }
+
+    /// Stops the background thread and waits for it, revoking the session first if the
+    /// manager was built with [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown).
+    /// Takes at most as long as the requests under way or still to send (each bounded by
+    /// the policy's response timeout). Every clone sees the manager closed: readers get
+    /// no token, waiters get [`WaitError::Closed`]. Calling it again does nothing.
+    pub fn shutdown(&self) {
+        self.inner.shutdown();
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) {
+        let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = thread.take() {
+            let _ = self.messages.send(Message::Shutdown {
+                revoke: self.revoke_on_shutdown,
+            });
+            if handle.join().is_err() {
+                tracing::error!(manager = %self.name, "the token manager's thread panicked");
+            }
+        }
+        self.cell.close();
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("name", &self.inner.name)
+            .field("generation", &self.inner.cell.generation())
+            .field("status", &self.inner.cell.status())
+            .field("closed", &self.inner.cell.is_closed())
+            .finish()
+    }
+}
+
+/// Why a manager could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The dialect or policy is invalid, or the store could not be read or holds
+    /// something that is not a session of this dialect (nothing was overwritten).
+    #[error(transparent)]
+    Session(#[from] oauth_lifecycle_adapter::StartError),
+    /// The background thread could not be started.
+    #[error("could not start the token manager's thread: {0}")]
+    Thread(#[source] std::io::Error),
+}

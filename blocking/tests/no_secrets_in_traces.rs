@@ -1,0 +1,234 @@
+//! Everything the manager traces, at TRACE level, through a real `tracing` subscriber:
+//! logins, refreshes, a 401, failures, a slide, revocations. No secret appears in the
+//! output, and the tokens' fingerprints do.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oauth_lifecycle::{Policy, Status};
+use oauth_lifecycle_adapter::trace::fingerprint;
+use oauth_lifecycle_emulator::{
+    ConvirzaV3Server, ConvirzaV3ServerConfig, InjectedFailure, StandardServer,
+    StandardServerConfig, TransportFault,
+};
+use support::*;
+use time::Duration as Span;
+
+/// Where the subscriber writes.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        lock(&self.0).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs a subscriber at TRACE for the whole process: the manager's thread traces
+/// outside the test's thread. `log` records (ureq's) are forwarded to it too, but for
+/// `ureq_proto`'s TRACE output, which dumps the raw bytes of every exchange.
+fn capture() -> Buffer {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || writer.clone()),
+        )
+        .with(
+            Targets::new()
+                .with_default(LevelFilter::TRACE)
+                .with_target("ureq_proto", LevelFilter::DEBUG),
+        )
+        .try_init()
+        .expect("the only subscriber of this test binary");
+    buffer
+}
+
+/// The Basic credentials header value of a client.
+fn basic(id: &str, secret: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{id}:{secret}").into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
+    let output = capture();
+    let mut secrets = vec![
+        CLIENT.1.to_owned(),
+        USER.1.to_owned(),
+        basic(CLIENT.0, CLIENT.1),
+        "SecurePassword123!".to_owned(),
+    ];
+    let mut handed_out = Vec::new();
+
+    // The standard dialect: login, refresh, a 401, failures of every kind, revocation.
+    let mut policy = Policy::default();
+    policy.response_timeout = time::Duration::seconds(1);
+    let sim = Sim::new(StandardServer::new(StandardServerConfig::default()));
+    let tokens = sim
+        .manager(standard(&sim.front), policy.clone())
+        .name("traced-standard")
+        .revoke_on_shutdown(true)
+        .start()
+        .unwrap();
+    let mut token = tokens.token(PATIENCE).unwrap();
+    handed_out.push(token.secret().to_owned());
+    let mut renew = |setup: &dyn Fn()| {
+        setup();
+        let renewed = tokens
+            .token_newer_than(token.generation(), PATIENCE)
+            .expect("renewed");
+        assert_eq!(sim.call_api(&renewed), 200);
+        handed_out.push(renewed.secret().to_owned());
+        token = renewed;
+    };
+    // Refresh at its moment.
+    renew(&|| sim.advance(Span::minutes(55)));
+    // A 401.
+    renew(&|| tokens.report_unauthorized(tokens.with_token(|t| t.generation()).unwrap()));
+    // invalid_grant: the grant is dead, a login follows.
+    renew(&|| {
+        sim.fail_next(InjectedFailure::OAuthError {
+            status: 400,
+            code: "invalid_grant".into(),
+        });
+        sim.advance(Span::minutes(55));
+    });
+    // Failures that back off: a 500, a 429, a reset, a truncated body, a gateway's page,
+    // a hang past the timeout, a body past the cap; each followed by a retry.
+    for fault in [
+        Err(InjectedFailure::Status {
+            status: 500,
+            retry_after: None,
+        }),
+        Err(InjectedFailure::Status {
+            status: 429,
+            retry_after: Some("30".into()),
+        }),
+        Ok(TransportFault::ResetAfterRequest),
+        Ok(TransportFault::TruncatedBody),
+        Ok(TransportFault::HtmlErrorPage(502)),
+        Ok(TransportFault::Hang(Duration::from_secs(5))),
+        Ok(TransportFault::OversizedBody(
+            policy.max_body_bytes as u64 + 1,
+        )),
+    ] {
+        renew(&|| {
+            match fault.clone() {
+                Err(failure) => sim.fail_next(failure),
+                Ok(fault) => sim.front.inject(fault),
+            }
+            tokens.report_unauthorized(tokens.with_token(|t| t.generation()).unwrap());
+            eventually("the session backs off", || {
+                matches!(tokens.status(), Status::Waiting { .. })
+            });
+            let Status::Waiting { retry_at, .. } = tokens.status() else {
+                unreachable!()
+            };
+            sim.clock.set(retry_at);
+        });
+    }
+    // invalid_client: the session stops; an explicit login resumes it.
+    sim.fail_next(InjectedFailure::OAuthError {
+        status: 401,
+        code: "invalid_client".into(),
+    });
+    renew(&|| {
+        tokens.report_unauthorized(tokens.with_token(|t| t.generation()).unwrap_or_default());
+        eventually("the session needs a login", || {
+            matches!(tokens.status(), Status::NeedsLogin { .. })
+        });
+        tokens.login();
+    });
+    drop(tokens);
+    assert!(sim.stats().revocations >= 1);
+    secrets.extend(sim.issued());
+
+    // Convirza V3: JSON credentials, sliding expiry, single-use rotation, revocation.
+    let v3 = Sim::new(ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()));
+    let tokens = v3
+        .manager(convirza_v3(&v3.front), Policy::default())
+        .name("traced-v3")
+        .start()
+        .unwrap();
+    let first = tokens.token(PATIENCE).unwrap();
+    handed_out.push(first.secret().to_owned());
+    v3.advance(Span::days(1));
+    assert_eq!(v3.call_api(&first), 200);
+    let before = tokens.with_token(|t| t.valid_until()).unwrap();
+    tokens.report_call_succeeded(first.generation());
+    eventually("the expiry slides", || {
+        tokens.with_token(|t| t.valid_until()).unwrap() > before
+    });
+    v3.advance(Span::days(6));
+    let second = tokens
+        .token_newer_than(first.generation(), PATIENCE)
+        .unwrap();
+    handed_out.push(second.secret().to_owned());
+    tokens.revoke();
+    tokens.shutdown();
+    secrets.extend(v3.issued());
+
+    let output = String::from_utf8(lock(&output.0).clone()).unwrap();
+    assert!(secrets.len() > 20, "{} secrets", secrets.len());
+    // Not even a piece of one: any 12 characters in a row of a secret.
+    for secret in &secrets {
+        let chars: Vec<char> = secret.chars().collect();
+        for piece in chars.windows(12.min(chars.len())) {
+            let piece: String = piece.iter().collect();
+            assert!(
+                !output.contains(&piece),
+                "a piece of a secret leaked: {piece:?} of {secret:?}"
+            );
+        }
+    }
+    // Tokens are told apart by their fingerprints.
+    for token in &handed_out {
+        let print = fingerprint(token);
+        assert!(output.contains(&print), "no fingerprint {print}");
+    }
+    // The spans name their manager, and everything a reader of logs needs is there.
+    for expected in [
+        "token_manager{name=traced-standard}",
+        "token_manager{name=traced-v3}",
+        "token_request{request=",
+        "token issued",
+        "token extended",
+        "renewal due",
+        "backing off",
+        "rejected by the token endpoint",
+        "401 reported",
+        "session revoked",
+        "token manager shutting down",
+    ] {
+        assert!(output.contains(expected), "no {expected:?} in the traces");
+    }
+}

@@ -1,0 +1,213 @@
+//! The manager against real OAuth servers written by others, started on 127.0.0.1:
+//! panva's oidc-provider and django-oauth-toolkit. Time is the real clock here, because
+//! the servers' is; short token lifetimes make renewals come within seconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_lifecycle::dialect::{ClientAuth, Standard};
+use oauth_lifecycle::{http, Policy, Status};
+use oauth_lifecycle_blocking::{MemoryStore, SessionStore, TokenManager, WaitError};
+use oauth_lifecycle_testkit::{
+    send, start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT, DOT_USER,
+    OIDC_POST_CLIENT,
+};
+use serde_json::Value;
+
+/// Token lifetime at the servers. Renewal starts at least the policy's 10-second margin
+/// before expiry, so about 5 seconds after each token is issued.
+const TTL_SECONDS: u32 = 15;
+
+/// Longest wait for a token, a renewal included.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn form(url: &str, fields: &[(&str, &str)]) -> http::Request<Vec<u8>> {
+    let body = form_body(fields);
+    http::Request::post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.into_bytes())
+        .unwrap()
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether oidc-provider says `token` is active (RFC 7662 introspection).
+fn oidc_active(peer: &Peer, token: &str) -> bool {
+    let (id, secret) = OIDC_POST_CLIENT;
+    let request = form(
+        &peer.url("/token/introspection"),
+        &[
+            ("token", token),
+            ("client_id", id),
+            ("client_secret", secret),
+        ],
+    );
+    let response = send(&request).expect("oidc-provider answers");
+    assert_eq!(response.status(), 200);
+    let body: Value = serde_json::from_slice(response.body()).expect("JSON");
+    body["active"].as_bool().expect("an active field")
+}
+
+#[test]
+fn oidc_provider_client_credentials_renewal_and_revocation() {
+    let peer = start_oidc_provider(TTL_SECONDS);
+    let (id, secret) = OIDC_POST_CLIENT;
+    let dialect = Standard::builder(peer.url("/token"), id)
+        .client_secret(secret)
+        .client_auth(ClientAuth::Post)
+        .scope("api:read")
+        .revocation_url(peer.url("/token/revocation"))
+        .build()
+        .unwrap();
+    let tokens = TokenManager::builder(dialect, Policy::default())
+        .revoke_on_shutdown(true)
+        .name("oidc-provider")
+        .start()
+        .unwrap();
+
+    let first = tokens.token(PATIENCE).expect("a token");
+    assert!(oidc_active(&peer, first.secret()));
+    assert_eq!(tokens.status(), Status::Ready);
+
+    // Client credentials bring no refresh token: renewal is a new login, before expiry.
+    let second = tokens
+        .token_newer_than(first.generation(), PATIENCE)
+        .expect("a renewed token");
+    assert_ne!(second.secret(), first.secret());
+    assert!(oidc_active(&peer, second.secret()));
+    assert!(oidc_active(&peer, first.secret()), "renewed before expiry");
+
+    // Shutdown revokes the session at the server before it returns.
+    tokens.shutdown();
+    assert_eq!(tokens.token(PATIENCE).unwrap_err(), WaitError::Closed);
+    assert!(
+        !oidc_active(&peer, second.secret()),
+        "revoked at the server"
+    );
+}
+
+/// The refresh token in a stored session's snapshot, if any.
+fn stored_refresh_token(store: &MemoryStore) -> Option<String> {
+    fn find(value: &Value) -> Option<String> {
+        match value {
+            Value::Object(map) => map.iter().find_map(|(key, value)| match value {
+                Value::String(token) if key == "refresh_token" => Some(token.clone()),
+                _ => find(value),
+            }),
+            Value::Array(items) => items.iter().find_map(find),
+            _ => None,
+        }
+    }
+    let stored = store.load().unwrap()?;
+    let snapshot: Value = serde_json::from_slice(&stored.snapshot).unwrap();
+    find(&snapshot)
+}
+
+/// Waits (bounded) until the store holds a refresh token other than `other`: the
+/// manager persists a token right after publishing it.
+fn refresh_token_after(store: &MemoryStore, other: Option<&str>) -> String {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        match stored_refresh_token(store) {
+            Some(token) if Some(token.as_str()) != other => return token,
+            _ => assert!(
+                std::time::Instant::now() < deadline,
+                "no new refresh token was stored"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// What django-oauth-toolkit answers to a refresh with `refresh_token`.
+fn dot_refresh(peer: &Peer, refresh_token: &str) -> (u16, Value) {
+    let (id, secret) = DOT_PASSWORD_CLIENT;
+    let request = form(
+        &peer.url("/o/token/"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", id),
+            ("client_secret", secret),
+        ],
+    );
+    let response = send(&request).expect("django-oauth-toolkit answers");
+    let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+    (response.status().as_u16(), body)
+}
+
+fn dot_dialect(peer: &Peer) -> Standard {
+    let (id, secret) = DOT_PASSWORD_CLIENT;
+    Standard::builder(peer.url("/o/token/"), id)
+        .client_secret(secret)
+        .password(DOT_USER.0, DOT_USER.1)
+        .revocation_url(peer.url("/o/revoke_token/"))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
+    let peer = start_django_oauth_toolkit(TTL_SECONDS);
+
+    // Renewal by refresh: the server rotates the refresh token, and the one the session
+    // spent is dead (a new login would have left it alive).
+    let store = Arc::new(MemoryStore::new());
+    let tokens = TokenManager::builder(dot_dialect(&peer), Policy::default())
+        .store(store.clone())
+        .name("django-oauth-toolkit")
+        .start()
+        .unwrap();
+    let first = tokens
+        .token(PATIENCE)
+        .expect("a token from the password grant");
+    let first_refresh = refresh_token_after(&store, None);
+    let second = tokens
+        .token_newer_than(first.generation(), PATIENCE)
+        .expect("a renewed token");
+    assert_ne!(second.secret(), first.secret());
+    let second_refresh = refresh_token_after(&store, Some(&first_refresh));
+    assert_ne!(second_refresh, first_refresh, "rotated");
+    tokens.shutdown();
+    let (status, body) = dot_refresh(&peer, &first_refresh);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // Revocation on shutdown: the refresh token the session held is dead at the server.
+    let store = Arc::new(MemoryStore::new());
+    let tokens = TokenManager::builder(dot_dialect(&peer), Policy::default())
+        .store(store.clone())
+        .revoke_on_shutdown(true)
+        .name("django-oauth-toolkit")
+        .start()
+        .unwrap();
+    tokens.token(PATIENCE).expect("a token");
+    let held = refresh_token_after(&store, None);
+    drop(tokens);
+    let (status, body) = dot_refresh(&peer, &held);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}

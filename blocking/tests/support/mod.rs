@@ -1,0 +1,258 @@
+//! What the manager's tests share: the providers' dialects pointed at an emulator served
+//! on 127.0.0.1, simulated time driven over real sockets, API calls, a tap on the
+//! emulator's answers, and bounded waits.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use oauth_lifecycle::dialect::{
+    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, Standard,
+};
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle::{http, Dialect, Policy};
+use oauth_lifecycle_blocking::{PublishedToken, TokenManagerBuilder};
+use oauth_lifecycle_emulator::{
+    DrivenClock, Emulator, HttpFront, InjectedFailure, Reply, ServerStats,
+};
+use serde_json::Value;
+use time::macros::utc_datetime;
+
+/// The longest any single wait in a test may take before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Where simulated time starts.
+pub const START: UtcDateTime = utc_datetime!(2026-04-01 08:00:00);
+
+/// Credentials of the standard emulator's default client and user.
+pub const CLIENT: (&str, &str) = ("emulated-client", "emulated-secret");
+pub const USER: (&str, &str) = ("alice", "alice-password");
+
+/// The standard dialect for a [`oauth_lifecycle_emulator::StandardServer`] with its
+/// default configuration: password grant, client secret, revocation.
+pub fn standard<E>(front: &HttpFront<E>) -> Standard {
+    Standard::builder(front.url("/token"), CLIENT.0)
+        .client_secret(CLIENT.1)
+        .password(USER.0, USER.1)
+        .revocation_url(front.url("/revoke"))
+        .build()
+        .expect("a valid dialect")
+}
+
+/// Convirza V2 against `StandardServerConfig::convirza_v2()`.
+pub fn convirza_v2<E>(front: &HttpFront<E>) -> ConvirzaV2 {
+    ConvirzaV2::builder(
+        "system",
+        "convirza-v2-secret",
+        "user@convirza.com",
+        "mySecurePassword123",
+    )
+    .token_url(front.url("/oauth/token"))
+    .build()
+    .expect("a valid dialect")
+}
+
+/// Convirza V3 against `ConvirzaV3Server` with its default configuration.
+pub fn convirza_v3<E>(front: &HttpFront<E>) -> ConvirzaV3 {
+    ConvirzaV3::builder("user@example.com", "SecurePassword123!")
+        .base_url(front.base_url())
+        .build()
+        .expect("a valid dialect")
+}
+
+/// Convercus (a Keycloak realm) against `StandardServerConfig::keycloak("abc-staging")`,
+/// with the password grant.
+pub fn convercus<E>(front: &HttpFront<E>) -> Convercus {
+    Convercus::builder("ABC", Environment::Staging, "convercus-secret")
+        .auth_url(front.base_url())
+        .password("api-user", "api-password")
+        .build()
+        .expect("a valid dialect")
+}
+
+/// Convercus legacy against `ConvercusLegacyServer` with its default configuration.
+pub fn convercus_legacy<E>(front: &HttpFront<E>) -> ConvercusLegacy {
+    ConvercusLegacy::builder("ACME", "api-user", "api-password", Environment::Production)
+        .api_url(front.base_url())
+        .build()
+        .expect("a valid dialect")
+}
+
+/// An emulator served on 127.0.0.1 in simulated time, for a manager reading the same
+/// clock.
+pub struct Sim<E: Emulator + Send + 'static> {
+    pub clock: DrivenClock,
+    pub front: HttpFront<Tap<E>>,
+}
+
+impl<E: Emulator + Send + 'static> Sim<E> {
+    pub fn new(emulator: E) -> Self {
+        let clock = DrivenClock::new(START);
+        let front = HttpFront::start(Tap::new(emulator), clock.clone()).expect("a front");
+        Sim { clock, front }
+    }
+
+    /// A manager on this clock.
+    pub fn manager<D: Dialect>(&self, dialect: D, policy: Policy) -> TokenManagerBuilder<D> {
+        let clock = self.clock.clone();
+        oauth_lifecycle_blocking::TokenManager::builder(dialect, policy).clock(move || clock.now())
+    }
+
+    /// Moves simulated time on by `by`.
+    pub fn advance(&self, by: time::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The emulator's statistics.
+    pub fn stats(&self) -> ServerStats {
+        self.front.with_emulator(|tap| tap.stats().clone())
+    }
+
+    /// Makes the emulator's next authentication request meet `failure`.
+    pub fn fail_next(&self, failure: InjectedFailure) {
+        self.front.with_emulator(|tap| tap.fail_next(failure));
+    }
+
+    /// Makes the emulator's next token response broken as `rewrite` says.
+    pub fn rewrite_next(&self, rewrite: Rewrite) {
+        self.front
+            .with_emulator(|tap| tap.rewrites.push_back(rewrite));
+    }
+
+    /// Every token the emulator has issued so far.
+    pub fn issued(&self) -> Vec<String> {
+        self.front.with_emulator(|tap| tap.issued.clone())
+    }
+
+    /// An API call to the emulator's resource server with `token`: its status.
+    pub fn call_api(&self, token: &PublishedToken) -> u16 {
+        call_api(&self.front.url("/api/profile"), token)
+    }
+}
+
+/// An API call with `token`'s `Authorization` header: its status.
+pub fn call_api(url: &str, token: &PublishedToken) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(PATIENCE))
+        .build()
+        .into();
+    agent
+        .get(url)
+        .header("authorization", token.header_value())
+        .call()
+        .expect("the resource server answers")
+        .status()
+        .as_u16()
+}
+
+/// How a [`Tap`] breaks the next successful token response, as a broken server would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewrite {
+    /// Drops `access_token` from it.
+    DropAccessToken,
+    /// Replaces its `token_type` with this one.
+    TokenType(&'static str),
+}
+
+/// An emulator with a tap on its token responses: it records every token issued, and
+/// can break the next response the way a faulty server would. Everything else is the
+/// emulator's own behaviour.
+pub struct Tap<E> {
+    pub inner: E,
+    pub issued: Vec<String>,
+    pub rewrites: VecDeque<Rewrite>,
+}
+
+impl<E> Tap<E> {
+    pub fn new(inner: E) -> Self {
+        Tap {
+            inner,
+            issued: Vec::new(),
+            rewrites: VecDeque::new(),
+        }
+    }
+}
+
+/// Collects every string under a key that names a token (`token_type` aside).
+fn collect_tokens(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                let key = key.to_ascii_lowercase();
+                match value {
+                    Value::String(token) if key.contains("token") && key != "token_type" => {
+                        into.push(token.clone());
+                    }
+                    _ => collect_tokens(value, into),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_tokens(item, into)),
+        _ => {}
+    }
+}
+
+impl<E: Emulator> Emulator for Tap<E> {
+    fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        let mut reply = self.inner.handle(request, now);
+        let Ok(mut json) = serde_json::from_slice::<Value>(reply.body()) else {
+            return reply;
+        };
+        collect_tokens(&json, &mut self.issued);
+        if reply.status() == 200 && json.get("access_token").is_some() {
+            if let Some(rewrite) = self.rewrites.pop_front() {
+                match rewrite {
+                    Rewrite::DropAccessToken => {
+                        json.as_object_mut().map(|o| o.remove("access_token"));
+                    }
+                    Rewrite::TokenType(kind) => json["token_type"] = Value::from(kind),
+                }
+                *reply.body_mut() = json.to_string().into_bytes();
+                reply.headers_mut().remove(http::header::CONTENT_LENGTH);
+            }
+        }
+        reply
+    }
+
+    fn resource_request(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        self.inner.resource_request(request, now)
+    }
+
+    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
+        self.inner.is_access_token_valid(token, now)
+    }
+
+    fn fail_next(&mut self, failure: InjectedFailure) {
+        self.inner.fail_next(failure);
+    }
+
+    fn revoke_all(&mut self) {
+        self.inner.revoke_all();
+    }
+
+    fn stats(&self) -> &ServerStats {
+        self.inner.stats()
+    }
+}
+
+/// Waits until `condition` holds, checking every millisecond, for at most [`PATIENCE`].
+pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A value shared between threads of a test.
+pub fn shared<T>(value: T) -> Arc<Mutex<T>> {
+    Arc::new(Mutex::new(value))
+}
+
+/// Locks a test's shared value, whatever a panicking thread left.
+pub fn lock<T>(value: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    value.lock().unwrap_or_else(PoisonError::into_inner)
+}
