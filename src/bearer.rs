@@ -25,6 +25,13 @@ use crate::error::Malformed;
 pub struct Generation(pub(crate) u64);
 
 impl Generation {
+    /// The generation numbered `n`, for one that travelled as a number (through an
+    /// atomic, a store, a log). Only the session decides which generation is current: a
+    /// made-up one is simply stale.
+    pub const fn new(n: u64) -> Self {
+        Generation(n)
+    }
+
     /// The generation as a number (0 before the first token).
     pub fn get(self) -> u64 {
         self.0

@@ -401,9 +401,8 @@ mod tests {
         }
     }
 
-    /// Generations only come from sessions, or from a snapshot.
     fn generation_of(n: u64) -> Generation {
-        serde_json::from_value(serde_json::json!(n)).unwrap()
+        Generation::new(n)
     }
 
     #[test]

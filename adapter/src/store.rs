@@ -145,7 +145,7 @@ mod tests {
     use super::*;
 
     fn generation(n: u64) -> Generation {
-        serde_json::from_value(serde_json::json!(n)).unwrap()
+        Generation::new(n)
     }
 
     #[test]

@@ -13,7 +13,7 @@ const SNAPSHOT: &[u8] =
     br#"{"format":2,"state":"active","access_token":"secret-access-token-4711"}"#;
 
 fn generation(n: u64) -> Generation {
-    serde_json::from_value(serde_json::json!(n)).unwrap()
+    Generation::new(n)
 }
 
 /// A fresh directory under the target's temporary directory, removed when dropped.

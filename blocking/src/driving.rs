@@ -224,16 +224,10 @@ impl<D: Dialect> Driving<D> {
     }
 }
 
-/// The generation numbered `n`, if any token had it. Reports travel as numbers, so
-/// that reporting needs no lock; the core offers no constructor, and a generation's
-/// serialized form is its number.
+/// The generation numbered `n`, if any token had it (0 means "none reported"). Reports
+/// travel as numbers, so that reporting needs no lock.
 fn generation_from(n: u64) -> Option<Generation> {
-    if n == 0 {
-        return None;
-    }
-    use serde::de::IntoDeserializer as _;
-    let number: serde::de::value::U64Deserializer<serde::de::value::Error> = n.into_deserializer();
-    serde::Deserialize::deserialize(number).ok()
+    (n != 0).then_some(Generation::new(n))
 }
 
 /// Closes the read side when the thread ends, however it ends: waiters then fail with
