@@ -1,0 +1,98 @@
+//! An OAuth 2.0 token manager for tokio and reqwest: one background task keeps a
+//! session's access token fresh; any number of callers read it without a lock.
+//!
+//! ```
+//! # use oauth_lifecycle_emulator::{Clock, HttpFront, StandardServer, StandardServerConfig};
+//! use std::time::Duration;
+//!
+//! use oauth_lifecycle::dialect::Standard;
+//! use oauth_lifecycle::Policy;
+//! use oauth_lifecycle_tokio::TokenManager;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let provider = HttpFront::start(StandardServer::new(StandardServerConfig::default()), Clock::System)?;
+//! # let token_url = provider.url("/token");
+//! let dialect = Standard::builder(token_url, "emulated-client")
+//!     .client_secret("emulated-secret")
+//!     .build()?;
+//! let tokens = TokenManager::start(dialect, Policy::default())?;
+//!
+//! let token = tokens.token(Duration::from_secs(10)).await?; // waits for the login
+//! assert!(token.header_value().to_str()?.starts_with("Bearer "));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! That is the whole setup. The manager logs in, renews before expiry (refreshing, or
+//! logging in again where the provider has no refresh), backs off after failures and honours
+//! `Retry-After`, all decided by the sans-IO core (`oauth-lifecycle`); the task only sends
+//! what the core asks for and waits until the core's next moment or a caller's command.
+//!
+//! # Reading the token
+//!
+//! - [`TokenManager::with_token`] runs a closure on the current token: no lock, no clock,
+//!   no reference count, never waits. The task withdraws a token at its hard expiry, so a
+//!   token handed out is one the core would hand out.
+//! - [`TokenManager::token`] waits, at most as long as the caller says, when there is no
+//!   valid token (the first login, or a renewal after a rejection). Thousands of callers
+//!   waiting for one renewal cause one token request. A caller gets a typed reason when
+//!   none will come: [`WaitError::NeedsLogin`] with the core's error, [`WaitError::Revoked`],
+//!   [`WaitError::Closed`], or [`WaitError::Timeout`] with the session's status
+//!   (renewing, or waiting until a moment after a failure or a 429).
+//!
+//! # Telling the manager what the API said
+//!
+//! A 401 is reported with the generation of the token that was rejected
+//! ([`TokenManager::report_unauthorized`]): the token is withdrawn and renewed, and a late
+//! report about a token already replaced changes nothing. Successful calls are reported
+//! for providers whose tokens live longer with use ([`TokenManager::report_call_succeeded`];
+//! nothing happens for the others). Neither takes a lock.
+//!
+//! With the `middleware` feature, [`BearerAuth`] does all of this for a
+//! `reqwest_middleware` client: it attaches the token for the origins it is given,
+//! reports what the API answered, and retries a rejected request once with the renewed
+//! token.
+//!
+//! # Persistence, shutdown, tracing
+//!
+//! - [`TokenManagerBuilder::store`] keeps the session in a [`SessionStore`]
+//!   ([`FileStore`], encrypted or not, or [`MemoryStore`]): a restarted process resumes
+//!   without logging in again, and one that was killed right after sending a single-use
+//!   refresh token never sends it again. The store is called on the task, at the core's
+//!   persistence points.
+//! - Dropping the last [`TokenManager`] aborts the task. [`TokenManager::shutdown`] stops
+//!   it and waits for it, revoking the session first if the manager was built with
+//!   [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown): awaiting it is the
+//!   way to revoke on the way out. No task outlives the manager.
+//! - The task runs in a `token_manager` span ([`TokenManagerBuilder::name`]) and traces
+//!   every request, answer, renewal, backoff, rejection and change of status, naming
+//!   tokens by a fingerprint ([`fingerprint`]), never by their value.
+//!
+//! # Transport
+//!
+//! Token requests go out as the core built them, with the core's deadline as their
+//! timeout; every answer, 4xx and 5xx included, goes back to the core with its body read
+//! no further than the policy's cap; a failure says whether the request may have left
+//! ([`transport::classify`]). TLS is rustls (feature `rustls`, on by default).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+mod builder;
+mod manager;
+#[cfg(feature = "middleware")]
+mod middleware;
+mod reports;
+mod task;
+pub mod transport;
+
+pub use crate::builder::{StartError, TokenManagerBuilder};
+pub use crate::manager::{Closed, TokenManager};
+#[cfg(feature = "middleware")]
+pub use crate::middleware::{BearerAuth, BearerAuthError, InvalidOrigin};
+pub use oauth_lifecycle_adapter::trace::fingerprint;
+pub use oauth_lifecycle_adapter::{
+    FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreKey, WaitError,
+};
