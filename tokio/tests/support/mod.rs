@@ -1,0 +1,146 @@
+//! What the manager's tests share: bounded waits, simulated time over real sockets, an
+//! emulator that can be told to answer one token request its own way, and API calls.
+
+#![allow(dead_code)]
+
+pub mod loopback;
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::time::Duration;
+
+use oauth_lifecycle::http;
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle_emulator::{DrivenClock, Emulator, InjectedFailure, Reply, ServerStats};
+use oauth_lifecycle_tokio::TokenManager;
+use time::macros::utc_datetime;
+
+/// Where simulated time starts.
+pub const START: UtcDateTime = utc_datetime!(2026-04-01 08:00:00);
+
+/// The longest any wait in a test may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Polls `probe` every few milliseconds until it gives a value; fails the test after
+/// [`PATIENCE`].
+pub async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Runs `future` with [`PATIENCE`] as its bound.
+pub async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// The manager's clock, reading the same driven time as the front.
+pub fn reading(clock: &DrivenClock) -> impl Fn() -> UtcDateTime + Send + Sync + 'static {
+    let clock = clock.clone();
+    move || clock.now()
+}
+
+/// Moves simulated time for the front and the manager alike, and tells the manager.
+pub fn advance(clock: &DrivenClock, manager: &TokenManager, by: oauth_lifecycle::time::Duration) {
+    clock.advance(by);
+    manager.clock_moved();
+}
+
+/// The current token's secret, if one may be handed out.
+pub fn secret(manager: &TokenManager) -> Option<String> {
+    manager.with_token(|token| token.secret().to_owned())
+}
+
+/// The current token's generation number, if one may be handed out.
+pub fn generation(manager: &TokenManager) -> Option<u64> {
+    manager.with_token(|token| token.generation().get())
+}
+
+/// Calls `url` with the manager's current token; the status.
+pub async fn call_api(client: &reqwest::Client, manager: &TokenManager, url: &str) -> u16 {
+    let header = manager
+        .with_token(|token| token.header_value().clone())
+        .expect("a token to call the API with");
+    client
+        .get(url)
+        .header(http::header::AUTHORIZATION, header)
+        .send()
+        .await
+        .expect("the API answers")
+        .status()
+        .as_u16()
+}
+
+/// A plain client for API calls in tests.
+pub fn api_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(PATIENCE)
+        .build()
+        .expect("a client")
+}
+
+/// An emulator that answers the next token requests with replies the test scripted
+/// (a provider misbehaving in ways the emulators do not), then serves normally.
+pub struct Scripted<E> {
+    pub inner: E,
+    next: VecDeque<Reply>,
+}
+
+impl<E> Scripted<E> {
+    pub fn new(inner: E) -> Self {
+        Scripted {
+            inner,
+            next: VecDeque::new(),
+        }
+    }
+
+    /// The next token request gets `status` with this JSON body instead of service.
+    pub fn answer_next(&mut self, status: u16, json: serde_json::Value) {
+        let mut reply = http::Response::new(json.to_string().into_bytes());
+        *reply.status_mut() = http::StatusCode::from_u16(status).expect("a status");
+        reply.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        self.next.push_back(reply);
+    }
+}
+
+impl<E: Emulator> Emulator for Scripted<E> {
+    fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        match self.next.pop_front() {
+            Some(reply) => reply,
+            None => self.inner.handle(request, now),
+        }
+    }
+
+    fn resource_request(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        self.inner.resource_request(request, now)
+    }
+
+    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
+        self.inner.is_access_token_valid(token, now)
+    }
+
+    fn fail_next(&mut self, failure: InjectedFailure) {
+        self.inner.fail_next(failure);
+    }
+
+    fn revoke_all(&mut self) {
+        self.inner.revoke_all();
+    }
+
+    fn stats(&self) -> &ServerStats {
+        self.inner.stats()
+    }
+}
