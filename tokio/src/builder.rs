@@ -99,9 +99,7 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
     /// still read no further than the policy's cap. Give it
     /// [`redirect::Policy::none()`](reqwest::redirect::Policy::none): a client that
     /// follows a 307 or 308 re-sends a form body holding credentials to wherever the
-    /// token endpoint points. The default client follows no redirect and keeps no idle
-    /// connection (token requests are minutes apart; a stale pooled connection would turn
-    /// a refresh into a request of unknown outcome).
+    /// token endpoint points. Default: [`transport::default_client`](crate::transport::default_client).
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -138,7 +136,7 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         let client = match self.client {
             Some(client) => client,
-            None => default_client().map_err(StartError::Client)?,
+            None => crate::transport::default_client().map_err(StartError::Client)?,
         };
         let sliding = self.dialect.sliding_lifetime().is_some();
         let cell = Arc::new(TokenCell::new());
@@ -185,12 +183,4 @@ impl<D> fmt::Debug for TokenManagerBuilder<D> {
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
-}
-
-/// The client used when none is given: no redirects, no idle connections.
-fn default_client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(0)
-        .build()
 }

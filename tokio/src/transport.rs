@@ -9,6 +9,19 @@ use oauth_lifecycle::http;
 use oauth_lifecycle::TransportError;
 use oauth_lifecycle_adapter::transport::CappedBody;
 
+/// The client a manager sends token requests with when it is given none: it follows no
+/// redirect (a 307 or 308 would carry a form body holding credentials wherever the
+/// token endpoint points; a 3xx goes back to the core as an answer) and keeps no idle
+/// connection (token requests are minutes apart, and a request on a pooled connection
+/// the server has just closed would have an unknown outcome, spending a single-use
+/// refresh token).
+pub fn default_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+}
+
 /// Sends `request` with `client` and reads the whole answer within `timeout`.
 ///
 /// Every status, 4xx and 5xx included, is an `Ok` response: the core decides what it
