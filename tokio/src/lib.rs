@@ -49,7 +49,7 @@
 //! for providers whose tokens live longer with use ([`TokenManager::report_call_succeeded`];
 //! nothing happens for the others). Neither takes a lock.
 //!
-//! With the `middleware` feature, [`BearerAuth`] does all of this for a
+//! With the `middleware` feature, `BearerAuth` does all of this for a
 //! `reqwest_middleware` client: it attaches the token for the origins it is given,
 //! reports what the API answered, and retries a rejected request once with the renewed
 //! token.
