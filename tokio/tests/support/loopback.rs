@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -63,6 +64,7 @@ type Handler = Arc<dyn Fn(&Seen) -> Answer + Send + Sync>;
 pub struct Loopback {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    count: Arc<AtomicUsize>,
     acceptor: JoinHandle<()>,
 }
 
@@ -70,14 +72,34 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 1024 * 1024;
 
 impl Loopback {
-    /// Serves `handler` on a free port of 127.0.0.1. Call from within a tokio runtime.
+    /// Serves `handler` on a free port of 127.0.0.1, recording every request. Call from
+    /// within a tokio runtime.
     pub async fn start(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Self {
+        Self::serve(handler, true).await
+    }
+
+    /// Like [`start`](Self::start), counting requests without keeping them (for
+    /// benchmarks, which send very many).
+    pub async fn start_unrecorded(
+        handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+    ) -> Self {
+        Self::serve(handler, false).await
+    }
+
+    async fn serve(
+        handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+        record: bool,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let addr = listener.local_addr().expect("an address");
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let count = Arc::new(AtomicUsize::new(0));
         let handler: Handler = Arc::new(handler);
         let acceptor = tokio::spawn({
-            let seen = Arc::clone(&seen);
+            let recorder = Recorder {
+                seen: record.then(|| Arc::clone(&seen)),
+                count: Arc::clone(&count),
+            };
             async move {
                 // Aborting the acceptor drops the set, which aborts every connection.
                 let mut connections = JoinSet::new();
@@ -86,7 +108,7 @@ impl Loopback {
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
                             let _ = stream.set_nodelay(true);
-                            connections.spawn(serve(stream, Arc::clone(&handler), Arc::clone(&seen)));
+                            connections.spawn(serve(stream, Arc::clone(&handler), recorder.clone()));
                         }
                         Some(_) = connections.join_next(), if !connections.is_empty() => {}
                     }
@@ -96,6 +118,7 @@ impl Loopback {
         Loopback {
             addr,
             seen,
+            count,
             acceptor,
         }
     }
@@ -117,8 +140,9 @@ impl Loopback {
         self.seen.lock().unwrap().clone()
     }
 
+    /// How many requests were answered.
     pub fn count(&self) -> usize {
-        self.seen.lock().unwrap().len()
+        self.count.load(Ordering::Acquire)
     }
 }
 
@@ -128,14 +152,24 @@ impl Drop for Loopback {
     }
 }
 
-async fn serve(stream: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Seen>>>) {
+/// Where the connections record what they saw.
+#[derive(Clone)]
+struct Recorder {
+    seen: Option<Arc<Mutex<Vec<Seen>>>>,
+    count: Arc<AtomicUsize>,
+}
+
+async fn serve(stream: TcpStream, handler: Handler, recorder: Recorder) {
     let mut reader = BufReader::new(stream);
     loop {
         let Some(request) = read_request(&mut reader).await else {
             return;
         };
         let answer = handler(&request);
-        seen.lock().unwrap().push(request);
+        if let Some(seen) = &recorder.seen {
+            seen.lock().unwrap().push(request);
+        }
+        recorder.count.fetch_add(1, Ordering::AcqRel);
         let mut head = format!("HTTP/1.1 {} X\r\n", answer.status);
         for (name, value) in &answer.headers {
             head.push_str(&format!("{name}: {value}\r\n"));

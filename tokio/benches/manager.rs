@@ -1,0 +1,198 @@
+//! What the tokio manager costs its callers, over real loopback sockets:
+//!
+//! - `single_flight/10000_waiters`: 10,000 tasks wait for one renewal; the time from the
+//!   renewal's answer being released until every one of them holds the new token. Each
+//!   iteration checks that the renewal took exactly one token request.
+//! - `api_call/*`: one API call with a bearer token against a local server, sent by plain
+//!   reqwest with a static `Authorization` header, and through `BearerAuth` with the
+//!   manager's cached token (same endpoint, same header).
+//!
+//! Run with `cargo bench -p oauth-lifecycle-tokio --features middleware --bench manager`.
+
+#[path = "../tests/support/loopback.rs"]
+mod loopback;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use oauth_lifecycle::dialect::Standard;
+use oauth_lifecycle::Policy;
+use oauth_lifecycle_emulator::{Clock, HttpFront, StandardServer, StandardServerConfig};
+use oauth_lifecycle_tokio::{BearerAuth, TokenManager};
+use reqwest::header::AUTHORIZATION;
+
+const WAITERS: usize = 10_000;
+const PATIENCE: Duration = Duration::from_secs(10);
+
+type Front = HttpFront<StandardServer>;
+
+fn provider() -> Arc<Front> {
+    Arc::new(
+        HttpFront::start(
+            StandardServer::new(StandardServerConfig::default()),
+            Clock::System,
+        )
+        .expect("a front"),
+    )
+}
+
+fn manager(front: &Front) -> TokenManager {
+    let dialect = Standard::builder(front.url("/token"), "emulated-client")
+        .client_secret("emulated-secret")
+        .password("alice", "alice-password")
+        .build()
+        .expect("a dialect");
+    TokenManager::start(dialect, Policy::default()).expect("a manager")
+}
+
+/// Holds the emulator until released, so a renewal reaching it stays in flight.
+fn hold(front: &Arc<Front>) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (release, released) = mpsc::channel();
+    let (held, holding) = mpsc::channel();
+    let thread = std::thread::spawn({
+        let front = Arc::clone(front);
+        move || {
+            front.with_emulator(|_| {
+                held.send(()).expect("the bench waits");
+                let _ = released.recv_timeout(PATIENCE);
+            })
+        }
+    });
+    holding.recv_timeout(PATIENCE).expect("the emulator held");
+    (release, thread)
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_micros(100)).await;
+    }
+}
+
+fn single_flight(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let front = provider();
+    let manager = runtime.block_on(async { manager(&front) });
+    let mut group = c.benchmark_group("single_flight");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("10000_waiters", |b| {
+        b.iter_custom(|iters| {
+            runtime.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let current = manager.token(PATIENCE).await.expect("a token");
+                    let requests = front.stats().auth_requests;
+                    let (release, holder) = hold(&front);
+                    manager.report_unauthorized(current.generation());
+                    until("the renewal to reach the provider", || {
+                        front.stats().auth_requests == requests + 1
+                    })
+                    .await;
+                    let asked = Arc::new(AtomicUsize::new(0));
+                    let waiters: Vec<_> = (0..WAITERS)
+                        .map(|_| {
+                            let manager = manager.clone();
+                            let asked = Arc::clone(&asked);
+                            tokio::spawn(async move {
+                                asked.fetch_add(1, Ordering::Relaxed);
+                                manager.token(PATIENCE).await
+                            })
+                        })
+                        .collect();
+                    until("every waiter to ask", || {
+                        asked.load(Ordering::Relaxed) == WAITERS
+                    })
+                    .await;
+                    let started = Instant::now();
+                    release.send(()).expect("the holder waits");
+                    for waiter in waiters {
+                        let token = waiter.await.expect("a waiter").expect("the new token");
+                        assert!(token.generation() > current.generation());
+                    }
+                    total += started.elapsed();
+                    holder.join().expect("the holder");
+                    assert_eq!(
+                        front.stats().auth_requests,
+                        requests + 1,
+                        "one token request per renewal"
+                    );
+                }
+                total
+            })
+        })
+    });
+    group.finish();
+    runtime.block_on(manager.shutdown());
+}
+
+fn api_call(c: &mut Criterion) {
+    // The server runs on a runtime of its own thread; the clients on this one.
+    let (server_runtime, api) = {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a server runtime");
+        let api = runtime.block_on(loopback::Loopback::start_unrecorded(|_| {
+            loopback::Answer::status(200).body(b"{\"orders\":[]}")
+        }));
+        (runtime, api)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a client runtime");
+    let front = provider();
+    let manager = runtime.block_on(async { manager(&front) });
+    let header = runtime
+        .block_on(manager.token(PATIENCE))
+        .expect("a token")
+        .header_value()
+        .clone();
+    let url = api.url("/api/orders");
+    let http = reqwest::Client::new();
+    let through = reqwest_middleware::ClientBuilder::new(http.clone())
+        .with(
+            BearerAuth::new(manager.clone())
+                .allow_origin(&api.origin())
+                .expect("an origin"),
+        )
+        .build();
+
+    let mut group = c.benchmark_group("api_call");
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("plain_reqwest_static_header", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = http
+                .get(&url)
+                .header(AUTHORIZATION, header.clone())
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("a body")
+        })
+    });
+    group.bench_function("through_bearer_auth", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let response = through.get(&url).send().await.expect("an answer");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("a body")
+        })
+    });
+    group.finish();
+    runtime.block_on(manager.shutdown());
+    drop(api);
+    drop(server_runtime);
+}
+
+criterion_group!(benches, single_flight, api_call);
+criterion_main!(benches);
