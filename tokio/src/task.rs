@@ -82,6 +82,9 @@ impl<D: Dialect> Task<D> {
                 },
                 Next::Wait(deadline) => deadline,
             };
+            // Inputs go in with the time they are applied: reports and clock moves may
+            // have come while the pump drained.
+            let now = (self.clock)();
             if let Some(command) = queued.pop_front() {
                 self.pump.handle(command, now);
                 continue;
@@ -90,7 +93,7 @@ impl<D: Dialect> Task<D> {
                 // The revocation asked for at shutdown is done.
                 return;
             }
-            if self.apply_reports(now) {
+            if self.apply_reports() {
                 continue;
             }
             if deadline.is_some_and(|deadline| deadline <= now) {
@@ -115,17 +118,22 @@ impl<D: Dialect> Task<D> {
     }
 
     /// Applies the pending reports; whether there were any.
-    fn apply_reports(&mut self, now: UtcDateTime) -> bool {
+    fn apply_reports(&mut self) -> bool {
         let reports = &self.shared.reports;
         let unauthorized = reports.take_unauthorized();
         let succeeded = reports.take_succeeded();
+        if unauthorized.is_none() && succeeded.is_none() {
+            return false;
+        }
+        // Read after taking them: a report is applied no earlier than it was made.
+        let now = (self.clock)();
         if let Some(generation) = unauthorized {
             self.pump.handle(Command::Unauthorized(generation), now);
         }
         if let Some(generation) = succeeded {
             self.pump.handle(Command::CallSucceeded(generation), now);
         }
-        unauthorized.is_some() || succeeded.is_some()
+        true
     }
 
     /// Sends `request` and hands back its answer or its failure. Commands arriving
