@@ -207,7 +207,15 @@ async fn no_secret_reaches_the_traces() {
     .unwrap();
     let first = v3.token(PATIENCE).await.unwrap();
     secrets.collect(&v3, &v3_store);
+    // A day later a call succeeds: the token slides (before the clock moves on).
+    advance(&clock, &v3, Duration::days(1));
     v3.report_call_succeeded(first.generation());
+    let slid = clock.now() + Duration::days(7) - Duration::seconds(5);
+    eventually("the slide", || {
+        v3.with_token(|t| t.valid_until())
+            .filter(|until| *until == slid)
+    })
+    .await;
     advance(&clock, &v3, Duration::days(6));
     v3.token_newer_than(first.generation(), PATIENCE)
         .await
