@@ -5,7 +5,9 @@
 //!   iteration checks that the renewal took exactly one token request.
 //! - `api_call/*`: one API call with a bearer token against a local server, sent by plain
 //!   reqwest with a static `Authorization` header, and through `BearerAuth` with the
-//!   manager's cached token (same endpoint, same header).
+//!   manager's cached token (same endpoint, same header); and, to tell the layer's cost
+//!   from the chain's, through a `reqwest_middleware` client with no layer and the static
+//!   header. The kinds of call are interleaved, each function timing its own.
 //!
 //! Run with `cargo bench -p oauth-lifecycle-tokio --features middleware --bench manager`.
 
@@ -13,7 +15,7 @@
 mod loopback;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -133,23 +135,35 @@ fn single_flight(c: &mut Criterion) {
     runtime.block_on(manager.shutdown());
 }
 
+/// The kinds of API call compared.
+const PLAIN: usize = 0;
+const CHAIN: usize = 1;
+const THROUGH: usize = 2;
+
+enum Call {
+    Plain(reqwest::RequestBuilder),
+    Chain(reqwest_middleware::RequestBuilder),
+}
+
 fn api_call(c: &mut Criterion) {
-    // The server runs on a runtime of its own thread; the clients on this one.
-    let (server_runtime, api) = {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a server runtime");
-        let api = runtime.block_on(loopback::Loopback::start_unrecorded(|_| {
-            loopback::Answer::status(200).body(b"{\"orders\":[]}")
-        }));
-        (runtime, api)
-    };
+    // Client and server share one thread, so that no call waits for another thread to
+    // wake up: what differs between the two kinds of call is the work each does.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a client runtime");
+        .expect("a runtime");
+    // The API checks the token on every call, for both kinds alike.
+    let expected: Arc<OnceLock<String>> = Arc::default();
+    let api = runtime.block_on(loopback::Loopback::start_unrecorded({
+        let expected = Arc::clone(&expected);
+        move |seen| {
+            if seen.header("authorization") == expected.get().map(String::as_str) {
+                loopback::Answer::status(200).body(b"{\"orders\":[]}")
+            } else {
+                loopback::Answer::status(401)
+            }
+        }
+    }));
     let front = provider();
     let manager = runtime.block_on(async { manager(&front) });
     let header = runtime
@@ -157,6 +171,9 @@ fn api_call(c: &mut Criterion) {
         .expect("a token")
         .header_value()
         .clone();
+    expected
+        .set(header.to_str().expect("a visible header").to_owned())
+        .expect("set once");
     let url = api.url("/api/orders");
     let http = reqwest::Client::new();
     let through = reqwest_middleware::ClientBuilder::new(http.clone())
@@ -167,31 +184,73 @@ fn api_call(c: &mut Criterion) {
         )
         .build();
 
+    let chain = reqwest_middleware::ClientBuilder::new(http.clone()).build();
+    let call = |kind: usize| {
+        let request = match kind {
+            PLAIN => Call::Plain(http.get(&url).header(AUTHORIZATION, header.clone())),
+            CHAIN => Call::Chain(chain.get(&url).header(AUTHORIZATION, header.clone())),
+            _ => Call::Chain(through.get(&url)),
+        };
+        async move {
+            let response = match request {
+                Call::Plain(request) => request.send().await.expect("an answer"),
+                Call::Chain(request) => request.send().await.expect("an answer"),
+            };
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("a body")
+        }
+    };
+
+    // Every iteration makes one call of each kind, in an order that rotates, and times
+    // each; a function reports its own kind to criterion. All calls also count towards
+    // the paired totals, whose ratio is the overhead measured in the same moments, free
+    // of the drift between one function's run and the next.
+    let totals = std::cell::RefCell::new([(Duration::ZERO, 0u64); 3]);
     let mut group = c.benchmark_group("api_call");
     group.measurement_time(Duration::from_secs(10));
-    group.bench_function("plain_reqwest_static_header", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let response = http
-                .get(&url)
-                .header(AUTHORIZATION, header.clone())
-                .send()
-                .await
-                .expect("an answer");
-            assert_eq!(response.status(), 200);
-            response.bytes().await.expect("a body")
-        })
-    });
-    group.bench_function("through_bearer_auth", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let response = through.get(&url).send().await.expect("an answer");
-            assert_eq!(response.status(), 200);
-            response.bytes().await.expect("a body")
-        })
-    });
+    for (kind, name) in [
+        (PLAIN, "plain_reqwest_static_header"),
+        (CHAIN, "empty_middleware_chain_static_header"),
+        (THROUGH, "through_bearer_auth"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let mut own = Duration::ZERO;
+                    for i in 0..iters {
+                        for step in 0..3 {
+                            let other = (step + i as usize) % 3;
+                            let started = Instant::now();
+                            std::hint::black_box(call(other).await);
+                            let took = started.elapsed();
+                            let mut totals = totals.borrow_mut();
+                            totals[other].0 += took;
+                            totals[other].1 += 1;
+                            if other == kind {
+                                own += took;
+                            }
+                        }
+                    }
+                    own
+                })
+            })
+        });
+    }
     group.finish();
+    let totals = totals.into_inner();
+    let mean = |kind: usize| totals[kind].0.as_secs_f64() / totals[kind].1.max(1) as f64;
+    eprintln!(
+        "api_call paired over {} calls of each kind: plain {:.2} µs, empty chain {:.2} µs ({:+.1} %), \
+         through BearerAuth {:.2} µs ({:+.1} % over plain)",
+        totals[PLAIN].1,
+        mean(PLAIN) * 1e6,
+        mean(CHAIN) * 1e6,
+        (mean(CHAIN) / mean(PLAIN) - 1.0) * 100.0,
+        mean(THROUGH) * 1e6,
+        (mean(THROUGH) / mean(PLAIN) - 1.0) * 100.0,
+    );
     runtime.block_on(manager.shutdown());
     drop(api);
-    drop(server_runtime);
 }
 
 criterion_group!(benches, single_flight, api_call);

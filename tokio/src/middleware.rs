@@ -141,8 +141,9 @@ impl BearerAuth {
         &self.manager
     }
 
-    fn allows(&self, url: &Url) -> bool {
-        self.origins.iter().any(|origin| origin.matches(url))
+    /// The allowed origin `url` belongs to, if any.
+    fn origin_of(&self, url: &Url) -> Option<&Origin> {
+        self.origins.iter().find(|origin| origin.matches(url))
     }
 }
 
@@ -163,14 +164,13 @@ impl Middleware for BearerAuth {
         extensions: &mut http::Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        if !self.allows(request.url()) {
+        let Some(origin) = self.origin_of(request.url()) else {
             return next.run(request, extensions).await;
-        }
+        };
         let token = self.manager.token(self.wait).await.map_err(|error| {
             reqwest_middleware::Error::middleware(BearerAuthError::NoToken(error))
         })?;
         let generation = token.generation();
-        let origin = Origin::of(request.url());
         // Kept for the one retry; a streaming body cannot be, and is never retried.
         let retry = request.try_clone();
         request
@@ -178,7 +178,7 @@ impl Middleware for BearerAuth {
             .insert(AUTHORIZATION, token.header_value().clone());
         drop(token);
         let response = next.clone().run(request, extensions).await?;
-        match self.verdict(&response, origin.as_ref(), generation) {
+        match self.verdict(&response, origin, generation) {
             Verdict::Rejected => {}
             Verdict::Done => return Ok(response),
         }
@@ -209,7 +209,7 @@ impl Middleware for BearerAuth {
         drop(response);
         let response = next.run(retry, extensions).await?;
         // Reported like any answer, but never retried again.
-        let _ = self.verdict(&response, origin.as_ref(), generation);
+        let _ = self.verdict(&response, origin, generation);
         Ok(response)
     }
 }
@@ -225,15 +225,10 @@ enum Verdict {
 impl BearerAuth {
     /// Classifies `response` to a request for `origin` sent with token `generation`, and
     /// reports it.
-    fn verdict(
-        &self,
-        response: &Response,
-        origin: Option<&Origin>,
-        generation: Generation,
-    ) -> Verdict {
+    fn verdict(&self, response: &Response, origin: &Origin, generation: Generation) -> Verdict {
         // After a redirect to another origin the token was not sent (reqwest removes it):
         // that answer says nothing about it.
-        if !origin.is_some_and(|origin| origin.matches(response.url())) {
+        if !origin.matches(response.url()) {
             return Verdict::Done;
         }
         if response.status().is_success() {
