@@ -8,8 +8,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oauth_lifecycle::Generation;
-use serde::de::value::{Error as ValueError, U64Deserializer};
-use serde::Deserialize;
 use tokio::sync::Notify;
 
 /// The reports pending for the task, and its wake-up.
@@ -69,14 +67,8 @@ impl Reports {
 fn take(slot: &AtomicU64) -> Option<Generation> {
     match slot.swap(0, Ordering::AcqRel) {
         0 => None,
-        reported => generation(reported),
+        reported => Some(Generation::new(reported)),
     }
-}
-
-/// The generation numbered `n`. The core builds generations only from sessions and
-/// snapshots; its serialized form, a bare number, is the public way back.
-fn generation(n: u64) -> Option<Generation> {
-    Generation::deserialize(U64Deserializer::<ValueError>::new(n)).ok()
 }
 
 #[cfg(test)]
@@ -88,11 +80,11 @@ mod tests {
         let reports = Reports::default();
         assert_eq!(reports.take_unauthorized(), None);
         for n in [3, 7, 5] {
-            reports.unauthorized(generation(n).unwrap());
+            reports.unauthorized(Generation::new(n));
         }
         assert_eq!(reports.take_unauthorized().map(Generation::get), Some(7));
         assert_eq!(reports.take_unauthorized(), None);
-        reports.succeeded(generation(1).unwrap());
+        reports.succeeded(Generation::new(1));
         assert_eq!(reports.take_succeeded().map(Generation::get), Some(1));
     }
 }
