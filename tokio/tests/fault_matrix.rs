@@ -42,8 +42,9 @@ enum Outcome {
     /// A temporary failure: it waits a backoff (at most the policy's maximum), then
     /// renews.
     Retry,
-    /// The endpoint asked it to slow down: it waits exactly this long, then renews.
-    Throttled(i64),
+    /// The endpoint asked it to slow down: it waits exactly this long (`None`: the
+    /// dialect's own pause, at most the policy's maximum backoff), then renews.
+    Throttled(Option<i64>),
     /// The grant is dead but the password is not: it logs in again at once.
     LogsInAgain,
     /// The client itself is refused: it needs new configuration, and keeps serving the
@@ -73,15 +74,19 @@ fn rows() -> Vec<(&'static str, Fault, Outcome)> {
         (
             "503 with Retry-After",
             status(503, Some("120")),
-            Throttled(120),
+            Throttled(Some(120)),
         ),
         (
             "429 with Retry-After",
             status(429, Some("30")),
-            Throttled(30),
+            Throttled(Some(30)),
         ),
         // Without Retry-After the dialect's own pause applies.
-        ("429 without Retry-After", status(429, None), Retry),
+        (
+            "429 without Retry-After",
+            status(429, None),
+            Throttled(None),
+        ),
         (
             "a hang past the response timeout",
             Fault::Transport(TransportFault::Hang(std::time::Duration::from_secs(30))),
@@ -224,13 +229,21 @@ async fn row(name: &str, fault: Fault, outcome: Outcome) {
 
     match outcome {
         Outcome::Retry | Outcome::Throttled(_) => {
-            let retry_at = eventually(name, || match manager.status() {
-                Status::Waiting { retry_at } => Some(retry_at),
+            let (retry_at, throttled) = eventually(name, || match manager.status() {
+                Status::Waiting {
+                    retry_at,
+                    throttled,
+                } => Some((retry_at, throttled)),
                 _ => None,
             })
             .await;
+            assert_eq!(
+                throttled,
+                matches!(outcome, Outcome::Throttled(_)),
+                "{name}: asked to slow down, or backing off"
+            );
             match outcome {
-                Outcome::Throttled(seconds) => {
+                Outcome::Throttled(Some(seconds)) => {
                     assert_eq!(retry_at, faulted_at + Duration::seconds(seconds), "{name}")
                 }
                 _ => assert!(

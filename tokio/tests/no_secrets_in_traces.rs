@@ -86,7 +86,7 @@ async fn renew_through(
                 return Some(None);
             }
             match manager.status() {
-                Status::Waiting { retry_at } if retry_at > clock.now() => Some(Some(retry_at)),
+                Status::Waiting { retry_at, .. } if retry_at > clock.now() => Some(Some(retry_at)),
                 _ => None,
             }
         })
