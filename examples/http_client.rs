@@ -135,7 +135,7 @@ fn call_api<D: oauth_lifecycle::Dialect>(
             let answer = driver.handle_unauthorized(generation, now);
             println!("  reported the 401: {answer:?}");
         }
-        _ if response.status().is_success() => driver.handle_call_succeeded(generation, now),
+        ResourceVerdict::Accepted => driver.handle_call_succeeded(generation, now),
         _ => {}
     }
     Ok(())

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use oauth_lifecycle::dialect::{
     Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Standard,
 };
+use oauth_lifecycle::resource::{classify_response, ResourceVerdict};
 use oauth_lifecycle::{Driver, Event, Output, Policy};
 use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
@@ -227,10 +228,12 @@ fn act<D: Dialect, E: Emulator>(
                 clock(now),
                 response.status()
             );
-            if response.status() == http::StatusCode::UNAUTHORIZED {
-                let _ = driver.handle_unauthorized(generation, now);
-            } else if response.status().is_success() {
-                driver.handle_call_succeeded(generation, now);
+            match classify_response(&response) {
+                ResourceVerdict::TokenRejected => {
+                    let _ = driver.handle_unauthorized(generation, now);
+                }
+                ResourceVerdict::Accepted => driver.handle_call_succeeded(generation, now),
+                _ => {}
             }
         }
         Action::ServerEndsAllSessions => {

@@ -39,8 +39,14 @@ pub enum ResourceVerdict {
     /// token with the same scope, so do not: the request or the client's configuration
     /// has to change.
     InsufficientScope,
-    /// The answer says nothing against the token (success, a server error, a bad request,
-    /// a refusal on other grounds): not the session's business.
+    /// A success (2xx): the server accepted the token. For a provider with sliding
+    /// expiry, the call extended it: report it with
+    /// [`Driver::handle_call_succeeded`](crate::Driver::handle_call_succeeded). Other
+    /// answers are not counted as accepting the token, the safe side: a call not reported
+    /// only makes the session renew earlier.
+    Accepted,
+    /// The answer says nothing for or against the token (a server error, a bad request,
+    /// a redirect, a refusal on other grounds): not the session's business.
     NotTokenRelated,
 }
 
@@ -56,6 +62,7 @@ pub enum ResourceVerdict {
 ///
 /// | status    | `error` codes of the `Bearer` challenges               | verdict               |
 /// |-----------|--------------------------------------------------------|-----------------------|
+/// | 2xx       | anything                                               | [`Accepted`]          |
 /// | 401, 403  | one is `invalid_token`                                 | [`TokenRejected`]     |
 /// | 401, 403  | one is `insufficient_scope`                            | [`InsufficientScope`] |
 /// | 401, 403  | others only (`invalid_request`, unknown codes, `""`)   | [`NotTokenRelated`]   |
@@ -89,13 +96,21 @@ pub enum ResourceVerdict {
 ///     classify(StatusCode::FORBIDDEN, &headers),
 ///     ResourceVerdict::InsufficientScope
 /// );
-/// assert_eq!(classify(StatusCode::OK, &headers), ResourceVerdict::NotTokenRelated);
+/// assert_eq!(classify(StatusCode::OK, &headers), ResourceVerdict::Accepted);
+/// assert_eq!(
+///     classify(StatusCode::NOT_FOUND, &headers),
+///     ResourceVerdict::NotTokenRelated
+/// );
 /// ```
 ///
+/// [`Accepted`]: ResourceVerdict::Accepted
 /// [`TokenRejected`]: ResourceVerdict::TokenRejected
 /// [`InsufficientScope`]: ResourceVerdict::InsufficientScope
 /// [`NotTokenRelated`]: ResourceVerdict::NotTokenRelated
 pub fn classify(status: StatusCode, headers: &HeaderMap) -> ResourceVerdict {
+    if status.is_success() {
+        return ResourceVerdict::Accepted;
+    }
     if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
         return ResourceVerdict::NotTokenRelated;
     }

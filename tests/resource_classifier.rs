@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use oauth_lifecycle::resource::{classify, classify_response, ResourceVerdict};
 use proptest::prelude::*;
 
-use ResourceVerdict::{InsufficientScope, NotTokenRelated, TokenRejected};
+use ResourceVerdict::{Accepted, InsufficientScope, NotTokenRelated, TokenRejected};
 
 fn headers<L: AsRef<[u8]>>(lines: &[L]) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -73,8 +73,11 @@ const CASES: &[Case] = &[
     case("401 unknown error code", 401, &[br#"Bearer error="token_expired""#], NotTokenRelated),
     case("401 empty error code", 401, &[br#"Bearer error="""#], NotTokenRelated),
     case("error codes are case-sensitive", 401, &[br#"Bearer error="Invalid_Token""#], NotTokenRelated),
-    case("200 with invalid_token", 200, &[br#"Bearer error="invalid_token""#], NotTokenRelated),
-    case("204 bare", 204, &[], NotTokenRelated),
+    case("200 with invalid_token", 200, &[br#"Bearer error="invalid_token""#], Accepted),
+    case("204 bare", 204, &[], Accepted),
+    case("206 partial content", 206, &[], Accepted),
+    case("304 not modified", 304, &[], NotTokenRelated),
+    case("404 not found", 404, &[], NotTokenRelated),
     case("400 invalid_request", 400, &[br#"Bearer error="invalid_request""#], NotTokenRelated),
     case("407 proxy challenge", 407, &[br#"Bearer error="invalid_token""#], NotTokenRelated),
     case("500 with invalid_token", 500, &[br#"Bearer error="invalid_token""#], NotTokenRelated),
@@ -324,6 +327,7 @@ fn model(status: StatusCode, lines: &[Line]) -> ResourceVerdict {
         .collect();
     let has = |code: &str| errors.contains(&code);
     match status.as_u16() {
+        200..=299 => Accepted,
         401 | 403 if has("invalid_token") => TokenRejected,
         401 | 403 if has("insufficient_scope") => InsufficientScope,
         401 | 403 if !errors.is_empty() => NotTokenRelated,
@@ -498,7 +502,9 @@ proptest! {
     ) {
         let headers = headers(&lines);
         let verdict = classify(status, &headers);
-        if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
+        if status.is_success() {
+            prop_assert_eq!(verdict, Accepted);
+        } else if status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN {
             prop_assert_eq!(verdict, NotTokenRelated);
         }
     }

@@ -92,13 +92,12 @@ fn call_api(tokens: &TokenManager, api: &ureq::Agent, url: &str) -> Result<u16, 
                 tokens.report_unauthorized(token.generation());
                 token = tokens.token_newer_than(token.generation(), TOKEN_WAIT)?;
             }
-            _ => {
-                if response.status().is_success() {
-                    // Slides the expiry for providers that have one; free otherwise.
-                    tokens.report_call_succeeded(token.generation());
-                }
+            ResourceVerdict::Accepted => {
+                // Slides the expiry for providers that have one; free otherwise.
+                tokens.report_call_succeeded(token.generation());
                 return Ok(response.status().as_u16());
             }
+            _ => return Ok(response.status().as_u16()),
         }
     }
     Err("the renewed token was rejected too".into())

@@ -231,11 +231,11 @@ impl BearerAuth {
         if !origin.matches(response.url()) {
             return Verdict::Done;
         }
-        if response.status().is_success() {
-            self.manager.report_call_succeeded(generation);
-            return Verdict::Done;
-        }
         match classify(response.status(), response.headers()) {
+            ResourceVerdict::Accepted => {
+                self.manager.report_call_succeeded(generation);
+                Verdict::Done
+            }
             ResourceVerdict::TokenRejected => {
                 tracing::debug!(
                     generation = generation.get(),
