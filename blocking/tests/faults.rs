@@ -22,8 +22,6 @@ enum Fault {
     Provider(InjectedFailure),
     /// The network or a proxy breaks the exchange.
     Transport(TransportFault),
-    /// The provider serves the request, but its answer is broken this way.
-    Broken(Rewrite),
     /// Nothing listens any more.
     Refused,
 }
@@ -129,12 +127,19 @@ fn table() -> Vec<Row> {
         },
         Row {
             name: "200 without access_token",
-            fault: Fault::Broken(Rewrite::DropAccessToken),
+            fault: Fault::Provider(InjectedFailure::Answer {
+                status: 200,
+                body: r#"{"token_type":"Bearer","expires_in":3600}"#.into(),
+            }),
             outcome: RetriesAt(None),
         },
         Row {
             name: "non-Bearer token_type",
-            fault: Fault::Broken(Rewrite::TokenType("mac")),
+            fault: Fault::Provider(InjectedFailure::Answer {
+                status: 200,
+                body: r#"{"access_token":"a-mac-token","token_type":"mac","expires_in":3600}"#
+                    .into(),
+            }),
             outcome: RetriesAt(None),
         },
         Row {
@@ -195,7 +200,6 @@ fn run(row: &Row) {
         match &row.fault {
             Fault::Provider(failure) => sim.fail_next(failure.clone()),
             Fault::Transport(fault) => sim.front.inject(fault.clone()),
-            Fault::Broken(rewrite) => sim.rewrite_next(*rewrite),
             Fault::Refused => sim.front.shutdown(),
         }
         // The refresh falls due at about 80 % of the hour; the token lasts till 59:55.

@@ -106,6 +106,15 @@ pub enum InjectedFailure {
     },
     /// Status 200 with a body that is not JSON.
     Garbage,
+    /// An answer the test writes itself, for a provider misbehaving in ways no other
+    /// failure covers (a 200 without `access_token`, a token type other than Bearer…).
+    /// A body starting with `{` is labelled JSON.
+    Answer {
+        /// The status code.
+        status: u16,
+        /// The body.
+        body: String,
+    },
 }
 
 /// What the server has seen.
@@ -404,6 +413,10 @@ fn injected(failure: InjectedFailure) -> Reply {
         }
         InjectedFailure::Garbage => {
             response(StatusCode::OK, b"<html>upstream error</html>".to_vec())
+        }
+        InjectedFailure::Answer { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            response(status, body.into_bytes())
         }
     }
 }

@@ -197,7 +197,7 @@ async fn every_fault_keeps_the_valid_token_and_meets_its_outcome() {
 async fn row(name: &str, fault: Fault, outcome: Outcome) {
     let clock = DrivenClock::new(START);
     let mut front = HttpFront::start(
-        Scripted::new(StandardServer::new(StandardServerConfig::default())),
+        StandardServer::new(StandardServerConfig::default()),
         clock.clone(),
     )
     .unwrap();
@@ -220,7 +220,12 @@ async fn row(name: &str, fault: Fault, outcome: Outcome) {
     match fault.clone() {
         Fault::Provider(failure) => front.with_emulator(|s| s.fail_next(failure)),
         Fault::Transport(fault) => front.inject(fault),
-        Fault::Answer(status, body) => front.with_emulator(|s| s.answer_next(status, body)),
+        Fault::Answer(status, body) => front.with_emulator(|s| {
+            s.fail_next(InjectedFailure::Answer {
+                status,
+                body: body.to_string(),
+            })
+        }),
         Fault::Refused => front.shutdown(),
     }
     // The renewal falls due (the token has ten minutes left) and meets the fault.

@@ -4,7 +4,6 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -115,12 +114,6 @@ impl<E: Emulator + Send + 'static> Sim<E> {
         self.front.with_emulator(|tap| tap.fail_next(failure));
     }
 
-    /// Makes the emulator's next token response broken as `rewrite` says.
-    pub fn rewrite_next(&self, rewrite: Rewrite) {
-        self.front
-            .with_emulator(|tap| tap.rewrites.push_back(rewrite));
-    }
-
     /// Every token the emulator has issued so far.
     pub fn issued(&self) -> Vec<String> {
         self.front.with_emulator(|tap| tap.issued.clone())
@@ -148,22 +141,11 @@ pub fn call_api(url: &str, token: &PublishedToken) -> u16 {
         .as_u16()
 }
 
-/// How a [`Tap`] breaks the next successful token response, as a broken server would.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rewrite {
-    /// Drops `access_token` from it.
-    DropAccessToken,
-    /// Replaces its `token_type` with this one.
-    TokenType(&'static str),
-}
-
-/// An emulator with a tap on its token responses: it records every token issued, and
-/// can break the next response the way a faulty server would. Everything else is the
-/// emulator's own behaviour.
+/// An emulator with a tap on its token responses: it records every token issued.
+/// Everything else is the emulator's own behaviour.
 pub struct Tap<E> {
     pub inner: E,
     pub issued: Vec<String>,
-    pub rewrites: VecDeque<Rewrite>,
 }
 
 impl<E> Tap<E> {
@@ -171,7 +153,6 @@ impl<E> Tap<E> {
         Tap {
             inner,
             issued: Vec::new(),
-            rewrites: VecDeque::new(),
         }
     }
 }
@@ -197,22 +178,9 @@ fn collect_tokens(value: &Value, into: &mut Vec<String>) {
 
 impl<E: Emulator> Emulator for Tap<E> {
     fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        let mut reply = self.inner.handle(request, now);
-        let Ok(mut json) = serde_json::from_slice::<Value>(reply.body()) else {
-            return reply;
-        };
-        collect_tokens(&json, &mut self.issued);
-        if reply.status() == 200 && json.get("access_token").is_some() {
-            if let Some(rewrite) = self.rewrites.pop_front() {
-                match rewrite {
-                    Rewrite::DropAccessToken => {
-                        json.as_object_mut().map(|o| o.remove("access_token"));
-                    }
-                    Rewrite::TokenType(kind) => json["token_type"] = Value::from(kind),
-                }
-                *reply.body_mut() = json.to_string().into_bytes();
-                reply.headers_mut().remove(http::header::CONTENT_LENGTH);
-            }
+        let reply = self.inner.handle(request, now);
+        if let Ok(json) = serde_json::from_slice::<Value>(reply.body()) {
+            collect_tokens(&json, &mut self.issued);
         }
         reply
     }

@@ -6,13 +6,12 @@
 pub mod capture;
 pub mod loopback;
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::time::Duration;
 
 use oauth_lifecycle::http;
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle_emulator::{DrivenClock, Emulator, InjectedFailure, Reply, ServerStats};
+use oauth_lifecycle_emulator::DrivenClock;
 use oauth_lifecycle_tokio::TokenManager;
 use time::macros::utc_datetime;
 
@@ -88,60 +87,4 @@ pub fn api_client() -> reqwest::Client {
         .timeout(PATIENCE)
         .build()
         .expect("a client")
-}
-
-/// An emulator that answers the next token requests with replies the test scripted
-/// (a provider misbehaving in ways the emulators do not), then serves normally.
-pub struct Scripted<E> {
-    pub inner: E,
-    next: VecDeque<Reply>,
-}
-
-impl<E> Scripted<E> {
-    pub fn new(inner: E) -> Self {
-        Scripted {
-            inner,
-            next: VecDeque::new(),
-        }
-    }
-
-    /// The next token request gets `status` with this JSON body instead of service.
-    pub fn answer_next(&mut self, status: u16, json: serde_json::Value) {
-        let mut reply = http::Response::new(json.to_string().into_bytes());
-        *reply.status_mut() = http::StatusCode::from_u16(status).expect("a status");
-        reply.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        self.next.push_back(reply);
-    }
-}
-
-impl<E: Emulator> Emulator for Scripted<E> {
-    fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        match self.next.pop_front() {
-            Some(reply) => reply,
-            None => self.inner.handle(request, now),
-        }
-    }
-
-    fn resource_request(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        self.inner.resource_request(request, now)
-    }
-
-    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
-        self.inner.is_access_token_valid(token, now)
-    }
-
-    fn fail_next(&mut self, failure: InjectedFailure) {
-        self.inner.fail_next(failure);
-    }
-
-    fn revoke_all(&mut self) {
-        self.inner.revoke_all();
-    }
-
-    fn stats(&self) -> &ServerStats {
-        self.inner.stats()
-    }
 }
