@@ -81,6 +81,17 @@ impl BearerToken {
         })))
     }
 
+    /// A stand-in holding `[redacted]`, for pictures of a session that must not hold the
+    /// real token.
+    pub(crate) fn redacted() -> Self {
+        let mut header_value = HeaderValue::from_static("Bearer [redacted]");
+        header_value.set_sensitive(true);
+        BearerToken(Arc::new(BearerInner {
+            access_token: AccessToken::new("[redacted]".to_owned()),
+            header_value,
+        }))
+    }
+
     /// The token itself.
     pub fn secret(&self) -> &str {
         self.0.access_token.secret()

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use oauth2::{AccessToken, RefreshToken};
+use oauth2::RefreshToken;
 use serde::{Deserialize, Serialize};
 
 use super::states::{Backoff, Flight, Halt, PendingRevocation};
@@ -116,8 +116,7 @@ impl<E> fmt::Debug for Snapshot<E> {
 
 fn redact<E: crate::dialect::ExtraFields>(tokens: &TokenSet<E>) -> TokenSet<E> {
     let mut tokens = tokens.clone();
-    tokens.bearer = BearerToken::new(AccessToken::new(REDACTED.to_owned()))
-        .unwrap_or_else(|_| unreachable!("the placeholder is a valid token"));
+    tokens.bearer = BearerToken::redacted();
     tokens.refresh_token = tokens
         .refresh_token
         .map(|_| RefreshToken::new(REDACTED.to_owned()));
