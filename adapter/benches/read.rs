@@ -1,6 +1,7 @@
 //! The read path every API call takes: reading the published token. Measured on one
 //! thread and on two threads at once, borrowing (`TokenCell::with`, the managers' fast
-//! path) and, for comparison, cloning the shared token (`TokenCell::token`).
+//! path) and, for comparison, cloning the shared token (`TokenCell::token`), next to a
+//! control that shares nothing: what two busy cores of the machine give independent work.
 //!
 //! `cargo bench -p oauth-lifecycle-adapter --bench read`
 
@@ -96,12 +97,23 @@ fn concurrent(
         .unwrap_or_default()
 }
 
+/// Touches nothing shared: what two cores of this machine give independent work.
+#[inline]
+fn nothing_shared(_: &TokenCell) -> Option<(*const u8, u64)> {
+    let mut x = black_box(0x9e37_79b9_u64);
+    for _ in 0..4 {
+        x = x.wrapping_mul(0x2545_f491_4f6c_dd1d).rotate_left(17);
+    }
+    Some((std::ptr::null(), x))
+}
+
 fn read_path(c: &mut Criterion) {
     let cell = published();
     let mut group = c.benchmark_group("published_token");
     for (name, read) in [
         ("borrow", borrow as fn(&TokenCell) -> _),
         ("clone_arc", clone as fn(&TokenCell) -> _),
+        ("nothing_shared", nothing_shared as fn(&TokenCell) -> _),
     ] {
         group.bench_function(format!("{name}/one_thread"), |b| {
             b.iter_custom(|iterations| concurrent(&cell, 1, iterations, read))
