@@ -7,12 +7,11 @@
 
 mod support;
 
-use oauth_lifecycle::dialect::{ConvirzaV3, Standard};
+use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::time::Duration;
 use oauth_lifecycle::{Error, Policy};
 use oauth_lifecycle_emulator::{
-    Clock, ConvirzaV3Server, ConvirzaV3ServerConfig, DrivenClock, HttpFront, StandardServer,
-    StandardServerConfig,
+    Clock, DrivenClock, HttpFront, StandardServer, StandardServerConfig,
 };
 use oauth_lifecycle_tokio::{BearerAuth, BearerAuthError, TokenManager, WaitError};
 use reqwest_middleware::ClientWithMiddleware;
@@ -264,19 +263,7 @@ async fn no_token_is_a_typed_error_not_a_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn successful_calls_slide_a_convirza_v3_token() {
     let clock = DrivenClock::new(START);
-    let front = HttpFront::start(
-        ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()),
-        clock.clone(),
-    )
-    .unwrap();
-    let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(front.base_url())
-        .build()
-        .unwrap();
-    let manager = TokenManager::builder(dialect, Policy::default())
-        .clock(reading(&clock))
-        .start()
-        .unwrap();
+    let (front, manager) = convirza_v3(&clock);
     let api_client = client(
         BearerAuth::new(manager.clone())
             .allow_origin(&front.base_url())

@@ -209,19 +209,7 @@ async fn convercus_legacy_logs_in_again_and_revokes_locally() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn convirza_v3_successful_calls_slide_the_token() {
     let clock = DrivenClock::new(START);
-    let front = HttpFront::start(
-        ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()),
-        clock.clone(),
-    )
-    .unwrap();
-    let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(front.base_url())
-        .build()
-        .unwrap();
-    let manager = TokenManager::builder(dialect, Policy::default())
-        .clock(reading(&clock))
-        .start()
-        .unwrap();
+    let (front, manager) = convirza_v3(&clock);
     let token = manager.token(PATIENCE).await.unwrap();
     let client = api_client();
     let api = front.url("/api/me");

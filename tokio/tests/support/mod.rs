@@ -9,9 +9,11 @@ pub mod loopback;
 use std::future::Future;
 use std::time::Duration;
 
+use oauth_lifecycle::dialect::ConvirzaV3;
 use oauth_lifecycle::http;
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle_emulator::DrivenClock;
+use oauth_lifecycle::Policy;
+use oauth_lifecycle_emulator::{ConvirzaV3Server, ConvirzaV3ServerConfig, DrivenClock, HttpFront};
 use oauth_lifecycle_tokio::TokenManager;
 use time::macros::utc_datetime;
 
@@ -87,4 +89,23 @@ pub fn api_client() -> reqwest::Client {
         .timeout(PATIENCE)
         .build()
         .expect("a client")
+}
+
+/// A Convirza V3 emulator on 127.0.0.1 (sliding expiry, single-use rotation) and a
+/// manager logged in to it, both on `clock`.
+pub fn convirza_v3(clock: &DrivenClock) -> (HttpFront<ConvirzaV3Server>, TokenManager) {
+    let front = HttpFront::start(
+        ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()),
+        clock.clone(),
+    )
+    .expect("the emulator listens on 127.0.0.1");
+    let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
+        .base_url(front.base_url())
+        .build()
+        .expect("a valid dialect");
+    let manager = TokenManager::builder(dialect, Policy::default())
+        .clock(reading(clock))
+        .start()
+        .expect("the manager starts");
+    (front, manager)
 }
