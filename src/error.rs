@@ -90,8 +90,10 @@ impl Error {
 /// What went wrong in one exchange, as evidence: status, OAuth error code, description.
 ///
 /// Built by dialects from a response, or by the session from a transport error. It never
-/// holds a response body; the description is the server's `error_description`, truncated
-/// to [`Failure::MAX_DESCRIPTION`] bytes and scrubbed of any token the session knows.
+/// holds a response body; the description is the server's `error_description`. Before a
+/// failure leaves the session (in an event or an error), every secret the session holds
+/// or is spending is scrubbed from it, in raw and encoded forms, and only then is it cut
+/// to [`Failure::MAX_DESCRIPTION`] bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub(crate) kind: FailureKind,
@@ -163,7 +165,7 @@ impl Failure {
     ) -> Self {
         Failure {
             code: Some(code),
-            description: description.map(bound_description),
+            description: description.map(clean_description),
             ..Self::new(FailureKind::OAuth, Some(status))
         }
     }
@@ -199,27 +201,103 @@ impl Failure {
         self.retry_after
     }
 
-    /// Replaces every occurrence of `secret` in the description with `[redacted]`.
+    /// Replaces every occurrence of `secret` in the description and the error code with
+    /// `[redacted]`: raw, percent-encoded (form or URI style, either hex case) and
+    /// base64-encoded (standard or URL-safe, with or without padding), the forms a server
+    /// may echo it in. Call [`seal`](Failure::seal) once every secret is scrubbed.
     pub(crate) fn scrub(&mut self, secret: &str) {
         if secret.is_empty() {
             return;
         }
-        if let Some(description) = &mut self.description {
-            if description.contains(secret) {
-                *description = description.replace(secret, "[redacted]");
+        for form in encoded_forms(secret) {
+            if let Some(description) = &mut self.description {
+                if description.contains(form.as_str()) {
+                    *description = description.replace(form.as_str(), REDACTED);
+                }
             }
+            if let Some(BasicErrorResponseType::Extension(code)) = &mut self.code {
+                if code.contains(form.as_str()) {
+                    REDACTED.clone_into(code);
+                }
+            }
+        }
+    }
+
+    /// Cuts the description to [`Failure::MAX_DESCRIPTION`] bytes. Scrubbing comes first,
+    /// so a secret straddling the cut cannot leave its first bytes behind.
+    pub(crate) fn seal(&mut self) {
+        if let Some(description) = &mut self.description {
+            let end = floor_char_boundary(description, Failure::MAX_DESCRIPTION);
+            description.truncate(end);
+        }
+        if let Some(BasicErrorResponseType::Extension(code)) = &mut self.code {
+            let end = floor_char_boundary(code, Failure::MAX_DESCRIPTION);
+            code.truncate(end);
         }
     }
 }
 
-/// Keeps at most [`Failure::MAX_DESCRIPTION`] bytes, cut on a character boundary, with
-/// control characters replaced so a description cannot forge log lines.
-fn bound_description(description: &str) -> String {
-    let mut end = description.len().min(Failure::MAX_DESCRIPTION);
-    while !description.is_char_boundary(end) {
+const REDACTED: &str = "[redacted]";
+
+/// The forms a server may echo `secret` in.
+fn encoded_forms(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let uri = form.replace('+', "%20");
+    let mut forms = vec![secret.to_owned()];
+    for encoded in [form, uri] {
+        let lower = lowercase_hex(&encoded);
+        forms.push(encoded);
+        forms.push(lower);
+    }
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        forms.push(engine.encode(secret));
+    }
+    // Longest first: a form that contains another is replaced whole.
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms.dedup();
+    forms
+}
+
+/// `encoded` with the hex digits of its percent-escapes in lower case.
+fn lowercase_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut escape = 0;
+    for c in encoded.chars() {
+        if escape > 0 {
+            out.push(c.to_ascii_lowercase());
+            escape -= 1;
+        } else {
+            if c == '%' {
+                escape = 2;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` cut to [`Failure::MAX_DESCRIPTION`] bytes.
+fn bounded(text: &str) -> &str {
+    &text[..floor_char_boundary(text, Failure::MAX_DESCRIPTION)]
+}
+
+/// The largest character boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut end = text.len().min(at);
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
-    description[..end]
+    end
+}
+
+/// Replaces control characters, so a description cannot forge log lines. The length is
+/// bounded by the response size cap; the session cuts it to [`Failure::MAX_DESCRIPTION`]
+/// after scrubbing secrets from it ([`Failure::seal`]).
+fn clean_description(description: &str) -> String {
+    description
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -238,11 +316,12 @@ impl fmt::Display for Failure {
         if let Some(status) = self.status {
             write!(f, ", status {}", status.as_u16())?;
         }
+        // Bounded even before the session seals it (a dialect's own parse result).
         if let Some(code) = &self.code {
-            write!(f, ", error {}", code.as_ref())?;
+            write!(f, ", error {}", bounded(code.as_ref()))?;
         }
         if let Some(description) = &self.description {
-            write!(f, ": {description}")?;
+            write!(f, ": {}", bounded(description))?;
         }
         Ok(())
     }
@@ -362,7 +441,7 @@ pub enum Malformed {
     /// An expiry that is not a number, a numeric string or a timestamp as the dialect expects.
     #[error("unreadable expiry")]
     UnreadableExpiry,
-    /// A lifetime of zero or less, or beyond ten years.
+    /// A lifetime of zero or less: the token is expired on arrival.
     #[error("lifetime out of range")]
     LifetimeOutOfRange,
     /// An access token that cannot travel in an `Authorization` header (control

@@ -100,6 +100,14 @@ pub enum Event {
     },
     /// The session is revoked. Terminal.
     Revoked,
+    /// A response's `Date` header put the server's clock further from the caller's than
+    /// [`Policy::max_clock_offset`](crate::Policy::max_clock_offset) allows: it was
+    /// ignored, and absolute expiries were read in the caller's clock. A clock that far
+    /// off on either side deserves an operator's look.
+    ServerDateIgnored {
+        /// The server's clock minus the caller's, as the header claimed.
+        offset: time::Duration,
+    },
 }
 
 /// What the session tells the caller besides the requests it emits: an event, or a

@@ -37,6 +37,37 @@ pub struct Policy {
     pub response_timeout: Duration,
     /// Largest response body accepted, in bytes. Default 64 KiB.
     pub max_body_bytes: usize,
+    /// Longest wait a server's `Retry-After` can impose. A longer one (`4294967295`, a
+    /// date in year 9999) is cut to this; a shorter one never shortens the growing
+    /// backoff. Default 1 hour: past that an operator should hear about it (the session
+    /// reports every retry), not find a client parked until next year.
+    pub max_retry_after: Duration,
+    /// Longest lifetime a token is believed to have. A server that says "never expires"
+    /// (`expires_in` of `2147483647`, `i64::MAX`, a date in year 9999) gets this instead,
+    /// so the token is still renewed now and then. Default 30 days.
+    pub max_lifetime: Duration,
+    /// Largest clock offset a response's `Date` header may claim. A `Date` further from
+    /// the caller's clock is implausible: it is ignored for expiry arithmetic and
+    /// [`Event::ServerDateIgnored`](crate::Event::ServerDateIgnored) says so. Default 1 hour.
+    pub max_clock_offset: Duration,
+    /// Youngest a token may be when a scheduled renewal replaces it. With very short
+    /// lifetimes (a server issuing 1-second tokens), margins shrink with the lifetime
+    /// and renewals happen at most this often. Default 5 s.
+    pub min_renewal_interval: Duration,
+    /// Youngest a token may be when a reported 401 makes the session renew it: a resource
+    /// server that rejects every token causes one renewal per this interval, not a
+    /// token-endpoint storm. The rejected token is withdrawn at once all the same.
+    /// Default 30 s.
+    pub unauthorized_renewal_spacing: Duration,
+    /// The session's own cap on its token-endpoint requests (logins and refreshes), on top
+    /// of any a dialect's provider imposes: a backstop that holds whatever servers answer.
+    /// Default 12 per minute.
+    pub token_request_budget: RequestBudget,
+    /// Attempts per token at a revocation that fails temporarily (a 5xx, a transport
+    /// error, a timeout), with the usual backoff between them, before
+    /// [`Event::RevocationFailed`](crate::Event::RevocationFailed) gives up on it.
+    /// Default 3; at least 1.
+    pub revocation_attempts: u32,
 }
 
 impl Default for Policy {
@@ -52,6 +83,13 @@ impl Default for Policy {
             backoff_max: Duration::minutes(5),
             response_timeout: Duration::seconds(30),
             max_body_bytes: 64 * 1024,
+            max_retry_after: Duration::hours(1),
+            max_lifetime: Duration::days(30),
+            max_clock_offset: Duration::hours(1),
+            min_renewal_interval: Duration::seconds(5),
+            unauthorized_renewal_spacing: Duration::seconds(30),
+            token_request_budget: RequestBudget::per_window(12, Duration::minutes(1)),
+            revocation_attempts: 3,
         }
     }
 }
@@ -133,7 +171,8 @@ impl BudgetLog {
     }
 }
 
-/// Longest token lifetime accepted: anything beyond is treated as a malformed response.
+/// Longest setting accepted for [`Policy::max_lifetime`] and the other long durations:
+/// ten years.
 pub const MAX_LIFETIME: Duration = Duration::days(3653);
 
 impl Policy {
@@ -158,42 +197,70 @@ impl Policy {
             ("default_lifetime", self.default_lifetime),
             ("backoff_initial", self.backoff_initial),
             ("response_timeout", self.response_timeout),
+            ("max_retry_after", self.max_retry_after),
+            ("max_lifetime", self.max_lifetime),
+            ("max_clock_offset", self.max_clock_offset),
+            ("min_renewal_interval", self.min_renewal_interval),
         ] {
             if !value.is_positive() {
                 return invalid(setting, "must be positive");
             }
+            if value > MAX_LIFETIME {
+                return invalid(setting, "must not exceed ten years");
+            }
+        }
+        if self.unauthorized_renewal_spacing.is_negative() {
+            return invalid("unauthorized_renewal_spacing", "must not be negative");
+        }
+        if self.revocation_attempts == 0 {
+            return invalid("revocation_attempts", "must be at least 1");
+        }
+        if self.default_lifetime > self.max_lifetime {
+            return invalid("default_lifetime", "must not exceed max_lifetime");
         }
         if self.backoff_max < self.backoff_initial {
             return invalid("backoff_max", "must not be shorter than backoff_initial");
-        }
-        if self.default_lifetime > MAX_LIFETIME {
-            return invalid("default_lifetime", "must not exceed ten years");
         }
         Ok(())
     }
 
     /// The moment renewal should start for a token valid from `issued_at` to `expires_at`:
-    /// the earlier of `issued_at + fraction × lifetime` and `expires_at − min_margin`,
-    /// minus a jitter derived from the seed and `token`, never before `issued_at`.
+    /// the earlier of `issued_at + fraction × lifetime` and `expires_at − margin`, minus a
+    /// jitter derived from the seed and `token`, and never before
+    /// `issued_at + min_renewal_interval`.
+    ///
+    /// The margin is `min_margin`, shrunk for short lifetimes to the part of the lifetime
+    /// the fraction leaves (`(1 − fraction) × lifetime`), so a 10-second token is renewed
+    /// after 8 seconds rather than at once.
     pub fn refresh_moment(
         &self,
         issued_at: UtcDateTime,
         expires_at: UtcDateTime,
         token: &[u8],
     ) -> UtcDateTime {
-        let lifetime = expires_at - issued_at;
+        let lifetime = (expires_at - issued_at).max(Duration::ZERO);
         let by_fraction = issued_at.saturating_add(lifetime * self.refresh_fraction);
-        let by_margin = expires_at.saturating_sub(self.min_margin);
+        let margin = self
+            .min_margin
+            .min(lifetime * (1.0 - self.refresh_fraction));
+        let by_margin = expires_at.saturating_sub(margin);
         let jitter = lifetime * (self.jitter_fraction * unit_interval(self.jitter_seed, token));
         by_fraction
             .min(by_margin)
             .saturating_sub(jitter)
-            .max(issued_at)
+            .max(issued_at.saturating_add(self.min_renewal_interval))
     }
 
-    /// The last moment a token expiring at `expires_at` may be handed out.
-    pub fn hard_expiry(&self, expires_at: UtcDateTime) -> UtcDateTime {
-        expires_at.saturating_sub(self.skew_allowance)
+    /// The last moment a token valid from `issued_at` to `expires_at` may be handed out:
+    /// `skew_allowance` before expiry, shrunk for short lifetimes to half of what the
+    /// refresh fraction leaves, so a 1-second token is still handed out for most of its
+    /// second.
+    pub fn hard_expiry(&self, issued_at: UtcDateTime, expires_at: UtcDateTime) -> UtcDateTime {
+        let lifetime = (expires_at - issued_at).max(Duration::ZERO);
+        let allowance = self
+            .skew_allowance
+            .min(lifetime * ((1.0 - self.refresh_fraction) / 2.0));
+        expires_at.saturating_sub(allowance)
     }
 
     /// Delay before the next attempt after `failures` consecutive temporary failures
@@ -285,15 +352,44 @@ mod tests {
     }
 
     #[test]
-    fn margin_wins_for_short_lifetimes() {
-        let moment = no_jitter().refresh_moment(ISSUED, ISSUED + Duration::seconds(30), b"t");
-        assert_eq!(moment, ISSUED + Duration::seconds(20));
+    fn margins_scale_down_with_short_lifetimes_and_renewals_keep_a_minimum_interval() {
+        // (lifetime, refresh moment, hard expiry), in seconds from issue, without jitter:
+        // the margin is min(10 s, 20 % of the lifetime), the skew allowance
+        // min(5 s, 10 % of it), and no renewal comes before 5 s.
+        let table = [
+            (3600, 2880.0, 3595.0),
+            (60, 48.0, 55.0),
+            (30, 24.0, 27.0),
+            (10, 8.0, 9.0),
+            (5, 5.0, 4.5),
+            (2, 5.0, 1.8),
+            (1, 5.0, 0.9),
+        ];
+        let policy = no_jitter();
+        for (lifetime, refresh, hard) in table {
+            let expires = ISSUED + Duration::seconds(lifetime);
+            let at = |seconds: f64| ISSUED + Duration::seconds_f64(seconds);
+            assert_eq!(
+                policy.refresh_moment(ISSUED, expires, b"t"),
+                at(refresh),
+                "refresh moment of a {lifetime} s token"
+            );
+            assert_eq!(
+                policy.hard_expiry(ISSUED, expires),
+                at(hard),
+                "hard expiry of a {lifetime} s token"
+            );
+            assert!(
+                policy.hard_expiry(ISSUED, expires) > ISSUED,
+                "handed out at all"
+            );
+        }
     }
 
     #[test]
-    fn refresh_moment_never_precedes_issue() {
-        let moment = no_jitter().refresh_moment(ISSUED, ISSUED + Duration::seconds(4), b"t");
-        assert_eq!(moment, ISSUED);
+    fn refresh_moment_never_precedes_the_minimum_interval() {
+        let moment = no_jitter().refresh_moment(ISSUED, ISSUED, b"t");
+        assert_eq!(moment, ISSUED + Duration::seconds(5));
     }
 
     #[test]
@@ -334,7 +430,10 @@ mod tests {
         let end = UtcDateTime::MAX;
         let start = end - Duration::hours(1);
         assert!(policy.refresh_moment(start, end, b"t") <= end);
-        assert_eq!(policy.hard_expiry(UtcDateTime::MIN), UtcDateTime::MIN);
+        assert_eq!(
+            policy.hard_expiry(UtcDateTime::MIN, UtcDateTime::MIN),
+            UtcDateTime::MIN
+        );
     }
 
     #[test]

@@ -102,14 +102,14 @@ impl<E> TokenSet<E> {
             issued_at,
             offset,
             Some(policy.default_lifetime),
+            policy.max_lifetime,
         )
         .ok_or(Malformed::LifetimeOutOfRange)?
         .ok_or(Malformed::UnreadableExpiry)?;
         let refresh_expires_at = match grant.refresh_expires {
             None => None,
-            Some(expiry) => {
-                resolve(expiry, issued_at, offset, None).ok_or(Malformed::LifetimeOutOfRange)?
-            }
+            Some(expiry) => resolve(expiry, issued_at, offset, None, MAX_LIFETIME)
+                .ok_or(Malformed::LifetimeOutOfRange)?,
         };
         let refresh_at = policy.refresh_moment(issued_at, expires_at, bearer.secret().as_bytes());
         Ok(TokenSet {
@@ -124,7 +124,7 @@ impl<E> TokenSet<E> {
             scope: grant.scope,
             extra: grant.extra,
             refresh_at,
-            hard_expiry: policy.hard_expiry(expires_at),
+            hard_expiry: policy.hard_expiry(issued_at, expires_at),
             withdrawn: None,
         })
     }
@@ -212,26 +212,29 @@ impl<E> TokenSet<E> {
     }
 }
 
-/// Turns a stated expiry into a local moment. `None` when out of range; `Some(None)` when
-/// unstated and no default applies.
+/// Turns a stated expiry into a local moment, believing no lifetime longer than `max`
+/// ("never expires" becomes `max`). `None` when already expired (a zero or negative
+/// lifetime); `Some(None)` when unstated and no default applies.
 fn resolve(
     expiry: Expiry,
     issued_at: UtcDateTime,
     offset: Duration,
     default: Option<Duration>,
+    max: Duration,
 ) -> Option<Option<UtcDateTime>> {
     let lifetime = match expiry {
         Expiry::In(seconds) => Duration::seconds(seconds),
-        Expiry::At(at) => at.checked_sub(offset)? - issued_at,
+        // Saturating: a year-9999 date minus a negative offset is still "very late".
+        Expiry::At(at) => at.saturating_sub(offset) - issued_at,
         Expiry::Unstated => match default {
             Some(lifetime) => lifetime,
             None => return Some(None),
         },
     };
-    if !lifetime.is_positive() || lifetime > MAX_LIFETIME {
+    if !lifetime.is_positive() {
         return None;
     }
-    Some(Some(issued_at.checked_add(lifetime)?))
+    Some(Some(issued_at.saturating_add(lifetime.min(max))))
 }
 
 impl<E: PartialEq> PartialEq for TokenSet<E> {
@@ -373,15 +376,30 @@ mod tests {
     }
 
     #[test]
-    fn absurd_lifetimes_are_refused() {
+    fn expired_on_arrival_is_refused() {
         for expiry in [
             Expiry::In(0),
             Expiry::In(-5),
-            Expiry::In(i64::MAX),
-            Expiry::In(3654 * 86400),
+            Expiry::In(i64::MIN),
             Expiry::At(SENT - Duration::hours(1)),
+            Expiry::At(UtcDateTime::MIN),
         ] {
             assert!(build(expiry, None).is_err(), "{expiry:?}");
+        }
+    }
+
+    #[test]
+    fn never_expiring_tokens_are_clamped_to_the_maximum_lifetime() {
+        let max = SENT + Policy::default().max_lifetime;
+        for expiry in [
+            Expiry::In(2_147_483_647),
+            Expiry::In(i64::MAX),
+            Expiry::In(3654 * 86400),
+            Expiry::At(UtcDateTime::MAX),
+            Expiry::At(time::macros::utc_datetime!(9999-12-31 23:59:59)),
+        ] {
+            let set = build(expiry, None).unwrap_or_else(|e| panic!("{expiry:?}: {e:?}"));
+            assert_eq!(set.expires_at, max, "{expiry:?}");
         }
     }
 

@@ -498,8 +498,9 @@ fn a_restored_session_keeps_its_generation_and_announces_nothing_twice() {
 
 #[test]
 fn the_deadline_includes_the_hard_expiry_while_a_renewal_is_in_flight() {
-    // A 40-second token: renewal at 30 s (the 10-second margin), hard expiry at 35 s,
-    // the renewal's response deadline at 60 s.
+    // A 40-second token: renewal at 32 s (80 %; the margin shrinks to 8 s for so short a
+    // life), hard expiry at 36 s (the skew allowance shrinks to 4 s), the renewal's
+    // response deadline at 62 s.
     let mut config = StandardServerConfig::default();
     config.access_token_lifetime = Duration::seconds(40);
     let mut world = World {
@@ -512,9 +513,9 @@ fn the_deadline_includes_the_hard_expiry_while_a_renewal_is_in_flight() {
     world.answer(login);
     let generation = world.generation();
     let refresh = world.next_request();
-    assert_eq!(world.now, START + Duration::seconds(30));
-    assert_eq!(refresh.deadline(), START + Duration::seconds(60));
-    let hard_expiry = START + Duration::seconds(35);
+    assert_eq!(world.now, START + Duration::seconds(32));
+    assert_eq!(refresh.deadline(), START + Duration::seconds(62));
+    let hard_expiry = START + Duration::seconds(36);
     assert_eq!(world.driver.next_deadline(), Some(hard_expiry));
     assert_eq!(drain(&mut world.driver).deadline, Some(hard_expiry));
     assert!(world.token().is_some(), "stale-while-refresh");

@@ -183,29 +183,35 @@ fn refreshes_at_eighty_percent_and_rotates_the_refresh_token() {
     assert_eq!(field(&refresh, "refresh_token").as_deref(), Some("rt-2"));
 }
 
+/// RFC 6749 §6: the client replaces its refresh token only when a new one is issued. The
+/// rotation setting only decides whether a refresh whose outcome is unknown may be resent.
 #[test]
-fn a_reusable_refresh_token_is_kept_when_the_server_issues_no_new_one() {
-    let dialect = Standard::builder("https://auth.example.com/token", "client")
-        .client_secret("client-secret")
-        .password("alice", "alice-password")
-        .refresh_token_use(oauth_lifecycle::dialect::RefreshTokenUse::Reusable)
-        .build()
-        .unwrap();
-    let mut h = Harness::logged_in(dialect, "at-1", Some("rt-1"));
-    let refresh = h.next_request();
-    assert!(refresh.is_resend_safe());
-    h.answer(&refresh, token("at-2", None, 3600));
-    let refresh = h.next_request();
-    assert_eq!(field(&refresh, "refresh_token").as_deref(), Some("rt-1"));
-}
-
-#[test]
-fn a_single_use_refresh_token_stays_spent_even_when_no_new_one_is_issued() {
-    let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
-    let refresh = h.next_request();
-    h.answer(&refresh, token("at-2", None, 3600));
-    let renewal = h.next_request();
-    assert_eq!(renewal.purpose(), Purpose::Login);
+fn a_refresh_token_is_kept_when_the_server_issues_no_new_one_whatever_the_rotation_setting() {
+    use oauth_lifecycle::dialect::RefreshTokenUse;
+    for (refresh_token_use, resend_safe) in [
+        (RefreshTokenUse::SingleUse, false),
+        (RefreshTokenUse::Reusable, true),
+    ] {
+        let dialect = Standard::builder("https://auth.example.com/token", "client")
+            .client_secret("client-secret")
+            .password("alice", "alice-password")
+            .refresh_token_use(refresh_token_use)
+            .build()
+            .unwrap();
+        let mut h = Harness::logged_in(dialect, "at-1", Some("rt-1"));
+        for access_token in ["at-2", "at-3", "at-4"] {
+            let refresh = h.next_request();
+            assert_eq!(refresh.purpose(), Purpose::Refresh, "{refresh_token_use:?}");
+            assert_eq!(
+                refresh.is_resend_safe(),
+                resend_safe,
+                "{refresh_token_use:?}"
+            );
+            assert_eq!(field(&refresh, "refresh_token").as_deref(), Some("rt-1"));
+            h.answer(&refresh, token(access_token, None, 3600));
+            assert_eq!(h.token().as_deref(), Some(access_token));
+        }
+    }
 }
 
 #[test]

@@ -21,13 +21,13 @@ use proptest::prelude::*;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
+use support::pace::assert_no_token_endpoint_storm;
 use support::read_side::ReadSide;
 
 const START: UtcDateTime = utc_datetime!(2026-09-01 00:00:00);
 const CLIENT_SECRET: &str = "client-secret-Zq8YtR4mWx2Lp9Kd";
 const PASSWORD: &str = "user-password-Hv7Nc3Bj6Qs1Tf5G";
 const RESPONSE_TIMEOUT: Duration = Duration::seconds(30);
-const SKEW: Duration = Duration::seconds(5);
 
 #[derive(Debug, Clone)]
 enum Lifetime {
@@ -43,6 +43,8 @@ enum Reply {
         lifetime: Lifetime,
         refresh: bool,
         token_type: Option<&'static str>,
+        /// A `Date` header this many seconds from the caller's clock.
+        date: Option<i64>,
     },
     OAuthError {
         status: u16,
@@ -73,7 +75,10 @@ enum Command {
 fn lifetime() -> impl Strategy<Value = Lifetime> {
     prop_oneof![
         6 => (30_i64..7200).prop_map(Lifetime::Seconds),
-        1 => prop_oneof![Just(0_i64), -100_i64..0, Just(i64::MAX), Just(400_000_000)].prop_map(Lifetime::Seconds),
+        // A server configured with very short lifetimes.
+        2 => (1_i64..=10).prop_map(Lifetime::Seconds),
+        // Expired on arrival, and "never expires".
+        1 => prop_oneof![Just(0_i64), -100_i64..0, Just(i64::MAX), Just(2_147_483_647), Just(400_000_000)].prop_map(Lifetime::Seconds),
         1 => (30_i64..7200).prop_map(|s| Lifetime::Text(s.to_string())),
         1 => Just(Lifetime::Text("soon".into())),
         1 => Just(Lifetime::Float(600.0)),
@@ -86,18 +91,27 @@ fn reply() -> impl Strategy<Value = Reply> {
         8 => (lifetime(), any::<bool>(), prop_oneof![
             8 => Just(Some("Bearer")), 1 => Just(Some("bearer")), 1 => Just(Some("BEARER")),
             1 => Just(Some("mac")), 1 => Just(None)
-        ]).prop_map(|(lifetime, refresh, token_type)| Reply::Success { lifetime, refresh, token_type }),
+        ], prop_oneof![
+            4 => Just(None),
+            1 => (-30_i64..30).prop_map(Some),
+            // Implausible: a server clock decades off either way.
+            1 => prop_oneof![Just(-1_700_000_000_i64), Just(2_000_000_000)].prop_map(Some),
+        ]).prop_map(|(lifetime, refresh, token_type, date)| Reply::Success { lifetime, refresh, token_type, date }),
         1 => Just(Reply::OAuthError { status: 400, code: "invalid_grant" }),
         1 => Just(Reply::OAuthError { status: 401, code: "invalid_client" }),
         1 => Just(Reply::OAuthError { status: 400, code: "invalid_request" }),
         1 => Just(Reply::OAuthError { status: 200, code: "invalid_grant" }),
         1 => Just(Reply::OAuthError { status: 503, code: "temporarily_unavailable" }),
-        2 => prop_oneof![
+        3 => (prop_oneof![Just(429_u16), Just(503)], prop_oneof![
             Just(None),
             (0_u32..300).prop_map(|s| Some(s.to_string())),
+            Just(Some("0".to_owned())),
+            Just(Some("4294967295".to_owned())),
             Just(Some("Wed, 02 Sep 2026 00:00:00 GMT".to_owned())),
+            Just(Some("Thu, 01 Jan 1970 00:00:00 GMT".to_owned())),
+            Just(Some("Fri, 31 Dec 9999 23:59:59 GMT".to_owned())),
             Just(Some("garbage".to_owned())),
-        ].prop_map(|retry_after| Reply::Status { status: 429, retry_after }),
+        ]).prop_map(|(status, retry_after)| Reply::Status { status, retry_after }),
         2 => prop_oneof![Just(500_u16), Just(502), Just(503), Just(408), Just(404)]
             .prop_map(|status| Reply::Status { status, retry_after: None }),
         1 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(Reply::Garbage),
@@ -108,11 +122,13 @@ fn reply() -> impl Strategy<Value = Reply> {
 fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         6 => prop_oneof![0_i64..10, 0_i64..600, 0_i64..7200].prop_map(Command::Advance),
+        // A clock that jumps (a suspended laptop, an NTP step).
+        1 => prop_oneof![Just(86_400_i64), Just(30 * 86_400)].prop_map(Command::Advance),
         8 => reply().prop_map(Command::Answer),
         1 => prop_oneof![Just(TransportError::NotSent), Just(TransportError::OutcomeUnknown)]
             .prop_map(Command::TransportError),
         1 => (0_u64..5).prop_map(Command::WrongId),
-        1 => any::<bool>().prop_map(|stale| Command::Unauthorized { stale }),
+        2 => any::<bool>().prop_map(|stale| Command::Unauthorized { stale }),
         1 => Just(Command::CallSucceeded),
         1 => Just(Command::Revoke),
     ]
@@ -140,7 +156,12 @@ struct Model {
     in_flight: Option<(TokenRequest, UtcDateTime)>,
     counter: u64,
     secrets: Vec<String>,
-    sent_refresh_tokens: HashSet<String>,
+    /// Refresh tokens the session must never present again: every one it sent, unless a
+    /// successful answer that issued no replacement kept it in use (RFC 6749 §6), or the
+    /// request never left.
+    spent_refresh_tokens: HashSet<String>,
+    /// When each login and refresh was sent, oldest first.
+    token_requests: Vec<UtcDateTime>,
     /// The newest access token the server issued and its hard expiry, by the model's
     /// own arithmetic (relative lifetime counted from when the request left).
     newest: Option<(String, Option<UtcDateTime>)>,
@@ -162,7 +183,8 @@ impl Model {
             in_flight: None,
             counter: 0,
             secrets: vec![CLIENT_SECRET.into(), PASSWORD.into()],
-            sent_refresh_tokens: HashSet::new(),
+            spent_refresh_tokens: HashSet::new(),
+            token_requests: Vec::new(),
             newest: None,
             rejected: HashSet::new(),
             revoked: false,
@@ -217,14 +239,17 @@ impl Model {
                             "a second request {request:?} while {previous:?} is in flight"
                         );
                     }
+                    if matches!(request.purpose(), Purpose::Login | Purpose::Refresh) {
+                        self.token_requests.push(self.now);
+                        assert_no_token_endpoint_storm(
+                            &self.token_requests,
+                            policy().token_request_budget,
+                        );
+                    }
                     if request.purpose() == Purpose::Refresh {
-                        let refresh_token = form_urlencoded::parse(request.request().body())
-                            .find(|(k, _)| k == "refresh_token")
-                            .map(|(_, v)| v.into_owned())
-                            .expect("a refresh carries its token");
                         assert!(
-                            self.sent_refresh_tokens.insert(refresh_token),
-                            "a single-use refresh token was sent twice"
+                            self.spent_refresh_tokens.insert(refresh_token_of(&request)),
+                            "a spent single-use refresh token was sent again"
                         );
                         assert!(!request.is_resend_safe());
                         assert!(
@@ -272,6 +297,7 @@ impl Model {
                 lifetime,
                 refresh,
                 token_type,
+                date,
             } => {
                 let access = self.mint("AT");
                 let mut body = serde_json::json!({ "access_token": access });
@@ -297,14 +323,21 @@ impl Model {
                     body["refresh_token"] = self.mint("RT").into();
                 }
                 let bearer = token_type.is_some_and(|t| t.eq_ignore_ascii_case("bearer"));
-                let valid = seconds.filter(|s| *s > 0 && *s <= 3653 * 86400);
+                let valid = seconds.filter(|s| *s > 0);
                 if matches!(purpose, Purpose::Login | Purpose::Refresh) && !self.revoked {
                     if let (true, Some(seconds)) = (bearer, valid) {
-                        let hard = sent_at + Duration::seconds(seconds) - SKEW;
+                        // "Never expires" is believed up to the policy's maximum lifetime.
+                        let lifetime = Duration::seconds(seconds).min(policy().max_lifetime);
+                        let hard = policy().hard_expiry(sent_at, sent_at + lifetime);
                         self.newest = Some((access, Some(hard)));
                     }
                 }
-                builder(200).body(body.to_string().into_bytes()).unwrap()
+                let mut response = builder(200);
+                if let Some(offset) = date {
+                    let at = std::time::SystemTime::from(self.now + Duration::seconds(*offset));
+                    response = response.header("date", httpdate::fmt_http_date(at));
+                }
+                response.body(body.to_string().into_bytes()).unwrap()
             }
             Reply::OAuthError { status, code } => builder(*status)
                 .body(
@@ -358,6 +391,10 @@ impl Model {
                 self.driver
                     .handle_response(request.id(), &response, self.now)
                     .unwrap();
+                if request.purpose() == Purpose::Refresh && kept_refresh_token(reply) {
+                    self.spent_refresh_tokens
+                        .remove(&refresh_token_of(&request));
+                }
                 let renewal_failed = !matches!(reply, Reply::Success { .. })
                     && matches!(request.purpose(), Purpose::Login | Purpose::Refresh);
                 if renewal_failed {
@@ -377,11 +414,8 @@ impl Model {
                 self.past_ids.push(request.id());
                 if *error == TransportError::NotSent && request.purpose() == Purpose::Refresh {
                     // It never left: the refresh token is not spent and may be sent again.
-                    let refresh_token = form_urlencoded::parse(request.request().body())
-                        .find(|(k, _)| k == "refresh_token")
-                        .map(|(_, v)| v.into_owned())
-                        .expect("a refresh carries its token");
-                    self.sent_refresh_tokens.remove(&refresh_token);
+                    self.spent_refresh_tokens
+                        .remove(&refresh_token_of(&request));
                 }
                 self.driver
                     .handle_transport_error(request.id(), *error, self.now)
@@ -495,6 +529,45 @@ impl Model {
             snapshot,
             "a snapshot must restore exactly"
         );
+    }
+}
+
+/// The refresh token a refresh request presents.
+fn refresh_token_of(request: &TokenRequest) -> String {
+    form_urlencoded::parse(request.request().body())
+        .find(|(k, _)| k == "refresh_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("a refresh carries its token")
+}
+
+/// Whether `reply` to a refresh keeps its refresh token in use: an accepted token
+/// response that issued no replacement, or an answer that the grant was not exchanged
+/// (the client refused with `invalid_client`, or throttled).
+fn kept_refresh_token(reply: &Reply) -> bool {
+    match reply {
+        Reply::OAuthError {
+            code: "invalid_client",
+            ..
+        }
+        | Reply::Status { status: 429, .. } => true,
+        Reply::Status {
+            status: 503,
+            retry_after: Some(value),
+        } => value.parse::<u64>().is_ok() || httpdate::parse_http_date(value).is_ok(),
+        Reply::Success {
+            lifetime,
+            refresh: false,
+            token_type: Some(kind),
+            ..
+        } => {
+            kind.eq_ignore_ascii_case("bearer")
+                && match lifetime {
+                    Lifetime::Seconds(seconds) => *seconds > 0,
+                    Lifetime::Text(text) => text.parse::<i64>().is_ok_and(|s| s > 0),
+                    Lifetime::Float(_) | Lifetime::Missing => true,
+                }
+        }
+        _ => false,
     }
 }
 

@@ -12,7 +12,9 @@
 //! - no secret in any `Debug` output;
 //! - a read side fed only by events agrees with the driver at every step;
 //! - a request that spends a single-use refresh token comes after a persistence point;
-//! - snapshots restore exactly.
+//! - snapshots restore exactly;
+//! - no token-endpoint storm: requests in any window of the policy's
+//!   `token_request_budget` stay within it.
 //!
 //! 300 cases per dialect; `PROPTEST_CASES` can lower that (it is capped at 300 so a
 //! global setting meant for the faster standard model keeps this one bounded).
@@ -24,7 +26,7 @@ use std::collections::HashSet;
 use oauth_lifecycle::dialect::{
     Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment,
 };
-use oauth_lifecycle::{AnySession, Event, Output, Policy, TokenRequest, TransportError};
+use oauth_lifecycle::{AnySession, Event, Output, Policy, Purpose, TokenRequest, TransportError};
 use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, StandardServer, StandardServerConfig,
@@ -33,6 +35,7 @@ use proptest::prelude::*;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
+use support::pace::assert_no_token_endpoint_storm;
 use support::read_side::ReadSide;
 
 const START: UtcDateTime = utc_datetime!(2026-06-01 00:00:00);
@@ -61,6 +64,9 @@ fn command() -> impl Strategy<Value = Command> {
             Just(InjectedFailure::Status { status: 503, retry_after: Some("20".into()) }),
             Just(InjectedFailure::Status { status: 429, retry_after: None }),
             Just(InjectedFailure::Status { status: 429, retry_after: Some("5".into()) }),
+            Just(InjectedFailure::Status { status: 429, retry_after: Some("0".into()) }),
+            Just(InjectedFailure::Status { status: 503, retry_after: Some("4294967295".into()) }),
+            Just(InjectedFailure::OAuthError { status: 400, code: "invalid_request".into() }),
             Just(InjectedFailure::OAuthError { status: 400, code: "invalid_grant".into() }),
             Just(InjectedFailure::Garbage),
         ].prop_map(Command::Inject),
@@ -82,6 +88,8 @@ struct Model<D: Dialect, E: Emulator> {
     revoked: bool,
     secrets: Vec<String>,
     read_side: ReadSide,
+    /// When each login and refresh was sent, oldest first.
+    token_requests: Vec<UtcDateTime>,
 }
 
 impl<D: Dialect, E: Emulator> Model<D, E> {
@@ -97,6 +105,7 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
             revoked: false,
             secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
             read_side: ReadSide::default(),
+            token_requests: Vec::new(),
         };
         model.driver.handle_timeout(START);
         model.drain();
@@ -116,6 +125,13 @@ impl<D: Dialect, E: Emulator> Model<D, E> {
                         request.is_resend_safe() || persisted,
                         "a single-use refresh token sent before a persistence point"
                     );
+                    if matches!(request.purpose(), Purpose::Login | Purpose::Refresh) {
+                        self.token_requests.push(self.now);
+                        assert_no_token_endpoint_storm(
+                            &self.token_requests,
+                            policy().token_request_budget,
+                        );
+                    }
                     self.in_flight = Some(request);
                 }
                 Output::Persist => persisted = true,

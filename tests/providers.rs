@@ -6,7 +6,7 @@ mod support;
 use oauth_lifecycle::dialect::{
     Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, TokenLocation,
 };
-use oauth_lifecycle::{Error, Event, Purpose, TokenKind};
+use oauth_lifecycle::{Error, Event, Policy, Purpose, TokenKind};
 use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, LegacyTokenShape, StandardServer, StandardServerConfig,
@@ -61,20 +61,30 @@ fn convirza_v2_keeps_a_token_fresh_for_a_day() {
 
 #[test]
 fn convirza_v2_never_trips_the_rate_limit_by_itself() {
-    let mut h = v2_harness();
-    // A resource server rejecting every token: each 401 makes renewal due at once.
-    for _ in 0..200 {
-        h.server.revoke_all();
-        let _ = h.call_api();
-        h.run_until(h.now + Duration::seconds(2));
+    // A resource server rejecting every token (and the emulator revoking the refresh
+    // token with it, so each renewal is a refused refresh and a login). With the default
+    // policy, report-driven renewals are spaced by `unauthorized_renewal_spacing`: 13 or
+    // 14 in 400 s. With no spacing at all, the provider's budget of 10 a minute holds.
+    let spacing = Policy::default().unauthorized_renewal_spacing;
+    for (spacing, least, most) in [(spacing, 24, 30), (Duration::ZERO, 41, 80)] {
+        let mut policy = Policy::default();
+        policy.unauthorized_renewal_spacing = spacing;
+        let server = StandardServer::new(StandardServerConfig::convirza_v2());
+        let mut h = Harness::with_policy(v2(), server, START, policy);
+        for _ in 0..200 {
+            h.server.revoke_all();
+            let _ = h.call_api();
+            h.run_until(h.now + Duration::seconds(2));
+        }
+        assert_eq!(h.server.stats().rate_limited, 0, "the session caused a 429");
+        let busiest = h.busiest(Duration::minutes(1));
+        assert!(busiest <= 10, "{busiest} in a minute");
+        let requests = h.count(Purpose::Login) + h.count(Purpose::Refresh);
+        assert!(
+            (least..=most).contains(&requests),
+            "{requests} token requests in 400 s with a spacing of {spacing}"
+        );
     }
-    assert_eq!(h.server.stats().rate_limited, 0, "the session caused a 429");
-    assert!(
-        h.busiest(Duration::minutes(1)) <= 10,
-        "{}",
-        h.busiest(Duration::minutes(1))
-    );
-    assert!(h.count(Purpose::Login) + h.count(Purpose::Refresh) > 40);
 }
 
 #[test]

@@ -86,6 +86,10 @@ pub(crate) fn event(event: &Event, now: UtcDateTime, attempt: u32) {
             tracing::warn!(kind = ?kind, error = %error, "revocation failed")
         }
         Event::Revoked => tracing::info!("session revoked"),
+        Event::ServerDateIgnored { offset } => tracing::warn!(
+            offset_s = offset.whole_seconds(),
+            "implausible Date header from the token endpoint ignored"
+        ),
         other => tracing::debug!(event = ?other, "session event"),
     }
 }

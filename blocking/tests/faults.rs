@@ -33,6 +33,9 @@ enum Outcome {
     /// of its backoff. A refresh token that left is spent (the standard dialect's
     /// default, `RefreshTokenUse::SingleUse`), so the retry is a login.
     RetriesAt(Option<Span>),
+    /// Throttled: the server said it did not process the request, so the refresh token
+    /// is not spent and the retry, at the attempt plus this (or later), is a refresh.
+    Throttled(Option<Span>),
     /// Knows the refresh grant is dead and logs in again at once.
     LogsInInstead,
     /// Stops renewing until someone acts; the valid token is served until it expires.
@@ -83,17 +86,17 @@ fn table() -> Vec<Row> {
         Row {
             name: "503 with Retry-After",
             fault: status(503, Some("30")),
-            outcome: RetriesAt(Some(Span::seconds(30))),
+            outcome: Throttled(Some(Span::seconds(30))),
         },
         Row {
             name: "429 with Retry-After",
             fault: status(429, Some("120")),
-            outcome: RetriesAt(Some(Span::seconds(120))),
+            outcome: Throttled(Some(Span::seconds(120))),
         },
         Row {
             name: "429 without Retry-After",
             fault: status(429, None),
-            outcome: RetriesAt(None),
+            outcome: Throttled(None),
         },
         Row {
             name: "a hang past the request timeout",
@@ -227,7 +230,7 @@ fn expect<E: oauth_lifecycle_emulator::Emulator + Send + 'static>(
     attempt: UtcDateTime,
 ) {
     match row.outcome {
-        Outcome::RetriesAt(after) => {
+        Outcome::RetriesAt(after) | Outcome::Throttled(after) => {
             let retry_at = wait_for_retry(tokens);
             match after {
                 Some(after) => assert_eq!(retry_at, attempt + after),
@@ -253,13 +256,21 @@ fn expect<E: oauth_lifecycle_emulator::Emulator + Send + 'static>(
             assert!(tokens
                 .token_newer_than(first.generation(), Duration::from_millis(30))
                 .is_err());
-            // ...then a login renews the session: the refresh token that left is spent.
+            // ...then the session renews: with a login when the refresh token that left
+            // is spent, with a refresh when the server said it was not processed.
             sim.clock.set(retry_at);
             let renewed = tokens
                 .token_newer_than(first.generation(), PATIENCE)
                 .expect("renewed at the retry");
             assert_eq!(sim.call_api(&renewed), 200);
-            assert_eq!(sim.stats().logins, 2, "{:?}", sim.stats());
+            let stats = sim.stats();
+            if matches!(row.outcome, Outcome::Throttled(_)) {
+                // One login, the refused refresh, then a refresh that succeeds.
+                let counts = (stats.logins, stats.refreshes, stats.token_requests);
+                assert_eq!(counts, (1, 1, 3), "{stats:?}");
+            } else {
+                assert_eq!(stats.logins, 2, "{stats:?}");
+            }
         }
         Outcome::LogsInInstead => {
             let renewed = tokens

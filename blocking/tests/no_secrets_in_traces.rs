@@ -92,6 +92,11 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
     // The standard dialect: login, refresh, a 401, failures of every kind, revocation.
     let mut policy = Policy::default();
     policy.response_timeout = time::Duration::seconds(1);
+    // Every renewal below is driven by a 401, back to back, a score of them within one
+    // simulated minute.
+    policy.unauthorized_renewal_spacing = time::Duration::ZERO;
+    policy.token_request_budget =
+        oauth_lifecycle::RequestBudget::per_window(100, time::Duration::minutes(1));
     let sim = Sim::new(StandardServer::new(StandardServerConfig::default()));
     let tokens = sim
         .manager(standard(&sim.front), policy.clone())

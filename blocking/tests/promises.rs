@@ -203,7 +203,9 @@ fn a_401_renews_once_per_generation_and_stale_reports_change_nothing() {
     assert_eq!(tokens.status(), Status::Ready);
     assert_eq!(sim.front.stats().auth_requests, 2);
 
-    // A report about the current token renews it, once.
+    // A report about the current token renews it, once, when the policy's spacing of
+    // report-driven renewals has passed since the last one.
+    sim.advance(Policy::default().unauthorized_renewal_spacing);
     for _ in 0..50 {
         tokens.report_unauthorized(second.generation());
     }

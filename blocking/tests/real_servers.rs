@@ -78,7 +78,7 @@ fn oidc_provider_client_credentials_renewal_and_revocation() {
         .revocation_url(peer.url("/token/revocation"))
         .build()
         .unwrap();
-    let tokens = TokenManager::builder(dialect, Policy::default())
+    let tokens = TokenManager::builder(dialect, policy())
         .revoke_on_shutdown(true)
         .name("oidc-provider")
         .start()
@@ -172,7 +172,7 @@ fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
     // Renewal by refresh: the server rotates the refresh token, and the one the session
     // spent is dead (a new login would have left it alive).
     let store = Arc::new(MemoryStore::new());
-    let tokens = TokenManager::builder(dot_dialect(&peer), Policy::default())
+    let tokens = TokenManager::builder(dot_dialect(&peer), policy())
         .store(store.clone())
         .name("django-oauth-toolkit")
         .start()
@@ -196,7 +196,7 @@ fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
 
     // Revocation on shutdown: the refresh token the session held is dead at the server.
     let store = Arc::new(MemoryStore::new());
-    let tokens = TokenManager::builder(dot_dialect(&peer), Policy::default())
+    let tokens = TokenManager::builder(dot_dialect(&peer), policy())
         .store(store.clone())
         .revoke_on_shutdown(true)
         .name("django-oauth-toolkit")
@@ -210,4 +210,12 @@ fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+}
+
+/// The default policy, except that a reported 401 renews at once: these tests use 401s to
+/// make the session refresh against the real servers, in real time.
+fn policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.unauthorized_renewal_spacing = oauth_lifecycle::time::Duration::ZERO;
+    policy
 }

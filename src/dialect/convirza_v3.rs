@@ -373,6 +373,12 @@ impl Dialect for ConvirzaV3 {
         RefreshTokenUse::SingleUse
     }
 
+    /// Convirza V3 invalidates a refresh token the moment it is used: one never serves
+    /// twice, so an answer without a new one leaves the session to log in next time.
+    fn refresh_token_outlives_refresh(&self) -> bool {
+        false
+    }
+
     fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>> {
         let kind = match kind {
             TokenKind::Access => "access",

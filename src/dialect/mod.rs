@@ -110,6 +110,17 @@ pub trait Dialect: Debug + Send + Sync + 'static {
         RefreshTokenUse::SingleUse
     }
 
+    /// Whether a refresh token stays in use after a successful refresh whose answer carries
+    /// no new one. The default, `true`, is RFC 6749 §6: the client replaces its refresh
+    /// token only when the server issues a new one, whatever
+    /// [`refresh_token_use`](Dialect::refresh_token_use) says (that setting only decides
+    /// whether a refresh whose outcome is unknown may be sent again). A provider whose
+    /// documents say a refresh token never serves twice returns `false`, and the next
+    /// renewal is then a login.
+    fn refresh_token_outlives_refresh(&self) -> bool {
+        true
+    }
+
     /// The request that revokes `token`, or `None` when the provider has no revocation.
     fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>>;
 
@@ -184,6 +195,10 @@ impl<D: Dialect> Dialect for Arc<D> {
 
     fn refresh_token_use(&self) -> RefreshTokenUse {
         (**self).refresh_token_use()
+    }
+
+    fn refresh_token_outlives_refresh(&self) -> bool {
+        (**self).refresh_token_outlives_refresh()
     }
 
     fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>> {

@@ -361,6 +361,15 @@ impl Dialect for Standard {
         if let Grant::Password { password, .. } = &self.grant {
             visit(password.secret());
         }
+        // The client secret as it travels in `Authorization: Basic …`.
+        if let Some(credentials) = self
+            .basic_header
+            .as_ref()
+            .and_then(|header| header.to_str().ok())
+            .and_then(|header| header.strip_prefix("Basic "))
+        {
+            visit(credentials);
+        }
     }
 
     fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>> {

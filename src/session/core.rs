@@ -1,6 +1,8 @@
 //! The mechanics every state shares: emitting a request, reading a token response,
 //! judging a failure, checking the request budget, sliding an expiry.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use oauth2::basic::BasicErrorResponseType as Code;
 use time::{Duration, UtcDateTime};
@@ -30,6 +32,8 @@ impl<D: Dialect> Core<D> {
             if let Some(budget) = self.shared.dialect.request_budget() {
                 self.budget.record(&budget, now);
             }
+            self.pace
+                .record(&self.shared.policy.token_request_budget, now);
         }
         let flight = Flight {
             id,
@@ -53,10 +57,18 @@ impl<D: Dialect> Core<D> {
         tokens.refresh_token_alive(now.saturating_add(self.shared.policy.skew_allowance))
     }
 
-    /// When the request budget allows the next login or refresh, if not now.
+    /// When the request budgets (the dialect's, and the policy's backstop) allow the next
+    /// login or refresh, if not now.
     pub(crate) fn budget_slot(&self) -> Option<UtcDateTime> {
-        let budget = self.shared.dialect.request_budget()?;
-        self.budget.next_slot(&budget)
+        let provider = self
+            .shared
+            .dialect
+            .request_budget()
+            .and_then(|budget| self.budget.next_slot(&budget));
+        let pace = self
+            .pace
+            .next_slot(&self.shared.policy.token_request_budget);
+        provider.max(pace)
     }
 
     pub(super) fn check_budget(&self, purpose: Purpose, now: UtcDateTime) -> Result<(), Misuse> {
@@ -74,53 +86,83 @@ impl<D: Dialect> Core<D> {
         }
     }
 
-    /// Parses a token response into a token set, or the evidence of its failure with any
-    /// token the session knows scrubbed from the description.
+    /// Parses a token response into a token set, or the evidence of its failure (to be
+    /// judged, and scrubbed, by [`verdict`](Core::verdict)).
     pub(super) fn accept(
-        &self,
+        &mut self,
         flight: &Flight,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
-        known: Option<&TokenSet<D::Extra>>,
     ) -> Result<TokenSet<D::Extra>, Failure> {
         self.check_size(response)?;
-        let policy = &self.shared.policy;
-        let result = self
-            .shared
+        let shared = Arc::clone(&self.shared);
+        let policy = &shared.policy;
+        let result = shared
             .dialect
             .parse_token_response(flight.purpose, response)
             .and_then(|grant| {
-                let server_date = response
-                    .headers()
-                    .get(http::header::DATE)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(crate::timestamp::parse_http_date);
+                let server_date = self.server_date(response, now);
                 TokenSet::from_grant(grant, policy, flight.sent_at, now, server_date).map_err(
                     |reason| Failure::new(FailureKind::Malformed(reason), Some(response.status())),
                 )
             });
-        result.map_err(|mut failure| {
-            if let Some(tokens) = known {
-                failure.scrub(tokens.bearer.secret());
-                if let Some(refresh_token) = &tokens.refresh_token {
-                    failure.scrub(refresh_token.secret());
-                }
-            }
-            failure
-        })
+        result
     }
 
-    /// Decides what a failure means, after `failures` consecutive ones.
-    pub(super) fn verdict(&self, mut failure: Failure, failures: u32, now: UtcDateTime) -> Error {
-        // A server may echo a credential in its error description.
+    /// The response's `Date`, if it is plausible: one further from `now` than the policy's
+    /// `max_clock_offset` is ignored, with an event.
+    fn server_date(
+        &mut self,
+        response: &http::Response<Vec<u8>>,
+        now: UtcDateTime,
+    ) -> Option<UtcDateTime> {
+        let date = response
+            .headers()
+            .get(http::header::DATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(crate::timestamp::parse_http_date)?;
+        let offset = date - now;
+        if offset.abs() > self.shared.policy.max_clock_offset {
+            self.notify(Event::ServerDateIgnored { offset });
+            return None;
+        }
+        Some(date)
+    }
+
+    /// Decides what a failure of a `purpose` request means, after `failures` consecutive
+    /// ones.
+    ///
+    /// Every wait is bounded: a `Retry-After` is cut to the policy's `max_retry_after` and
+    /// never shortens the backoff, which grows with each consecutive failure (throttling
+    /// included). A refused refresh is a dead grant whatever the server calls it, except
+    /// `invalid_client` (the client's own credentials).
+    ///
+    /// A server may echo any secret it was sent: the dialect's credentials and `tokens`
+    /// (those the session holds or is spending) are scrubbed from the failure, and only
+    /// then is it cut to size.
+    pub(super) fn verdict<'t>(
+        &self,
+        purpose: Purpose,
+        mut failure: Failure,
+        failures: u32,
+        tokens: impl IntoIterator<Item = &'t str>,
+        now: UtcDateTime,
+    ) -> Error {
         self.shared
             .dialect
             .for_each_secret(&mut |secret| failure.scrub(secret));
+        for token in tokens {
+            failure.scrub(token);
+        }
+        failure.seal();
         let policy = &self.shared.policy;
         let backoff = now.saturating_add(policy.backoff(failures, self.next_id));
-        let after = |retry_after: Option<crate::error::RetryAfter>| {
-            retry_after.map_or(backoff, |retry_after| retry_after.deadline(now).max(now))
-        };
+        let asked = failure.retry_after.map(|retry_after| {
+            retry_after
+                .deadline(now)
+                .clamp(now, now.saturating_add(policy.max_retry_after))
+        });
+        let retry_at = asked.map_or(backoff, |asked| asked.max(backoff));
         let status = failure.status;
         let code = failure.code.as_ref();
         let throttled = status == Some(StatusCode::TOO_MANY_REQUESTS)
@@ -135,7 +177,7 @@ impl<D: Dialect> Core<D> {
                 .filter(|_| failure.retry_after.is_none())
                 .map_or(now, |budget| now.saturating_add(budget.per()));
             return Error::Throttled {
-                retry_at: after(failure.retry_after).max(window),
+                retry_at: retry_at.max(window),
                 failure,
             };
         }
@@ -152,12 +194,15 @@ impl<D: Dialect> Core<D> {
             }
         };
         if temporary {
-            // A server-sent Retry-After may lengthen the wait, never shorten the backoff.
-            let retry_at = after(failure.retry_after).max(backoff);
             return Error::Retry { retry_at, failure };
         }
-        match code {
-            Some(Code::InvalidGrant) => Error::Reauthenticate { failure },
+        match (purpose, code) {
+            (_, Some(Code::InvalidClient)) => Error::Rejected { failure },
+            // `invalid_grant`, `invalid_request` (how some servers answer an expired or
+            // unknown refresh token), a bare 400 or 401: the refresh grant is dead.
+            (Purpose::Refresh, _) | (_, Some(Code::InvalidGrant)) => {
+                Error::Reauthenticate { failure }
+            }
             _ => Error::Rejected { failure },
         }
     }
@@ -185,7 +230,7 @@ impl<D: Dialect> Core<D> {
         let policy = &self.shared.policy;
         tokens.issued_at = now;
         tokens.expires_at = expires_at;
-        tokens.hard_expiry = policy.hard_expiry(expires_at);
+        tokens.hard_expiry = policy.hard_expiry(now, expires_at);
         tokens.refresh_at =
             policy.refresh_moment(now, expires_at, tokens.bearer.secret().as_bytes());
         self.notify(Event::TokenExtended {

@@ -61,6 +61,10 @@ pub(crate) struct Core<D> {
     pub(crate) generation: Generation,
     /// Recent logins and refreshes, for dialects with a request budget.
     pub(crate) budget: BudgetLog,
+    /// Recent logins and refreshes, for the policy's own `token_request_budget`.
+    pub(crate) pace: BudgetLog,
+    /// When the last renewal caused by a reported 401 was (or will be) allowed to start.
+    pub(crate) reported_renewal_at: Option<UtcDateTime>,
     /// Events and persistence points, in order, for the caller to drain.
     pub(crate) notices: VecDeque<Notice>,
 }
@@ -79,6 +83,8 @@ impl<D> Core<D> {
             next_id,
             generation,
             budget: BudgetLog::default(),
+            pace: BudgetLog::default(),
+            reported_renewal_at: None,
             notices: VecDeque::new(),
         }
     }

@@ -42,6 +42,12 @@ pub struct Snapshot<E> {
     /// When recent logins and refreshes were sent (dialects with a request budget).
     #[serde(default, skip_serializing_if = "BudgetLog::is_empty")]
     budget: BudgetLog,
+    /// When recent logins and refreshes were sent (the policy's own request budget).
+    #[serde(default, skip_serializing_if = "BudgetLog::is_empty")]
+    pace: BudgetLog,
+    /// When the last renewal caused by a reported 401 was allowed to start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reported_renewal_at: Option<time::UtcDateTime>,
     state: SnapshotState<E>,
 }
 
@@ -73,6 +79,9 @@ enum SnapshotState<E> {
     Revoking {
         flight: Flight,
         pending: PendingRevocation,
+        /// The token the request in flight revokes (absent in older snapshots).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revoking: Option<String>,
     },
     Revoked,
 }
@@ -175,6 +184,7 @@ impl<D: Dialect> AnySession<D> {
             },
             AnySession::Revoking(s) => SnapshotState::Revoking {
                 flight: s.state.flight,
+                revoking: s.state.revoking.as_ref().map(secret),
                 pending: PendingRevocation {
                     queue: s
                         .tokens
@@ -192,6 +202,8 @@ impl<D: Dialect> AnySession<D> {
             next_id: self.core().next_id,
             generation: self.core().generation,
             budget: self.core().budget.clone(),
+            pace: self.core().pace.clone(),
+            reported_renewal_at: self.core().reported_renewal_at,
             state,
         }
     }
@@ -223,6 +235,8 @@ impl<D: Dialect> AnySession<D> {
             snapshot.generation,
         );
         core.budget = snapshot.budget;
+        core.pace = snapshot.pace;
+        core.reported_renewal_at = snapshot.reported_renewal_at;
         let mut session: AnySession<D> = match snapshot.state {
             SnapshotState::Unauthenticated { backoff, halt } => Session {
                 core,
@@ -262,9 +276,13 @@ impl<D: Dialect> AnySession<D> {
                 tokens,
             }
             .into(),
-            SnapshotState::Revoking { flight, pending } => Session {
+            SnapshotState::Revoking {
+                flight,
+                pending,
+                revoking,
+            } => Session {
                 core,
-                state: Revoking { flight },
+                state: Revoking { flight, revoking },
                 tokens: pending,
             }
             .into(),

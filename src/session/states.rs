@@ -61,9 +61,21 @@ pub struct Refreshing {
 /// Revocation requests are being sent one at a time; no token is handed out any more.
 /// When revocation started during a login or refresh, that request is awaited first so
 /// whatever it minted is revoked too. Next: hand back each response.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Revoking {
     pub(crate) flight: Flight,
+    /// The token the revocation request in flight names, so an error that echoes it can
+    /// be scrubbed. `None` while a login or refresh is awaited.
+    pub(crate) revoking: Option<String>,
+}
+
+impl std::fmt::Debug for Revoking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revoking")
+            .field("flight", &self.flight)
+            .field("revoking", &self.revoking.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 /// Terminal. Nothing brings it back; responses arriving now are refused as unknown.

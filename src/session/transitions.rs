@@ -238,7 +238,7 @@ impl<D: Dialect> Session<LoggingIn, D> {
                 error,
             });
         }
-        Ok(match self.core.accept(&flight, response, now, None) {
+        Ok(match self.core.accept(&flight, response, now) {
             Ok(mut tokens) => {
                 self.core.issue(&mut tokens, Purpose::Login, false);
                 LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens))
@@ -249,7 +249,9 @@ impl<D: Dialect> Session<LoggingIn, D> {
 
     fn fail(mut self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
         let failures = self.state.failures.saturating_add(1);
-        let error = self.core.verdict(failure, failures, now);
+        let error = self
+            .core
+            .verdict(Purpose::Login, failure, failures, [], now);
         let halt = Halt::from_error(&error);
         match &halt {
             Some(_) => self.core.halted(error.clone()),
@@ -285,7 +287,10 @@ impl<D: Dialect> Session<Active, D> {
         self.tokens.refresh_at.min(self.tokens.hard_expiry)
     }
 
-    /// Shows the session the time: at the refresh moment, renewal becomes due.
+    /// Shows the session the time: at the refresh moment, renewal becomes due. A token
+    /// so short-lived that its hard expiry comes before the refresh moment (which is never
+    /// earlier than the policy's `min_renewal_interval` after issue) moves on at its hard
+    /// expiry, and the renewal still waits for the refresh moment.
     pub fn on_timeout(mut self, now: UtcDateTime) -> Step<Self, Session<Expiring, D>> {
         if now < self.deadline() {
             return Step::Same(self);
@@ -293,21 +298,33 @@ impl<D: Dialect> Session<Active, D> {
         self.core.notify(Event::RenewalDue {
             unauthorized: false,
         });
-        Step::Next(self.into_expiring())
+        let not_before = self.tokens.refresh_at;
+        Step::Next(self.into_expiring(not_before, now))
     }
 
     /// Reports that a resource server answered 401 (RFC 6750 `invalid_token`) to token
-    /// `generation`. If that is the current token, it is withdrawn and renewal is due at
-    /// once; a report about an earlier token changes nothing ([`Step::Same`]).
+    /// `generation`. If that is the current token, it is withdrawn and renewal is due: at
+    /// once, unless the previous renewal caused by a report was less than the policy's
+    /// `unauthorized_renewal_spacing` ago — then when that spacing has passed, so a
+    /// resource server that rejects every token cannot drive the session into a
+    /// token-endpoint storm. A report about an earlier token changes nothing
+    /// ([`Step::Same`]).
     pub fn on_unauthorized(
         mut self,
         generation: Generation,
-        _now: UtcDateTime,
+        now: UtcDateTime,
     ) -> Step<Self, Session<Expiring, D>> {
         match self.core.reject(&mut self.tokens, generation) {
             Unauthorized::Withdrawn => {
                 self.core.notify(Event::RenewalDue { unauthorized: true });
-                Step::Next(self.into_expiring())
+                let spacing = self.core.shared.policy.unauthorized_renewal_spacing;
+                let not_before = self
+                    .core
+                    .reported_renewal_at
+                    .map_or(now, |last| last.saturating_add(spacing))
+                    .max(now);
+                self.core.reported_renewal_at = Some(not_before);
+                Step::Next(self.into_expiring(not_before, now))
             }
             Unauthorized::AlreadyWithdrawn | Unauthorized::Stale => Step::Same(self),
         }
@@ -319,9 +336,13 @@ impl<D: Dialect> Session<Active, D> {
         self.slide(generation, now);
     }
 
-    fn into_expiring(self) -> Session<Expiring, D> {
+    /// Renewal is due, but not sent before `not_before`.
+    fn into_expiring(self, not_before: UtcDateTime, now: UtcDateTime) -> Session<Expiring, D> {
         let state = Expiring {
-            backoff: Backoff::default(),
+            backoff: Backoff {
+                retry_at: (not_before > now).then_some(not_before),
+                ..Backoff::default()
+            },
             halt: None,
         };
         Session {
@@ -508,14 +529,13 @@ impl<D: Dialect> Session<Refreshing, D> {
                 error,
             });
         }
-        let mut tokens = match self.core.accept(&flight, response, now, Some(&self.tokens)) {
+        let mut tokens = match self.core.accept(&flight, response, now) {
             Ok(tokens) => tokens,
             Err(failure) => return Ok(self.fail(failure, now)),
         };
-        let reusable = self.core.shared.dialect.refresh_token_use() == RefreshTokenUse::Reusable;
-        if flight.purpose == Purpose::Refresh && tokens.refresh_token.is_none() && reusable {
-            // RFC 6749 §6: no new refresh token means the old one stays valid.
-            // A single-use one stays spent: the next renewal is a login.
+        let outlives = self.core.shared.dialect.refresh_token_outlives_refresh();
+        if flight.purpose == Purpose::Refresh && tokens.refresh_token.is_none() && outlives {
+            // RFC 6749 §6: no new refresh token means the old one stays in use.
             tokens.refresh_token = self.tokens.refresh_token.take();
             tokens.refresh_expires_at = self.tokens.refresh_expires_at;
         }
@@ -553,18 +573,25 @@ impl<D: Dialect> Session<Refreshing, D> {
         earlier(expiry, Some(self.state.flight.deadline)).unwrap_or(self.state.flight.deadline)
     }
 
-    fn fail(mut self, mut failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
+    fn fail(mut self, failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
         let mut tokens = self.tokens;
-        if let Some(refresh_token) = &tokens.refresh_token {
-            failure.scrub(refresh_token.secret());
-        }
         let reached_server = failure.may_have_reached_server();
         let failures = self.state.failures.saturating_add(1);
-        let error = self.core.verdict(failure, failures, now);
+        let held = std::iter::once(tokens.bearer.secret())
+            .chain(tokens.refresh_token.as_ref().map(|t| t.secret().as_str()));
+        let error = self
+            .core
+            .verdict(self.state.flight.purpose, failure, failures, held, now);
         let dialect = &self.core.shared.dialect;
         let mut refresh_token_dropped = false;
         if self.state.flight.purpose == Purpose::Refresh && tokens.refresh_token.is_some() {
-            let spent = dialect.refresh_token_use() == RefreshTokenUse::SingleUse && reached_server;
+            // A refusal of the client (`invalid_client`) or of the pace (throttling) is an
+            // answer that the grant was not exchanged; anything else that may have
+            // reached the server may have spent a single-use token.
+            let unspent = matches!(error, Error::Rejected { .. } | Error::Throttled { .. });
+            let spent = dialect.refresh_token_use() == RefreshTokenUse::SingleUse
+                && reached_server
+                && !unspent;
             if spent || matches!(error, Error::Reauthenticate { .. }) {
                 // Never presented again: the server may have consumed it.
                 tokens.refresh_token = None;
@@ -710,7 +737,10 @@ impl<S: Revocable, D: Dialect> Session<S, D> {
         match in_flight {
             Some(flight) => Revocation::Awaiting(Session {
                 core: self.core,
-                state: Revoking { flight },
+                state: Revoking {
+                    flight,
+                    revoking: None,
+                },
                 tokens: pending,
             }),
             None => Session {
@@ -737,7 +767,10 @@ impl<D: Dialect> Session<Revoked, D> {
                 return Revocation::Pending(
                     Session {
                         core: self.core,
-                        state: Revoking { flight },
+                        state: Revoking {
+                            flight,
+                            revoking: Some(token),
+                        },
                         tokens: pending,
                     },
                     request,
@@ -782,7 +815,7 @@ impl<D: Dialect> Session<Revoking, D> {
             },
             Purpose::Login | Purpose::Refresh => {
                 // The awaited renewal: whatever it minted is revoked too, never handed out.
-                if let Ok(tokens) = self.core.accept(&flight, response, now, None) {
+                if let Ok(tokens) = self.core.accept(&flight, response, now) {
                     self.tokens.push(tokens);
                 }
                 None
@@ -794,7 +827,16 @@ impl<D: Dialect> Session<Revoking, D> {
     fn advance(mut self, failure: Option<Failure>, now: UtcDateTime) -> RevocationStep<D> {
         let failure = match self.state.flight.purpose {
             Purpose::Revoke(kind) => failure.map(|failure| {
-                let error = self.core.verdict(failure, 1, now);
+                // The token being revoked, and those still to be, may all be echoed.
+                let echoed = self
+                    .state
+                    .revoking
+                    .iter()
+                    .chain(self.tokens.queue.iter().map(|(_, token)| token))
+                    .map(String::as_str);
+                let error = self
+                    .core
+                    .verdict(Purpose::Revoke(kind), failure, 1, echoed, now);
                 self.core.notify(Event::RevocationFailed {
                     kind,
                     error: error.clone(),

@@ -32,6 +32,10 @@ impl<D: Dialect, E: Emulator> Harness<D, E> {
     pub fn new(dialect: D, server: E, now: UtcDateTime) -> Self {
         let mut policy = Policy::default();
         policy.jitter_seed = 7;
+        Self::with_policy(dialect, server, now, policy)
+    }
+
+    pub fn with_policy(dialect: D, server: E, now: UtcDateTime, policy: Policy) -> Self {
         let mut harness = Harness {
             driver: Driver::new(dialect, policy).unwrap(),
             server,

@@ -1,10 +1,11 @@
 //! What the integration tests share: the real OAuth servers (from the workspace's test
-//! kit), an emulated provider in simulated time, a read side fed by events, how request
-//! snapshots render, and the transition table.
+//! kit), an emulated provider in simulated time, the no-storm invariant, a read side fed
+//! by events, how request snapshots render, and the transition table.
 
 #![allow(dead_code)]
 
 pub mod emulated;
+pub mod pace;
 pub mod read_side;
 pub mod render;
 pub mod transition_table;

@@ -3,14 +3,15 @@
 use oauth_lifecycle::{Active, Dialect, Expiring, Session};
 use time::UtcDateTime;
 
-/// Makes renewal due at once, as a resource server's 401 about the current token does.
+/// Makes renewal due by showing the session its refresh moment.
 pub fn renewal_due<D: Dialect>(
     active: Session<Active, D>,
     now: UtcDateTime,
 ) -> Session<Expiring, D> {
-    let generation = active.tokens().generation();
+    // At its refresh moment (or `now`, if later), so no wait is left before the renewal.
+    let due = active.refresh_at().max(now);
     active
-        .on_unauthorized(generation, now)
+        .on_timeout(due)
         .into_next()
-        .expect("a 401 about the current token makes renewal due")
+        .expect("renewal is due at the refresh moment")
 }

@@ -220,7 +220,13 @@ async fn unauthorized_reports_count_by_generation() {
     assert_eq!(manager.status(), Status::Ready);
     assert_eq!(front.stats().auth_requests, 2, "login, and one renewal");
 
-    // A report about the current token renews it: one more request, no more.
+    // A report about the current token renews it: one more request, no more, once the
+    // policy's spacing of report-driven renewals has passed since the last one.
+    advance(
+        &clock,
+        &manager,
+        Policy::default().unauthorized_renewal_spacing,
+    );
     manager.report_unauthorized(second.generation());
     let third = manager
         .token_newer_than(second.generation(), PATIENCE)

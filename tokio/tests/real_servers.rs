@@ -40,7 +40,7 @@ fn store_adopting(dialect: Standard, refresh_token: String) -> Arc<MemoryStore> 
         scope: None,
         extra: (),
     };
-    let session = Session::new(dialect, Policy::default())
+    let session = Session::new(dialect, policy())
         .unwrap()
         .adopt(grant, now())
         .unwrap();
@@ -78,7 +78,7 @@ async fn oidc_provider_client_credentials_renewal_and_revocation() {
             .revocation_url(peer.url("/token/revocation"))
             .build()
             .unwrap();
-        let manager = TokenManager::start(dialect, Policy::default()).unwrap();
+        let manager = TokenManager::start(dialect, policy()).unwrap();
         let first = manager.token(PATIENCE).await.unwrap();
         assert_eq!(first.generation().get(), 1, "{auth:?}");
         let lifetime = first.valid_until() - now();
@@ -112,7 +112,7 @@ async fn oidc_provider_refuses_a_wrong_secret_with_a_typed_reason() {
         .client_secret("wrong-secret")
         .build()
         .unwrap();
-    let manager = TokenManager::start(dialect, Policy::default()).unwrap();
+    let manager = TokenManager::start(dialect, policy()).unwrap();
     let error = manager.token(PATIENCE).await.unwrap_err();
     let WaitError::NeedsLogin {
         error: Error::Rejected { failure },
@@ -139,7 +139,7 @@ async fn oidc_provider_refresh_rotation_and_revocation_of_an_adopted_grant() {
     };
     let minted = mint_oidc_refresh_token(&peer, id);
     let store = store_adopting(dialect(), minted.clone());
-    let manager = TokenManager::builder(dialect(), Policy::default())
+    let manager = TokenManager::builder(dialect(), policy())
         .shared_store(Arc::clone(&store) as Arc<dyn SessionStore>)
         .start()
         .unwrap();
@@ -191,7 +191,7 @@ async fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
             .unwrap()
     };
     let store = Arc::new(MemoryStore::new());
-    let manager = TokenManager::builder(dialect(), Policy::default())
+    let manager = TokenManager::builder(dialect(), policy())
         .shared_store(Arc::clone(&store) as Arc<dyn SessionStore>)
         .revoke_on_shutdown(true)
         .start()
@@ -233,4 +233,12 @@ async fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
         400,
         "revoked at shutdown"
     );
+}
+
+/// The default policy, except that a reported 401 renews at once: these tests use 401s to
+/// make the session refresh against the real servers, in real time.
+fn policy() -> Policy {
+    let mut policy = Policy::default();
+    policy.unauthorized_renewal_spacing = oauth_lifecycle::time::Duration::ZERO;
+    policy
 }

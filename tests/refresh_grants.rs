@@ -1,0 +1,267 @@
+//! Refresh grants are kept while the server keeps them and recovered when they die: a
+//! refresh refused by the server is a dead grant whatever the server calls it (only
+//! `invalid_client` and throttling are not), and a session holding credentials logs in
+//! again once, stopping only if that login is refused.
+
+use oauth_lifecycle::dialect::{Grant, Standard};
+use oauth_lifecycle::token::{Expiry, TokenGrant};
+use oauth_lifecycle::{
+    AccessToken, AnySession, Driver, Error, Event, Output, Policy, Purpose, RefreshToken, Session,
+    Status, TokenRequest,
+};
+use time::macros::utc_datetime;
+use time::{Duration, UtcDateTime};
+
+const START: UtcDateTime = utc_datetime!(2026-09-01 00:00:00);
+
+fn password_dialect() -> Standard {
+    Standard::builder("http://127.0.0.1/token", "client")
+        .client_secret("client-secret")
+        .password("alice", "alice-password")
+        .build()
+        .unwrap()
+}
+
+fn refresh_only_dialect() -> Standard {
+    Standard::builder("http://127.0.0.1/token", "client")
+        .client_secret("client-secret")
+        .grant(Grant::RefreshOnly)
+        .build()
+        .unwrap()
+}
+
+/// A session holding tokens obtained elsewhere, with renewal due at `START`.
+fn adopted(dialect: Standard) -> Driver<Standard> {
+    let grant = TokenGrant {
+        access_token: AccessToken::new("at-0".into()),
+        refresh_token: Some(RefreshToken::new("rt-0".into())),
+        expires: Expiry::In(100),
+        refresh_expires: None,
+        scope: None,
+        extra: (),
+    };
+    let session = Session::new(dialect, Policy::default())
+        .unwrap()
+        .adopt(grant, START - Duration::seconds(90))
+        .unwrap();
+    Driver::from_session(AnySession::from(session))
+}
+
+fn respond(status: u16, body: &str) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+fn token(access: &str, refresh: Option<&str>) -> http::Response<Vec<u8>> {
+    let mut body = serde_json::json!({
+        "access_token": access, "token_type": "Bearer", "expires_in": 3600,
+    });
+    if let Some(refresh) = refresh {
+        body["refresh_token"] = refresh.into();
+    }
+    respond(200, &body.to_string())
+}
+
+/// Drains the driver: the requests it emitted and the events.
+fn drain(driver: &mut Driver<Standard>) -> (Vec<TokenRequest>, Vec<Event>) {
+    let mut requests = Vec::new();
+    let mut events = Vec::new();
+    for _ in 0..64 {
+        match driver.poll_output() {
+            Output::Request(request) => requests.push(request),
+            Output::Event(event) => events.push(event),
+            Output::Persist => {}
+            Output::Timeout(_) | Output::Idle => return (requests, events),
+        }
+    }
+    panic!("never settled");
+}
+
+/// The refusals a server may answer a dead refresh token with.
+const DEAD_GRANT_ANSWERS: [(&str, u16, &str); 8] = [
+    ("invalid_grant", 400, r#"{"error":"invalid_grant"}"#),
+    ("invalid_request", 400, r#"{"error":"invalid_request"}"#),
+    (
+        "invalid_request with a description",
+        400,
+        r#"{"error":"invalid_request","error_description":"refresh token expired"}"#,
+    ),
+    ("an empty 400", 400, ""),
+    ("an empty 401", 401, ""),
+    (
+        "a 400 without an error code",
+        400,
+        r#"{"message":"bad token"}"#,
+    ),
+    (
+        "unauthorized_client",
+        400,
+        r#"{"error":"unauthorized_client"}"#,
+    ),
+    ("a 403 page", 403, "<html>forbidden</html>"),
+];
+
+#[test]
+fn a_refused_refresh_is_a_dead_grant_and_a_session_with_credentials_logs_in_once() {
+    for (name, status, body) in DEAD_GRANT_ANSWERS {
+        let mut driver = adopted(password_dialect());
+        driver.handle_timeout(START);
+        let (requests, _) = drain(&mut driver);
+        assert_eq!(requests[0].purpose(), Purpose::Refresh, "{name}");
+        driver
+            .handle_response(requests[0].id(), &respond(status, body), START)
+            .unwrap();
+        let (requests, events) = drain(&mut driver);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Reauthenticating { .. })),
+            "{name}: {events:?}"
+        );
+        assert_eq!(requests.len(), 1, "{name}: one login, at once");
+        assert_eq!(requests[0].purpose(), Purpose::Login, "{name}");
+        assert!(
+            driver.access_token(START).is_some(),
+            "{name}: the valid token is still served"
+        );
+        driver
+            .handle_response(requests[0].id(), &token("at-1", Some("rt-1")), START)
+            .unwrap();
+        drain(&mut driver);
+        assert_eq!(driver.status(), Status::Ready, "{name}");
+        assert_eq!(driver.access_token(START).unwrap().secret(), "at-1");
+    }
+}
+
+#[test]
+fn the_session_stops_only_if_the_login_after_a_dead_grant_is_refused() {
+    for (name, status, body) in DEAD_GRANT_ANSWERS {
+        let mut driver = adopted(password_dialect());
+        driver.handle_timeout(START);
+        let (requests, _) = drain(&mut driver);
+        driver
+            .handle_response(requests[0].id(), &respond(status, body), START)
+            .unwrap();
+        let (requests, _) = drain(&mut driver);
+        let refused = respond(400, r#"{"error":"invalid_grant"}"#);
+        driver
+            .handle_response(requests[0].id(), &refused, START)
+            .unwrap();
+        let (requests, events) = drain(&mut driver);
+        assert!(requests.is_empty(), "{name}: no second login");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::ReauthenticationRequired { .. })),
+            "{name}: {events:?}"
+        );
+        assert!(
+            matches!(driver.status(), Status::NeedsLogin { .. }),
+            "{name}"
+        );
+        // Hours later, still nothing: no retry storm against a refused login.
+        driver.handle_timeout(START + Duration::hours(2));
+        assert!(drain(&mut driver).0.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn a_dead_grant_without_credentials_asks_for_reauthentication() {
+    for (name, status, body) in DEAD_GRANT_ANSWERS {
+        let mut driver = adopted(refresh_only_dialect());
+        driver.handle_timeout(START);
+        let (requests, _) = drain(&mut driver);
+        driver
+            .handle_response(requests[0].id(), &respond(status, body), START)
+            .unwrap();
+        let (requests, events) = drain(&mut driver);
+        assert!(requests.is_empty(), "{name}");
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                Event::ReauthenticationRequired {
+                    error: Error::Reauthenticate { .. }
+                }
+            )),
+            "{name}: {events:?}"
+        );
+        assert!(driver.access_token(START).is_some(), "{name}: still served");
+    }
+}
+
+/// `invalid_client` is about the client's own credentials and throttling about pace:
+/// neither kills the refresh grant.
+#[test]
+fn invalid_client_and_throttling_are_not_dead_grants() {
+    let cases: [(&str, u16, &str, &str); 3] = [
+        (
+            "invalid_client",
+            401,
+            r#"{"error":"invalid_client"}"#,
+            "rejected",
+        ),
+        ("429", 429, "", "throttled"),
+        ("slow_down", 400, r#"{"error":"slow_down"}"#, "throttled"),
+    ];
+    for (name, status, body, outcome) in cases {
+        let mut driver = adopted(password_dialect());
+        driver.handle_timeout(START);
+        let (requests, _) = drain(&mut driver);
+        driver
+            .handle_response(requests[0].id(), &respond(status, body), START)
+            .unwrap();
+        let (requests, events) = drain(&mut driver);
+        assert!(requests.is_empty(), "{name}: no login");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::Reauthenticating { .. })),
+            "{name}"
+        );
+        match outcome {
+            "rejected" => assert!(
+                events.iter().any(|e| matches!(e, Event::Rejected { .. })),
+                "{name}: {events:?}"
+            ),
+            _ => assert!(
+                matches!(
+                    driver.status(),
+                    Status::Waiting {
+                        throttled: true,
+                        ..
+                    }
+                ),
+                "{name}: {:?}",
+                driver.status()
+            ),
+        }
+        // The refresh token survives: the next attempt presents it again.
+        let refresh_token = driver.session().tokens().unwrap().refresh_token();
+        let kept = refresh_token.map(|t| t.secret().as_str());
+        assert_eq!(kept, Some("rt-0"), "{name}");
+    }
+}
+
+/// A session adopted with only a refresh token goes on refreshing with it while the
+/// server issues no replacement, instead of ending after the first refresh.
+#[test]
+fn an_adopted_refresh_token_serves_again_while_no_replacement_is_issued() {
+    let mut driver = adopted(refresh_only_dialect());
+    let mut now = START;
+    for round in 1..=5 {
+        driver.handle_timeout(now);
+        let (requests, _) = drain(&mut driver);
+        assert_eq!(requests.len(), 1, "round {round}");
+        assert_eq!(requests[0].purpose(), Purpose::Refresh, "round {round}");
+        let body = String::from_utf8(requests[0].request().body().clone()).unwrap();
+        assert!(body.contains("refresh_token=rt-0"), "round {round}: {body}");
+        driver
+            .handle_response(requests[0].id(), &token(&format!("at-{round}"), None), now)
+            .unwrap();
+        drain(&mut driver);
+        assert_eq!(driver.status(), Status::Ready, "round {round}");
+        now = driver.next_deadline().unwrap();
+    }
+}
