@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 
 use crate::error::Malformed;
+use crate::wipe::{sensitive_header_value, wipe_secret};
 
 /// Which of a session's access tokens this is: the first token a session obtains is
 /// generation 1, and each new one (a refresh, a new login) is one more. Kept across
@@ -64,17 +65,46 @@ struct BearerInner {
     header_value: HeaderValue,
 }
 
+/// Both copies of the secret are wiped when the last clone of the token is dropped: the
+/// `AccessToken` here, and the header's bytes (see [`sensitive_header_value`]).
+impl Drop for BearerInner {
+    fn drop(&mut self) {
+        wipe_secret(
+            &mut self.access_token,
+            || AccessToken::new(String::new()),
+            AccessToken::into_secret,
+        );
+    }
+}
+
+/// Whether `token` is an RFC 6750 §2.1 `b64token`:
+/// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. Nothing else can
+/// travel after `Bearer ` without changing the header's meaning (a space or a comma
+/// would start another parameter or credential).
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
 impl BearerToken {
-    /// Wraps `access_token`, refusing one that cannot travel in an `Authorization` header
-    /// (control characters, or bytes outside visible ASCII and space).
+    /// Wraps `access_token`, refusing one outside RFC 6750 `b64token` syntax (spaces,
+    /// commas, quotes, control characters, non-ASCII): it could not travel in an
+    /// `Authorization` header unchanged.
     pub fn new(access_token: AccessToken) -> Result<Self, Malformed> {
         let secret = access_token.secret();
         if secret.is_empty() {
             return Err(Malformed::MissingAccessToken);
         }
-        let mut header_value = HeaderValue::from_str(&format!("Bearer {secret}"))
-            .map_err(|_| Malformed::InvalidAccessToken)?;
-        header_value.set_sensitive(true);
+        if !is_b64token(secret) {
+            return Err(Malformed::InvalidAccessToken);
+        }
+        let mut bytes = Vec::with_capacity(7 + secret.len());
+        bytes.extend_from_slice(b"Bearer ");
+        bytes.extend_from_slice(secret.as_bytes());
+        let header_value = sensitive_header_value(bytes).ok_or(Malformed::InvalidAccessToken)?;
         Ok(BearerToken(Arc::new(BearerInner {
             access_token,
             header_value,

@@ -378,6 +378,14 @@ pub enum ConfigError {
     /// log in with: a person or the embedding program must supply new ones.
     #[error("no credentials configured to log in with")]
     NoCredentials,
+    /// A snapshot handed to [`restore`](crate::AnySession::restore) contradicts itself
+    /// (ids, counters or moments out of range or out of order): it was corrupted or
+    /// edited, and restoring it could reuse a request id or hand a token out for years.
+    #[error("inconsistent snapshot: {reason}")]
+    InconsistentSnapshot {
+        /// What is inconsistent.
+        reason: &'static str,
+    },
     /// A configured value is out of range.
     #[error("invalid setting {setting}: {reason}")]
     InvalidSetting {
@@ -444,8 +452,8 @@ pub enum Malformed {
     /// A lifetime of zero or less: the token is expired on arrival.
     #[error("lifetime out of range")]
     LifetimeOutOfRange,
-    /// An access token that cannot travel in an `Authorization` header (control
-    /// characters).
+    /// An access token outside RFC 6750 `b64token` syntax (spaces, commas, quotes, control
+    /// characters, non-ASCII): it cannot travel in an `Authorization` header unchanged.
     #[error("access token unusable in an authorization header")]
     InvalidAccessToken,
 }

@@ -120,6 +120,8 @@
 // The base modules, in the one direction they depend on each other: each imports only
 // those before it (tests/module_layering.rs checks it). Blank lines keep rustfmt from
 // sorting them.
+mod wipe; // secrets zeroed when dropped
+
 mod timestamp; // moments as servers write them
 
 mod request; // requests and transport failures

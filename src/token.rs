@@ -11,6 +11,7 @@ use crate::bearer::{BearerToken, CurrentToken, Generation, Withdrawal};
 use crate::error::Malformed;
 use crate::policy::{Policy, MAX_LIFETIME};
 pub use crate::timestamp::parse_timestamp;
+use crate::wipe::wipe_secret;
 
 /// How a token response states an expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +236,20 @@ fn resolve(
         return None;
     }
     Some(Some(issued_at.saturating_add(lifetime.min(max))))
+}
+
+/// The refresh token is wiped when the set is dropped; the access token wipes itself
+/// when its last clone goes (see [`BearerToken`]).
+impl<E> Drop for TokenSet<E> {
+    fn drop(&mut self) {
+        if let Some(token) = &mut self.refresh_token {
+            wipe_secret(
+                token,
+                || RefreshToken::new(String::new()),
+                RefreshToken::into_secret,
+            );
+        }
+    }
 }
 
 impl<E: PartialEq> PartialEq for TokenSet<E> {

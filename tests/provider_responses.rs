@@ -37,8 +37,11 @@ const V3_BODY: &str = r#"{
     }
 }"#;
 
+// The document elides the access token as `eyJhbGc…`; an ellipsis is no RFC 6750
+// `b64token` (and is refused, as any token that cannot travel in a header is), so the
+// fixture elides it with ASCII dots.
 const KEYCLOAK_CLIENT_CREDENTIALS_BODY: &str = r#"{
-  "access_token": "eyJhbGc…",
+  "access_token": "eyJhbGc...",
   "expires_in": 1800,
   "refresh_expires_in": 0,
   "token_type": "Bearer",
@@ -321,7 +324,7 @@ fn convirza_v3_error_statuses() {
 fn convercus_example_responses_parse_with_keycloak_extras() {
     let machine = logged_in(keycloak(false), KEYCLOAK_CLIENT_CREDENTIALS_BODY);
     let tokens = machine.tokens();
-    assert_eq!(tokens.access_token().secret(), "eyJhbGc…");
+    assert_eq!(tokens.access_token().secret(), "eyJhbGc...");
     assert_eq!(tokens.expires_at(), NOW + Duration::seconds(1800));
     assert!(tokens.refresh_token().is_none());
     assert_eq!(tokens.refresh_expires_at(), None, "0 means none");

@@ -9,6 +9,7 @@ use oauth2::{AccessToken, RefreshToken, ResourceOwnerPassword};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use time::Duration;
+use zeroize::Zeroize;
 
 use super::request::{json_object, post, JSON};
 use super::response::{error_failure, retry_after};
@@ -18,6 +19,7 @@ use crate::error::{ConfigError, Failure, FailureKind, Malformed};
 use crate::policy::RequestBudget;
 use crate::request::{Purpose, TokenKind};
 use crate::token::{parse_timestamp, Expiry, TokenGrant};
+use crate::wipe::wipe_secret;
 
 /// Convirza V3 (`platform-oauth.convirza.com`).
 ///
@@ -351,6 +353,18 @@ fn error(purpose: Purpose, response: &http::Response<Vec<u8>>) -> Failure {
             .or(b.error.as_deref())
     });
     Failure::oauth(status, code, description).with_retry_after(retry_after(response))
+}
+
+/// The password, and the login body built from it, are wiped when the dialect is dropped.
+impl Drop for ConvirzaV3 {
+    fn drop(&mut self) {
+        wipe_secret(
+            &mut self.password,
+            || ResourceOwnerPassword::new(String::new()),
+            ResourceOwnerPassword::into_secret,
+        );
+        self.login_body.zeroize();
+    }
 }
 
 impl Dialect for ConvirzaV3 {

@@ -8,6 +8,7 @@ use oauth2::{
     AccessToken, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword,
     ResourceOwnerUsername, Scope,
 };
+use zeroize::{Zeroize, Zeroizing};
 
 use super::request::{post, FORM};
 use super::response::{Lifetime, StandardTokenBody};
@@ -16,6 +17,7 @@ use super::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Failure};
 use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
+use crate::wipe::{sensitive_header_value, wipe_secret};
 
 /// How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -316,15 +318,40 @@ fn basic_authorization(client_id: &str, secret: &str) -> Result<HeaderValue, Con
     let encode =
         |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
     let credentials = format!("{}:{}", encode(client_id), encode(secret));
-    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-    let mut header = HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
-        ConfigError::InvalidSetting {
-            setting: "client_secret",
-            reason: "cannot be encoded in an Authorization header",
+    let mut credentials = Zeroizing::new(credentials);
+    let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*credentials));
+    credentials.zeroize();
+    let value = format!("Basic {}", &*encoded).into_bytes();
+    sensitive_header_value(value).ok_or(ConfigError::InvalidSetting {
+        setting: "client_secret",
+        reason: "cannot be encoded in an Authorization header",
+    })
+}
+
+/// The credentials a standard dialect holds are wiped when it is dropped: the client
+/// secret and password, and the request bodies precomputed from them. (The `Basic`
+/// header wipes itself.)
+impl Drop for Standard {
+    fn drop(&mut self) {
+        if let Some(secret) = &mut self.client_secret {
+            wipe_secret(
+                secret,
+                || ClientSecret::new(String::new()),
+                ClientSecret::into_secret,
+            );
         }
-    })?;
-    header.set_sensitive(true);
-    Ok(header)
+        if let Grant::Password { password, .. } = &mut self.grant {
+            wipe_secret(
+                password,
+                || ResourceOwnerPassword::new(String::new()),
+                ResourceOwnerPassword::into_secret,
+            );
+        }
+        if let Some(body) = &mut self.login_body {
+            body.zeroize();
+        }
+        self.client_suffix.zeroize();
+    }
 }
 
 impl Dialect for Standard {

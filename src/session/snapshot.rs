@@ -111,6 +111,68 @@ impl<E> Snapshot<E> {
     }
 }
 
+/// Highest request id a snapshot may carry: 2^53, exact in every JSON reader and more
+/// requests than a session sends in centuries. Beyond it, ids could repeat.
+const MAX_REQUEST_ID: u64 = 1 << 53;
+
+impl<E> Snapshot<E> {
+    /// Checks that the snapshot agrees with itself, and re-derives the moments the policy
+    /// computes from others (refresh moment, hard expiry), so a corrupted or edited
+    /// snapshot cannot reuse request ids or stretch a token's life.
+    fn check(&mut self, policy: &Policy) -> Result<(), ConfigError> {
+        let inconsistent = |reason| Err(ConfigError::InconsistentSnapshot { reason });
+        if self.next_id == 0 || self.next_id > MAX_REQUEST_ID {
+            return inconsistent("request counter out of range");
+        }
+        let generation = self.generation;
+        let (tokens, flight) = match &mut self.state {
+            SnapshotState::Unauthenticated { .. } | SnapshotState::Revoked => (None, None),
+            SnapshotState::LoggingIn { flight, .. } => (None, Some(*flight)),
+            SnapshotState::Active { tokens } | SnapshotState::Expiring { tokens, .. } => {
+                (Some(tokens), None)
+            }
+            SnapshotState::Refreshing { tokens, flight, .. } => (Some(tokens), Some(*flight)),
+            SnapshotState::Revoking { flight, .. } => (None, Some(*flight)),
+        };
+        if let Some(flight) = flight {
+            if flight.id.get() >= self.next_id {
+                return inconsistent("a request in flight with an id not yet issued");
+            }
+            if flight.deadline < flight.sent_at
+                || flight.deadline - flight.sent_at
+                    > policy.response_timeout.max(time::Duration::DAY)
+            {
+                return inconsistent("a response deadline out of range");
+            }
+        }
+        if let Some(tokens) = tokens {
+            if tokens.generation.get() == 0 || tokens.generation > generation {
+                return inconsistent("a token generation out of range");
+            }
+            let lifetime = tokens.expires_at - tokens.issued_at;
+            if !lifetime.is_positive()
+                || lifetime > policy.max_lifetime.max(crate::policy::MAX_LIFETIME)
+            {
+                return inconsistent("a token lifetime out of range");
+            }
+            if tokens
+                .refresh_expires_at
+                .is_some_and(|expiry| expiry < tokens.issued_at)
+            {
+                return inconsistent("a refresh token that expired before it was issued");
+            }
+            // Derived moments are computed again, never trusted.
+            tokens.hard_expiry = policy.hard_expiry(tokens.issued_at, tokens.expires_at);
+            tokens.refresh_at = policy.refresh_moment(
+                tokens.issued_at,
+                tokens.expires_at,
+                tokens.bearer.secret().as_bytes(),
+            );
+        }
+        Ok(())
+    }
+}
+
 impl<E> fmt::Debug for Snapshot<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snapshot")
@@ -128,6 +190,7 @@ fn redact<E: crate::dialect::ExtraFields>(tokens: &TokenSet<E>) -> TokenSet<E> {
     tokens.bearer = BearerToken::redacted();
     tokens.refresh_token = tokens
         .refresh_token
+        .take()
         .map(|_| RefreshToken::new(REDACTED.to_owned()));
     tokens.extra.redact();
     tokens
@@ -229,6 +292,8 @@ impl<D: Dialect> AnySession<D> {
         if !snapshot.secrets {
             return Err(invalid("a redacted snapshot cannot be restored"));
         }
+        let mut snapshot = snapshot;
+        snapshot.check(&policy)?;
         let mut core = Core::new(
             Arc::new(Shared { dialect, policy }),
             snapshot.next_id,

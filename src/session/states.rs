@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
+use zeroize::Zeroize;
 
 use crate::error::{ConfigError, Error, Failure};
 use crate::request::{Purpose, RequestId, TokenKind};
@@ -69,6 +70,15 @@ pub struct Revoking {
     pub(crate) revoking: Option<String>,
 }
 
+/// The token being revoked is wiped when the state is left.
+impl Drop for Revoking {
+    fn drop(&mut self) {
+        if let Some(token) = &mut self.revoking {
+            token.zeroize();
+        }
+    }
+}
+
 impl std::fmt::Debug for Revoking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Revoking")
@@ -101,8 +111,8 @@ impl PendingRevocation {
 
     /// Queues a token set's tokens: the refresh token first (RFC 7009 §2.1: servers also
     /// end the access tokens issued with it), then the access token.
-    pub(crate) fn push<E>(&mut self, tokens: TokenSet<E>) {
-        if let Some(refresh_token) = tokens.refresh_token {
+    pub(crate) fn push<E>(&mut self, mut tokens: TokenSet<E>) {
+        if let Some(refresh_token) = tokens.refresh_token.take() {
             self.queue
                 .push((TokenKind::Refresh, refresh_token.into_secret()));
         }
@@ -121,6 +131,15 @@ impl PendingRevocation {
     /// Whether nothing is left to revoke.
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+}
+
+/// The tokens still to be revoked are wiped when dropped.
+impl Drop for PendingRevocation {
+    fn drop(&mut self) {
+        for (_, token) in &mut self.queue {
+            token.zeroize();
+        }
     }
 }
 

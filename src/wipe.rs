@@ -1,0 +1,39 @@
+//! Secrets overwritten with zeros when dropped: the bytes behind a sensitive header
+//! value, and the strings inside `oauth2`'s secret types, which do not wipe themselves.
+
+use http::HeaderValue;
+use zeroize::Zeroize;
+
+/// Bytes overwritten with zeros when the last `Bytes` handle to them is dropped.
+struct WipedOnDrop(Vec<u8>);
+
+impl AsRef<[u8]> for WipedOnDrop {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for WipedOnDrop {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// A header value marked [sensitive](HeaderValue::set_sensitive) whose bytes are wiped
+/// when the value and every clone of it are dropped. `None` if the bytes cannot be a
+/// header value (the buffer is wiped all the same).
+pub(crate) fn sensitive_header_value(bytes: Vec<u8>) -> Option<HeaderValue> {
+    let bytes = bytes::Bytes::from_owner(WipedOnDrop(bytes));
+    let mut value = HeaderValue::from_maybe_shared(bytes).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Wipes the string an `oauth2` secret type holds, leaving an empty one in its place.
+pub(crate) fn wipe_secret<T>(
+    secret: &mut T,
+    empty: impl FnOnce() -> T,
+    into: impl FnOnce(T) -> String,
+) {
+    into(std::mem::replace(secret, empty())).zeroize();
+}
