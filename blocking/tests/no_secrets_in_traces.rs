@@ -127,6 +127,28 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
         });
         sim.advance(Span::minutes(55));
     });
+    // A server that echoes the credentials and the token it holds, raw and encoded, in
+    // its refusal of a refresh: the grant is dead, a login follows, and the traces of
+    // that refusal show none of them.
+    renew(&|| {
+        let access_token = tokens
+            .with_token(|t| t.secret().to_owned())
+            .unwrap_or_default();
+        let echo = format!(
+            "{} {} {} {} {}",
+            CLIENT.1,
+            USER.1,
+            basic(CLIENT.0, CLIENT.1),
+            form_urlencoded::byte_serialize(USER.1.as_bytes()).collect::<String>(),
+            access_token,
+        );
+        sim.fail_next(InjectedFailure::Answer {
+            status: 400,
+            body: serde_json::json!({ "error": "invalid_request", "error_description": echo })
+                .to_string(),
+        });
+        sim.advance(Span::minutes(55));
+    });
     // Failures that back off: a 500, a 429, a reset, a truncated body, a gateway's page,
     // a hang past the timeout, a body past the cap; each followed by a retry.
     for fault in [

@@ -62,7 +62,8 @@ pub struct Run<D: Dialect> {
     highest_id: Option<u64>,
     /// Every request id the session issued, oldest first.
     sent: Vec<RequestId>,
-    /// Every minted token the session has held: the secrets it must never show.
+    /// The dialect's credentials and every minted token the session has held: the
+    /// secrets it must never show.
     held: Vec<String>,
     /// Every snapshot the session asked to persist, as JSON, when kept.
     snapshots: Option<Vec<Vec<u8>>>,
@@ -88,6 +89,12 @@ impl<D: Dialect> Run<D> {
             snapshots: None,
             held: Vec::new(),
         };
+        // The credentials this dialect holds (a client-credentials dialect holds no
+        // password: a server echoing one is echoing nothing secret of this session).
+        run.driver
+            .session()
+            .dialect()
+            .for_each_secret(&mut |secret| run.held.push(secret.to_owned()));
         run.settle();
         run
     }

@@ -450,9 +450,9 @@ fn http_date(at: UtcDateTime) -> String {
     }
 }
 
-/// Panics if `shown` holds a configured credential or any of the tokens in `held`.
+/// Panics if `shown` holds any of the secrets in `held`.
 pub fn assert_no_secret(shown: &str, held: &[String]) {
-    for secret in [CLIENT_SECRET, PASSWORD].iter().copied().chain(held.iter().map(String::as_str)) {
-        assert!(!shown.contains(secret), "a secret leaked into: {shown}");
+    for secret in held {
+        assert!(!shown.contains(secret.as_str()), "a secret leaked into: {shown}");
     }
 }

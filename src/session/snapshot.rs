@@ -79,9 +79,9 @@ enum SnapshotState<E> {
     Revoking {
         flight: Flight,
         pending: PendingRevocation,
-        /// The token the request in flight revokes (absent in older snapshots).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        revoking: Option<String>,
+        /// The tokens sent for revocation so far, the one in flight last.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sent: Vec<String>,
     },
     Revoked,
 }
@@ -173,6 +173,33 @@ impl<E> Snapshot<E> {
     }
 }
 
+impl<E> Snapshot<E> {
+    /// A failure kept in a snapshot is a server's words: it is scrubbed again of every
+    /// secret the dialect holds and of the snapshot's tokens, and cut to size, as it was
+    /// when first judged, so an edited snapshot cannot smuggle a secret into `Debug`.
+    fn scrub_halts<D: Dialect>(&mut self, dialect: &D) {
+        let (halt, tokens) = match &mut self.state {
+            SnapshotState::Unauthenticated { halt, .. } => (halt, None),
+            SnapshotState::Expiring { halt, tokens, .. } => (halt, Some(&*tokens)),
+            _ => return,
+        };
+        let Some(halt) = halt.as_deref_mut() else {
+            return;
+        };
+        let (Halt::Reauthenticate(failure) | Halt::Rejected(failure)) = halt else {
+            return;
+        };
+        dialect.for_each_secret(&mut |secret| failure.scrub(secret));
+        if let Some(tokens) = tokens {
+            failure.scrub(tokens.bearer.secret());
+            if let Some(refresh_token) = &tokens.refresh_token {
+                failure.scrub(refresh_token.secret());
+            }
+        }
+        failure.seal();
+    }
+}
+
 impl<E> fmt::Debug for Snapshot<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Snapshot")
@@ -247,7 +274,7 @@ impl<D: Dialect> AnySession<D> {
             },
             AnySession::Revoking(s) => SnapshotState::Revoking {
                 flight: s.state.flight,
-                revoking: s.state.revoking.as_ref().map(secret),
+                sent: s.state.sent.iter().map(secret).collect(),
                 pending: PendingRevocation {
                     queue: s
                         .tokens
@@ -294,6 +321,7 @@ impl<D: Dialect> AnySession<D> {
         }
         let mut snapshot = snapshot;
         snapshot.check(&policy)?;
+        snapshot.scrub_halts(&dialect);
         let mut core = Core::new(
             Arc::new(Shared { dialect, policy }),
             snapshot.next_id,
@@ -344,10 +372,10 @@ impl<D: Dialect> AnySession<D> {
             SnapshotState::Revoking {
                 flight,
                 pending,
-                revoking,
+                sent,
             } => Session {
                 core,
-                state: Revoking { flight, revoking },
+                state: Revoking { flight, sent },
                 tokens: pending,
             }
             .into(),

@@ -65,15 +65,15 @@ pub struct Refreshing {
 #[derive(Clone, PartialEq)]
 pub struct Revoking {
     pub(crate) flight: Flight,
-    /// The token the revocation request in flight names, so an error that echoes it can
-    /// be scrubbed. `None` while a login or refresh is awaited.
-    pub(crate) revoking: Option<String>,
+    /// The tokens this revocation has sent so far, the one in flight last: an error
+    /// answer may echo any of them, and they are scrubbed from it.
+    pub(crate) sent: Vec<String>,
 }
 
-/// The token being revoked is wiped when the state is left.
+/// The tokens sent for revocation are wiped when the state is left.
 impl Drop for Revoking {
     fn drop(&mut self) {
-        if let Some(token) = &mut self.revoking {
+        for token in &mut self.sent {
             token.zeroize();
         }
     }
@@ -83,7 +83,7 @@ impl std::fmt::Debug for Revoking {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Revoking")
             .field("flight", &self.flight)
-            .field("revoking", &self.revoking.as_ref().map(|_| "[redacted]"))
+            .field("sent", &self.sent.len())
             .finish()
     }
 }

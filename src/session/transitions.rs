@@ -739,7 +739,7 @@ impl<S: Revocable, D: Dialect> Session<S, D> {
                 core: self.core,
                 state: Revoking {
                     flight,
-                    revoking: None,
+                    sent: Vec::new(),
                 },
                 tokens: pending,
             }),
@@ -748,15 +748,18 @@ impl<S: Revocable, D: Dialect> Session<S, D> {
                 state: Revoked { _private: () },
                 tokens: (),
             }
-            .next_revocation(pending, now),
+            .next_revocation(pending, Vec::new(), now),
         }
     }
 }
 
 impl<D: Dialect> Session<Revoked, D> {
+    /// Sends the next revocation request, if any is left; `sent` are the tokens this
+    /// revocation sent before.
     fn next_revocation(
         mut self,
         mut pending: PendingRevocation,
+        mut sent: Vec<String>,
         now: UtcDateTime,
     ) -> Revocation<D> {
         let dialect = &self.core.shared.dialect;
@@ -764,19 +767,18 @@ impl<D: Dialect> Session<Revoked, D> {
             let (kind, token) = pending.queue.remove(0);
             if let Some(request) = dialect.revocation_request(&token, kind) {
                 let (flight, request) = self.core.emit(Purpose::Revoke(kind), request, true, now);
+                sent.push(token);
                 return Revocation::Pending(
                     Session {
                         core: self.core,
-                        state: Revoking {
-                            flight,
-                            revoking: Some(token),
-                        },
+                        state: Revoking { flight, sent },
                         tokens: pending,
                     },
                     request,
                 );
             }
         }
+        drop(sent);
         self.core.notify(Event::Revoked);
         self.core.persist();
         Revocation::Done(self)
@@ -827,10 +829,10 @@ impl<D: Dialect> Session<Revoking, D> {
     fn advance(mut self, failure: Option<Failure>, now: UtcDateTime) -> RevocationStep<D> {
         let failure = match self.state.flight.purpose {
             Purpose::Revoke(kind) => failure.map(|failure| {
-                // The token being revoked, and those still to be, may all be echoed.
+                // Any token this revocation sent or has still to send may be echoed.
                 let echoed = self
                     .state
-                    .revoking
+                    .sent
                     .iter()
                     .chain(self.tokens.queue.iter().map(|(_, token)| token))
                     .map(String::as_str);
@@ -847,13 +849,14 @@ impl<D: Dialect> Session<Revoking, D> {
             Purpose::Login | Purpose::Refresh => None,
         };
         let pending = self.tokens;
+        let sent = std::mem::take(&mut self.state.sent);
         let revoked = Session {
             core: self.core,
             state: Revoked { _private: () },
             tokens: (),
         };
         RevocationStep {
-            next: revoked.next_revocation(pending, now),
+            next: revoked.next_revocation(pending, sent, now),
             failure,
         }
     }
