@@ -223,16 +223,19 @@ impl Failure {
         }
     }
 
-    /// Cuts the description to [`Failure::MAX_DESCRIPTION`] bytes. Scrubbing comes first,
-    /// so a secret straddling the cut cannot leave its first bytes behind.
+    /// Cuts the description and an unknown error code to [`Failure::MAX_DESCRIPTION`]
+    /// bytes, with control characters replaced (so neither can forge log lines). Scrubbing
+    /// comes first, so a secret straddling the cut cannot leave its first bytes behind.
     pub(crate) fn seal(&mut self) {
+        let seal = |text: &mut String| {
+            let end = floor_char_boundary(text, Failure::MAX_DESCRIPTION);
+            *text = clean_description(&text[..end]);
+        };
         if let Some(description) = &mut self.description {
-            let end = floor_char_boundary(description, Failure::MAX_DESCRIPTION);
-            description.truncate(end);
+            seal(description);
         }
         if let Some(BasicErrorResponseType::Extension(code)) = &mut self.code {
-            let end = floor_char_boundary(code, Failure::MAX_DESCRIPTION);
-            code.truncate(end);
+            seal(code);
         }
     }
 }

@@ -516,7 +516,7 @@ fn the_token_is_never_handed_out_past_its_hard_expiry() {
 }
 
 #[test]
-fn revoke_sends_refresh_then_access_revocation_and_is_terminal() {
+fn revoke_sends_refresh_then_access_revocation_retries_and_is_terminal() {
     let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
     h.driver.revoke(h.now);
     assert_eq!(h.token(), None);
@@ -527,7 +527,21 @@ fn revoke_sends_refresh_then_access_revocation_and_is_terminal() {
     let second = h.next_request();
     assert_eq!(second.purpose(), Purpose::Revoke(TokenKind::Access));
     assert_eq!(field(&second, "token").as_deref(), Some("at-1"));
+    // A temporary failure is retried after a backoff, `revocation_attempts` times in
+    // all, and only then reported.
+    let sent_at = h.now;
     h.answer(&second, error(503, "temporarily_unavailable"));
+    let mut last = second;
+    for _ in 1..oauth_lifecycle::Policy::default().revocation_attempts {
+        let again = h.next_request();
+        assert!(h.now > sent_at, "sent again only after a backoff");
+        assert_eq!(again.purpose(), Purpose::Revoke(TokenKind::Access));
+        assert_eq!(field(&again, "token").as_deref(), Some("at-1"));
+        assert_ne!(again.id(), last.id());
+        h.answer(&again, error(503, "temporarily_unavailable"));
+        last = again;
+    }
+    let second = last;
     let events = h.take_events();
     assert!(
         matches!(
@@ -537,6 +551,8 @@ fn revoke_sends_refresh_then_access_revocation_and_is_terminal() {
                     reason: Withdrawal::Revoked,
                     ..
                 },
+                Event::RetryScheduled { .. },
+                Event::RetryScheduled { .. },
                 Event::RevocationFailed {
                     kind: TokenKind::Access,
                     ..

@@ -166,3 +166,31 @@ fn derived_moments_are_derived_again_on_restore() {
     assert!(tokens.refresh_at() < tokens.hard_expiry());
     assert!(session.access_token(START + Duration::hours(2)).is_none());
 }
+
+/// A failure kept in a snapshot (why the session stopped) is a server's words: an edited
+/// snapshot cannot smuggle a credential into the session's output through it.
+#[test]
+fn a_halt_restored_from_a_snapshot_is_scrubbed_and_cut() {
+    let mut snapshot = refreshing_snapshot();
+    let tokens = snapshot["state"]["tokens"].clone();
+    let long = format!("{}alice-password{}", "x".repeat(100), "y".repeat(400));
+    snapshot["state"] = serde_json::json!({
+        "state": "expiring",
+        "tokens": tokens,
+        "backoff": { "failures": 1, "retry_at": null, "throttled": false },
+        "halt": { "reauthenticate": {
+            "kind": "o_auth", "status": 400, "code": long,
+            "description": format!("{long} client-secret at-1"), "retry_after": null,
+        }},
+    });
+    let session = restore(&snapshot).unwrap();
+    let shown = format!(
+        "{:?} {}",
+        session,
+        serde_json::to_string(&session.snapshot_redacted()).unwrap()
+    );
+    for secret in ["alice-password", "client-secret", "at-1"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(!shown.contains(&"y".repeat(300)), "cut to size");
+}

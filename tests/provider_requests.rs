@@ -252,7 +252,9 @@ where
                 step = session.on_response(id, &ok, NOW).unwrap().next;
             }
             Revocation::Done(_) => break,
-            Revocation::Awaiting(_) => panic!("nothing else is in flight"),
+            Revocation::Awaiting(_) | Revocation::Retrying(_) => {
+                panic!("nothing else is in flight, and every revocation succeeded")
+            }
         }
     }
     out

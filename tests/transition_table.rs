@@ -121,7 +121,7 @@ impl<D: Dialect> Landed for Revocation<D> {
     fn landed(&self) -> Result<&'static str, String> {
         match self {
             Revocation::Pending(session, _) => session.landed(),
-            Revocation::Awaiting(session) => session.landed(),
+            Revocation::Awaiting(session) | Revocation::Retrying(session) => session.landed(),
             Revocation::Done(session) => session.landed(),
         }
     }
@@ -360,6 +360,32 @@ fn revoking_first(
 
 /// The same once the refresh token's revocation was answered: the access token's request,
 /// the last one, is in flight.
+/// Fails the revocation `request` temporarily until one attempt is left, waiting out
+/// each retry: the session and the request of that last attempt.
+fn last_attempt(
+    world: &mut World<StandardServer>,
+    mut session: Session<Revoking, Standard>,
+    mut request: TokenRequest,
+) -> (Session<Revoking, Standard>, TokenRequest) {
+    for _ in 1..Policy::default().revocation_attempts {
+        let step = session
+            .on_transport_error(request.id(), TransportError::NotSent, world.now)
+            .expect("the request in flight");
+        let Revocation::Retrying(waiting) = step.next else {
+            panic!("a temporary failure is retried");
+        };
+        world.now = waiting.retry_at().expect("a retry moment");
+        let Step::Next(step) = waiting.on_timeout(world.now) else {
+            panic!("sent again at the retry moment");
+        };
+        let Revocation::Pending(again, resent) = step.next else {
+            panic!("the same revocation again");
+        };
+        (session, request) = (again, resent);
+    }
+    (session, request)
+}
+
 fn revoking_last(world: &mut World<StandardServer>) -> (Session<Revoking, Standard>, TokenRequest) {
     let (session, first) = revoking_first(world);
     let response = world.answer(&first);
@@ -648,6 +674,7 @@ fn scenarios() -> Registry {
     r.add("Revoking", "on_transport_error", "Revoking", || {
         let mut world = World::standard();
         let (session, request) = revoking_first(&mut world);
+        let (session, request) = last_attempt(&mut world, session, request);
         drive(session, |s| {
             let step = s.on_transport_error(request.id(), TransportError::NotSent, world.now);
             if let Ok(step) = &step {
@@ -659,7 +686,8 @@ fn scenarios() -> Registry {
     });
     r.add("Revoking", "on_timeout", "Revoking", || {
         let mut world = World::standard();
-        let (session, _request) = revoking_first(&mut world);
+        let (session, request) = revoking_first(&mut world);
+        let (session, _request) = last_attempt(&mut world, session, request);
         let lost = world.now + session.policy().response_timeout;
         drive(session, |s| {
             let step = s.on_timeout(lost);
@@ -684,13 +712,15 @@ fn scenarios() -> Registry {
     r.add("Revoking", "on_transport_error", "Revoked", || {
         let mut world = World::standard();
         let (session, request) = revoking_last(&mut world);
+        let (session, request) = last_attempt(&mut world, session, request);
         drive(session, |s| {
             s.on_transport_error(request.id(), TransportError::OutcomeUnknown, world.now)
         })
     });
     r.add("Revoking", "on_timeout", "Revoked", || {
         let mut world = World::standard();
-        let (session, _request) = revoking_last(&mut world);
+        let (session, request) = revoking_last(&mut world);
+        let (session, _request) = last_attempt(&mut world, session, request);
         let lost = world.now + session.policy().response_timeout;
         drive(session, |s| s.on_timeout(lost))
     });

@@ -191,8 +191,9 @@ impl ConvirzaV3Builder {
     }
 }
 
-/// The `user` object of a Convirza V3 token response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The `user` object of a Convirza V3 token response. The email address is personal
+/// data and a server could put anything there: `Debug` and redacted snapshots hide it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ConvirzaUser {
     /// The user's id.
@@ -216,6 +217,17 @@ pub struct ConvirzaV3Extra {
     pub frontend_token: Option<String>,
 }
 
+impl fmt::Debug for ConvirzaUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConvirzaUser")
+            .field("user_id", &self.user_id)
+            .field("email", &"[redacted]")
+            .field("role_id", &self.role_id)
+            .field("org_unit_id", &self.org_unit_id)
+            .finish()
+    }
+}
+
 impl fmt::Debug for ConvirzaV3Extra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConvirzaV3Extra")
@@ -232,6 +244,9 @@ impl ExtraFields for ConvirzaV3Extra {
     fn redact(&mut self) {
         if let Some(token) = &mut self.frontend_token {
             "[redacted]".clone_into(token);
+        }
+        if let Some(user) = &mut self.user {
+            "[redacted]".clone_into(&mut user.email);
         }
     }
 }

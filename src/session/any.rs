@@ -123,7 +123,12 @@ impl<D: Dialect> AnySession<D> {
         let flight = match self {
             AnySession::LoggingIn(s) => &s.state.flight,
             AnySession::Refreshing(s) => &s.state.flight,
-            AnySession::Revoking(s) => &s.state.flight,
+            AnySession::Revoking(s) => s
+                .state
+                .retry
+                .retry_at
+                .is_none()
+                .then_some(&s.state.flight)?,
             _ => return None,
         };
         Some((flight.id, flight.purpose))
@@ -180,7 +185,7 @@ impl<D: Dialect> AnySession<D> {
             AnySession::Active(s) => Some(s.deadline()),
             AnySession::Expiring(s) => s.deadline(),
             AnySession::Refreshing(s) => Some(s.deadline()),
-            AnySession::Revoking(s) => Some(s.response_deadline()),
+            AnySession::Revoking(s) => Some(s.deadline()),
             AnySession::Revoked(_) => None,
         }
     }
@@ -391,7 +396,7 @@ fn renew<D: Dialect>(outcome: RenewOutcome<D>) -> AnySession<D> {
 fn revocation<D: Dialect>(revocation: Revocation<D>) -> Routed<D> {
     match revocation {
         Revocation::Pending(s, request) => (s.into(), Some(request)),
-        Revocation::Awaiting(s) => (s.into(), None),
+        Revocation::Awaiting(s) | Revocation::Retrying(s) => (s.into(), None),
         Revocation::Done(s) => (s.into(), None),
     }
 }

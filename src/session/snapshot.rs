@@ -82,6 +82,9 @@ enum SnapshotState<E> {
         /// The tokens sent for revocation so far, the one in flight last.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sent: Vec<String>,
+        /// Failed attempts at the last one, and when it is sent again.
+        #[serde(default)]
+        retry: Backoff,
     },
     Revoked,
 }
@@ -275,6 +278,7 @@ impl<D: Dialect> AnySession<D> {
             AnySession::Revoking(s) => SnapshotState::Revoking {
                 flight: s.state.flight,
                 sent: s.state.sent.iter().map(secret).collect(),
+                retry: s.state.retry,
                 pending: PendingRevocation {
                     queue: s
                         .tokens
@@ -373,9 +377,14 @@ impl<D: Dialect> AnySession<D> {
                 flight,
                 pending,
                 sent,
+                retry,
             } => Session {
                 core,
-                state: Revoking { flight, sent },
+                state: Revoking {
+                    flight,
+                    sent,
+                    retry,
+                },
                 tokens: pending,
             }
             .into(),

@@ -68,6 +68,9 @@ pub struct Revoking {
     /// The tokens this revocation has sent so far, the one in flight last: an error
     /// answer may echo any of them, and they are scrubbed from it.
     pub(crate) sent: Vec<String>,
+    /// Failed attempts at the last token sent, and, after a temporary failure, when it
+    /// is sent again. While `retry_at` is set, `flight` is the failed request, answered.
+    pub(crate) retry: Backoff,
 }
 
 /// The tokens sent for revocation are wiped when the state is left.
@@ -84,6 +87,7 @@ impl std::fmt::Debug for Revoking {
         f.debug_struct("Revoking")
             .field("flight", &self.flight)
             .field("sent", &self.sent.len())
+            .field("retry", &self.retry)
             .finish()
     }
 }

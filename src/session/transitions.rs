@@ -93,6 +93,9 @@ pub enum Revocation<D: Dialect> {
     Pending(Session<Revoking, D>, TokenRequest),
     /// A login or refresh was in flight: hand back its response (or its failure) first.
     Awaiting(Session<Revoking, D>),
+    /// A revocation failed temporarily: it is sent again at
+    /// [`retry_at`](Session::retry_at), when the session is shown the time.
+    Retrying(Session<Revoking, D>),
     /// Done: the session is revoked.
     Done(Session<Revoked, D>),
 }
@@ -740,6 +743,7 @@ impl<S: Revocable, D: Dialect> Session<S, D> {
                 state: Revoking {
                     flight,
                     sent: Vec::new(),
+                    retry: Backoff::default(),
                 },
                 tokens: pending,
             }),
@@ -771,7 +775,11 @@ impl<D: Dialect> Session<Revoked, D> {
                 return Revocation::Pending(
                     Session {
                         core: self.core,
-                        state: Revoking { flight, sent },
+                        state: Revoking {
+                            flight,
+                            sent,
+                            retry: Backoff::default(),
+                        },
                         tokens: pending,
                     },
                     request,
@@ -791,6 +799,17 @@ impl<D: Dialect> Session<Revoking, D> {
         &self.tokens
     }
 
+    /// When a revocation that failed temporarily is sent again, if one did.
+    pub fn retry_at(&self) -> Option<UtcDateTime> {
+        self.state.retry.retry_at
+    }
+
+    /// When showing the session the time next matters: the retry, or the response
+    /// deadline of the request in flight.
+    pub fn deadline(&self) -> UtcDateTime {
+        self.retry_at().unwrap_or(self.state.flight.deadline)
+    }
+
     /// Hands back the response to the request in flight.
     pub fn on_response(
         mut self,
@@ -799,7 +818,10 @@ impl<D: Dialect> Session<Revoking, D> {
         now: UtcDateTime,
     ) -> Result<RevocationStep<D>, Refused<Self>> {
         let flight = self.state.flight;
-        if let Err(error) = flight.check(id) {
+        if let Err(error) = awaiting::Fail::awaiting(&self.state)
+            .ok_or(Misuse::UnknownRequest { id })
+            .and_then(|flight| flight.check(id))
+        {
             return Err(Refused {
                 session: self,
                 error,
@@ -828,23 +850,50 @@ impl<D: Dialect> Session<Revoking, D> {
 
     fn advance(mut self, failure: Option<Failure>, now: UtcDateTime) -> RevocationStep<D> {
         let failure = match self.state.flight.purpose {
-            Purpose::Revoke(kind) => failure.map(|failure| {
-                // Any token this revocation sent or has still to send may be echoed.
-                let echoed = self
-                    .state
-                    .sent
-                    .iter()
-                    .chain(self.tokens.queue.iter().map(|(_, token)| token))
-                    .map(String::as_str);
-                let error = self
-                    .core
-                    .verdict(Purpose::Revoke(kind), failure, 1, echoed, now);
-                self.core.notify(Event::RevocationFailed {
-                    kind,
-                    error: error.clone(),
-                });
-                (kind, error)
-            }),
+            Purpose::Revoke(kind) => match failure {
+                None => None,
+                Some(failure) => {
+                    // Any token this revocation sent or has still to send may be echoed.
+                    let echoed = self
+                        .state
+                        .sent
+                        .iter()
+                        .chain(self.tokens.queue.iter().map(|(_, token)| token))
+                        .map(String::as_str);
+                    let attempts = self.state.retry.failures.saturating_add(1);
+                    let error =
+                        self.core
+                            .verdict(Purpose::Revoke(kind), failure, attempts, echoed, now);
+                    let allowed = self.core.shared.policy.revocation_attempts;
+                    match error.retry_at() {
+                        // Temporary (a 5xx, a transport error, a timeout, throttling):
+                        // the same token again after the backoff, a bounded number of times.
+                        Some(retry_at) if attempts < allowed => {
+                            self.core.notify(Event::RetryScheduled {
+                                purpose: Purpose::Revoke(kind),
+                                error,
+                            });
+                            self.state.retry = Backoff {
+                                failures: attempts,
+                                retry_at: Some(retry_at),
+                                throttled: false,
+                            };
+                            self.core.persist();
+                            return RevocationStep {
+                                next: Revocation::Retrying(self),
+                                failure: None,
+                            };
+                        }
+                        _ => {
+                            self.core.notify(Event::RevocationFailed {
+                                kind,
+                                error: error.clone(),
+                            });
+                            Some((kind, error))
+                        }
+                    }
+                }
+            },
             // The awaited renewal's own failure concerns nobody any more.
             Purpose::Login | Purpose::Refresh => None,
         };
@@ -871,12 +920,25 @@ pub trait AwaitingResponse: State + awaiting::Fail {}
 impl<S: State + awaiting::Fail> AwaitingResponse for S {}
 
 mod awaiting {
-    use super::{Dialect, Failure, Flight, Session, State, UtcDateTime};
+    use super::{Dialect, Failure, Flight, Session, State, Step, UtcDateTime};
 
     pub trait Fail: State + Sized {
         /// What answering the request leads to.
         type Outcome<D: Dialect>;
         fn flight(&self) -> &Flight;
+        /// The request whose answer is awaited: the flight, unless the state waits to
+        /// send it again.
+        fn awaiting(&self) -> Option<&Flight> {
+            Some(self.flight())
+        }
+        /// Shows a state that awaits no answer the time: it sends again when due.
+        fn resume<D: Dialect>(
+            session: Session<Self, D>,
+            now: UtcDateTime,
+        ) -> Step<Session<Self, D>, Self::Outcome<D>> {
+            let _ = now;
+            Step::Same(session)
+        }
         fn fail<D: Dialect>(
             session: Session<Self, D>,
             failure: Failure,
@@ -926,6 +988,38 @@ impl awaiting::Fail for Revoking {
     fn flight(&self) -> &Flight {
         &self.flight
     }
+    fn awaiting(&self) -> Option<&Flight> {
+        self.retry.retry_at.is_none().then_some(&self.flight)
+    }
+    /// At the retry moment, the token whose revocation failed is sent again.
+    fn resume<D: Dialect>(
+        mut session: Session<Self, D>,
+        now: UtcDateTime,
+    ) -> Step<Session<Self, D>, RevocationStep<D>> {
+        if session.state.retry.retry_at.is_none_or(|at| now < at) {
+            return Step::Same(session);
+        }
+        let Purpose::Revoke(kind) = session.state.flight.purpose else {
+            return Step::Same(session);
+        };
+        let request = session
+            .state
+            .sent
+            .last()
+            .and_then(|token| session.core.shared.dialect.revocation_request(token, kind));
+        let Some(request) = request else {
+            // Nothing to send again: on to the next token.
+            session.state.retry = Backoff::default();
+            return Step::Next(session.advance(None, now));
+        };
+        let (flight, request) = session.core.emit(Purpose::Revoke(kind), request, true, now);
+        session.state.flight = flight;
+        session.state.retry.retry_at = None;
+        Step::Next(RevocationStep {
+            next: Revocation::Pending(session, request),
+            failure: None,
+        })
+    }
     fn fail<D: Dialect>(
         session: Session<Self, D>,
         failure: Failure,
@@ -959,7 +1053,10 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
         error: TransportError,
         now: UtcDateTime,
     ) -> Result<S::Outcome<D>, Refused<Self>> {
-        match awaiting::Fail::flight(&self.state).check(id) {
+        let awaited = awaiting::Fail::awaiting(&self.state)
+            .ok_or(Misuse::UnknownRequest { id })
+            .and_then(|flight| flight.check(id));
+        match awaited {
             Ok(()) => Ok(S::fail(self, Failure::transport(error), now)),
             Err(error) => Err(Refused {
                 session: self,
@@ -972,7 +1069,10 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
     /// (its outcome unknown).
     pub fn on_timeout(mut self, now: UtcDateTime) -> Step<Self, S::Outcome<D>> {
         S::tick(&mut self, now);
-        if now < awaiting::Fail::flight(&self.state).deadline {
+        let Some(flight) = awaiting::Fail::awaiting(&self.state) else {
+            return S::resume(self, now);
+        };
+        if now < flight.deadline {
             return Step::Same(self);
         }
         Step::Next(S::fail(self, Failure::new(FailureKind::Timeout, None), now))
