@@ -242,6 +242,15 @@ impl Failure {
 
 const REDACTED: &str = "[redacted]";
 
+/// Whether `text` holds `secret` in any form a server may echo it in (see
+/// [`Failure::scrub`]).
+pub(crate) fn echoes_secret(text: &str, secret: &str) -> bool {
+    !secret.is_empty()
+        && encoded_forms(secret)
+            .iter()
+            .any(|form| text.contains(form.as_str()))
+}
+
 /// The forms a server may echo `secret` in.
 fn encoded_forms(secret: &str) -> Vec<String> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};

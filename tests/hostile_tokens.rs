@@ -194,3 +194,36 @@ fn a_halt_restored_from_a_snapshot_is_scrubbed_and_cut() {
     }
     assert!(!shown.contains(&"y".repeat(300)), "cut to size");
 }
+
+/// The granted `scope` is the server's text and shows in `Debug` and redacted snapshots:
+/// one that echoes a credential or a token is not kept.
+#[test]
+fn a_granted_scope_that_echoes_a_secret_is_not_kept() {
+    let basic = "Y2xpZW50OmNsaWVudC1zZWNyZXQ="; // client:client-secret
+    for (scope, kept) in [
+        ("read write", true),
+        ("read client-secret", false),
+        ("alice-password", false),
+        ("alice%2Dpassword", true),
+        ("read at-1", false),
+        ("rt-1", false),
+        (basic, false),
+    ] {
+        let mut driver = Driver::new(dialect(), Policy::default()).unwrap();
+        driver.handle_timeout(START);
+        let Output::Request(login) = driver.poll_output() else {
+            panic!("a login");
+        };
+        let body = serde_json::json!({
+            "access_token": "at-1", "token_type": "Bearer", "expires_in": 3600,
+            "refresh_token": "rt-1", "scope": scope,
+        });
+        let response = http::Response::new(body.to_string().into_bytes());
+        driver
+            .handle_response(login.id(), &response, START)
+            .unwrap();
+        let tokens = driver.session().tokens().expect("logged in");
+        let expected = if kept { scope } else { "[redacted]" };
+        assert_eq!(tokens.scope(), Some(expected), "{scope}");
+    }
+}

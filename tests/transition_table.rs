@@ -656,7 +656,7 @@ fn scenarios() -> Registry {
         })
     });
 
-    // Revoking --answer, more to revoke--> Revoking
+    // Revoking --answer, more to revoke, or a retry--> Revoking
     r.add("Revoking", "on_response", "Revoking", || {
         let mut world = World::standard();
         let (session, request) = revoking_first(&mut world);

@@ -10,7 +10,7 @@ use time::{Duration, UtcDateTime};
 use super::states::Flight;
 use super::Core;
 use crate::dialect::Dialect;
-use crate::error::{Error, Failure, FailureKind, Misuse};
+use crate::error::{echoes_secret, Error, Failure, FailureKind, Misuse};
 use crate::output::Event;
 use crate::request::{Purpose, RequestId, TokenRequest};
 use crate::token::TokenSet;
@@ -106,7 +106,23 @@ impl<D: Dialect> Core<D> {
                     |reason| Failure::new(FailureKind::Malformed(reason), Some(response.status())),
                 )
             });
-        result
+        result.map(|mut tokens| {
+            // The granted scope is the server's text and is shown in `Debug`: one that
+            // echoes a secret is not kept.
+            let scope = tokens.scope.as_deref().unwrap_or_default();
+            let mut echoed = echoes_secret(scope, tokens.bearer.secret())
+                || tokens
+                    .refresh_token
+                    .as_ref()
+                    .is_some_and(|token| echoes_secret(scope, token.secret()));
+            shared
+                .dialect
+                .for_each_secret(&mut |secret| echoed |= echoes_secret(scope, secret));
+            if echoed {
+                tokens.scope = Some("[redacted]".to_owned());
+            }
+            tokens
+        })
     }
 
     /// The response's `Date`, if it is plausible: one further from `now` than the policy's

@@ -23,7 +23,7 @@
 //! Expiring --revoke / revoke--> Revoking
 //! Expiring --revoke, no revocation endpoint / revoke--> Revoked
 //! Refreshing --revoke, awaiting the refresh / revoke--> Revoking
-//! Revoking --answer, more to revoke / on_response, on_transport_error, on_timeout--> Revoking
+//! Revoking --answer, more to revoke, or a retry / on_response, on_transport_error, on_timeout--> Revoking
 //! Revoking --last answer / on_response, on_transport_error, on_timeout--> Revoked
 //! END TRANSITIONS
 //!
