@@ -4,7 +4,7 @@
 //!
 //! `cargo run --manifest-path fuzz/Cargo.toml --example seed_snapshots -- fuzz/corpus/restore`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use oauth_lifecycle::{Dialect, Policy};
 use oauth_lifecycle_fuzz::drive::{Run, Step};
@@ -56,7 +56,7 @@ fn script() -> Vec<Step> {
     ]
 }
 
-fn seeds<D: Dialect>(make: fn() -> D, selector: u8, out: &PathBuf) -> usize {
+fn seeds<D: Dialect>(make: fn() -> D, selector: u8, out: &Path) -> usize {
     let mut run = Run::new(make, Policy::default(), START);
     run.keep_snapshots();
     for step in script() {
@@ -65,13 +65,18 @@ fn seeds<D: Dialect>(make: fn() -> D, selector: u8, out: &PathBuf) -> usize {
     for (n, json) in run.snapshots().iter().enumerate() {
         let mut bytes = vec![selector];
         bytes.extend_from_slice(json);
-        std::fs::write(out.join(format!("{selector}-{n:02}.json")), bytes).expect("writable corpus");
+        std::fs::write(out.join(format!("{selector}-{n:02}.json")), bytes)
+            .expect("writable corpus");
     }
     run.snapshots().len()
 }
 
 fn main() {
-    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "corpus/restore".into()));
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "corpus/restore".into()),
+    );
     std::fs::create_dir_all(&out).expect("a corpus directory");
     let mut written = 0;
     for (selector, provider) in [
@@ -82,7 +87,8 @@ fn main() {
         (4, Provider::Convercus),
         (5, Provider::ConvercusLegacy),
     ] {
-        written += oauth_lifecycle_fuzz::with_dialect!(provider, |make| seeds(make, selector, &out));
+        written +=
+            oauth_lifecycle_fuzz::with_dialect!(provider, |make| seeds(make, selector, &out));
     }
     println!("{written} snapshots in {}", out.display());
 }

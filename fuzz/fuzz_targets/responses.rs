@@ -22,19 +22,31 @@ struct Input {
 fuzz_target!(|input: Input| {
     let mut server = Server::default();
     let response = server.respond(&input.answer, START);
-    let purpose = if input.refresh { Purpose::Refresh } else { Purpose::Login };
+    let purpose = if input.refresh {
+        Purpose::Refresh
+    } else {
+        Purpose::Login
+    };
     with_dialect!(input.provider, |make| {
         let dialect = make();
         match dialect.parse_token_response(purpose, &response) {
             Ok(grant) => assert!(!grant.access_token.secret().is_empty()),
             Err(failure) => {
                 let shown = format!("{failure} {failure:?}");
-                assert!(shown.len() <= MAX_SHOWN, "an unbounded refusal: {} bytes", shown.len());
+                assert!(
+                    shown.len() <= MAX_SHOWN,
+                    "an unbounded refusal: {} bytes",
+                    shown.len()
+                );
             }
         }
         if let Err(failure) = dialect.parse_revocation_response(&response) {
             let shown = format!("{failure} {failure:?}");
-            assert!(shown.len() <= MAX_SHOWN, "an unbounded refusal: {} bytes", shown.len());
+            assert!(
+                shown.len() <= MAX_SHOWN,
+                "an unbounded refusal: {} bytes",
+                shown.len()
+            );
         }
     });
     let _ = resource::classify(response.status(), response.headers());

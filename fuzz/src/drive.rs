@@ -136,7 +136,11 @@ impl<D: Dialect> Run<D> {
                 }
             }
             Step::WrongId(pick) => {
-                let past = self.sent.iter().copied().filter(|id| Some(*id) != self.in_flight);
+                let past = self
+                    .sent
+                    .iter()
+                    .copied()
+                    .filter(|id| Some(*id) != self.in_flight);
                 let count = past.clone().count();
                 if let Some(id) = past.clone().nth((*pick % count.max(1) as u64) as usize) {
                     let misuse = self
@@ -172,16 +176,24 @@ impl<D: Dialect> Run<D> {
     /// Whether the session still waits for `id`: it stops waiting when the request's
     /// deadline passes or a revoke overtakes it, and the adapter may learn that late.
     fn is_waiting_for(&self, id: RequestId) -> bool {
-        self.driver.in_flight().is_some_and(|(waiting, _)| waiting == id)
+        self.driver
+            .in_flight()
+            .is_some_and(|(waiting, _)| waiting == id)
     }
 
     /// The answer for a request the session waits for is taken; a late one is refused
     /// with a typed error that shows no secret.
     fn check_handled(&self, waiting: bool, handled: Result<(), oauth_lifecycle::Misuse>) {
         match handled {
-            Ok(()) => assert!(waiting, "an answer for a request no longer awaited was taken"),
+            Ok(()) => assert!(
+                waiting,
+                "an answer for a request no longer awaited was taken"
+            ),
             Err(misuse) => {
-                assert!(!waiting, "the answer for the request in flight was refused: {misuse}");
+                assert!(
+                    !waiting,
+                    "the answer for the request in flight was refused: {misuse}"
+                );
                 assert_no_secret(&format!("{misuse:?} {misuse}"), &self.held);
             }
         }
@@ -261,8 +273,8 @@ impl<D: Dialect> Run<D> {
         let redacted = serde_json::to_string(&session.snapshot_redacted())
             .expect("a redacted snapshot serializes");
         assert_no_secret(&redacted, &self.held);
-        let json = serde_json::to_vec(&session.snapshot_with_secrets())
-            .expect("a snapshot serializes");
+        let json =
+            serde_json::to_vec(&session.snapshot_with_secrets()).expect("a snapshot serializes");
         let snapshot = serde_json::from_slice(&json).expect("a snapshot deserializes");
         let restored = AnySession::restore(
             (self.make_dialect)(),

@@ -11,8 +11,8 @@ use oauth_lifecycle::dialect::{
 };
 use oauth_lifecycle::http;
 use oauth_lifecycle::time::format_description::well_known::{Rfc2822, Rfc3339};
-use time::macros::utc_datetime;
 use oauth_lifecycle::time::{Duration, UtcDateTime};
+use time::macros::utc_datetime;
 
 pub mod drive;
 
@@ -346,7 +346,9 @@ impl Server {
                 let secret = match secret {
                     SecretChoice::ClientSecret => CLIENT_SECRET,
                     SecretChoice::Password => PASSWORD,
-                    SecretChoice::Minted => self.minted.last().map_or(CLIENT_SECRET, String::as_str),
+                    SecretChoice::Minted => {
+                        self.minted.last().map_or(CLIENT_SECRET, String::as_str)
+                    }
                 };
                 let mut at = text.len() / 2;
                 while !text.is_char_boundary(at) {
@@ -364,7 +366,9 @@ impl Server {
             Value::Code(code) => code.as_str().into(),
             Value::Text(text) => self.text(text).into(),
             Value::Int(n) => (*n).into(),
-            Value::Float(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
+            Value::Float(x) => {
+                serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into)
+            }
             Value::Bool(b) => (*b).into(),
             Value::Null => serde_json::Value::Null,
             Value::ExpiresAt(seconds) => moment(now, *seconds)
@@ -390,33 +394,39 @@ impl Server {
         let body = match &answer.body {
             BodyChoice::Empty => Vec::new(),
             BodyChoice::Object(fields) => self.object(fields, now).to_string().into_bytes(),
-            BodyChoice::Nested(fields) => {
-                serde_json::json!({ "data": self.object(fields, now) }).to_string().into_bytes()
-            }
+            BodyChoice::Nested(fields) => serde_json::json!({ "data": self.object(fields, now) })
+                .to_string()
+                .into_bytes(),
             BodyChoice::Raw(bytes) => bytes.clone(),
         };
         let mut response = http::Response::new(body);
         *response.status_mut() = answer.status.code();
         for header in &answer.headers {
             let (name, value) = match header {
-                HeaderChoice::RetryAfterSeconds(seconds) => {
-                    (http::header::RETRY_AFTER.as_str().to_owned(), seconds.to_string())
-                }
-                HeaderChoice::RetryAfterDate(seconds) => {
-                    (http::header::RETRY_AFTER.as_str().to_owned(), http_date(moment(now, *seconds)))
-                }
-                HeaderChoice::Date(seconds) => {
-                    (http::header::DATE.as_str().to_owned(), http_date(moment(now, *seconds)))
-                }
-                HeaderChoice::WwwAuthenticate(text) => {
-                    (http::header::WWW_AUTHENTICATE.as_str().to_owned(), self.text(text))
-                }
-                HeaderChoice::ContentType(text) => {
-                    (http::header::CONTENT_TYPE.as_str().to_owned(), self.text(text))
-                }
-                HeaderChoice::Authorization(text) => {
-                    (http::header::AUTHORIZATION.as_str().to_owned(), self.text(text))
-                }
+                HeaderChoice::RetryAfterSeconds(seconds) => (
+                    http::header::RETRY_AFTER.as_str().to_owned(),
+                    seconds.to_string(),
+                ),
+                HeaderChoice::RetryAfterDate(seconds) => (
+                    http::header::RETRY_AFTER.as_str().to_owned(),
+                    http_date(moment(now, *seconds)),
+                ),
+                HeaderChoice::Date(seconds) => (
+                    http::header::DATE.as_str().to_owned(),
+                    http_date(moment(now, *seconds)),
+                ),
+                HeaderChoice::WwwAuthenticate(text) => (
+                    http::header::WWW_AUTHENTICATE.as_str().to_owned(),
+                    self.text(text),
+                ),
+                HeaderChoice::ContentType(text) => (
+                    http::header::CONTENT_TYPE.as_str().to_owned(),
+                    self.text(text),
+                ),
+                HeaderChoice::Authorization(text) => (
+                    http::header::AUTHORIZATION.as_str().to_owned(),
+                    self.text(text),
+                ),
                 HeaderChoice::Raw(name, text) => (name.clone(), self.text(text)),
             };
             if let (Ok(name), Ok(value)) = (
@@ -432,20 +442,21 @@ impl Server {
 
 /// `now` moved by `seconds`, saturating at the ends of time.
 pub fn moment(now: UtcDateTime, seconds: i64) -> UtcDateTime {
-    now.checked_add(Duration::seconds(seconds)).unwrap_or(if seconds < 0 {
-        UtcDateTime::MIN
-    } else {
-        UtcDateTime::MAX
-    })
+    now.checked_add(Duration::seconds(seconds))
+        .unwrap_or(if seconds < 0 {
+            UtcDateTime::MIN
+        } else {
+            UtcDateTime::MAX
+        })
 }
 
 fn http_date(at: UtcDateTime) -> String {
     // An IMF-fixdate where one exists; servers outside that range send something like
     // RFC 2822 instead.
     match u64::try_from((at - UtcDateTime::UNIX_EPOCH).whole_seconds()) {
-        Ok(seconds) if at.year() <= 9999 => httpdate::fmt_http_date(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds),
-        ),
+        Ok(seconds) if at.year() <= 9999 => {
+            httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+        }
         _ => at.format(&Rfc2822).unwrap_or_default(),
     }
 }
@@ -453,6 +464,9 @@ fn http_date(at: UtcDateTime) -> String {
 /// Panics if `shown` holds any of the secrets in `held`.
 pub fn assert_no_secret(shown: &str, held: &[String]) {
     for secret in held {
-        assert!(!shown.contains(secret.as_str()), "a secret leaked into: {shown}");
+        assert!(
+            !shown.contains(secret.as_str()),
+            "a secret leaked into: {shown}"
+        );
     }
 }
