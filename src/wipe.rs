@@ -2,6 +2,7 @@
 //! value, and the strings inside `oauth2`'s secret types, which do not wipe themselves.
 
 use http::HeaderValue;
+use oauth2::ResourceOwnerPassword;
 use zeroize::Zeroize;
 
 /// Bytes overwritten with zeros when the last `Bytes` handle to them is dropped.
@@ -36,4 +37,15 @@ pub(crate) fn wipe_secret<T>(
     into: impl FnOnce(T) -> String,
 ) {
     into(std::mem::replace(secret, empty())).zeroize();
+}
+
+/// Wipes a password and the login body built from it: what a dialect that logs in with a
+/// user's password holds.
+pub(crate) fn wipe_login(password: &mut ResourceOwnerPassword, login_body: &mut Vec<u8>) {
+    wipe_secret(
+        password,
+        || ResourceOwnerPassword::new(String::new()),
+        ResourceOwnerPassword::into_secret,
+    );
+    login_body.zeroize();
 }

@@ -227,3 +227,25 @@ fn a_granted_scope_that_echoes_a_secret_is_not_kept() {
         assert_eq!(tokens.scope(), Some(expected), "{scope}");
     }
 }
+
+/// The same on a refresh: the scope may not echo the tokens being renewed, including a
+/// refresh token the answer leaves in use.
+#[test]
+fn a_refresh_scope_that_echoes_the_tokens_being_renewed_is_not_kept() {
+    let snapshot = refreshing_snapshot();
+    let session = restore(&snapshot).unwrap();
+    let mut driver = Driver::from_session(session);
+    let (id, _) = driver.in_flight().expect("the refresh in flight");
+    let body = r#"{"access_token":"at-2","token_type":"Bearer","expires_in":3600,"scope":"read rt-1 at-1"}"#;
+    let now = START + Duration::minutes(50);
+    driver
+        .handle_response(id, &http::Response::new(body.as_bytes().to_vec()), now)
+        .unwrap();
+    let tokens = driver.session().tokens().expect("renewed");
+    assert_eq!(tokens.access_token().secret(), "at-2");
+    assert_eq!(
+        tokens.refresh_token().map(|t| t.secret().as_str()),
+        Some("rt-1")
+    );
+    assert_eq!(tokens.scope(), Some("[redacted]"));
+}

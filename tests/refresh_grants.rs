@@ -79,6 +79,24 @@ fn drain(driver: &mut Driver<Standard>) -> (Vec<TokenRequest>, Vec<Event>) {
     panic!("never settled");
 }
 
+/// A session with renewal due whose refresh is answered with `status` and `body`: the
+/// driver, and what it did next.
+fn refresh_answered(
+    dialect: Standard,
+    status: u16,
+    body: &str,
+) -> (Driver<Standard>, Vec<TokenRequest>, Vec<Event>) {
+    let mut driver = adopted(dialect);
+    driver.handle_timeout(START);
+    let (requests, _) = drain(&mut driver);
+    assert_eq!(requests[0].purpose(), Purpose::Refresh);
+    driver
+        .handle_response(requests[0].id(), &respond(status, body), START)
+        .unwrap();
+    let (requests, events) = drain(&mut driver);
+    (driver, requests, events)
+}
+
 /// The refusals a server may answer a dead refresh token with.
 const DEAD_GRANT_ANSWERS: [(&str, u16, &str); 8] = [
     ("invalid_grant", 400, r#"{"error":"invalid_grant"}"#),
@@ -106,14 +124,7 @@ const DEAD_GRANT_ANSWERS: [(&str, u16, &str); 8] = [
 #[test]
 fn a_refused_refresh_is_a_dead_grant_and_a_session_with_credentials_logs_in_once() {
     for (name, status, body) in DEAD_GRANT_ANSWERS {
-        let mut driver = adopted(password_dialect());
-        driver.handle_timeout(START);
-        let (requests, _) = drain(&mut driver);
-        assert_eq!(requests[0].purpose(), Purpose::Refresh, "{name}");
-        driver
-            .handle_response(requests[0].id(), &respond(status, body), START)
-            .unwrap();
-        let (requests, events) = drain(&mut driver);
+        let (mut driver, requests, events) = refresh_answered(password_dialect(), status, body);
         assert!(
             events
                 .iter()
@@ -138,13 +149,7 @@ fn a_refused_refresh_is_a_dead_grant_and_a_session_with_credentials_logs_in_once
 #[test]
 fn the_session_stops_only_if_the_login_after_a_dead_grant_is_refused() {
     for (name, status, body) in DEAD_GRANT_ANSWERS {
-        let mut driver = adopted(password_dialect());
-        driver.handle_timeout(START);
-        let (requests, _) = drain(&mut driver);
-        driver
-            .handle_response(requests[0].id(), &respond(status, body), START)
-            .unwrap();
-        let (requests, _) = drain(&mut driver);
+        let (mut driver, requests, _) = refresh_answered(password_dialect(), status, body);
         let refused = respond(400, r#"{"error":"invalid_grant"}"#);
         driver
             .handle_response(requests[0].id(), &refused, START)
@@ -170,13 +175,7 @@ fn the_session_stops_only_if_the_login_after_a_dead_grant_is_refused() {
 #[test]
 fn a_dead_grant_without_credentials_asks_for_reauthentication() {
     for (name, status, body) in DEAD_GRANT_ANSWERS {
-        let mut driver = adopted(refresh_only_dialect());
-        driver.handle_timeout(START);
-        let (requests, _) = drain(&mut driver);
-        driver
-            .handle_response(requests[0].id(), &respond(status, body), START)
-            .unwrap();
-        let (requests, events) = drain(&mut driver);
+        let (driver, requests, events) = refresh_answered(refresh_only_dialect(), status, body);
         assert!(requests.is_empty(), "{name}");
         assert!(
             events.iter().any(|e| matches!(
@@ -206,13 +205,7 @@ fn invalid_client_and_throttling_are_not_dead_grants() {
         ("slow_down", 400, r#"{"error":"slow_down"}"#, "throttled"),
     ];
     for (name, status, body, outcome) in cases {
-        let mut driver = adopted(password_dialect());
-        driver.handle_timeout(START);
-        let (requests, _) = drain(&mut driver);
-        driver
-            .handle_response(requests[0].id(), &respond(status, body), START)
-            .unwrap();
-        let (requests, events) = drain(&mut driver);
+        let (driver, requests, events) = refresh_answered(password_dialect(), status, body);
         assert!(requests.is_empty(), "{name}: no login");
         assert!(
             !events

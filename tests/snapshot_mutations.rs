@@ -51,69 +51,55 @@ fn settle(
 }
 
 /// Snapshots of a session in every state it passes through in a short life: logging
-/// in, backing off, active, expiring, refreshing, halted, revoking (retrying too), revoked.
+/// in, backing off, active, expiring, refreshing, revoking (awaiting a refresh, retrying),
+/// revoked.
 fn snapshots() -> Vec<Value> {
+    // Each step answers the request in flight (or revokes); time then moves to the next
+    // deadline when nothing is in flight. A snapshot is taken after every move.
+    let steps: [(u16, String); 8] = [
+        (503, String::new()),
+        (200, token_body(1)),
+        (500, String::new()),
+        (0, String::new()), // revoke, while the refresh is in flight
+        (503, String::new()),
+        (503, String::new()),
+        (200, String::new()),
+        (200, String::new()),
+    ];
     let mut out = Vec::new();
     let mut driver = Driver::new(dialect(), Policy::default()).unwrap();
     let mut now = START;
-    let mut take = |driver: &Driver<Standard>| {
-        out.push(serde_json::to_value(driver.session().snapshot_with_secrets()).unwrap());
+    driver.handle_timeout(now);
+    let (mut in_flight, _) = settle(&mut driver);
+    let snapshot = |driver: &Driver<Standard>| {
+        serde_json::to_value(driver.session().snapshot_with_secrets()).unwrap()
     };
-    driver.handle_timeout(now);
-    let (login, _) = settle(&mut driver);
-    take(&driver);
-    driver
-        .handle_response(login.unwrap().id(), &respond(503, ""), now)
-        .unwrap();
-    let (_, at) = settle(&mut driver);
-    take(&driver);
-    now = at.unwrap();
-    driver.handle_timeout(now);
-    let (login, _) = settle(&mut driver);
-    driver
-        .handle_response(login.unwrap().id(), &respond(200, &token_body(1)), now)
-        .unwrap();
-    let (_, at) = settle(&mut driver);
-    take(&driver);
-    now = at.unwrap();
-    driver.handle_timeout(now);
-    let (refresh, _) = settle(&mut driver);
-    take(&driver);
-    driver
-        .handle_response(refresh.unwrap().id(), &respond(500, ""), now)
-        .unwrap();
-    let (_, at) = settle(&mut driver);
-    take(&driver);
-    now = at.unwrap();
-    driver.handle_timeout(now);
-    let (refresh, _) = settle(&mut driver);
-    driver
-        .handle_response(
-            refresh.unwrap().id(),
-            &respond(401, r#"{"error":"invalid_client"}"#),
-            now,
-        )
-        .unwrap();
-    settle(&mut driver);
-    take(&driver);
-    driver.revoke(now);
-    let (revocation, _) = settle(&mut driver);
-    take(&driver);
-    driver
-        .handle_response(revocation.unwrap().id(), &respond(503, ""), now)
-        .unwrap();
-    settle(&mut driver);
-    take(&driver);
-    now += Duration::hours(1);
-    driver.handle_timeout(now);
-    loop {
-        let (request, _) = settle(&mut driver);
-        let Some(request) = request else { break };
-        driver
-            .handle_response(request.id(), &respond(200, ""), now)
-            .unwrap();
+    out.push(snapshot(&driver));
+    for (status, body) in steps {
+        if status == 0 {
+            driver.revoke(now);
+        } else if let Some(request) = in_flight.take() {
+            driver
+                .handle_response(request.id(), &respond(status, &body), now)
+                .unwrap();
+        }
+        let (request, deadline) = settle(&mut driver);
+        out.push(snapshot(&driver));
+        in_flight = request;
+        if in_flight.is_none() {
+            if let Some(at) = deadline {
+                now = at.max(now);
+                driver.handle_timeout(now);
+                in_flight = settle(&mut driver).0;
+                out.push(snapshot(&driver));
+            }
+        }
     }
-    take(&driver);
+    let states: std::collections::BTreeSet<String> = out
+        .iter()
+        .map(|s| s["state"]["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(states.len() >= 7, "states covered: {states:?}");
     out
 }
 
@@ -194,8 +180,16 @@ fn input() -> impl Strategy<Value = Input> {
     ]
 }
 
+/// 2,000 cases by default; `PROPTEST_CASES` overrides.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn mutated_snapshots_restore_or_are_refused_and_never_misbehave(

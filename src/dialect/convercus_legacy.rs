@@ -6,7 +6,6 @@ use http::HeaderName;
 use oauth2::basic::BasicErrorResponseType as Code;
 use oauth2::{AccessToken, RefreshToken, ResourceOwnerPassword};
 use time::Duration;
-use zeroize::Zeroize;
 
 use super::request::{json_object, post, JSON};
 use super::response::{error_failure, retry_after};
@@ -16,7 +15,7 @@ use crate::error::{ConfigError, Failure, FailureKind, Malformed};
 use crate::policy::MAX_LIFETIME;
 use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
-use crate::wipe::wipe_secret;
+use crate::wipe::wipe_login;
 
 /// Where the legacy login response carries the token. Convercus does not document the
 /// response, so this is configuration; the default is [`TokenLocation::json_field`]
@@ -237,12 +236,7 @@ impl ConvercusLegacy {
 /// The password, and the login body built from it, are wiped when the dialect is dropped.
 impl Drop for ConvercusLegacy {
     fn drop(&mut self) {
-        wipe_secret(
-            &mut self.password,
-            || ResourceOwnerPassword::new(String::new()),
-            ResourceOwnerPassword::into_secret,
-        );
-        self.login_body.zeroize();
+        wipe_login(&mut self.password, &mut self.login_body);
     }
 }
 

@@ -9,7 +9,6 @@ use oauth2::{AccessToken, RefreshToken, ResourceOwnerPassword};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use time::Duration;
-use zeroize::Zeroize;
 
 use super::request::{json_object, post, JSON};
 use super::response::{error_failure, retry_after};
@@ -19,7 +18,7 @@ use crate::error::{ConfigError, Failure, FailureKind, Malformed};
 use crate::policy::RequestBudget;
 use crate::request::{Purpose, TokenKind};
 use crate::token::{parse_timestamp, Expiry, TokenGrant};
-use crate::wipe::wipe_secret;
+use crate::wipe::wipe_login;
 
 /// Convirza V3 (`platform-oauth.convirza.com`).
 ///
@@ -373,12 +372,7 @@ fn error(purpose: Purpose, response: &http::Response<Vec<u8>>) -> Failure {
 /// The password, and the login body built from it, are wiped when the dialect is dropped.
 impl Drop for ConvirzaV3 {
     fn drop(&mut self) {
-        wipe_secret(
-            &mut self.password,
-            || ResourceOwnerPassword::new(String::new()),
-            ResourceOwnerPassword::into_secret,
-        );
-        self.login_body.zeroize();
+        wipe_login(&mut self.password, &mut self.login_body);
     }
 }
 

@@ -87,12 +87,14 @@ impl<D: Dialect> Core<D> {
     }
 
     /// Parses a token response into a token set, or the evidence of its failure (to be
-    /// judged, and scrubbed, by [`verdict`](Core::verdict)).
+    /// judged, and scrubbed, by [`verdict`](Core::verdict)). `held` are the tokens the
+    /// session holds while renewing them: a granted scope may not echo those either.
     pub(super) fn accept(
         &mut self,
         flight: &Flight,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
+        held: Option<&TokenSet<D::Extra>>,
     ) -> Result<TokenSet<D::Extra>, Failure> {
         self.check_size(response)?;
         let shared = Arc::clone(&self.shared);
@@ -110,11 +112,13 @@ impl<D: Dialect> Core<D> {
             // The granted scope is the server's text and is shown in `Debug`: one that
             // echoes a secret is not kept.
             let scope = tokens.scope.as_deref().unwrap_or_default();
-            let mut echoed = echoes_secret(scope, tokens.bearer.secret())
-                || tokens
-                    .refresh_token
-                    .as_ref()
-                    .is_some_and(|token| echoes_secret(scope, token.secret()));
+            let mut echoed = [Some(&tokens), held].into_iter().flatten().any(|set| {
+                echoes_secret(scope, set.bearer.secret())
+                    || set
+                        .refresh_token
+                        .as_ref()
+                        .is_some_and(|token| echoes_secret(scope, token.secret()))
+            });
             shared
                 .dialect
                 .for_each_secret(&mut |secret| echoed |= echoes_secret(scope, secret));

@@ -135,7 +135,18 @@ impl<E> Snapshot<E> {
                 (Some(tokens), None)
             }
             SnapshotState::Refreshing { tokens, flight, .. } => (Some(tokens), Some(*flight)),
-            SnapshotState::Revoking { flight, .. } => (None, Some(*flight)),
+            SnapshotState::Revoking {
+                flight,
+                retry,
+                sent,
+                ..
+            } => {
+                let revoking = matches!(flight.purpose, crate::request::Purpose::Revoke(_));
+                if retry.retry_at.is_some() && (!revoking || sent.is_empty()) {
+                    return inconsistent("a retry of a revocation that was never sent");
+                }
+                (None, Some(*flight))
+            }
         };
         if let Some(flight) = flight {
             if flight.id.get() >= self.next_id {

@@ -241,7 +241,7 @@ impl<D: Dialect> Session<LoggingIn, D> {
                 error,
             });
         }
-        Ok(match self.core.accept(&flight, response, now) {
+        Ok(match self.core.accept(&flight, response, now, None) {
             Ok(mut tokens) => {
                 self.core.issue(&mut tokens, Purpose::Login, false);
                 LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens))
@@ -532,7 +532,7 @@ impl<D: Dialect> Session<Refreshing, D> {
                 error,
             });
         }
-        let mut tokens = match self.core.accept(&flight, response, now) {
+        let mut tokens = match self.core.accept(&flight, response, now, Some(&self.tokens)) {
             Ok(tokens) => tokens,
             Err(failure) => return Ok(self.fail(failure, now)),
         };
@@ -839,7 +839,7 @@ impl<D: Dialect> Session<Revoking, D> {
             },
             Purpose::Login | Purpose::Refresh => {
                 // The awaited renewal: whatever it minted is revoked too, never handed out.
-                if let Ok(tokens) = self.core.accept(&flight, response, now) {
+                if let Ok(tokens) = self.core.accept(&flight, response, now, None) {
                     self.tokens.push(tokens);
                 }
                 None
@@ -1000,6 +1000,8 @@ impl awaiting::Fail for Revoking {
             return Step::Same(session);
         }
         let Purpose::Revoke(kind) = session.state.flight.purpose else {
+            // Only a revocation is retried; await the request in flight instead.
+            session.state.retry = Backoff::default();
             return Step::Same(session);
         };
         let request = session
