@@ -169,12 +169,6 @@ impl<E> Snapshot<E> {
             {
                 return inconsistent("a token lifetime out of range");
             }
-            if tokens
-                .refresh_expires_at
-                .is_some_and(|expiry| expiry < tokens.issued_at)
-            {
-                return inconsistent("a refresh token that expired before it was issued");
-            }
             // Derived moments are computed again, never trusted.
             tokens.hard_expiry = policy.hard_expiry(tokens.issued_at, tokens.expires_at);
             tokens.refresh_at = policy.refresh_moment(

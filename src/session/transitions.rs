@@ -34,6 +34,7 @@
 use std::sync::Arc;
 
 use time::UtcDateTime;
+use zeroize::Zeroize;
 
 use super::states::{Backoff, Flight, Halt, PendingRevocation, State};
 use super::{
@@ -786,7 +787,8 @@ impl<D: Dialect> Session<Revoked, D> {
                 );
             }
         }
-        drop(sent);
+        // Done with them: wiped, not just freed.
+        sent.iter_mut().for_each(Zeroize::zeroize);
         self.core.notify(Event::Revoked);
         self.core.persist();
         Revocation::Done(self)
