@@ -135,15 +135,12 @@ impl<E> Snapshot<E> {
                 (Some(tokens), None)
             }
             SnapshotState::Refreshing { tokens, flight, .. } => (Some(tokens), Some(*flight)),
-            SnapshotState::Revoking {
-                flight,
-                retry,
-                sent,
-                ..
-            } => {
+            SnapshotState::Revoking { flight, retry, .. } => {
+                // Only a revocation is retried. (Which token is known only to snapshots
+                // that list the tokens sent; without that list, the session moves on.)
                 let revoking = matches!(flight.purpose, crate::request::Purpose::Revoke(_));
-                if retry.retry_at.is_some() && (!revoking || sent.is_empty()) {
-                    return inconsistent("a retry of a revocation that was never sent");
+                if retry.retry_at.is_some() && !revoking {
+                    return inconsistent("a retry of a request that is no revocation");
                 }
                 (None, Some(*flight))
             }
