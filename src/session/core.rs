@@ -1,8 +1,6 @@
 //! The mechanics every state shares: emitting a request, reading a token response,
 //! judging a failure, checking the request budget, sliding an expiry.
 
-use std::sync::Arc;
-
 use http::StatusCode;
 use oauth2::basic::BasicErrorResponseType as Code;
 use time::{Duration, UtcDateTime};
@@ -97,13 +95,13 @@ impl<D: Dialect> Core<D> {
         held: Option<&TokenSet<D::Extra>>,
     ) -> Result<TokenSet<D::Extra>, Failure> {
         self.check_size(response)?;
-        let shared = Arc::clone(&self.shared);
+        let server_date = self.server_date(response, now);
+        let shared = &self.shared;
         let policy = &shared.policy;
         let result = shared
             .dialect
             .parse_token_response(flight.purpose, response)
             .and_then(|grant| {
-                let server_date = self.server_date(response, now);
                 TokenSet::from_grant(grant, policy, flight.sent_at, now, server_date).map_err(
                     |reason| Failure::new(FailureKind::Malformed(reason), Some(response.status())),
                 )
