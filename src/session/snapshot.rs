@@ -161,9 +161,8 @@ impl<E> Snapshot<E> {
                 return inconsistent("a token generation out of range");
             }
             let lifetime = tokens.expires_at - tokens.issued_at;
-            if !lifetime.is_positive()
-                || lifetime > policy.max_lifetime.max(crate::policy::MAX_LIFETIME)
-            {
+            // Ten years at most: `max_lifetime` may have been lowered since the token came.
+            if !lifetime.is_positive() || lifetime > crate::policy::MAX_LIFETIME {
                 return inconsistent("a token lifetime out of range");
             }
             // Derived moments are computed again, never trusted.
@@ -176,9 +175,7 @@ impl<E> Snapshot<E> {
         }
         Ok(())
     }
-}
 
-impl<E> Snapshot<E> {
     /// A failure kept in a snapshot is a server's words: it is scrubbed again of every
     /// secret the dialect holds and of the snapshot's tokens, and cut to size, as it was
     /// when first judged, so an edited snapshot cannot smuggle a secret into `Debug`.
