@@ -42,8 +42,14 @@
 //!   single-use refresh token for a retry; [`TransportError::OutcomeUnknown`] spends it.
 //!   Hand back **every** HTTP response, 4xx and 5xx included, as a response.
 //! - **Secrets stay secret.** Tokens, passwords and client secrets never appear in
-//!   `Debug`, `Display` or errors; they serialize only in a snapshot explicitly made with
-//!   them ([`AnySession::snapshot_with_secrets`]).
+//!   `Debug`, `Display` or errors, even when a server echoes them back; they are wiped
+//!   from memory when dropped, and serialize only in a snapshot explicitly made with them
+//!   ([`AnySession::snapshot_with_secrets`]).
+//! - **Servers are not trusted.** Every number a server sends (`Retry-After`, lifetimes,
+//!   `Date`) is bounded by the [`Policy`] before it is obeyed; reported 401s and failures
+//!   cannot drive the session past its `token_request_budget` of logins and refreshes;
+//!   access tokens must be RFC 6750 `b64token`s; a restored snapshot is checked against
+//!   itself. `docs/security.md` has the threat model.
 //!
 //! ## The drain loop
 //!
