@@ -154,6 +154,18 @@ async fn no_secret_reaches_the_traces() {
         current = renew_through(&manager, &clock, current.generation()).await;
         secrets.collect(&manager, &store);
     }
+    // A server that echoes the credentials and the token it holds in its refusal of a
+    // refresh: the grant is dead, a login follows, and the traces show none of them.
+    let echo = format!("emulated-secret alice-password {}", current.secret());
+    let refusal = serde_json::json!({ "error": "invalid_request", "error_description": echo });
+    front.with_emulator(|s| {
+        s.fail_next(InjectedFailure::Answer {
+            status: 400,
+            body: refusal.to_string(),
+        })
+    });
+    current = renew_through(&manager, &clock, current.generation()).await;
+    secrets.collect(&manager, &store);
     manager.report_unauthorized(current.generation());
     let after_401 = manager
         .token_newer_than(current.generation(), PATIENCE)
