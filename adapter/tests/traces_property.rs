@@ -1,0 +1,160 @@
+//! Property test: random credentials, and the tokens the server issued, echoed by the
+//! server in its refusals (the description, across its length cut, or the error code;
+//! raw, percent-encoded or base64), never show in the adapters' tracing output at TRACE
+//! level — nor any 8-byte fragment of any of their forms.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use oauth_lifecycle::dialect::Standard;
+use oauth_lifecycle::time::macros::utc_datetime;
+use oauth_lifecycle::time::{Duration, UtcDateTime};
+use oauth_lifecycle::Policy;
+use oauth_lifecycle_adapter::{Command, Next, Pump, TokenCell};
+use oauth_lifecycle_emulator::{
+    EmulatedClient, Emulator, InjectedFailure, StandardServer, StandardServerConfig,
+};
+use proptest::prelude::*;
+
+const START: UtcDateTime = utc_datetime!(2026-10-01 08:00:00);
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every form a server may echo `secret` in.
+fn forms(secret: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    // URI style, with the hex digits of its escapes in lower case.
+    let mut uri = String::new();
+    let mut escape: u8 = 0;
+    for c in form.replace('+', "%20").chars() {
+        uri.push(if escape > 0 {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        });
+        escape = if c == '%' {
+            2
+        } else {
+            escape.saturating_sub(1)
+        };
+    }
+    vec![
+        secret.to_owned(),
+        form,
+        uri,
+        STANDARD.encode(secret),
+        URL_SAFE_NO_PAD.encode(secret),
+    ]
+}
+
+/// Sends whatever the pump asks to the emulator until it waits.
+fn run(pump: &mut Pump<Standard>, server: &mut StandardServer, now: UtcDateTime) {
+    for _ in 0..32 {
+        match pump.next(now) {
+            Next::Send(request) => {
+                let response = server.handle(request.request(), now);
+                pump.handle_response(request.id(), &response, now);
+            }
+            Next::Wait(_) => return,
+        }
+    }
+    panic!("the pump never settled");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn echoed_secrets_never_reach_the_traces(
+        client_secret in "[A-Za-z0-9._~-]{16,32}",
+        password in "[ -~]{12,32}",
+        echoes in proptest::collection::vec((0_usize..4, 0_usize..5, any::<bool>(), 0_usize..300), 1..4),
+    ) {
+        let mut config = StandardServerConfig::default();
+        config.clients = vec![EmulatedClient {
+            client_id: "traced-client".into(),
+            client_secret: client_secret.clone(),
+            grants: vec!["password".into(), "refresh_token".into()],
+        }];
+        config.users = vec![("alice".into(), password.clone())];
+        let mut server = StandardServer::new(config);
+        let dialect = Standard::builder("http://127.0.0.1/token", "traced-client")
+            .client_secret(&client_secret)
+            .password("alice", &password)
+            .revocation_url("http://127.0.0.1/revoke")
+            .build()
+            .unwrap();
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let mut secrets = vec![client_secret.clone(), password.clone()];
+        tracing::subscriber::with_default(subscriber, || {
+            let cell = Arc::new(TokenCell::new());
+            let mut pump = Pump::start(dialect, Policy::default(), cell, None, START).unwrap();
+            let mut now = START;
+            run(&mut pump, &mut server, now);
+            for (which, encoding, in_code, padding) in &echoes {
+                // What the session holds now: the credentials and its tokens.
+                let mut held = vec![client_secret.clone(), password.clone()];
+                if let Some(tokens) = pump.driver().session().tokens() {
+                    held.push(tokens.access_token().secret().clone());
+                    held.extend(tokens.refresh_token().map(|t| t.secret().clone()));
+                }
+                secrets.extend(held[2..].iter().cloned());
+                let echoed = &forms(&held[which % held.len()])[*encoding];
+                let text = format!("echo:{}{echoed} refused", "x".repeat(*padding));
+                let body = if *in_code {
+                    serde_json::json!({ "error": text })
+                } else {
+                    serde_json::json!({ "error": "invalid_request", "error_description": text })
+                };
+                server.fail_next(InjectedFailure::Answer { status: 400, body: body.to_string() });
+                // The next renewal meets the echo: a dead grant, then a login.
+                now += Duration::hours(1);
+                pump.handle(Command::CallSucceeded(pump.driver().session().generation()), now);
+                run(&mut pump, &mut server, now);
+            }
+            pump.handle(Command::Revoke, now);
+            run(&mut pump, &mut server, now);
+        });
+        let output = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+        // The refusals reached the traces (a code that held a secret is replaced whole).
+        prop_assert!(
+            output.contains("echo:") || output.contains("error [redacted]"),
+            "the echoes were traced: {output}"
+        );
+        for secret in &secrets {
+            for form in forms(secret) {
+                let bytes = form.as_bytes();
+                for window in bytes.windows(8.min(bytes.len())) {
+                    let fragment = String::from_utf8_lossy(window);
+                    prop_assert!(
+                        !output.contains(fragment.as_ref()),
+                        "{fragment:?} of a secret in the traces:\n{output}"
+                    );
+                }
+            }
+        }
+    }
+}
