@@ -644,3 +644,51 @@ fn extreme_clock_values_never_panic() {
         let _ = h.take_events();
     }
 }
+
+/// `renew` asks for a new token ahead of the refresh moment, in every state, as a table:
+/// an active session refreshes at once and serves its token until the new one arrives;
+/// one already renewing sends nothing more; one without a token logs in; a revoked one
+/// refuses.
+#[test]
+fn renew_asks_for_a_new_token_now_in_every_state() {
+    // Active, before the refresh moment: a refresh now, the old token still served.
+    let mut h = Harness::logged_in(password_dialect(), "at-1", Some("rt-1"));
+    h.now += Duration::minutes(1);
+    h.driver.renew(h.now).unwrap();
+    let (requests, _) = h.drain();
+    assert_eq!(requests.len(), 1, "one renewal, sent at once");
+    assert_eq!(requests[0].purpose(), Purpose::Refresh);
+    assert_eq!(
+        field(&requests[0], "refresh_token").as_deref(),
+        Some("rt-1")
+    );
+    assert_eq!(h.token().as_deref(), Some("at-1"), "served until replaced");
+
+    // Refreshing: asking again sends nothing more.
+    h.driver.renew(h.now).unwrap();
+    assert!(h.drain().0.is_empty(), "a renewal is already in flight");
+    h.answer(&requests[0], token("at-2", Some("rt-2"), 3600));
+    assert_eq!(h.token().as_deref(), Some("at-2"));
+    assert_eq!(h.generation().get(), 2);
+
+    // Without a token (a halted login): renew logs in, as login does.
+    let mut h = Harness::new(password_dialect());
+    h.driver.handle_timeout(h.now);
+    let login = h.next_request();
+    h.answer(&login, error(401, "invalid_client"));
+    assert!(h.drain().0.is_empty(), "invalid_client halts");
+    h.driver.renew(h.now).unwrap();
+    let (requests, _) = h.drain();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].purpose(), Purpose::Login);
+
+    // Revoked: refused, nothing sent.
+    let mut h = Harness::logged_in(password_dialect(), "at-1", None);
+    h.driver.revoke(h.now);
+    let (revocations, _) = h.drain();
+    for revocation in &revocations {
+        h.answer(revocation, http::Response::new(Vec::new()));
+    }
+    assert!(matches!(h.driver.renew(h.now), Err(Misuse::Revoked)));
+    assert!(h.drain().0.is_empty());
+}

@@ -533,6 +533,20 @@ fn scenarios() -> Registry {
         drive(session, |s| s.on_unauthorized(generation, world.now))
     });
 
+    // Active --renewal asked--> Expiring: before the refresh moment, and the token is
+    // still handed out until its replacement arrives.
+    r.add("Active", "renew", "Expiring", || {
+        let mut world = World::standard();
+        let session = active(password_dialect(None), &mut world);
+        assert!(world.now < session.refresh_at());
+        drive(session, |s| {
+            let expiring = s.renew(world.now);
+            assert!(expiring.access_token(world.now).is_some());
+            assert!(expiring.retry_at().is_none(), "the renewal is due at once");
+            expiring
+        })
+    });
+
     // Expiring --renewal--> Refreshing
     r.add("Expiring", "refresh", "Refreshing", || {
         let mut world = World::standard();

@@ -41,6 +41,9 @@ pub enum Command {
     CallSucceeded(Generation),
     /// Log in now, clearing a halt.
     Login,
+    /// Renew now, ahead of the refresh moment; the current token is served until the new
+    /// one arrives.
+    Renew,
     /// Revoke the session.
     Revoke,
 }
@@ -195,6 +198,12 @@ impl<D: Dialect> Pump<D> {
             Command::Login => {
                 if let Err(misuse) = self.driver.login(now) {
                     tracing::warn!(%misuse, "login refused");
+                }
+            }
+            Command::Renew => {
+                tracing::info!("renewal asked for");
+                if let Err(misuse) = self.driver.renew(now) {
+                    tracing::warn!(%misuse, "renewal refused");
                 }
             }
             Command::Revoke => {

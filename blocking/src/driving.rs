@@ -27,6 +27,8 @@ pub(crate) enum Message {
     CallSucceeded,
     /// Log in now.
     Login(Ack),
+    /// Renew now.
+    Renew(Ack),
     /// Revoke the session.
     Revoke(Ack),
     /// Stop, revoking the session first if asked.
@@ -158,6 +160,10 @@ impl<D: Dialect> Driving<D> {
             Message::Login(applied) => {
                 self.applied = Some(applied);
                 Command::Login
+            }
+            Message::Renew(applied) => {
+                self.applied = Some(applied);
+                Command::Renew
             }
             Message::Revoke(applied) => {
                 self.applied = Some(applied);

@@ -140,6 +140,16 @@ impl TokenManager {
         self.command(Message::Login);
     }
 
+    /// Asks for a new token now, ahead of the refresh moment: to force a renewal, or when
+    /// more time must be left than the current token has. The current token is still
+    /// handed out until the new one arrives (wait for it with
+    /// [`token_newer_than`](Self::token_newer_than)); with a renewal already under way,
+    /// this adds nothing. Backoffs and request budgets still apply. Returns once the
+    /// background thread has taken the command.
+    pub fn renew(&self) {
+        self.command(Message::Renew);
+    }
+
     /// Revokes the session. Returns once the background thread has taken the command:
     /// the token is withdrawn and the status is [`Status::Revoked`]; the revocation
     /// requests follow on the background thread, and [`shutdown`](Self::shutdown)

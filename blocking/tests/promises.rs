@@ -351,3 +351,30 @@ fn a_name_the_system_cannot_give_a_thread_still_starts_a_manager() {
         .expect("the manager starts");
     assert_eq!(sim.call_api(&tokens.token(PATIENCE).unwrap()), 200);
 }
+
+#[test]
+fn renew_replaces_the_token_early_and_serves_the_old_one_meanwhile() {
+    let sim = standard_sim();
+    let tokens = sim
+        .manager(standard(&sim.front), Policy::default())
+        .start()
+        .unwrap();
+    let first = tokens.token(PATIENCE).unwrap();
+    // Long before the refresh moment, the renewal is held at the provider: the old
+    // token is still handed out.
+    while_provider_holds(&sim, || {
+        tokens.renew();
+        eventually("the renewal reaches the provider", || {
+            sim.front.stats().auth_requests == 2
+        });
+        let served = tokens.token(Duration::ZERO).expect("the valid token");
+        assert_eq!(served.generation(), first.generation());
+    });
+    let second = tokens
+        .token_newer_than(first.generation(), PATIENCE)
+        .unwrap();
+    assert_eq!(sim.call_api(&second), 200);
+    assert_eq!(second.generation().get(), 2);
+    eventually("the renewal settles", || tokens.status() == Status::Ready);
+    assert_eq!(sim.front.stats().auth_requests, 2, "one renewal");
+}

@@ -366,6 +366,19 @@ impl<D: Dialect> AnySession<D> {
         }
     }
 
+    /// Starts a renewal now: an active session moves to expiring with the renewal due at
+    /// once; one without a token, or already expiring, logs in or refreshes as
+    /// [`login`](Self::login) does; one with a request in flight is already renewing.
+    pub(crate) fn renew(self, now: UtcDateTime) -> Result<Routed<D>, Refused<Self>> {
+        match self {
+            AnySession::Active(s) => Ok((s.renew(now).into(), None)),
+            renewing @ (AnySession::LoggingIn(_) | AnySession::Refreshing(_)) => {
+                Ok((renewing, None))
+            }
+            other => other.login(now).map(|(s, request)| (s, Some(request))),
+        }
+    }
+
     /// Starts revoking; nothing happens if already revoking or revoked.
     pub(crate) fn revoke(self, now: UtcDateTime) -> Routed<D> {
         match self {

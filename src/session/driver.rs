@@ -172,6 +172,15 @@ impl<D: Dialect> Driver<D> {
         result
     }
 
+    /// Asks for a new token now, ahead of the refresh moment (an operator forcing a
+    /// renewal, or a caller that needs more time left than the current token has). The
+    /// current token is still handed out until its replacement arrives. Without a token,
+    /// this logs in as [`login`](Self::login) does; with a login or refresh in flight it
+    /// changes nothing. Backoffs and request budgets still apply.
+    pub fn renew(&mut self, now: UtcDateTime) -> Result<(), Misuse> {
+        self.answer(now, |session| session.renew(now))
+    }
+
     /// Revokes the session: the token is withdrawn at once, RFC 7009 requests for the
     /// refresh and access tokens follow, then [`Event::Revoked`](crate::Event::Revoked).
     /// Already revoking or revoked: nothing happens.

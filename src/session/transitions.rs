@@ -11,6 +11,7 @@
 //! LoggingIn --failure / on_response, on_transport_error, on_timeout--> Unauthenticated
 //! Active --refresh moment / on_timeout--> Expiring
 //! Active --401 reported / on_unauthorized--> Expiring
+//! Active --renewal asked / renew--> Expiring
 //! Expiring --renewal / refresh, on_timeout--> Refreshing
 //! Expiring --call succeeded, expiry slid / on_call_succeeded--> Active
 //! Expiring --halted past hard expiry / on_timeout--> Unauthenticated
@@ -338,6 +339,17 @@ impl<D: Dialect> Session<Active, D> {
     /// dialects with sliding expiry this extends the current token's life.
     pub fn on_call_succeeded(&mut self, generation: Generation, now: UtcDateTime) {
         self.slide(generation, now);
+    }
+
+    /// The caller asks for a new token now, ahead of the refresh moment: an operator
+    /// forcing a renewal, or a caller that needs more time left than this token has. The
+    /// token is still handed out until its replacement arrives; the renewal then follows
+    /// the rules of [`Expiring`] (backoffs and request budgets apply).
+    pub fn renew(mut self, now: UtcDateTime) -> Session<Expiring, D> {
+        self.core.notify(Event::RenewalDue {
+            unauthorized: false,
+        });
+        self.into_expiring(now, now)
     }
 
     /// Renewal is due, but not sent before `not_before`.

@@ -206,6 +206,15 @@ impl TokenManager {
         self.command(Control::Login)
     }
 
+    /// Asks for a new token now, ahead of the refresh moment: to force a renewal, or when
+    /// more time must be left than the current token has. The current token is still
+    /// handed out until the new one arrives (wait for it with `token_newer_than`); with a
+    /// renewal already under way, this adds nothing. Backoffs and request budgets still
+    /// apply.
+    pub fn renew(&self) -> Result<(), Closed> {
+        self.command(Control::Renew)
+    }
+
     /// Revokes the session: the token is withdrawn at once, then the provider is asked to
     /// revoke the refresh and access tokens (RFC 7009) where it can. No token is handed
     /// out afterwards.

@@ -25,6 +25,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Control {
     Login,
+    Renew,
     Revoke,
     /// Stop, after revoking the session if asked to.
     Shutdown {
@@ -106,6 +107,7 @@ impl<D: Dialect> Task<D> {
                 () = self.shared.reports.woken() => {}
                 control = self.control.recv() => match control {
                     Some(Control::Login) => self.pump.handle(Command::Login, (self.clock)()),
+                    Some(Control::Renew) => self.pump.handle(Command::Renew, (self.clock)()),
                     Some(Control::Revoke) => self.pump.handle(Command::Revoke, (self.clock)()),
                     Some(Control::Shutdown { revoke: true }) => {
                         self.pump.handle(Command::Revoke, (self.clock)());
@@ -161,6 +163,7 @@ impl<D: Dialect> Task<D> {
                 outcome = &mut exchange => break outcome,
                 control = self.control.recv() => match control {
                     Some(Control::Login) => queued.push_back(Command::Login),
+                    Some(Control::Renew) => queued.push_back(Command::Renew),
                     Some(Control::Revoke) => queued.push_back(Command::Revoke),
                     Some(Control::Shutdown { revoke: true }) => {
                         queued.push_back(Command::Revoke);

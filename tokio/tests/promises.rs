@@ -333,3 +333,28 @@ async fn a_restart_resumes_from_the_store_without_logging_in() {
     assert_eq!(front.stats().auth_requests, 1, "no second login");
     second.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renew_replaces_the_token_early_and_serves_the_old_one_meanwhile() {
+    let clock = DrivenClock::new(START);
+    let front = front(&clock);
+    let manager = start(&front, &clock, "renew");
+    let first = manager.token(PATIENCE).await.unwrap();
+
+    let held = hold(&front);
+    manager.renew().unwrap();
+    eventually("the renewal to reach the provider", || {
+        (front.stats().auth_requests == 2).then_some(())
+    })
+    .await;
+    let served = manager.token(StdDuration::ZERO).await.unwrap();
+    assert_eq!(served.generation(), first.generation(), "served meanwhile");
+    held.release();
+    let second = manager
+        .token_newer_than(first.generation(), PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(second.generation().get(), 2);
+    assert_eq!(front.stats().auth_requests, 2, "one renewal");
+    manager.shutdown().await;
+}
