@@ -117,6 +117,8 @@ pub struct TokenCell {
     version: AtomicU64,
     current: ArcSwapOption<PublishedToken>,
     status: ArcSwap<Status>,
+    /// The temporary failure the session is backing off from, if any.
+    last_failure: ArcSwapOption<Error>,
     closed: AtomicBool,
     changed: Signal,
 }
@@ -146,6 +148,7 @@ impl Default for TokenCell {
             version: AtomicU64::new(0),
             current: ArcSwapOption::empty(),
             status: ArcSwap::from_pointee(Status::Renewing),
+            last_failure: ArcSwapOption::empty(),
             closed: AtomicBool::new(false),
             changed: Signal::new(),
         }
@@ -169,9 +172,17 @@ impl TokenCell {
         Self::default()
     }
 
-    /// Publishes what an event says about the token; other events change nothing.
+    /// Publishes what an event says about the token, and remembers the temporary failure
+    /// the session backs off from until a token is issued; other events change nothing.
     /// Returns whether the published token changed.
     pub fn apply(&self, event: &Event) -> bool {
+        match event {
+            Event::RetryScheduled { error, .. } => {
+                self.last_failure.store(Some(Arc::new(error.clone())))
+            }
+            Event::TokenIssued { .. } => self.last_failure.store(None),
+            _ => {}
+        }
         let published = match event {
             Event::TokenIssued {
                 token,
@@ -246,6 +257,13 @@ impl TokenCell {
 
 // The read side.
 impl TokenCell {
+    /// The temporary failure the session is backing off from (a 5xx, a timeout, a
+    /// connection refused, a 429), until the next token is issued: why
+    /// [`Status::Waiting`] waits. Permanent failures are in [`Status::NeedsLogin`].
+    pub fn last_failure(&self) -> Option<Error> {
+        self.last_failure.load().as_deref().cloned()
+    }
+
     /// Runs `read` on the published token, if there is one. No lock, no clock, no
     /// reference count: the fast path every call takes.
     #[inline]

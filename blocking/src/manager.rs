@@ -131,6 +131,13 @@ impl TokenManager {
         self.inner.cell.status()
     }
 
+    /// The temporary failure the session is backing off from (a 5xx, a timeout, a refused
+    /// connection, a 429), until the next token is issued: why [`Status::Waiting`]
+    /// waits. Permanent failures are in [`Status::NeedsLogin`].
+    pub fn last_failure(&self) -> Option<oauth_lifecycle::Error> {
+        self.inner.cell.last_failure()
+    }
+
     /// Asks for a login now, clearing a halt (after `invalid_client`, or when the
     /// session needs new credentials and they were fixed at the provider). Backoffs still
     /// apply. Returns once the background thread has taken the command, so that

@@ -232,6 +232,16 @@ fn expect<E: oauth_lifecycle_emulator::Emulator + Send + 'static>(
     match row.outcome {
         Outcome::RetriesAt(after) | Outcome::Throttled(after) => {
             let retry_at = wait_for_retry(tokens);
+            // Why it waits, for the caller to say.
+            let failure = tokens
+                .last_failure()
+                .expect("the failure it backs off from");
+            assert_eq!(failure.retry_at(), Some(retry_at), "{failure}");
+            assert_eq!(
+                matches!(failure, oauth_lifecycle::Error::Throttled { .. }),
+                matches!(row.outcome, Outcome::Throttled(_)),
+                "{failure}"
+            );
             match after {
                 Some(after) => assert_eq!(retry_at, attempt + after),
                 None => assert!(
@@ -263,6 +273,7 @@ fn expect<E: oauth_lifecycle_emulator::Emulator + Send + 'static>(
                 .token_newer_than(first.generation(), PATIENCE)
                 .expect("renewed at the retry");
             assert_eq!(sim.call_api(&renewed), 200);
+            assert!(tokens.last_failure().is_none(), "cleared by the new token");
             let stats = sim.stats();
             if matches!(row.outcome, Outcome::Throttled(_)) {
                 // One login, the refused refresh, then a refresh that succeeds.

@@ -195,6 +195,13 @@ impl TokenManager {
         self.inner.shared.cell.status()
     }
 
+    /// The temporary failure the session is backing off from (a 5xx, a timeout, a refused
+    /// connection, a 429), until the next token is issued: why [`Status::Waiting`]
+    /// waits. Permanent failures are in [`Status::NeedsLogin`].
+    pub fn last_failure(&self) -> Option<oauth_lifecycle::Error> {
+        self.inner.shared.cell.last_failure()
+    }
+
     /// Whether the manager was shut down.
     pub fn is_closed(&self) -> bool {
         self.inner.shared.cell.is_closed()
