@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::{
-    AnySession, Dialect, Driver, Event, Generation, Output, Policy, RequestId, Snapshot,
-    TokenRequest, TransportError,
+    Dialect, Driver, Event, Generation, Output, Policy, RequestId, TokenRequest, TransportError,
 };
 use zeroize::Zeroizing;
 
@@ -95,7 +94,7 @@ impl<D: Dialect> Pump<D> {
         };
         let (driver, revision) = match stored {
             Some(stored) => {
-                let session = restore(&dialect, &policy, &stored)?;
+                let session = stored.restore(Arc::clone(&dialect), policy.clone())?;
                 tracing::info!(
                     revision = stored.revision,
                     generation = stored.generation.get(),
@@ -281,7 +280,7 @@ impl<D: Dialect> Pump<D> {
     /// Replaces the session by the store's newer one, if it can be read. Whatever the old
     /// one was about to send is dropped with it: the newer session knows better.
     fn adopt(&mut self, stored: &StoredSession, now: UtcDateTime) -> bool {
-        let session = match restore(&self.dialect, &self.policy, stored) {
+        let session = match stored.restore(Arc::clone(&self.dialect), self.policy.clone()) {
             Ok(session) => session,
             Err(error) => {
                 tracing::error!(%error, "the store holds an unreadable session");
@@ -304,22 +303,6 @@ impl<D: Dialect> Pump<D> {
 }
 
 /// A session from its stored form.
-fn restore<D: Dialect>(
-    dialect: &Arc<D>,
-    policy: &Policy,
-    stored: &StoredSession,
-) -> Result<AnySession<Arc<D>>, StoreError> {
-    let snapshot: Snapshot<D::Extra> =
-        serde_json::from_slice(&stored.snapshot).map_err(|_| StoreError::Unreadable {
-            reason: "not a session snapshot of this dialect",
-        })?;
-    AnySession::restore(Arc::clone(dialect), policy.clone(), snapshot).map_err(|_| {
-        StoreError::Unreadable {
-            reason: "a snapshot that cannot be restored",
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use oauth_lifecycle::dialect::Standard;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use oauth_lifecycle::Generation;
+use oauth_lifecycle::{AnySession, Dialect, Generation, Policy, Snapshot};
 use zeroize::Zeroizing;
 
 /// A session as a store holds it: a snapshot made with its secrets (JSON), the
@@ -17,6 +17,24 @@ pub struct StoredSession {
     pub generation: Generation,
     /// The snapshot, as JSON. It holds secrets: it is wiped from memory when dropped.
     pub snapshot: Zeroizing<Vec<u8>>,
+}
+
+impl StoredSession {
+    /// The session it holds, under `dialect` and `policy`: what a manager resumes from,
+    /// and what a tool reads to show a stored session.
+    pub fn restore<D: Dialect>(
+        &self,
+        dialect: D,
+        policy: Policy,
+    ) -> Result<AnySession<D>, StoreError> {
+        let snapshot: Snapshot<D::Extra> =
+            serde_json::from_slice(&self.snapshot).map_err(|_| StoreError::Unreadable {
+                reason: "not a session snapshot of this dialect",
+            })?;
+        AnySession::restore(dialect, policy, snapshot).map_err(|_| StoreError::Unreadable {
+            reason: "a snapshot that cannot be restored",
+        })
+    }
 }
 
 impl fmt::Debug for StoredSession {

@@ -1,0 +1,197 @@
+//! `login`, `refresh`, `revoke` and `logout`: the session's life, by hand.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use oauth_lifecycle::Status;
+use oauth_lifecycle_adapter::{MemoryStore, SessionStore};
+
+use crate::cli::{ScopeArg, Want};
+use crate::commands::obtain::{obtain, Obtained};
+use crate::context::{now, Context};
+use crate::dialects::{self, with_dialect};
+use crate::failure::Failure;
+use crate::limited::Sends;
+use crate::secrets::{self, PasswordUse, Secrets};
+use crate::session::{self, Issued, Running};
+use crate::session_file::RecordedFailure;
+use crate::time_format::rfc3339;
+
+fn summary(issued: &Issued) -> String {
+    format!(
+        "generation {}, valid until {}",
+        issued.generation.get(),
+        rfc3339(issued.valid_until)
+    )
+}
+
+/// Logs in with the profile's credentials (asking for the password on a terminal) and
+/// stores the session. A session still logged in is kept; a revoked one is replaced.
+pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Failure> {
+    let (name, profile) = (&context.name, &context.profile);
+    let scope = args.scope.as_deref();
+    let file = context.session_file(scope);
+    let _turn = file.lock(context.timeout)?;
+    let store = file.store(name, profile)?;
+    let policy = context.policy();
+
+    let reading = dialects::build(name, profile, &Secrets::default(), scope)?;
+    let stored = with_dialect!(reading, Sends::Nothing, |dialect| {
+        session::driver(dialect, &policy, &*store).map(|(driver, stored)| {
+            stored.then(|| (driver.status(), driver.session().generation()))
+        })
+    })?;
+    let status = stored.as_ref().map(|(status, _)| status.clone());
+    if status == Some(Status::Revoked) && !context.dry_run {
+        // A revoked session has nothing left to keep.
+        file.remove()?;
+    }
+    if context.dry_run {
+        // A revoked session would be deleted first: the login starts from nothing.
+        let store: Arc<dyn SessionStore> = if status == Some(Status::Revoked) {
+            Arc::new(MemoryStore::new())
+        } else {
+            store.clone()
+        };
+        let dialect = dialects::build(name, profile, &Secrets::default(), scope)?;
+        let shown = with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
+            dialect,
+            &policy,
+            &*store,
+            now(),
+            |driver, now| {
+                driver.handle_timeout(now);
+                let _ = driver.login(now);
+            }
+        ))?;
+        println!("{shown}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let secrets = secrets::resolve(name, profile, context.prompting, PasswordUse::Login)?;
+    let dialect = dialects::build(name, profile, &secrets, scope)?;
+    let issued = with_dialect!(dialect, Sends::Everything, |dialect| {
+        let running = Running::start(
+            dialect,
+            Sends::Everything,
+            policy.clone(),
+            store.clone(),
+            name,
+        )?;
+        // A session stopped for want of a login logs in now; one without a token logs
+        // in by itself; one that is fine stays as it is.
+        let after = match &stored {
+            Some((Status::NeedsLogin { .. }, generation)) => {
+                running.manager.login();
+                Some(*generation)
+            }
+            _ => None,
+        };
+        running
+            .token(after, context.deadline())
+            .map(|token| Issued::from_published(&token, None))
+    });
+    file.record_failure(issued.as_ref().err().map(|failure| RecordedFailure {
+        at: rfc3339(now()),
+        message: failure.message.clone(),
+    }));
+    let issued = issued?;
+    let already =
+        matches!(stored, Some((Status::Ready, generation)) if generation == issued.generation);
+    println!(
+        "{} ({}): {}",
+        if already {
+            "already logged in"
+        } else {
+            "logged in"
+        },
+        context.profile.provider.name(),
+        summary(&issued)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Renews the token now and says what came.
+pub(crate) fn refresh(context: &Context, args: &ScopeArg) -> Result<ExitCode, Failure> {
+    let want = Want {
+        scope: args.clone(),
+        min_ttl: None,
+        force_refresh: true,
+    };
+    match obtain(context, &want)? {
+        Obtained::DryRun(shown) => println!("{shown}"),
+        Obtained::Token(issued) => println!("renewed: {}", summary(&issued)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Revokes the session at the provider (where it has revocation) and keeps it stored as
+/// revoked; with `forget`, deletes it too.
+pub(crate) fn revoke(
+    context: &Context,
+    args: &ScopeArg,
+    forget: bool,
+) -> Result<ExitCode, Failure> {
+    let (name, profile) = (&context.name, &context.profile);
+    let scope = args.scope.as_deref();
+    let file = context.session_file(scope);
+    let _turn = file.lock(context.timeout)?;
+    let store = file.store(name, profile)?;
+    let policy = context.policy();
+
+    let reading = dialects::build(name, profile, &Secrets::default(), scope)?;
+    let status = with_dialect!(reading, Sends::Nothing, |dialect| {
+        session::driver(dialect, &policy, &*store)
+            .map(|(driver, stored)| stored.then(|| driver.status()))
+    });
+    let status = match status {
+        Ok(status) => status,
+        // Logging out of a session that cannot be read: delete it all the same.
+        Err(failure) if forget && failure.exit == crate::failure::Exit::Store => {
+            if !context.dry_run {
+                file.remove()?;
+            }
+            println!("logged out (the stored session could not be read, so it was not revoked at the provider)");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(failure) => return Err(failure),
+    };
+    if context.dry_run {
+        let dialect = dialects::build(name, profile, &Secrets::default(), scope)?;
+        let shown = with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
+            dialect,
+            &policy,
+            &*store,
+            now(),
+            |driver, now| driver.revoke(now)
+        ))?;
+        println!("{shown}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    match status {
+        None => println!("no stored session for profile `{name}`: nothing to revoke"),
+        Some(Status::Revoked) => println!("the session was already revoked"),
+        Some(_) => {
+            let secrets =
+                secrets::resolve(name, profile, context.prompting, PasswordUse::IfAtHand)?;
+            let sends = if profile.logs_in_as_user() && secrets.password.is_none() {
+                Sends::NoLogin
+            } else {
+                Sends::Everything
+            };
+            let dialect = dialects::build(name, profile, &secrets, scope)?;
+            with_dialect!(dialect, sends, |dialect| {
+                let running = Running::start(dialect, sends, policy.clone(), store.clone(), name)?;
+                running.manager.revoke();
+                // Dropping it waits for the revocation requests.
+                drop(running);
+                Ok::<(), Failure>(())
+            })?;
+            println!("revoked");
+        }
+    }
+    if forget {
+        file.remove()?;
+        println!("logged out: the stored session is deleted");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,137 @@
+//! `tokenctl watch`: keeps the session fresh in the foreground, printing each event of
+//! the session as it happens, with a live status line on a terminal.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle::Status;
+use oauth_lifecycle_adapter::WaitError;
+
+use crate::cli::WatchArgs;
+use crate::context::{now, Context};
+use crate::dialects::{self, with_dialect};
+use crate::events::StatusLine;
+use crate::failure::Failure;
+use crate::limited::Sends;
+use crate::secrets::{self, PasswordUse, Secrets};
+use crate::session::{self, Running};
+use crate::time_format::{rfc3339, span};
+
+/// How often the status is looked at (and the status line redrawn).
+const TICK: Duration = Duration::from_millis(250);
+
+pub(crate) fn watch(
+    context: &Context,
+    args: &WatchArgs,
+    status_line: &StatusLine,
+) -> Result<ExitCode, Failure> {
+    let (name, profile) = (&context.name, &context.profile);
+    let scope = args.scope.scope.as_deref();
+    let file = context.session_file(scope);
+    let store = file.store(name, profile)?;
+    let policy = context.policy();
+    if context.dry_run {
+        let dialect = dialects::build(name, profile, &Secrets::default(), scope)?;
+        let shown = with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
+            dialect,
+            &policy,
+            &*store,
+            now(),
+            |driver, now| driver.handle_timeout(now)
+        ))?;
+        println!("{shown}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A long watch may need a login: ask for the password up front, if we may ask.
+    let password = if context.prompting.allowed() {
+        PasswordUse::Login
+    } else {
+        PasswordUse::IfAtHand
+    };
+    let secrets = secrets::resolve(name, profile, context.prompting, password)?;
+    let sends = if profile.logs_in_as_user() && secrets.password.is_none() {
+        Sends::NoLogin
+    } else {
+        Sends::Everything
+    };
+    // When the stored session renews next, read from the store without secrets.
+    let renewal_at = || {
+        let reading = dialects::build(name, profile, &Secrets::default(), scope).ok()?;
+        with_dialect!(reading, Sends::Nothing, |dialect| {
+            let (driver, _) = session::driver(dialect, &policy, &*store).ok()?;
+            driver.session().tokens().map(|tokens| tokens.refresh_at())
+        })
+    };
+    let dialect = dialects::build(name, profile, &secrets, scope)?;
+    let running = with_dialect!(dialect, sends, |dialect| Running::start(
+        dialect,
+        sends,
+        policy.clone(),
+        store.clone(),
+        name
+    ))?;
+    let live = std::io::stdout().is_terminal();
+    let until = args.duration.map(|duration| Instant::now() + duration);
+    let mut seen: Option<oauth_lifecycle::Generation> = None;
+    let mut renewals = 0u64;
+    let mut next_renewal: Option<UtcDateTime> = None;
+    // Bounded by `--for` and `--renewals`; otherwise it runs until interrupted, as a
+    // foreground watcher does. Every pass waits at least one tick.
+    loop {
+        if until.is_some_and(|until| Instant::now() >= until) {
+            break;
+        }
+        let waited = match seen {
+            Some(generation) => running.manager.token_newer_than(generation, TICK),
+            None => running.manager.token(TICK),
+        };
+        match waited {
+            Ok(token) => {
+                if seen.is_some() {
+                    renewals += 1;
+                }
+                seen = Some(token.generation());
+                next_renewal = renewal_at();
+                if args.renewals.is_some_and(|limit| renewals >= limit) {
+                    break;
+                }
+            }
+            Err(WaitError::Timeout { .. }) => {}
+            // Answered at once: wait the tick here.
+            Err(_) => std::thread::sleep(TICK),
+        }
+        match running.manager.status() {
+            Status::NeedsLogin { error } => {
+                status_line.clear();
+                return Err(Failure::from_error(&error, name));
+            }
+            Status::Revoked => {
+                status_line.clear();
+                return Err(session::revoked(name));
+            }
+            status if live => {
+                let now = now();
+                let line = format!(
+                    "generation {} · {} · {}",
+                    seen.map_or("none".into(), |g| g.get().to_string()),
+                    session::describe(&status),
+                    match next_renewal {
+                        Some(at) if at > now =>
+                            format!("renewal in {}", span((at - now).whole_seconds())),
+                        Some(at) => format!("renewal due since {}", rfc3339(at)),
+                        None => "no token yet".into(),
+                    }
+                );
+                status_line.show(&line);
+            }
+            _ => {}
+        }
+    }
+    status_line.clear();
+    drop(running);
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "watch ended after {renewals} renewal(s)");
+    Ok(ExitCode::SUCCESS)
+}

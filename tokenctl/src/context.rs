@@ -1,0 +1,87 @@
+//! What every command works with: the profile, where its session is kept, whether it
+//! may prompt, how long it may wait.
+
+use std::time::{Duration, Instant};
+
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle::Policy;
+
+use crate::cli::Global;
+use crate::config::{self, Locations, Profile};
+use crate::failure::{Exit, Failure};
+use crate::secrets::Prompting;
+use crate::session_file::SessionFile;
+
+/// One command's setting.
+pub(crate) struct Context {
+    pub(crate) name: String,
+    pub(crate) profile: Profile,
+    pub(crate) locations: Locations,
+    pub(crate) prompting: Prompting,
+    pub(crate) timeout: Duration,
+    pub(crate) dry_run: bool,
+    /// When the command started; its waits end at `started + timeout`.
+    started: Instant,
+}
+
+impl Context {
+    /// Reads the config file and picks the profile.
+    pub(crate) fn load(global: &Global) -> Result<Self, Failure> {
+        let locations = Locations::resolve(global.config.clone(), global.state_dir.clone())?;
+        let mut config = config::load(&locations.config_file)?;
+        let name = global.profile.clone();
+        let profile = config.profiles.remove(&name).ok_or_else(|| {
+            let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+            Failure::new(
+                Exit::Config,
+                format!(
+                    "no profile `{name}` in {} (profiles: {})",
+                    locations.config_file.display(),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
+            .fix(format!("run: tokenctl init -p {name}, or pick one with -p"))
+        })?;
+        Ok(Context {
+            name,
+            profile,
+            locations,
+            prompting: Prompting::new(global.non_interactive),
+            timeout: global.timeout,
+            dry_run: global.dry_run,
+            started: Instant::now(),
+        })
+    }
+
+    /// The session for `scope` (the profile's, with `None`).
+    pub(crate) fn session_file(&self, scope: Option<&str>) -> SessionFile {
+        SessionFile::locate(&self.locations.state_dir, &self.name, &self.profile, scope)
+    }
+
+    /// The moment every wait of this command ends.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.started + self.timeout
+    }
+
+    /// The core's defaults, with no token request outliving the command's timeout (a
+    /// manager shutting down waits for the request under way).
+    pub(crate) fn policy(&self) -> Policy {
+        let mut policy = Policy::default();
+        let timeout = oauth_lifecycle::time::Duration::try_from(self.timeout)
+            .unwrap_or(policy.response_timeout);
+        policy.response_timeout = policy
+            .response_timeout
+            .min(timeout)
+            .max(oauth_lifecycle::time::Duration::SECOND);
+        policy
+    }
+}
+
+/// The system clock, as the core reads time.
+pub(crate) fn now() -> UtcDateTime {
+    oauth_lifecycle_adapter::transport::now()
+}

@@ -1,0 +1,331 @@
+//! The operations on a stored session that every command is made of, generic over the
+//! dialect: read it without sending anything, run the blocking manager over it until a
+//! token comes, and show what would be sent instead of sending it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oauth_lifecycle::time::UtcDateTime;
+use oauth_lifecycle::{
+    AnySession, Dialect, Driver, Error, Generation, Output, Policy, Status, TransportError,
+};
+use oauth_lifecycle_adapter::{SessionStore, WaitError};
+use oauth_lifecycle_blocking::{PublishedToken, TokenManager};
+use zeroize::Zeroizing;
+
+use crate::failure::{Exit, Failure};
+use crate::limited::Sends;
+use crate::redact;
+
+/// A token handed to the user, with what the formats print about it.
+pub(crate) struct Issued {
+    pub(crate) secret: Zeroizing<String>,
+    pub(crate) valid_until: UtcDateTime,
+    pub(crate) generation: Generation,
+    pub(crate) scope: Option<String>,
+}
+
+impl Issued {
+    pub(crate) fn from_published(token: &PublishedToken, scope: Option<String>) -> Self {
+        Issued {
+            secret: Zeroizing::new(token.secret().to_owned()),
+            valid_until: token.valid_until(),
+            generation: token.generation(),
+            scope,
+        }
+    }
+}
+
+/// What the stored session offers, read without sending anything.
+pub(crate) enum Stored {
+    /// Nothing usable: no session, or one without a token.
+    Nothing,
+    /// A token good enough for what was asked, and what the user should know about the
+    /// session.
+    Good {
+        issued: Issued,
+        warning: Option<String>,
+    },
+    /// A token that must be renewed first: by the session itself (its renewal is due),
+    /// or on request (`ask`: too little left, or a renewal asked for).
+    Renew {
+        /// The token's generation: the renewed one is newer.
+        generation: Generation,
+        /// Whether the session must be asked to renew (it would not by itself yet).
+        ask: bool,
+    },
+}
+
+/// A driver over the session in `store`, restored under `dialect`, or over a new one
+/// when the store holds none; and whether one was stored.
+pub(crate) fn driver<D: Dialect>(
+    dialect: D,
+    policy: &Policy,
+    store: &dyn SessionStore,
+) -> Result<(Driver<D>, bool), Failure> {
+    match store.load()? {
+        Some(stored) => {
+            let session: AnySession<D> = stored.restore(dialect, policy.clone())?;
+            Ok((Driver::from_session(session), true))
+        }
+        None => {
+            let driver = Driver::new(dialect, policy.clone())
+                .map_err(|error| Failure::new(Exit::Config, error.to_string()))?;
+            Ok((driver, false))
+        }
+    }
+}
+
+/// Reads the stored session and says whether its token will do: at least `min_ttl`
+/// left, no renewal due, none asked for. `dialect` should send nothing.
+pub(crate) fn read<D: Dialect>(
+    dialect: D,
+    policy: &Policy,
+    store: &dyn SessionStore,
+    min_ttl: Option<Duration>,
+    force: bool,
+    profile: &str,
+    now: UtcDateTime,
+) -> Result<Stored, Failure> {
+    let (driver, stored) = driver(dialect, policy, store)?;
+    if !stored {
+        return Ok(Stored::Nothing);
+    }
+    if driver.status() == Status::Revoked {
+        return Err(revoked(profile));
+    }
+    let due = driver
+        .next_deadline()
+        .is_some_and(|deadline| deadline <= now);
+    let Some(token) = driver.access_token(now) else {
+        return Ok(Stored::Nothing);
+    };
+    let generation = token.generation();
+    let left = token.valid_until() - now;
+    let short = min_ttl.is_some_and(|min| left < min);
+    let warning = match driver.status() {
+        // A session that stopped renewing still has its valid token: hand it out, and
+        // say what to do before it expires.
+        Status::NeedsLogin { error } => Some(format!(
+            "warning: the session cannot renew by itself ({error}); before the token expires, run: tokenctl login -p {profile}"
+        )),
+        Status::Ready if !due => None,
+        _ => return Ok(Stored::Renew { generation, ask: false }),
+    };
+    if force || short {
+        return Ok(Stored::Renew {
+            generation,
+            ask: true,
+        });
+    }
+    let issued = Issued {
+        secret: Zeroizing::new(token.secret().to_owned()),
+        valid_until: token.valid_until(),
+        generation,
+        scope: scope_of(&driver),
+    };
+    Ok(Stored::Good { issued, warning })
+}
+
+/// The scope the provider granted with token `generation`, read from the store.
+pub(crate) fn granted_scope<D: Dialect>(
+    dialect: D,
+    policy: &Policy,
+    store: &dyn SessionStore,
+    generation: Generation,
+) -> Option<String> {
+    let (driver, _) = driver(dialect, policy, store).ok()?;
+    let tokens = driver.session().tokens()?;
+    (tokens.generation() == generation)
+        .then(|| tokens.scope().map(str::to_owned))
+        .flatten()
+}
+
+fn scope_of<D: Dialect>(driver: &Driver<D>) -> Option<String> {
+    driver
+        .session()
+        .tokens()
+        .and_then(|tokens| tokens.scope())
+        .map(str::to_owned)
+}
+
+pub(crate) fn revoked(profile: &str) -> Failure {
+    Failure::new(
+        Exit::Revoked,
+        format!("the session of profile `{profile}` is revoked"),
+    )
+    .fix(format!("run: tokenctl login -p {profile}"))
+}
+
+/// A running manager over the stored session, shut down (and so persisted) when dropped.
+pub(crate) struct Running {
+    pub(crate) manager: TokenManager,
+    sends: Sends,
+    profile: String,
+}
+
+impl Running {
+    /// Starts the blocking manager over `store`: it resumes the stored session, or logs
+    /// in if there is none.
+    pub(crate) fn start<D: Dialect>(
+        dialect: D,
+        sends: Sends,
+        policy: Policy,
+        store: Arc<dyn SessionStore>,
+        profile: &str,
+    ) -> Result<Self, Failure> {
+        let manager = TokenManager::builder(dialect, policy)
+            .store(store)
+            .name("tokenctl")
+            .start()
+            .map_err(|error| match error {
+                oauth_lifecycle_blocking::StartError::Session(
+                    oauth_lifecycle_adapter::StartError::Store(error),
+                ) => Failure::from(error),
+                other => Failure::new(Exit::Config, other.to_string()),
+            })?;
+        Ok(Running {
+            manager,
+            sends,
+            profile: profile.to_owned(),
+        })
+    }
+
+    /// A token newer than `after` (any, with `None`), waiting at most until `deadline`.
+    /// Fails at the first failure of the renewal, with what to do about it.
+    pub(crate) fn token(
+        &self,
+        after: Option<Generation>,
+        deadline: Instant,
+    ) -> Result<Arc<PublishedToken>, Failure> {
+        // Bounded: every pass waits up to 100 ms, and the loop ends at the deadline.
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::new(
+                    Exit::Unavailable,
+                    format!(
+                        "no token in time; the session is {}",
+                        describe(&self.manager.status())
+                    ),
+                )
+                .fix("try again, or give a longer --timeout"));
+            }
+            let slice = left.min(Duration::from_millis(100));
+            let waited = match after {
+                Some(generation) => self.manager.token_newer_than(generation, slice),
+                None => self.manager.token(slice),
+            };
+            match waited {
+                Ok(token) => return Ok(token),
+                Err(WaitError::NeedsLogin { error }) => return Err(self.needs_login(&error)),
+                Err(WaitError::Revoked) => return Err(revoked(&self.profile)),
+                Err(WaitError::Timeout { .. }) => {
+                    if let Some(error) = self.manager.last_failure() {
+                        return Err(Failure::from_error(&error, &self.profile));
+                    }
+                }
+                Err(other) => return Err(Failure::new(Exit::Internal, other.to_string())),
+            }
+        }
+    }
+
+    /// Why the session stopped, told apart: without a password at hand a login is what
+    /// is missing; with one, the provider refused it.
+    fn needs_login(&self, error: &Error) -> Failure {
+        let login = format!("run: tokenctl login -p {}", self.profile);
+        match (self.sends, error) {
+            (Sends::NoLogin | Sends::Nothing, _) => Failure::new(
+                Exit::NeedsLogin,
+                format!("the session needs a new login ({error})"),
+            )
+            .fix(login),
+            (Sends::Everything, Error::Reauthenticate { .. }) => Failure::new(
+                Exit::Rejected,
+                format!("the provider refused the credentials: {error}"),
+            )
+            .fix(format!(
+                "check the username in the profile and the password, then {login}"
+            )),
+            (Sends::Everything, error) => Failure::from_error(error, &self.profile),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.manager.shutdown();
+    }
+}
+
+/// How a status reads in a sentence.
+pub(crate) fn describe(status: &Status) -> String {
+    match status {
+        Status::Ready => "ready".into(),
+        Status::Renewing => "renewing".into(),
+        Status::Waiting {
+            retry_at,
+            throttled,
+        } => format!(
+            "waiting until {}{}",
+            crate::time_format::rfc3339(*retry_at),
+            if *throttled { " (throttled)" } else { "" }
+        ),
+        Status::NeedsLogin { error } => format!("stopped: {error}"),
+        Status::Revoked => "revoked".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// What the session would send first after `act`, rendered with secrets redacted, or
+/// why it would send nothing. Sends nothing. `dialect` may hold stand-ins for secrets.
+pub(crate) fn dry_run<D: Dialect>(
+    dialect: D,
+    policy: &Policy,
+    store: &dyn SessionStore,
+    now: UtcDateTime,
+    act: impl FnOnce(&mut Driver<D>, UtcDateTime),
+) -> Result<String, Failure> {
+    let (mut driver, _) = driver(dialect, policy, store)?;
+    if let Some((id, _)) = driver.in_flight() {
+        let _ = driver.handle_transport_error(id, TransportError::OutcomeUnknown, now);
+    }
+    act(&mut driver, now);
+    for _ in 0..64 {
+        match driver.poll_output() {
+            Output::Request(request) => {
+                let mut secrets = Vec::new();
+                driver
+                    .session()
+                    .dialect()
+                    .for_each_secret(&mut |secret| secrets.push(secret.to_owned()));
+                if let Some(tokens) = driver.session().tokens() {
+                    secrets.push(tokens.access_token().secret().to_owned());
+                    if let Some(refresh) = tokens.refresh_token() {
+                        secrets.push(refresh.secret().to_owned());
+                    }
+                }
+                let rendered = redact::request(&request, &secrets);
+                return Ok(format!(
+                    "would send ({}), and sends nothing:\n{rendered}",
+                    request.purpose()
+                ));
+            }
+            Output::Timeout(at) => {
+                return Ok(format!(
+                    "nothing would be sent now; the session is {}, next due at {}",
+                    describe(&driver.status()),
+                    crate::time_format::rfc3339(at)
+                ))
+            }
+            Output::Idle => {
+                return Ok(format!(
+                    "nothing would be sent; the session is {}",
+                    describe(&driver.status())
+                ))
+            }
+            Output::Event(_) | Output::Persist => {}
+        }
+    }
+    Err(Failure::new(Exit::Internal, "the session never settled"))
+}
