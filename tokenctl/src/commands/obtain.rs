@@ -138,7 +138,7 @@ fn renew(
     if let Some(min_ttl) = want.min_ttl {
         if left < min_ttl {
             return Err(Failure::new(
-                Exit::Rejected,
+                Exit::Usage,
                 format!(
                     "the provider's new token has only {} left, less than --min-ttl {}",
                     crate::time_format::span(left.whole_seconds()),

@@ -1,0 +1,362 @@
+//! `tokenctl` end to end against each seed provider's emulator over HTTP on 127.0.0.1:
+//! the same walk through every command for all five providers, as a table.
+
+mod support;
+
+use oauth_lifecycle_emulator::{
+    Clock, ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server,
+    ConvirzaV3ServerConfig, Emulator, HttpFront, ServerStats, StandardServer, StandardServerConfig,
+};
+use serde_json::Value;
+use support::{closed_port, Lab};
+
+type Front = HttpFront<Box<dyn Emulator + Send>>;
+
+/// One provider: its emulator, a profile for it, and what the walk expects of it.
+struct Provider {
+    name: &'static str,
+    front: Front,
+    /// The profile's TOML, given the emulator's base URL.
+    profile: fn(&str) -> String,
+    /// The variable holding the secret the provider checks at login, and its value.
+    secret: (&'static str, &'static str),
+    /// Whether the provider has revocation (else revoking forgets the tokens locally).
+    revokes: bool,
+    /// Whether renewal goes by refresh token (else by a new login).
+    refreshes: bool,
+}
+
+fn front(emulator: impl Emulator + Send + 'static) -> Front {
+    HttpFront::start(
+        Box::new(emulator) as Box<dyn Emulator + Send>,
+        Clock::System,
+    )
+    .expect("the emulator listens")
+}
+
+fn providers() -> Vec<Provider> {
+    vec![
+        Provider {
+            name: "standard",
+            front: front(StandardServer::new(StandardServerConfig::default())),
+            profile: |base| {
+                format!(
+                    "provider = \"standard\"\ntoken_url = \"{base}/token\"\nrevocation_url = \"{base}/revoke\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"STANDARD_SECRET\"\ngrant = \"password\"\nusername = \"alice\"\npassword_env = \"STANDARD_PASSWORD\"\nplaintext_storage = true"
+                )
+            },
+            secret: ("STANDARD_PASSWORD", "alice-password"),
+            revokes: true,
+            refreshes: true,
+        },
+        Provider {
+            name: "convirza-v2",
+            front: front(StandardServer::new(StandardServerConfig::convirza_v2())),
+            profile: |base| {
+                format!(
+                    "provider = \"convirza-v2\"\ntoken_url = \"{base}/oauth/token\"\nclient_id = \"system\"\nclient_secret_env = \"V2_SECRET\"\nusername = \"user@convirza.com\"\npassword_env = \"V2_PASSWORD\"\nplaintext_storage = true"
+                )
+            },
+            secret: ("V2_PASSWORD", "mySecurePassword123"),
+            revokes: false,
+            refreshes: true,
+        },
+        Provider {
+            name: "convirza-v3",
+            front: front(ConvirzaV3Server::new(ConvirzaV3ServerConfig::default())),
+            profile: |base| {
+                format!(
+                    "provider = \"convirza-v3\"\nbase_url = \"{base}\"\nusername = \"user@example.com\"\npassword_env = \"V3_PASSWORD\"\nplaintext_storage = true"
+                )
+            },
+            secret: ("V3_PASSWORD", "SecurePassword123!"),
+            revokes: true,
+            refreshes: true,
+        },
+        Provider {
+            name: "convercus",
+            front: front(StandardServer::new(StandardServerConfig::keycloak(
+                "abc-staging",
+            ))),
+            profile: |base| {
+                format!(
+                    "provider = \"convercus\"\nprogram = \"ABC\"\nenvironment = \"staging\"\nauth_url = \"{base}\"\nclient_secret_env = \"CONVERCUS_SECRET\"\nplaintext_storage = true"
+                )
+            },
+            secret: ("CONVERCUS_SECRET", "convercus-secret"),
+            revokes: true,
+            refreshes: false,
+        },
+        Provider {
+            name: "convercus-legacy",
+            front: front(ConvercusLegacyServer::new(
+                ConvercusLegacyServerConfig::default(),
+            )),
+            profile: |base| {
+                format!(
+                    "provider = \"convercus-legacy\"\norg = \"ACME\"\napi_url = \"{base}\"\nusername = \"api-user\"\npassword_env = \"LEGACY_PASSWORD\"\nplaintext_storage = true"
+                )
+            },
+            secret: ("LEGACY_PASSWORD", "api-password"),
+            revokes: false,
+            refreshes: false,
+        },
+    ]
+}
+
+fn stats(front: &Front) -> ServerStats {
+    front.with_emulator(|emulator| emulator.stats().clone())
+}
+
+fn valid(front: &Front, token: &str) -> bool {
+    let now = oauth_lifecycle_adapter::transport::now();
+    front.with_emulator(|emulator| emulator.is_access_token_valid(token, now))
+}
+
+fn lab(provider: &Provider) -> Lab {
+    let lab = Lab::new();
+    lab.profile("p", &(provider.profile)(&provider.front.base_url()));
+    // Every provider's other secrets, so each profile finds what it names.
+    lab.secret("STANDARD_SECRET", "emulated-secret");
+    lab.secret("V2_SECRET", "convirza-v2-secret");
+    let (variable, value) = provider.secret;
+    lab.secret(variable, value);
+    lab
+}
+
+#[test]
+fn every_command_against_every_provider() {
+    for provider in providers() {
+        walk(&provider);
+    }
+}
+
+fn walk(provider: &Provider) {
+    let name = provider.name;
+    let lab = lab(provider);
+    let front = &provider.front;
+
+    // token: logs in once, then reuses the stored session.
+    let first = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
+    assert!(valid(front, &first), "{name}: a live token");
+    assert_eq!(stats(front).logins, 1, "{name}");
+    let again = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
+    assert_eq!(again, first, "{name}: the stored token is reused");
+    assert_eq!(stats(front).token_requests, 1, "{name}: nothing sent");
+
+    // The formats.
+    let json: Value = serde_json::from_str(
+        lab.run(&["token", "-p", "p", "--format", "json"])
+            .ok()
+            .line(),
+    )
+    .unwrap();
+    assert_eq!(json["access_token"], first.as_str(), "{name}");
+    assert_eq!(json["token_type"], "Bearer");
+    assert_eq!(json["generation"], 1);
+    let expires = oauth_lifecycle::time::OffsetDateTime::parse(
+        json["expires_at"].as_str().unwrap(),
+        &oauth_lifecycle::time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(json["expires_at_epoch"], expires.unix_timestamp(), "{name}");
+    assert_eq!(
+        lab.run(&["token", "-p", "p", "--format", "header"])
+            .ok()
+            .line(),
+        format!("Authorization: Bearer {first}")
+    );
+    assert_eq!(
+        lab.run(&["token", "-p", "p", "--format", "curl-config"])
+            .ok()
+            .line(),
+        format!("header = \"Authorization: Bearer {first}\"")
+    );
+    let credential: Value = serde_json::from_str(
+        lab.run(&["token", "-p", "p", "--format", "exec-credential"])
+            .ok()
+            .line(),
+    )
+    .unwrap();
+    assert_eq!(credential["kind"], "ExecCredential");
+    assert_eq!(credential["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(credential["status"]["token"], first.as_str());
+    assert_eq!(
+        credential["status"]["expirationTimestamp"],
+        json["expires_at"]
+    );
+
+    // inspect, as text and JSON, without a secret (the lab checks every output).
+    let shown = lab.run(&["inspect", "-p", "p"]).ok().stdout;
+    assert!(
+        shown.contains("active (ready), generation 1"),
+        "{name}:\n{shown}"
+    );
+    assert!(shown.contains("renewal"), "{name}:\n{shown}");
+    let inspected: Value =
+        serde_json::from_str(lab.run(&["inspect", "-p", "p", "--json"]).ok().line()).unwrap();
+    assert_eq!(inspected["session"]["state"], "active", "{name}");
+    assert_eq!(
+        inspected["session"]["token"]["refresh_token"], provider.refreshes,
+        "{name}"
+    );
+    assert!(inspected["session"]["token"]["renewal_reason"]["rule"].is_string());
+
+    // exec: the token in the environment, not in argv.
+    let out = lab.path().join("exec-token");
+    lab.run_with(
+        &[
+            "exec",
+            "-p",
+            "p",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$ACCESS_TOKEN\" > \"$OUT\"; exit 3",
+        ],
+        &[("OUT", out.to_str().unwrap())],
+    )
+    .expect(3);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        first,
+        "{name}: exec passes the token"
+    );
+    lab.run_with(
+        &[
+            "exec",
+            "-p",
+            "p",
+            "--env-var",
+            "API_TOKEN",
+            "--",
+            "sh",
+            "-c",
+            "printf %s \"$API_TOKEN\" > \"$OUT\"",
+        ],
+        &[("OUT", out.to_str().unwrap())],
+    )
+    .ok();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), first);
+
+    // --dry-run shows the renewal and sends nothing.
+    let before = stats(front).token_requests;
+    let shown = lab
+        .run(&["token", "-p", "p", "--force-refresh", "--dry-run"])
+        .ok()
+        .stdout;
+    assert!(shown.starts_with("would send"), "{name}:\n{shown}");
+    assert!(shown.contains("POST http://127.0.0.1:"), "{name}:\n{shown}");
+    assert!(shown.contains("[redacted]"), "{name}:\n{shown}");
+    assert_eq!(
+        stats(front).token_requests,
+        before,
+        "{name}: a dry run sends nothing"
+    );
+
+    // refresh: a new generation, by refresh token where the provider has them.
+    let renewed = lab.run(&["refresh", "-p", "p"]).ok().stdout;
+    assert!(
+        renewed.starts_with("renewed: generation 2"),
+        "{name}: {renewed}"
+    );
+    let second = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
+    assert_ne!(second, first, "{name}");
+    let stats_now = stats(front);
+    assert_eq!(
+        stats_now.refreshes,
+        u32::from(provider.refreshes),
+        "{name}: {stats_now:?}"
+    );
+    assert_eq!(stats_now.refresh_token_reuses, 0, "{name}");
+    // --min-ttl beyond any token's life: renewed, then refused with a clear message.
+    let short = lab
+        .run(&["token", "-p", "p", "--min-ttl", "300d"])
+        .expect(2);
+    assert!(
+        short.stderr.contains("less than --min-ttl 7200h"),
+        "{name}: {}",
+        short.stderr
+    );
+    assert!(
+        lab.run(&["token", "-p", "p", "--min-ttl", "1m"])
+            .ok()
+            .line()
+            != second,
+        "{name}: renewed for --min-ttl"
+    );
+
+    // revoke: revoked at the provider where it can be; the session stays, revoked.
+    let third = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
+    assert!(lab
+        .run(&["revoke", "-p", "p"])
+        .ok()
+        .stdout
+        .contains("revoked"));
+    if provider.revokes {
+        assert!(!valid(front, &third), "{name}: revoked at the provider");
+    }
+    let refused = lab.run(&["token", "-p", "p"]).expect(8);
+    assert!(
+        refused.stderr.contains("run: tokenctl login -p p"),
+        "{name}: {}",
+        refused.stderr
+    );
+    // login after a revocation starts a new session.
+    let logged_in = lab.run(&["login", "-p", "p"]).ok().stdout;
+    assert!(logged_in.starts_with("logged in"), "{name}: {logged_in}");
+    let fresh = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
+    assert!(valid(front, &fresh));
+    // logout: revoked and deleted.
+    lab.run(&["logout", "-p", "p"]).ok();
+    assert!(lab.session_files().is_empty(), "{name}: deleted");
+    if provider.revokes {
+        assert!(!valid(front, &fresh), "{name}: revoked at logout");
+    }
+
+    // A wrong secret: rejected, exit 5, with a fix, and the stored session untouched.
+    let (variable, _) = provider.secret;
+    let rejected = lab
+        .run_with(&["token", "-p", "p"], &[(variable, "wrong-secret-value")])
+        .expect(5);
+    assert!(
+        rejected.stderr.contains("error: "),
+        "{name}: {}",
+        rejected.stderr
+    );
+    assert_eq!(
+        rejected.stderr.lines().count(),
+        2,
+        "{name}: one message, one fix:\n{}",
+        rejected.stderr
+    );
+    assert!(!rejected.stderr.contains("wrong-secret-value"));
+}
+
+/// A provider that is down: a clear failure at once, exit 7, and nothing stored lost.
+#[test]
+fn a_provider_that_is_down_fails_at_once_with_exit_7() {
+    for provider in providers() {
+        let lab = lab(&provider);
+        let down = format!("http://127.0.0.1:{}", closed_port());
+        lab.profile("down", &(provider.profile)(&down));
+        let started = std::time::Instant::now();
+        let failed = lab.run(&["token", "-p", "down"]).expect(7);
+        assert!(
+            failed.stderr.contains("error: "),
+            "{}: {}",
+            provider.name,
+            failed.stderr
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{}: fails fast",
+            provider.name
+        );
+        let inspected = lab.run(&["inspect", "-p", "down"]).ok().stdout;
+        assert!(
+            inspected.contains("last failure 20"),
+            "{}: {inspected}",
+            provider.name
+        );
+    }
+}
