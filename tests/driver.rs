@@ -692,3 +692,97 @@ fn renew_asks_for_a_new_token_now_in_every_state() {
     assert!(matches!(h.driver.renew(h.now), Err(Misuse::Revoked)));
     assert!(h.drain().0.is_empty());
 }
+
+/// Every temporary failure is a persistence point, so a process that stops right after
+/// it resumes with the backoff or `Retry-After` instead of trying again at once, and
+/// knows the request was answered, for each purpose and kind of failure: a table.
+#[test]
+fn a_restart_after_a_temporary_failure_keeps_its_backoff() {
+    let throttled = || {
+        http::Response::builder()
+            .status(429)
+            .header("retry-after", "120")
+            .body(Vec::new())
+            .unwrap()
+    };
+    // (name, whether the failing request is a refresh, the answer, the retry's purpose:
+    // a refresh answered 429 was not processed, so its token is not spent; one answered
+    // 500 may have been, so the retry is a login).
+    type Answer = fn() -> http::Response<Vec<u8>>;
+    let rows: [(&str, bool, Answer, Purpose); 4] = [
+        (
+            "login, 429 with Retry-After",
+            false,
+            throttled,
+            Purpose::Login,
+        ),
+        (
+            "login, 503",
+            false,
+            || error(503, "temporarily_unavailable"),
+            Purpose::Login,
+        ),
+        (
+            "refresh, 429 with Retry-After",
+            true,
+            throttled,
+            Purpose::Refresh,
+        ),
+        (
+            "refresh, 500",
+            true,
+            || error(500, "server_error"),
+            Purpose::Login,
+        ),
+    ];
+    for (name, refresh, answer, expected) in rows {
+        let mut h = if refresh {
+            Harness::logged_in(password_dialect(), "at-1", Some("rt-1"))
+        } else {
+            Harness::new(password_dialect())
+        };
+        h.driver.handle_timeout(h.now);
+        let request = h.next_request();
+        let persisted = h.persisted;
+        h.answer(&request, answer());
+        let events = h.take_events();
+        let retry_at = events
+            .iter()
+            .find_map(|event| match event {
+                Event::RetryScheduled { error, .. } => error.retry_at(),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name}: {events:?}"));
+        assert_eq!(
+            h.persisted,
+            persisted + 1,
+            "{name}: persisted after the failure"
+        );
+
+        // A new process resumes from the snapshot taken there.
+        let snapshot = h.driver.session().snapshot_with_secrets();
+        let session =
+            oauth_lifecycle::AnySession::restore(password_dialect(), policy(), snapshot).unwrap();
+        let mut resumed = Harness::new(password_dialect());
+        resumed.driver = Driver::from_session(session);
+        resumed.now = h.now;
+        assert_eq!(
+            resumed.driver.in_flight(),
+            None,
+            "{name}: answered, not lost"
+        );
+        let (requests, deadline) = resumed.tick(Duration::ZERO);
+        assert!(
+            requests.is_empty(),
+            "{name}: nothing before the retry moment"
+        );
+        assert!(deadline.is_some_and(|at| at <= retry_at), "{name}");
+        let retried = resumed.next_request();
+        assert!(
+            resumed.now >= retry_at,
+            "{name}: retried at {} < {retry_at}",
+            resumed.now
+        );
+        assert_eq!(retried.purpose(), expected, "{name}");
+    }
+}

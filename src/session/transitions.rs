@@ -260,10 +260,7 @@ impl<D: Dialect> Session<LoggingIn, D> {
         let halt = Halt::from_error(&error);
         match &halt {
             Some(_) => self.core.halted(error.clone()),
-            None => self.core.notify(Event::RetryScheduled {
-                purpose: Purpose::Login,
-                error: error.clone(),
-            }),
+            None => self.core.retry_scheduled(Purpose::Login, error.clone()),
         }
         let state = Unauthenticated {
             backoff: Backoff {
@@ -635,10 +632,9 @@ impl<D: Dialect> Session<Refreshing, D> {
                     cause: failure.clone(),
                 })
             }
-            (None, error) => self.core.notify(Event::RetryScheduled {
-                purpose: self.state.flight.purpose,
-                error: error.clone(),
-            }),
+            (None, error) => self
+                .core
+                .retry_scheduled(self.state.flight.purpose, error.clone()),
         }
         if refresh_token_dropped {
             self.core.persist();
@@ -883,16 +879,12 @@ impl<D: Dialect> Session<Revoking, D> {
                         // Temporary (a 5xx, a transport error, a timeout, throttling):
                         // the same token again after the backoff, a bounded number of times.
                         Some(retry_at) if attempts < allowed => {
-                            self.core.notify(Event::RetryScheduled {
-                                purpose: Purpose::Revoke(kind),
-                                error,
-                            });
+                            self.core.retry_scheduled(Purpose::Revoke(kind), error);
                             self.state.retry = Backoff {
                                 failures: attempts,
                                 retry_at: Some(retry_at),
                                 throttled: false,
                             };
-                            self.core.persist();
                             return RevocationStep {
                                 next: Revocation::Retrying(self),
                                 failure: None,
@@ -1129,6 +1121,14 @@ impl<D: Dialect> Core<D> {
 }
 
 impl<D> Core<D> {
+    /// Announces a retry after a temporary failure, and persists, so that a restart
+    /// keeps the backoff (or the endpoint's `Retry-After`) instead of trying at once,
+    /// and knows the request is answered.
+    fn retry_scheduled(&mut self, purpose: Purpose, error: Error) {
+        self.notify(Event::RetryScheduled { purpose, error });
+        self.persist();
+    }
+
     /// Announces that the session stopped trying by itself, and persists it so that a
     /// restart does not try again what was refused.
     fn halted(&mut self, error: Error) {
