@@ -128,10 +128,22 @@ impl<D> Core<D> {
             return;
         }
         tokens.withdrawn = Some(reason);
-        self.notify(Event::TokenWithdrawn {
-            generation: tokens.generation,
-            reason,
+        // A restored token whose announcement no one has drained yet is withdrawn
+        // unheard: the announcement goes, so no reader ever sees a token already gone
+        // (a store that held it past its hard expiry).
+        let unheard = self.notices.iter().position(|notice| {
+            matches!(notice, Notice::Event(Event::TokenRestored { generation, .. })
+                if *generation == tokens.generation)
         });
+        match unheard {
+            Some(at) => {
+                self.notices.remove(at);
+            }
+            None => self.notify(Event::TokenWithdrawn {
+                generation: tokens.generation,
+                reason,
+            }),
+        }
         self.persist();
     }
 
