@@ -297,6 +297,16 @@ impl Profile {
         }
     }
 
+    /// The account, as a person names it: the user, else the client.
+    pub(crate) fn account(&self) -> &str {
+        match (&self.username, &self.client_id, self.provider) {
+            (Some(user), _, _) => user,
+            (None, Some(client), _) => client,
+            (None, None, Provider::Convercus) => "machine-2-machine",
+            (None, None, _) => "",
+        }
+    }
+
     /// The endpoint and account the session belongs to, for the stored session's key:
     /// edit any of them and the old session is no longer used.
     pub(crate) fn identity(&self) -> String {

@@ -46,6 +46,12 @@ pub(crate) enum Stored {
         issued: Issued,
         warning: Option<String>,
     },
+    /// A renewal is needed but may not be sent before `retry_at`: the provider
+    /// throttled the session, or it backs off after a failure.
+    Waiting {
+        retry_at: UtcDateTime,
+        throttled: bool,
+    },
     /// A token that must be renewed first: by the session itself (its renewal is due),
     /// or on request (`ask`: too little left, or a renewal asked for).
     Renew {
@@ -110,6 +116,14 @@ pub(crate) fn read<D: Dialect>(
             "warning: the session cannot renew by itself ({error}); before the token expires, run: tokenctl login -p {profile}"
         )),
         Status::Ready if !due => None,
+        // Waiting after a failure or a 429: the valid token serves meanwhile; a renewal
+        // cannot come before the moment the session (or the provider) set.
+        Status::Waiting { retry_at, throttled } if retry_at > now => {
+            if force || short {
+                return Ok(Stored::Waiting { retry_at, throttled });
+            }
+            None
+        }
         _ => return Ok(Stored::Renew { generation, ask: false }),
     };
     if force || short {
@@ -156,6 +170,9 @@ pub(crate) fn revoked(profile: &str) -> Failure {
     )
     .fix(format!("run: tokenctl login -p {profile}"))
 }
+
+/// How soon a retry must come for a command to wait for it rather than fail.
+const QUICK_RETRY: Duration = Duration::from_secs(2);
 
 /// A running manager over the stored session, shut down (and so persisted) when dropped.
 pub(crate) struct Running {
@@ -221,8 +238,15 @@ impl Running {
                 Err(WaitError::NeedsLogin { error }) => return Err(self.needs_login(&error)),
                 Err(WaitError::Revoked) => return Err(revoked(&self.profile)),
                 Err(WaitError::Timeout { .. }) => {
+                    // A failure whose retry comes within moments (the first backoff, or
+                    // the loss of a request a previous run left in flight) is waited
+                    // for; a longer wait fails the command now, with its reason.
                     if let Some(error) = self.manager.last_failure() {
-                        return Err(Failure::from_error(&error, &self.profile));
+                        let now = crate::context::now();
+                        let soon = now + QUICK_RETRY.min(left);
+                        if error.retry_at().is_none_or(|at| at > soon) {
+                            return Err(Failure::from_error(&error, &self.profile));
+                        }
                     }
                 }
                 Err(other) => return Err(Failure::new(Exit::Internal, other.to_string())),

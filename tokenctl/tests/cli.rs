@@ -267,3 +267,51 @@ fn watch_prints_each_event_and_stops_when_asked() {
     lab.run(&["watch", "-p", "w", "--dry-run"]).ok();
     assert_eq!(front.stats().auth_requests, before);
 }
+
+/// A session stored with one key and read with another is refused with exit 9, and left
+/// as it was: the right key still opens it.
+#[test]
+fn a_session_under_another_key_is_refused_not_overwritten() {
+    let front = HttpFront::start(
+        StandardServer::new(StandardServerConfig::default()),
+        Clock::System,
+    )
+    .unwrap();
+    let lab = Lab::new();
+    lab.profile(
+        "k",
+        &format!(
+            "provider = \"standard\"\ntoken_url = \"{}\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"K_SECRET\"\nkey_env = \"K_KEY\"",
+            front.url("/token")
+        ),
+    );
+    lab.secret("K_SECRET", "emulated-secret");
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let other = "HxscGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA/Pz8=";
+    lab.secret("K_KEY", key);
+    let first = lab.run(&["token", "-p", "k"]).ok().line().to_owned();
+    let stored = std::fs::read(&lab.session_files()[0]).unwrap();
+    let refused = lab
+        .run_with(&["token", "-p", "k"], &[("K_KEY", other)])
+        .expect(9);
+    assert!(refused.stderr.contains("unreadable"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("tokenctl logout"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read(&lab.session_files()[0]).unwrap(),
+        stored,
+        "untouched"
+    );
+    assert_eq!(lab.run(&["token", "-p", "k"]).ok().line(), first);
+    // A damaged file: the same.
+    std::fs::write(&lab.session_files()[0], b"{not json").unwrap();
+    lab.run(&["token", "-p", "k"]).expect(9);
+    lab.run(&["inspect", "-p", "k"]).expect(9);
+    // logout discards what cannot be read.
+    lab.run(&["logout", "-p", "k"]).ok();
+    assert!(lab.session_files().is_empty());
+    lab.run(&["token", "-p", "k"]).ok();
+}

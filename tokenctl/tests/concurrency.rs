@@ -74,7 +74,11 @@ fn ten_invocations_at_once_renew_once_and_share_the_result() {
         assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     }
     let tokens: std::collections::BTreeSet<&str> = outcomes.iter().map(|o| o.line()).collect();
-    assert_eq!(tokens.len(), 1, "all ten print the same token: {tokens:?}");
+    assert_eq!(
+        tokens.len(),
+        1,
+        "all ten print the same token: {outcomes:#?}"
+    );
     assert!(!tokens.contains(first.as_str()), "a renewed token");
 
     let stats = front.with_emulator(|emulator| emulator.stats().clone());

@@ -360,3 +360,104 @@ fn a_provider_that_is_down_fails_at_once_with_exit_7() {
         );
     }
 }
+
+/// What a failing renewal does to the command and to the stored token, per kind of
+/// failure, for every provider: the exit code, and the still-valid token kept.
+#[test]
+fn failing_renewals_exit_with_their_code_and_keep_the_valid_token() {
+    use oauth_lifecycle_emulator::InjectedFailure;
+    let rows: &[(&str, InjectedFailure, i32, &str)] = &[
+        (
+            "429 with Retry-After",
+            InjectedFailure::Status {
+                status: 429,
+                retry_after: Some("120".into()),
+            },
+            6,
+            "try again after",
+        ),
+        (
+            "503",
+            InjectedFailure::Status {
+                status: 503,
+                retry_after: None,
+            },
+            7,
+            "check the network",
+        ),
+        ("garbage", InjectedFailure::Garbage, 7, "check the network"),
+    ];
+    for provider in providers() {
+        for (name, failure, code, fix) in rows {
+            let lab = lab(&provider);
+            let first = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
+            provider
+                .front
+                .with_emulator(|emulator| emulator.fail_next(failure.clone()));
+            let failed = lab.run(&["token", "-p", "p", "--force-refresh"]);
+            assert_eq!(
+                failed.code, *code,
+                "{} / {name}: {}",
+                provider.name, failed.stderr
+            );
+            assert!(
+                failed.stderr.lines().nth(1).unwrap_or("").contains(fix),
+                "{} / {name}: {}",
+                provider.name,
+                failed.stderr
+            );
+            // The stored token is still handed out.
+            assert_eq!(
+                lab.run(&["token", "-p", "p"]).ok().line(),
+                first,
+                "{} / {name}",
+                provider.name
+            );
+            let inspected = lab.run(&["inspect", "-p", "p"]).ok().stdout;
+            assert!(
+                inspected.contains("last failure 20"),
+                "{} / {name}:\n{inspected}",
+                provider.name
+            );
+        }
+    }
+}
+
+/// Rejected credentials stop the session's renewals, not its valid token: it is handed
+/// out with a warning until `login` restarts the session.
+#[test]
+fn a_rejected_renewal_keeps_the_token_until_login() {
+    for provider in providers() {
+        let name = provider.name;
+        let lab = lab(&provider);
+        let first = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
+        let (variable, _) = provider.secret;
+        // Renewal by refresh token needs no password: reject the refresh itself.
+        provider.front.with_emulator(|emulator| {
+            emulator.fail_next(oauth_lifecycle_emulator::InjectedFailure::OAuthError {
+                status: 401,
+                code: "invalid_client".into(),
+            })
+        });
+        lab.run_with(
+            &["token", "-p", "p", "--force-refresh"],
+            &[(variable, "wrong-secret-value")],
+        )
+        .expect(5);
+        let served = lab.run(&["token", "-p", "p"]).ok();
+        assert_eq!(served.line(), first, "{name}: the valid token is kept");
+        assert!(
+            served
+                .stderr
+                .starts_with("warning: the session cannot renew by itself"),
+            "{name}: {}",
+            served.stderr
+        );
+        assert!(served.stderr.contains("run: tokenctl login -p p"), "{name}");
+        let logged_in = lab.run(&["login", "-p", "p"]).ok().stdout;
+        assert!(logged_in.starts_with("logged in"), "{name}: {logged_in}");
+        let renewed = lab.run(&["token", "-p", "p"]).ok();
+        assert_ne!(renewed.line(), first, "{name}");
+        assert!(renewed.stderr.is_empty(), "{name}: {}", renewed.stderr);
+    }
+}

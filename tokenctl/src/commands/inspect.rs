@@ -31,7 +31,7 @@ pub(crate) fn inspect(context: &Context, args: &InspectArgs) -> Result<ExitCode,
     let report = json!({
         "profile": name,
         "provider": profile.provider.name(),
-        "account": profile.username.as_deref().or(profile.client_id.as_deref()),
+        "account": profile.account(),
         "file": file.path().display().to_string(),
         "encrypted": !profile.plaintext_storage,
         "session": session,
@@ -43,7 +43,7 @@ pub(crate) fn inspect(context: &Context, args: &InspectArgs) -> Result<ExitCode,
     if args.json {
         println!("{report}");
     } else {
-        print!("{}", text(&report, now));
+        print!("{}", text(&report));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -138,7 +138,7 @@ fn renewal_reason(
     })
 }
 
-fn text(report: &Value, now: UtcDateTime) -> String {
+fn text(report: &Value) -> String {
     let field = |value: &Value| match value {
         Value::String(text) => text.clone(),
         Value::Null => "none".into(),
@@ -211,6 +211,5 @@ fn text(report: &Value, now: UtcDateTime) -> String {
             field(&failure["message"])
         ));
     }
-    let _ = now;
     out
 }

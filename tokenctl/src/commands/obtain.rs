@@ -8,7 +8,7 @@ use crate::failure::{Exit, Failure};
 use crate::limited::Sends;
 use crate::secrets::{self, PasswordUse, Secrets};
 use crate::session::{self, Issued, Running, Stored};
-use crate::session_file::RecordedFailure;
+use crate::session_file::{RecordedFailure, SessionFile};
 
 /// What `obtain` came back with.
 pub(crate) enum Obtained {
@@ -27,17 +27,10 @@ pub(crate) fn obtain(context: &Context, want: &Want) -> Result<Obtained, Failure
     let scope = want.scope.scope.as_deref();
     let file = context.session_file(scope);
     let _turn = file.lock(context.timeout)?;
-    let result = obtain_in_turn(context, want);
-    if !context.dry_run {
-        file.record_failure(result.as_ref().err().map(|failure| RecordedFailure {
-            at: crate::time_format::rfc3339(now()),
-            message: failure.message.clone(),
-        }));
-    }
-    result
+    obtain_in_turn(context, want, &file)
 }
 
-fn obtain_in_turn(context: &Context, want: &Want) -> Result<Obtained, Failure> {
+fn obtain_in_turn(context: &Context, want: &Want, file: &SessionFile) -> Result<Obtained, Failure> {
     let (name, profile) = (&context.name, &context.profile);
     let scope = want.scope.scope.as_deref();
     let store = context.session_file(scope).store(name, profile)?;
@@ -61,7 +54,29 @@ fn obtain_in_turn(context: &Context, want: &Want) -> Result<Obtained, Failure> {
             }
             return Ok(Obtained::Token(issued));
         }
-        Stored::Good { .. } | Stored::Nothing => None,
+        Stored::Waiting {
+            retry_at,
+            throttled,
+        } if !context.dry_run => {
+            let at = crate::time_format::rfc3339(retry_at);
+            let (exit, message) = if throttled {
+                (
+                    Exit::Throttled,
+                    format!("the provider throttled this session until {at}"),
+                )
+            } else {
+                (
+                    Exit::Unavailable,
+                    format!("renewal failed; the next attempt is allowed at {at}"),
+                )
+            };
+            let message = match file.last_failure() {
+                Some(last) => format!("{message} (last failure: {})", last.message),
+                None => message,
+            };
+            return Err(Failure::new(exit, message).fix(format!("try again after {at}")));
+        }
+        Stored::Good { .. } | Stored::Nothing | Stored::Waiting { .. } => None,
         Stored::Renew { generation, ask } => Some((generation, ask)),
     };
     if context.dry_run {
@@ -91,7 +106,7 @@ fn obtain_in_turn(context: &Context, want: &Want) -> Result<Obtained, Failure> {
     } else {
         Sends::Everything
     };
-    match renew(context, &secrets, sends, want, renew_from) {
+    let result = match renew(context, &secrets, sends, want, renew_from) {
         Err(failure)
             if failure.exit == Exit::NeedsLogin
                 && sends == Sends::NoLogin
@@ -101,8 +116,13 @@ fn obtain_in_turn(context: &Context, want: &Want) -> Result<Obtained, Failure> {
             renew(context, &secrets, Sends::Everything, want, renew_from)
         }
         result => result,
-    }
-    .map(Obtained::Token)
+    };
+    // What the provider last said, for `inspect` and for the next run's messages.
+    file.record_failure(result.as_ref().err().map(|failure| RecordedFailure {
+        at: crate::time_format::rfc3339(now()),
+        message: failure.message.clone(),
+    }));
+    result.map(Obtained::Token)
 }
 
 /// Runs the manager over the stored session until it hands out a token newer than
