@@ -61,7 +61,10 @@ pub(crate) fn watch(
         let reading = dialects::build(name, profile, &Secrets::default(), scope).ok()?;
         with_dialect!(reading, Sends::Nothing, |dialect| {
             let (driver, _) = session::driver(dialect, &policy, &*store).ok()?;
-            driver.session().tokens().map(|tokens| tokens.refresh_at())
+            driver
+                .session()
+                .tokens()
+                .map(|tokens| (tokens.generation(), tokens.refresh_at()))
         })
     };
     let dialect = dialects::build(name, profile, &secrets, scope)?;
@@ -76,7 +79,8 @@ pub(crate) fn watch(
     let until = args.duration.map(|duration| Instant::now() + duration);
     let mut seen: Option<oauth_lifecycle::Generation> = None;
     let mut renewals = 0u64;
-    let mut next_renewal: Option<UtcDateTime> = None;
+    // When the token seen renews: read from the store once it holds that token.
+    let mut next_renewal: Option<(oauth_lifecycle::Generation, UtcDateTime)> = None;
     // Bounded by `--for` and `--renewals`; otherwise it runs until interrupted, as a
     // foreground watcher does. Every pass waits at least one tick.
     loop {
@@ -93,7 +97,6 @@ pub(crate) fn watch(
                     renewals += 1;
                 }
                 seen = Some(token.generation());
-                next_renewal = renewal_at();
                 if args.renewals.is_some_and(|limit| renewals >= limit) {
                     break;
                 }
@@ -101,6 +104,9 @@ pub(crate) fn watch(
             Err(WaitError::Timeout { .. }) => {}
             // Answered at once: wait the tick here.
             Err(_) => std::thread::sleep(TICK),
+        }
+        if seen.is_some() && next_renewal.map(|(generation, _)| generation) != seen {
+            next_renewal = renewal_at().filter(|(generation, _)| Some(*generation) == seen);
         }
         match running.manager.status() {
             Status::NeedsLogin { error } => {
@@ -117,11 +123,12 @@ pub(crate) fn watch(
                     "generation {} · {} · {}",
                     seen.map_or("none".into(), |g| g.get().to_string()),
                     session::describe(&status),
-                    match next_renewal {
+                    match next_renewal.map(|(_, at)| at) {
                         Some(at) if at > now =>
                             format!("renewal in {}", span((at - now).whole_seconds())),
                         Some(at) => format!("renewal due since {}", rfc3339(at)),
-                        None => "no token yet".into(),
+                        None if seen.is_none() => "no token yet".into(),
+                        None => "renewal time not stored yet".into(),
                     }
                 );
                 status_line.show(&line);
