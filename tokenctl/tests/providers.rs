@@ -366,40 +366,67 @@ fn a_provider_that_is_down_fails_at_once_with_exit_7() {
 #[test]
 fn failing_renewals_exit_with_their_code_and_keep_the_valid_token() {
     use oauth_lifecycle_emulator::InjectedFailure;
-    let rows: &[(&str, InjectedFailure, i32, &str)] = &[
+    // (name, the failure, how many times in a row, exit code, the fix's words): a quick
+    // retry (the first backoffs, under two seconds) is waited for; a longer wait fails.
+    let rows: &[(&str, InjectedFailure, usize, i32, &str)] = &[
         (
             "429 with Retry-After",
             InjectedFailure::Status {
                 status: 429,
                 retry_after: Some("120".into()),
             },
+            1,
             6,
             "try again after",
         ),
         (
-            "503",
+            "503, three times",
             InjectedFailure::Status {
                 status: 503,
                 retry_after: None,
             },
+            3,
             7,
             "check the network",
         ),
-        ("garbage", InjectedFailure::Garbage, 7, "check the network"),
+        (
+            "garbage, three times",
+            InjectedFailure::Garbage,
+            3,
+            7,
+            "check the network",
+        ),
+        (
+            "one 503, retried at once",
+            InjectedFailure::Status {
+                status: 503,
+                retry_after: None,
+            },
+            1,
+            0,
+            "",
+        ),
     ];
-    for provider in providers() {
-        for (name, failure, code, fix) in rows {
+    // A fresh emulator for each row: the rows' logins would trip Convirza's rate limits.
+    for (name, failure, times, code, fix) in rows {
+        for provider in providers() {
             let lab = lab(&provider);
             let first = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
-            provider
-                .front
-                .with_emulator(|emulator| emulator.fail_next(failure.clone()));
+            for _ in 0..*times {
+                provider
+                    .front
+                    .with_emulator(|emulator| emulator.fail_next(failure.clone()));
+            }
             let failed = lab.run(&["token", "-p", "p", "--force-refresh"]);
             assert_eq!(
                 failed.code, *code,
                 "{} / {name}: {}",
                 provider.name, failed.stderr
             );
+            if *code == 0 {
+                assert_ne!(failed.line(), first, "{} / {name}: renewed", provider.name);
+                continue;
+            }
             assert!(
                 failed.stderr.lines().nth(1).unwrap_or("").contains(fix),
                 "{} / {name}: {}",
