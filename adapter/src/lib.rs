@@ -42,5 +42,6 @@ pub use crate::file_store::{FileStore, FileStoreOptions, StoreKey};
 pub use crate::published::{PublishedToken, Readiness, TokenCell, WaitError};
 pub use crate::pump::{Command, Next, Pump, StartError};
 pub use crate::store::{
-    compare_and_store, MemoryStore, Saved, SessionStore, StoreError, StoredSession,
+    compare_and_store, FleetSettings, Lease, MemoryStore, Saved, SessionStore, StoreError,
+    StoredSession,
 };

@@ -11,6 +11,8 @@ use oauth_lifecycle::{
 };
 use zeroize::Zeroizing;
 
+mod fleet;
+
 use crate::published::TokenCell;
 use crate::store::{Saved, SessionStore, StoreError, StoredSession};
 use crate::trace;
@@ -71,6 +73,9 @@ pub struct Pump<D: Dialect> {
     revision: Option<u64>,
     /// Consecutive failed exchanges, for the traces.
     failures: u32,
+    /// With a store that coordinates a fleet: the lease, the held renewal, the last
+    /// revision read.
+    fleet: Option<fleet::Fleet>,
 }
 
 /// Upper bound on outputs drained in one call: far above what one input produces.
@@ -92,6 +97,10 @@ impl<D: Dialect> Pump<D> {
             Some(store) => store.load()?,
             None => None,
         };
+        let fleet = store
+            .as_ref()
+            .and_then(|store| store.fleet())
+            .map(|settings| fleet::Fleet::new(settings.clone(), stored.clone(), now));
         let (driver, revision) = match stored {
             Some(stored) => {
                 let session = stored.restore(Arc::clone(&dialect), policy.clone())?;
@@ -112,6 +121,7 @@ impl<D: Dialect> Pump<D> {
             store,
             revision,
             failures: 0,
+            fleet,
         };
         if let Some((id, purpose)) = pump.driver.in_flight() {
             tracing::info!(request = id.get(), purpose = %purpose, "a request was in flight at the last stop; its outcome is unknown");
@@ -133,16 +143,22 @@ impl<D: Dialect> Pump<D> {
 
     /// Drains the driver until it needs the manager: a request to send, or a wait.
     pub fn next(&mut self, now: UtcDateTime) -> Next {
+        if self.fleet.is_some() {
+            self.fleet_sync(now);
+            if let Some(request) = self.fleet_retry_held(now) {
+                return self.send(request);
+            }
+        }
         for _ in 0..MAX_OUTPUTS {
             match self.driver.poll_output() {
-                Output::Request(request) => {
-                    trace::request(&request, self.failures.saturating_add(1));
-                    // Callers waiting while it is in flight see the session renewing, not
-                    // the status it had before.
-                    self.publish_status();
-                    return Next::Send(request);
+                Output::Request(request) if self.fleet.is_some() => {
+                    if let Some(request) = self.fleet_clear(request, now) {
+                        return self.send(request);
+                    }
                 }
+                Output::Request(request) => return self.send(request),
                 Output::Event(event) => self.observe(&event, now),
+                Output::Persist if self.fleet.is_some() => self.fleet_persist(now),
                 Output::Persist => self.persist(now),
                 Output::Timeout(deadline) => return self.settle(Some(deadline)),
                 Output::Idle => return self.settle(None),
@@ -222,8 +238,33 @@ impl<D: Dialect> Pump<D> {
         self.cell.apply(event);
     }
 
+    fn send(&mut self, request: TokenRequest) -> Next {
+        trace::request(&request, self.failures.saturating_add(1));
+        // While the manager waits for the answer it does not drain: a token whose hard
+        // expiry comes before the answer may is withdrawn as the request leaves, so that
+        // no reader gets it past its hard expiry. (Renewals start well before it; this
+        // only happens to retries near the end of a token's life, and to tokens shorter
+        // than the response timeout.)
+        if self
+            .cell
+            .with(|token| token.valid_until() < request.deadline())
+            .unwrap_or(false)
+        {
+            tracing::debug!("withdrawing the token: its hard expiry comes before the answer may");
+            self.cell.withdraw();
+        }
+        // Callers waiting while it is in flight see the session renewing, not the status
+        // it had before.
+        self.publish_status();
+        Next::Send(request)
+    }
+
     fn settle(&mut self, deadline: Option<UtcDateTime>) -> Next {
         self.publish_status();
+        let deadline = match &self.fleet {
+            Some(fleet) => Some(deadline.map_or(fleet.deadline(), |d| d.min(fleet.deadline()))),
+            None => deadline,
+        };
         Next::Wait(deadline)
     }
 
@@ -280,6 +321,12 @@ impl<D: Dialect> Pump<D> {
     /// Replaces the session by the store's newer one, if it can be read. Whatever the old
     /// one was about to send is dropped with it: the newer session knows better.
     fn adopt(&mut self, stored: &StoredSession, now: UtcDateTime) -> bool {
+        self.adopt_with(stored, now, false)
+    }
+
+    /// [`adopt`](Self::adopt); with `lost`, a request the stored session has in flight is
+    /// counted lost (its sender is gone), before the session sees the time.
+    fn adopt_with(&mut self, stored: &StoredSession, now: UtcDateTime, lost: bool) -> bool {
         let session = match stored.restore(Arc::clone(&self.dialect), self.policy.clone()) {
             Ok(session) => session,
             Err(error) => {
@@ -292,12 +339,20 @@ impl<D: Dialect> Pump<D> {
             generation = stored.generation.get(),
             "another process moved the session on; adopting its state"
         );
-        if session.tokens().is_none_or(|t| t.withdrawn().is_some()) {
-            self.cell.withdraw();
-        }
         self.driver = Driver::from_session(session);
         self.revision = Some(stored.revision);
+        if let Some((id, purpose)) = self.driver.in_flight().filter(|_| lost) {
+            tracing::info!(request = id.get(), purpose = %purpose, "the stored session's request was left in flight by a holder that is gone; its outcome is unknown");
+            let _ = self
+                .driver
+                .handle_transport_error(id, TransportError::OutcomeUnknown, now);
+        }
         self.driver.handle_timeout(now);
+        // The old session's token goes unless the new one announces its own in its
+        // place (at this drain): the old driver is gone and would never withdraw it.
+        if self.driver.access_token(now).is_none() {
+            self.cell.withdraw();
+        }
         true
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Mutex;
 
+use oauth_lifecycle::time::{Duration, UtcDateTime};
 use oauth_lifecycle::{AnySession, Dialect, Generation, Policy, Snapshot};
 use zeroize::Zeroizing;
 
@@ -79,6 +80,37 @@ pub enum StoreError {
     },
 }
 
+/// How processes sharing a store renew one at a time: who this process is, how long its
+/// renewal lease lasts, and how often it looks for a session another process stored when
+/// no notification says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetSettings {
+    /// This process's name in the lease: unique in the fleet.
+    pub holder: String,
+    /// How long a lease lasts: longer than a token request may take (the policy's
+    /// response timeout), so a live holder never loses it mid-request, and as short as
+    /// that allows, since a holder that dies is replaced only when it ends.
+    pub lease: Duration,
+    /// How often a process that holds no lease reads the store, in case a notification
+    /// was missed.
+    pub poll: Duration,
+}
+
+/// The renewal lease, as the store answered a request for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// This process holds it (taken now, or extended) until then.
+    Taken {
+        /// When it ends.
+        until: UtcDateTime,
+    },
+    /// Another process holds it until then.
+    Held {
+        /// When it ends at the latest.
+        until: UtcDateTime,
+    },
+}
+
 /// Persistence for one session, shared by the processes that use it.
 ///
 /// A manager loads at start and saves at every persistence point of the core: before a
@@ -99,6 +131,41 @@ pub trait SessionStore: Send + Sync {
         generation: Generation,
         snapshot: &[u8],
     ) -> Result<Saved, StoreError>;
+
+    /// For a store shared by a fleet of processes that renew one at a time: this
+    /// process's settings. `None` (the default): processes sharing the store still never
+    /// spend one refresh token twice (the compare-and-swap), but each renews when its
+    /// session says so.
+    fn fleet(&self) -> Option<&FleetSettings> {
+        None
+    }
+
+    /// Takes the renewal lease for this process, or extends it if this process holds it
+    /// already, for [`FleetSettings::lease`] from `now`. Only called when
+    /// [`fleet`](Self::fleet) is `Some`.
+    fn take_lease(&self, now: UtcDateTime) -> Result<Lease, StoreError> {
+        let _ = now;
+        Ok(Lease::Taken {
+            until: UtcDateTime::MAX,
+        })
+    }
+
+    /// Gives the lease up, if this process holds it.
+    fn release_lease(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The newest revision another process announced storing (a notification), if the
+    /// store has notifications: read without a round trip, on every drain.
+    fn announced(&self) -> Option<u64> {
+        None
+    }
+
+    /// Asks the store to call `wake` whenever another process announces a new revision,
+    /// so the manager drains at once instead of at its next poll.
+    fn on_announcement(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        let _ = wake;
+    }
 }
 
 /// A store in memory: for managers in one process that share a session, and for tests.
