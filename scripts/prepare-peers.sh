@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the real OAuth servers the integration tests start on 127.0.0.1:
-# panva's oidc-provider (npm, pinned by package-lock.json) and django-oauth-toolkit
-# (PyPI, pinned by requirements.txt, in a virtualenv). Installs Node.js and Python's venv
-# from the system's packages first when they are missing (as root, with apt-get).
+# Installs the real servers the integration tests start on 127.0.0.1: panva's
+# oidc-provider (npm, pinned by package-lock.json), django-oauth-toolkit (PyPI, pinned by
+# requirements.txt, in a virtualenv) and redis-server (the system's package, for the
+# fleet). Installs Node.js, Python's venv and redis-server from the system's packages
+# when they are missing (as root, with apt-get).
 # Idempotent and quick when done.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/peers"
@@ -12,6 +13,7 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq

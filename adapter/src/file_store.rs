@@ -59,6 +59,45 @@ impl StoreKey {
     pub fn to_base64(&self) -> Zeroizing<String> {
         Zeroizing::new(BASE64.encode(self.0))
     }
+
+    /// Encrypts `plaintext` for a store: a fresh random 24-byte nonce followed by the
+    /// XChaCha20-Poly1305 ciphertext. `bound` (what the store keeps in clear beside it,
+    /// such as the revision) is authenticated with it: [`open`](Self::open) refuses the
+    /// ciphertext with anything else.
+    pub fn seal(&self, plaintext: &[u8], bound: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = XChaCha20Poly1305::new(&self.0.into())
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: bound,
+                },
+            )
+            .map_err(|_| unreadable("a snapshot too large to encrypt"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Decrypts what [`seal`](Self::seal) made with this key and `bound`; anything else
+    /// (another key, other bound data, an altered byte) is refused.
+    pub fn open(&self, sealed: &[u8], bound: &[u8]) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        if sealed.len() < 24 {
+            return Err(unreadable("a ciphertext too short to hold its nonce"));
+        }
+        let (nonce, ciphertext) = sealed.split_at(24);
+        XChaCha20Poly1305::new(&self.0.into())
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: bound,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| unreadable("a session sealed with another key, or altered"))
+    }
 }
 
 impl Drop for StoreKey {
@@ -185,18 +224,9 @@ impl FileStore {
                     .decode(sealed)
                     .map_err(|_| unreadable("a session file with a damaged ciphertext"))?;
                 let aad = associated_data(envelope.revision, envelope.generation);
-                let opened = XChaCha20Poly1305::new(&key.0.into())
-                    .decrypt(
-                        XNonce::from_slice(&nonce),
-                        Payload {
-                            msg: &sealed,
-                            aad: aad.as_bytes(),
-                        },
-                    )
-                    .map_err(|_| {
-                        unreadable("a session file sealed with another key, or altered")
-                    })?;
-                Zeroizing::new(opened)
+                let mut whole = nonce;
+                whole.extend_from_slice(&sealed);
+                key.open(&whole, aad.as_bytes())?
             }
             (None, _) => return Err(unreadable("an encrypted session file, and no key")),
             (Some(_), _) => {
@@ -223,17 +253,9 @@ impl FileStore {
                 ("none", None, raw)
             }
             Some(key) => {
-                let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
                 let aad = associated_data(stored.revision, stored.generation);
-                let sealed = XChaCha20Poly1305::new(&key.0.into())
-                    .encrypt(
-                        &nonce,
-                        Payload {
-                            msg: &stored.snapshot,
-                            aad: aad.as_bytes(),
-                        },
-                    )
-                    .map_err(|_| unreadable("a snapshot too large to encrypt"))?;
+                let whole = key.seal(&stored.snapshot, aad.as_bytes())?;
+                let (nonce, sealed) = whole.split_at(24);
                 let text = serde_json::to_string(&BASE64.encode(sealed))
                     .map_err(|_| unreadable("a ciphertext that cannot be written"))?;
                 let raw = serde_json::value::RawValue::from_string(text)

@@ -10,7 +10,7 @@ use oauth_lifecycle::{Dialect, Policy};
 use oauth_lifecycle_adapter::{Pump, SessionStore, TokenCell};
 
 use crate::clock::Clock;
-use crate::driving::{Driving, Reports};
+use crate::driving::{Driving, Message, Reports};
 use crate::manager::{Inner, StartError, TokenManager};
 use crate::transport;
 
@@ -106,16 +106,27 @@ impl<D: Dialect> TokenManagerBuilder<D> {
         let sliding = self.dialect.sliding_lifetime().is_some();
         let cell = Arc::new(TokenCell::new());
         let span = tracing::info_span!("token_manager", name = %self.name);
+        let store = self.store;
         let pump = span.in_scope(|| {
             Pump::start(
                 self.dialect,
                 self.policy,
                 Arc::clone(&cell),
-                self.store,
+                store.clone(),
                 clock.now(),
             )
         })?;
         let (messages, inbox) = mpsc::channel();
+        if let Some(store) = &store {
+            // Another process stored a session: drain now, not at the next poll.
+            let wake = Mutex::new(messages.clone());
+            store.on_announcement(Arc::new(move || {
+                let _ = wake
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .send(Message::Wake);
+            }));
+        }
         let reports = Arc::new(Reports::default());
         let driving = Driving {
             pump,

@@ -31,6 +31,8 @@ pub(crate) enum Message {
     Renew(Ack),
     /// Revoke the session.
     Revoke(Ack),
+    /// Drain now: another process stored a session.
+    Wake,
     /// Stop, revoking the session first if asked.
     Shutdown {
         /// Whether to revoke first.
@@ -169,7 +171,7 @@ impl<D: Dialect> Driving<D> {
                 self.applied = Some(applied);
                 Command::Revoke
             }
-            Message::Shutdown { .. } => return,
+            Message::Wake | Message::Shutdown { .. } => return,
         };
         self.pump.handle(command, now);
     }

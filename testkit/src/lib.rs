@@ -8,7 +8,10 @@
 
 #![forbid(unsafe_code)]
 
+mod redis_server;
 pub mod transport;
+
+pub use crate::redis_server::RedisServer;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -142,12 +142,13 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
         let cell = Arc::new(TokenCell::new());
         let name = self.name.unwrap_or_else(|| "oauth".to_owned());
         let span = tracing::info_span!("token_manager", name = %name);
+        let store = self.store;
         let pump = span.in_scope(|| {
             Pump::start(
                 self.dialect,
                 self.policy,
                 Arc::clone(&cell),
-                self.store,
+                store.clone(),
                 (self.clock)(),
             )
         })?;
@@ -156,6 +157,15 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
             reports: Reports::default(),
             sliding,
         });
+        if let Some(store) = &store {
+            // Another process stored a session: drain now, not at the next poll.
+            let woken = Arc::downgrade(&shared);
+            store.on_announcement(Arc::new(move || {
+                if let Some(shared) = woken.upgrade() {
+                    shared.reports.wake();
+                }
+            }));
+        }
         let (control, commands) = mpsc::unbounded_channel();
         let task = Task {
             pump,
