@@ -300,8 +300,10 @@ impl<D: Dialect> Pump<D> {
         let synced_generation = fleet.synced.as_ref().map(|s| s.generation);
         let untouched = stored.as_ref().map(|s| s.revision) == fleet.synced_revision();
         let moved_on = Some(ours) > synced_generation;
-        if untouched {
-            if moved_on {
+        if untouched || stored.is_none() {
+            // (A store that came back empty, a restarted Redis without persistence,
+            // gets this process's session at once.)
+            if moved_on || stored.is_none() {
                 // What it obtained alone becomes the fleet's (unless another process
                 // stores first: then the compare-and-swap hands it the store's).
                 self.save_shared(now);
