@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+pub mod coordinator;
 mod file_store;
 mod published;
 mod pump;

@@ -100,7 +100,14 @@ impl<D: Dialect> Pump<D> {
         let fleet = store
             .as_ref()
             .and_then(|store| store.fleet())
-            .map(|settings| fleet::Fleet::new(settings.clone(), stored.clone(), now));
+            .map(|settings| {
+                fleet::Fleet::new(
+                    settings.clone(),
+                    policy.response_timeout,
+                    stored.as_ref(),
+                    now,
+                )
+            });
         let (driver, revision) = match stored {
             Some(stored) => {
                 let session = stored.restore(Arc::clone(&dialect), policy.clone())?;
@@ -144,8 +151,7 @@ impl<D: Dialect> Pump<D> {
     /// Drains the driver until it needs the manager: a request to send, or a wait.
     pub fn next(&mut self, now: UtcDateTime) -> Next {
         if self.fleet.is_some() {
-            self.fleet_sync(now);
-            if let Some(request) = self.fleet_retry_held(now) {
+            if let Some(request) = self.fleet_sync(now) {
                 return self.send(request);
             }
         }
