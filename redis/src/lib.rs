@@ -20,7 +20,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The protocol is `oauth-lifecycle-adapter`'s (its `pump` module documents it): the
+//! The protocol is `oauth-lifecycle-adapter`'s (its `coordinator` module): the
 //! renewal lease, re-reading the store under it, compare-and-swap on the revision,
 //! announcements with polling as the fallback, and what happens when a holder dies or
 //! the store is unreachable. This crate is the Redis side of it:
