@@ -76,21 +76,7 @@ impl SessionFile {
     }
 
     fn create_dir(&self) -> Result<(), Failure> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|error| {
-                Failure::new(
-                    Exit::Store,
-                    format!(
-                        "cannot create the state directory {}: {error}",
-                        dir.display()
-                    ),
-                )
-                .fix("give a writable directory with --state-dir")
-            })
+        private_dir(self.path.parent().unwrap_or(Path::new(".")), Exit::Store)
     }
 
     /// Waits, at most `timeout`, until no other invocation uses the session, and keeps
@@ -246,16 +232,7 @@ fn key(name: &str, profile: &Profile) -> Result<StoreKey, Failure> {
 /// Writes a new random key to `path`, readable by its owner only; refuses to replace one.
 pub(crate) fn write_new_key(path: &Path) -> Result<(), Failure> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|error| {
-                Failure::new(
-                    Exit::Config,
-                    format!("cannot create {}: {error}", dir.display()),
-                )
-            })?;
+        private_dir(dir, Exit::Config)?;
     }
     let mut file = OpenOptions::new()
         .create_new(true)
@@ -277,5 +254,20 @@ pub(crate) fn write_new_key(path: &Path) -> Result<(), Failure> {
                 Exit::Config,
                 format!("cannot write {}: {error}", path.display()),
             )
+        })
+}
+
+/// Creates `dir` (and its parents) for its owner only, if missing.
+fn private_dir(dir: &Path, exit: Exit) -> Result<(), Failure> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|error| {
+            Failure::new(
+                exit,
+                format!("cannot create the directory {}: {error}", dir.display()),
+            )
+            .fix("give a writable directory (--state-dir, --config)")
         })
 }

@@ -84,15 +84,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
                 "the OAuth client",
                 ask.field(&args.client_id, "client id", true)?,
             );
-            profile.set(
-                "client_secret_env",
-                "the environment variable holding the client secret",
-                ask.field(
-                    &args.client_secret_env,
-                    "variable holding the client secret (empty for a public client)",
-                    false,
-                )?,
-            );
+            client_secret(&mut profile, &mut ask, args, false)?;
             let grant = ask.field(&args.grant, "grant (client-credentials or password)", false)?;
             let password_grant = grant.as_deref() == Some("password");
             profile.set("grant", "client-credentials or password", grant);
@@ -116,15 +108,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
                 "the OAuth client",
                 ask.field(&args.client_id, "client id", true)?,
             );
-            profile.set(
-                "client_secret_env",
-                "the environment variable holding the client secret",
-                ask.field(
-                    &args.client_secret_env,
-                    "variable holding the client secret",
-                    true,
-                )?,
-            );
+            client_secret(&mut profile, &mut ask, args, true)?;
             user(&mut profile, &mut ask, args)?;
         }
         Provider::ConvirzaV3 => {
@@ -141,15 +125,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
                 "the loyalty program (realm)",
                 ask.field(&args.program, "loyalty program", true)?,
             );
-            profile.set(
-                "environment",
-                "staging or production",
-                ask.field(
-                    &args.environment,
-                    "environment (staging or production)",
-                    false,
-                )?,
-            );
+            environment(&mut profile, &mut ask, args)?;
             profile.set(
                 "auth_url",
                 "another Keycloak host (optional)",
@@ -160,15 +136,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
                 "the client, machine-2-machine unless given",
                 args.client_id.clone(),
             );
-            profile.set(
-                "client_secret_env",
-                "the environment variable holding the client secret",
-                ask.field(
-                    &args.client_secret_env,
-                    "variable holding the client secret",
-                    true,
-                )?,
-            );
+            client_secret(&mut profile, &mut ask, args, true)?;
             if args.grant.as_deref() == Some("password") {
                 profile.set(
                     "grant",
@@ -184,15 +152,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
                 "the organization code",
                 ask.field(&args.org, "organization code", true)?,
             );
-            profile.set(
-                "environment",
-                "staging or production",
-                ask.field(
-                    &args.environment,
-                    "environment (staging or production)",
-                    false,
-                )?,
-            );
+            environment(&mut profile, &mut ask, args)?;
             profile.set(
                 "api_url",
                 "another API host (optional)",
@@ -273,6 +233,38 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     }
     println!("next: tokenctl login -p {name}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn client_secret(
+    profile: &mut Profile,
+    ask: &mut Asker,
+    args: &InitArgs,
+    required: bool,
+) -> Result<(), Failure> {
+    let question = if required {
+        "variable holding the client secret"
+    } else {
+        "variable holding the client secret (empty for a public client)"
+    };
+    profile.set(
+        "client_secret_env",
+        "the environment variable holding the client secret",
+        ask.field(&args.client_secret_env, question, required)?,
+    );
+    Ok(())
+}
+
+fn environment(profile: &mut Profile, ask: &mut Asker, args: &InitArgs) -> Result<(), Failure> {
+    profile.set(
+        "environment",
+        "staging or production",
+        ask.field(
+            &args.environment,
+            "environment (staging or production)",
+            false,
+        )?,
+    );
+    Ok(())
 }
 
 fn user(profile: &mut Profile, ask: &mut Asker, args: &InitArgs) -> Result<(), Failure> {

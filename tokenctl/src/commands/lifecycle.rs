@@ -8,12 +8,12 @@ use oauth_lifecycle_adapter::{MemoryStore, SessionStore};
 
 use crate::cli::{ScopeArg, Want};
 use crate::commands::obtain::{obtain, Obtained};
+use crate::commands::prepare::{self, Act};
 use crate::context::{now, Context};
 use crate::dialects::{self, with_dialect};
 use crate::failure::Failure;
-use crate::limited::Sends;
-use crate::secrets::{self, PasswordUse, Secrets};
-use crate::session::{self, Issued, Running};
+use crate::secrets::PasswordUse;
+use crate::session::{Issued, Running};
 use crate::session_file::RecordedFailure;
 use crate::time_format::rfc3339;
 
@@ -35,12 +35,7 @@ pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Fail
     let store = file.store(name, profile)?;
     let policy = context.policy();
 
-    let reading = dialects::build(name, profile, &Secrets::default(), scope)?;
-    let stored = with_dialect!(reading, Sends::Nothing, |dialect| {
-        session::driver(dialect, &policy, &*store).map(|(driver, stored)| {
-            stored.then(|| (driver.status(), driver.session().generation()))
-        })
-    })?;
+    let stored = prepare::stored_status(context, scope, &*store)?;
     let status = stored.as_ref().map(|(status, _)| status.clone());
     if status == Some(Status::Revoked) && !context.dry_run {
         // A revoked session has nothing left to keep.
@@ -53,30 +48,13 @@ pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Fail
         } else {
             store.clone()
         };
-        let dialect = dialects::build(name, profile, &Secrets::default(), scope)?;
-        let shown = with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
-            dialect,
-            &policy,
-            &*store,
-            now(),
-            |driver, now| {
-                driver.handle_timeout(now);
-                let _ = driver.login(now);
-            }
-        ))?;
-        println!("{shown}");
+        println!("{}", prepare::dry_run(context, scope, &*store, Act::Login)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let secrets = secrets::resolve(name, profile, context.prompting, PasswordUse::Login)?;
+    let (secrets, sends) = prepare::secrets(context, PasswordUse::Login)?;
     let dialect = dialects::build(name, profile, &secrets, scope)?;
-    let issued = with_dialect!(dialect, Sends::Everything, |dialect| {
-        let running = Running::start(
-            dialect,
-            Sends::Everything,
-            policy.clone(),
-            store.clone(),
-            name,
-        )?;
+    let issued = with_dialect!(dialect, sends, |dialect| {
+        let running = Running::start(dialect, sends, policy.clone(), store.clone(), name)?;
         // A session stopped for want of a login logs in now; one without a token logs
         // in by itself; one that is fine stays as it is.
         let after = match &stored {
@@ -138,11 +116,8 @@ pub(crate) fn revoke(
     let store = file.store(name, profile)?;
     let policy = context.policy();
 
-    let reading = dialects::build(name, profile, &Secrets::default(), scope)?;
-    let status = with_dialect!(reading, Sends::Nothing, |dialect| {
-        session::driver(dialect, &policy, &*store)
-            .map(|(driver, stored)| stored.then(|| driver.status()))
-    });
+    let status = prepare::stored_status(context, scope, &*store)
+        .map(|stored| stored.map(|(status, _)| status));
     let status = match status {
         Ok(status) => status,
         // Logging out of a session that cannot be read: delete it all the same.
@@ -156,28 +131,17 @@ pub(crate) fn revoke(
         Err(failure) => return Err(failure),
     };
     if context.dry_run {
-        let dialect = dialects::build(name, profile, &Secrets::default(), scope)?;
-        let shown = with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
-            dialect,
-            &policy,
-            &*store,
-            now(),
-            |driver, now| driver.revoke(now)
-        ))?;
-        println!("{shown}");
+        println!(
+            "{}",
+            prepare::dry_run(context, scope, &*store, Act::Revoke)?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     match status {
         None => println!("no stored session for profile `{name}`: nothing to revoke"),
         Some(Status::Revoked) => println!("the session was already revoked"),
         Some(_) => {
-            let secrets =
-                secrets::resolve(name, profile, context.prompting, PasswordUse::IfAtHand)?;
-            let sends = if profile.logs_in_as_user() && secrets.password.is_none() {
-                Sends::NoLogin
-            } else {
-                Sends::Everything
-            };
+            let (secrets, sends) = prepare::secrets(context, PasswordUse::IfAtHand)?;
             let dialect = dialects::build(name, profile, &secrets, scope)?;
             with_dialect!(dialect, sends, |dialect| {
                 let running = Running::start(dialect, sends, policy.clone(), store.clone(), name)?;

@@ -2,11 +2,12 @@
 //! else by running the manager over it, one invocation at a time.
 
 use crate::cli::Want;
+use crate::commands::prepare::{self, Act};
 use crate::context::{now, Context};
 use crate::dialects::{self, with_dialect};
 use crate::failure::{Exit, Failure};
 use crate::limited::Sends;
-use crate::secrets::{self, PasswordUse, Secrets};
+use crate::secrets::{PasswordUse, Secrets};
 use crate::session::{self, Issued, Running, Stored};
 use crate::session_file::{RecordedFailure, SessionFile};
 
@@ -80,40 +81,25 @@ fn obtain_in_turn(context: &Context, want: &Want, file: &SessionFile) -> Result<
         Stored::Renew { generation, ask } => Some((generation, ask)),
     };
     if context.dry_run {
-        let dialect = dialects::build(name, profile, &Secrets::default(), scope)?;
-        let renew = renew_from.is_some();
-        let shown = with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
-            dialect,
-            &policy,
-            &*store,
-            now(),
-            |driver, now| {
-                if renew {
-                    let _ = driver.renew(now);
-                } else {
-                    driver.handle_timeout(now);
-                }
-            }
-        ))?;
-        return Ok(Obtained::DryRun(shown));
+        let act = if renew_from.is_some() {
+            Act::Renew
+        } else {
+            Act::Timeout
+        };
+        return prepare::dry_run(context, scope, &*store, act).map(Obtained::DryRun);
     }
 
     // A request is needed: with the password if it is at hand, else by refresh token
     // alone, asking for the password only if a login turns out necessary.
-    let secrets = secrets::resolve(name, profile, context.prompting, PasswordUse::IfAtHand)?;
-    let sends = if profile.logs_in_as_user() && secrets.password.is_none() {
-        Sends::NoLogin
-    } else {
-        Sends::Everything
-    };
+    let (secrets, sends) = prepare::secrets(context, PasswordUse::IfAtHand)?;
     let result = match renew(context, &secrets, sends, want, renew_from) {
         Err(failure)
             if failure.exit == Exit::NeedsLogin
                 && sends == Sends::NoLogin
                 && context.prompting.allowed() =>
         {
-            let secrets = secrets::resolve(name, profile, context.prompting, PasswordUse::Login)?;
-            renew(context, &secrets, Sends::Everything, want, renew_from)
+            let (secrets, sends) = prepare::secrets(context, PasswordUse::Login)?;
+            renew(context, &secrets, sends, want, renew_from)
         }
         result => result,
     };

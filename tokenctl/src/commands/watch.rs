@@ -10,12 +10,13 @@ use oauth_lifecycle::Status;
 use oauth_lifecycle_adapter::WaitError;
 
 use crate::cli::WatchArgs;
+use crate::commands::prepare::{self, Act};
 use crate::context::{now, Context};
 use crate::dialects::{self, with_dialect};
 use crate::events::StatusLine;
 use crate::failure::Failure;
 use crate::limited::Sends;
-use crate::secrets::{self, PasswordUse, Secrets};
+use crate::secrets::{PasswordUse, Secrets};
 use crate::session::{self, Running};
 use crate::time_format::{rfc3339, span};
 
@@ -33,15 +34,10 @@ pub(crate) fn watch(
     let store = file.store(name, profile)?;
     let policy = context.policy();
     if context.dry_run {
-        let dialect = dialects::build(name, profile, &Secrets::default(), scope)?;
-        let shown = with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
-            dialect,
-            &policy,
-            &*store,
-            now(),
-            |driver, now| driver.handle_timeout(now)
-        ))?;
-        println!("{shown}");
+        println!(
+            "{}",
+            prepare::dry_run(context, scope, &*store, Act::Timeout)?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     // A long watch may need a login: ask for the password up front, if we may ask.
@@ -50,12 +46,7 @@ pub(crate) fn watch(
     } else {
         PasswordUse::IfAtHand
     };
-    let secrets = secrets::resolve(name, profile, context.prompting, password)?;
-    let sends = if profile.logs_in_as_user() && secrets.password.is_none() {
-        Sends::NoLogin
-    } else {
-        Sends::Everything
-    };
+    let (secrets, sends) = prepare::secrets(context, password)?;
     // When the stored session renews next, read from the store without secrets.
     let renewal_at = || {
         let reading = dialects::build(name, profile, &Secrets::default(), scope).ok()?;
