@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_lifecycle::dialect::{ClientAuth, Standard};
-use oauth_lifecycle::{http, Policy, Status};
+use oauth_lifecycle::{Policy, Status};
 use oauth_lifecycle_blocking::{MemoryStore, SessionStore, TokenManager, WaitError};
 use oauth_lifecycle_testkit::{
-    send, start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT, DOT_USER,
+    start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT, DOT_USER,
     OIDC_POST_CLIENT,
 };
 use serde_json::Value;
@@ -20,52 +20,6 @@ const TTL_SECONDS: u32 = 15;
 
 /// Longest wait for a token, a renewal included.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn form(url: &str, fields: &[(&str, &str)]) -> http::Request<Vec<u8>> {
-    let body = form_body(fields);
-    http::Request::post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.into_bytes())
-        .unwrap()
-}
-
-fn form_body(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Whether oidc-provider says `token` is active (RFC 7662 introspection).
-fn oidc_active(peer: &Peer, token: &str) -> bool {
-    let (id, secret) = OIDC_POST_CLIENT;
-    let request = form(
-        &peer.url("/token/introspection"),
-        &[
-            ("token", token),
-            ("client_id", id),
-            ("client_secret", secret),
-        ],
-    );
-    let response = send(&request).expect("oidc-provider answers");
-    assert_eq!(response.status(), 200);
-    let body: Value = serde_json::from_slice(response.body()).expect("JSON");
-    body["active"].as_bool().expect("an active field")
-}
 
 #[test]
 fn oidc_provider_client_credentials_renewal_and_revocation() {
@@ -85,7 +39,7 @@ fn oidc_provider_client_credentials_renewal_and_revocation() {
         .unwrap();
 
     let first = tokens.token(PATIENCE).expect("a token");
-    assert!(oidc_active(&peer, first.secret()));
+    assert!(peer.oidc_token_active(first.secret()));
     assert_eq!(tokens.status(), Status::Ready);
 
     // Client credentials bring no refresh token: renewal is a new login, before expiry.
@@ -93,14 +47,17 @@ fn oidc_provider_client_credentials_renewal_and_revocation() {
         .token_newer_than(first.generation(), PATIENCE)
         .expect("a renewed token");
     assert_ne!(second.secret(), first.secret());
-    assert!(oidc_active(&peer, second.secret()));
-    assert!(oidc_active(&peer, first.secret()), "renewed before expiry");
+    assert!(peer.oidc_token_active(second.secret()));
+    assert!(
+        peer.oidc_token_active(first.secret()),
+        "renewed before expiry"
+    );
 
     // Shutdown revokes the session at the server before it returns.
     tokens.shutdown();
     assert_eq!(tokens.token(PATIENCE).unwrap_err(), WaitError::Closed);
     assert!(
-        !oidc_active(&peer, second.secret()),
+        !peer.oidc_token_active(second.secret()),
         "revoked at the server"
     );
 }
@@ -138,23 +95,6 @@ fn refresh_token_after(store: &MemoryStore, other: Option<&str>) -> String {
     }
 }
 
-/// What django-oauth-toolkit answers to a refresh with `refresh_token`.
-fn dot_refresh(peer: &Peer, refresh_token: &str) -> (u16, Value) {
-    let (id, secret) = DOT_PASSWORD_CLIENT;
-    let request = form(
-        &peer.url("/o/token/"),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", id),
-            ("client_secret", secret),
-        ],
-    );
-    let response = send(&request).expect("django-oauth-toolkit answers");
-    let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
-    (response.status().as_u16(), body)
-}
-
 fn dot_dialect(peer: &Peer) -> Standard {
     let (id, secret) = DOT_PASSWORD_CLIENT;
     Standard::builder(peer.url("/o/token/"), id)
@@ -188,7 +128,7 @@ fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
     let second_refresh = refresh_token_after(&store, Some(&first_refresh));
     assert_ne!(second_refresh, first_refresh, "rotated");
     tokens.shutdown();
-    let (status, body) = dot_refresh(&peer, &first_refresh);
+    let (status, body) = peer.dot_refresh(&first_refresh);
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -205,7 +145,7 @@ fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
     tokens.token(PATIENCE).expect("a token");
     let held = refresh_token_after(&store, None);
     drop(tokens);
-    let (status, body) = dot_refresh(&peer, &held);
+    let (status, body) = peer.dot_refresh(&held);
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))

@@ -27,9 +27,20 @@ use oauth_lifecycle_testkit::RedisServer;
 
 const KEY: [u8; 32] = [42; 32];
 const ACCOUNT: &str = "fleet-test";
-/// The manager's response timeout in the workers, and the lease, which outlasts it.
+/// The manager's response timeout in the workers, and the lease, which outlasts it (short,
+/// for the crash test: a holder that dies is replaced within the lease).
 const RESPONSE_TIMEOUT: Span = Span::seconds(2);
 const LEASE: Span = Span::seconds(4);
+
+/// The fleet tests run one at a time: each starts hundreds of threads, and their
+/// timings are what they measure.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 type Front = HttpFront<Box<dyn Emulator + Send>>;
 
@@ -100,20 +111,29 @@ fn fleet_worker() {
 }
 
 fn work<D: Dialect>(dialect: D, index: u64, tasks: usize, run_for: Duration) {
+    // The timeouts: the test's own when it gives them (a test with many processes on
+    // a busy machine needs room), the short defaults otherwise.
+    let (response_timeout, lease) = match std::env::var("FLEET_TIMEOUT_SECONDS") {
+        Ok(seconds) => {
+            let seconds: i64 = seconds.parse().unwrap();
+            (Span::seconds(seconds), Span::seconds(seconds * 2))
+        }
+        Err(_) => (RESPONSE_TIMEOUT, LEASE),
+    };
     let store = RedisStore::builder(
         Server::node(&std::env::var("FLEET_REDIS").unwrap()).unwrap(),
         ACCOUNT,
     )
     .encrypted(StoreKey::from_bytes(KEY))
     .holder(format!("worker-{index}"))
-    .lease(LEASE)
+    .lease(lease)
     .poll(Span::seconds(2))
     .timeouts(Duration::from_millis(300), Duration::from_millis(500))
     .build()
     .unwrap();
     let mut policy = Policy::default();
     policy.jitter_seed = index;
-    policy.response_timeout = RESPONSE_TIMEOUT;
+    policy.response_timeout = response_timeout;
     let tokens = TokenManager::builder(dialect, policy)
         .store(Arc::new(store))
         .name(format!("worker-{index}"))
@@ -175,6 +195,7 @@ impl Worker {
         index: u64,
         tasks: usize,
         seconds: u64,
+        roomy: bool,
     ) -> Worker {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
@@ -189,6 +210,7 @@ impl Worker {
             .env("FLEET_REDIS", redis)
             .env("FLEET_INDEX", index.to_string())
             .env("FLEET_TASKS", tasks.to_string())
+            .envs(roomy.then_some(("FLEET_TIMEOUT_SECONDS", "10")))
             .env("FLEET_SECONDS", seconds.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -250,20 +272,53 @@ impl Worker {
     }
 }
 
-/// Checks the reports: no task failed, and every token was valid at the provider when
-/// handed out. Returns the distinct tokens handed out.
-fn check_reports(front: &Front, reports: Vec<Report>) -> usize {
+/// `processes` workers of `tasks` tasks each for `seconds`, against `front`.
+fn fleet(
+    roomy: bool,
+    provider: &str,
+    front: &Front,
+    redis: &RedisServer,
+    processes: u64,
+    tasks: usize,
+    seconds: u64,
+) -> Vec<Worker> {
+    (0..processes)
+        .map(|i| {
+            Worker::spawn(
+                provider,
+                &front.base_url(),
+                &redis.url(),
+                i,
+                tasks,
+                seconds,
+                roomy,
+            )
+        })
+        .collect()
+}
+
+/// Every token in the reports was valid at the provider when a task got it. Returns
+/// how many distinct tokens the tasks got.
+fn assert_valid_when_handed_out(front: &Front, reports: &[Report]) -> usize {
     let mut distinct = HashMap::new();
-    for (tokens, failures) in reports {
-        assert!(failures.is_empty(), "tasks failed: {failures:?}");
+    for (tokens, _) in reports {
         for (token, at) in tokens {
-            let at = UtcDateTime::from_unix_timestamp_nanos(at as i128 * 1_000_000).unwrap();
-            let valid = front.with_emulator(|emulator| emulator.is_access_token_valid(&token, at));
+            let at = UtcDateTime::from_unix_timestamp_nanos(*at as i128 * 1_000_000).unwrap();
+            let valid = front.with_emulator(|emulator| emulator.is_access_token_valid(token, at));
             assert!(valid, "a task got a token the provider did not accept then");
-            distinct.insert(token, ());
+            distinct.insert(token.clone(), ());
         }
     }
     distinct.len()
+}
+
+/// Checks the reports: no task failed, and every token was valid at the provider when
+/// handed out. Returns the distinct tokens handed out.
+fn check_reports(front: &Front, reports: Vec<Report>) -> usize {
+    for (_, failures) in &reports {
+        assert!(failures.is_empty(), "tasks failed: {failures:?}");
+    }
+    assert_valid_when_handed_out(front, &reports)
 }
 
 fn lease_holder(redis: &RedisServer) -> Option<String> {
@@ -325,24 +380,15 @@ fn eventually(what: &str, patience: Duration, mut condition: impl FnMut() -> boo
 
 /// 8 processes × 200 tasks, Convirza V3 (single-use rotation), tokens of 6 seconds,
 /// through several rotations: no reuse, one token request per rotation, every task's
-/// every token valid.
+/// every token valid. (A 10-second response timeout: 1,600 threads on a busy machine
+/// must not turn a slow answer into a lost one, which would cost a login.)
 #[test]
 fn eight_processes_of_200_tasks_rotate_single_use_tokens_once_each() {
+    let _turn = one_at_a_time();
     let redis = RedisServer::start();
     let front = v3_front(Span::seconds(6));
     let seconds = 20;
-    let workers: Vec<_> = (0..8)
-        .map(|i| {
-            Worker::spawn(
-                "convirza-v3",
-                &front.base_url(),
-                &redis.url(),
-                i,
-                200,
-                seconds,
-            )
-        })
-        .collect();
+    let workers = fleet(true, "convirza-v3", &front, &redis, 8, 200, seconds);
     let reports: Vec<_> = workers
         .into_iter()
         .map(|w| w.report(Duration::from_secs(120)))
@@ -375,21 +421,11 @@ fn eight_processes_of_200_tasks_rotate_single_use_tokens_once_each() {
 /// again.
 #[test]
 fn killing_the_lease_holder_mid_renewal_costs_one_lease_and_no_reuse() {
+    let _turn = one_at_a_time();
     let redis = RedisServer::start();
     let front = v3_front(Span::seconds(8));
     let seconds = 24;
-    let workers: Vec<_> = (0..4)
-        .map(|i| {
-            Worker::spawn(
-                "convirza-v3",
-                &front.base_url(),
-                &redis.url(),
-                i,
-                20,
-                seconds,
-            )
-        })
-        .collect();
+    let workers = fleet(false, "convirza-v3", &front, &redis, 4, 20, seconds);
     for worker in &workers {
         worker.wait_ready();
     }
@@ -440,12 +476,7 @@ fn killing_the_lease_holder_mid_renewal_costs_one_lease_and_no_reuse() {
     println!("FIGURE holder killed: {stats:?}");
     assert_eq!(stats.refresh_token_reuses, 0, "{stats:?}");
     // The survivors' tasks got valid tokens; some waited through the recovery.
-    for (tokens, _) in &reports {
-        for (token, at) in tokens {
-            let at = UtcDateTime::from_unix_timestamp_nanos(*at as i128 * 1_000_000).unwrap();
-            assert!(front.with_emulator(|e| e.is_access_token_valid(token, at)));
-        }
-    }
+    assert_valid_when_handed_out(&front, &reports);
 }
 
 /// `redis-server` stops for 6 seconds mid-run and comes back empty: no task fails for
@@ -453,21 +484,11 @@ fn killing_the_lease_holder_mid_renewal_costs_one_lease_and_no_reuse() {
 /// token is reused, and the fleet shares one session again afterwards.
 #[test]
 fn a_redis_restart_costs_no_task_a_token_and_no_reuse() {
+    let _turn = one_at_a_time();
     let mut redis = RedisServer::start();
     let front = v3_front(Span::seconds(6));
     let seconds = 24;
-    let workers: Vec<_> = (0..4)
-        .map(|i| {
-            Worker::spawn(
-                "convirza-v3",
-                &front.base_url(),
-                &redis.url(),
-                i,
-                20,
-                seconds,
-            )
-        })
-        .collect();
+    let workers = fleet(false, "convirza-v3", &front, &redis, 4, 20, seconds);
     for worker in &workers {
         worker.wait_ready();
     }
@@ -498,14 +519,13 @@ fn a_redis_restart_costs_no_task_a_token_and_no_reuse() {
 /// fleet.
 #[test]
 fn client_credentials_one_login_per_renewal_for_the_fleet() {
+    let _turn = one_at_a_time();
     let redis = RedisServer::start();
     let mut config = StandardServerConfig::keycloak("abc-staging");
     config.access_token_lifetime = Span::seconds(6);
     let front = front(StandardServer::new(config));
     let seconds = 16;
-    let workers: Vec<_> = (0..4)
-        .map(|i| Worker::spawn("convercus", &front.base_url(), &redis.url(), i, 20, seconds))
-        .collect();
+    let workers = fleet(false, "convercus", &front, &redis, 4, 20, seconds);
     let reports: Vec<_> = workers
         .into_iter()
         .map(|w| w.report(Duration::from_secs(120)))
@@ -528,23 +548,13 @@ fn client_credentials_one_login_per_renewal_for_the_fleet() {
 /// 61 seconds; the provider never has to refuse one.
 #[test]
 fn convirza_v2_the_fleet_shares_one_request_budget() {
+    let _turn = one_at_a_time();
     let redis = RedisServer::start();
     let mut config = StandardServerConfig::convirza_v2();
     config.access_token_lifetime = Span::seconds(6);
     let front = front(StandardServer::new(config));
     let seconds = 66;
-    let workers: Vec<_> = (0..3)
-        .map(|i| {
-            Worker::spawn(
-                "convirza-v2",
-                &front.base_url(),
-                &redis.url(),
-                i,
-                5,
-                seconds,
-            )
-        })
-        .collect();
+    let workers = fleet(false, "convirza-v2", &front, &redis, 3, 5, seconds);
     let reports: Vec<_> = workers
         .into_iter()
         .map(|w| w.report(Duration::from_secs(180)))
@@ -561,10 +571,5 @@ fn convirza_v2_the_fleet_shares_one_request_budget() {
     );
     assert_eq!(stats.refresh_token_reuses, 0);
     // Tasks may wait for the budget, but every token they got was valid.
-    for (tokens, _) in &reports {
-        for (token, at) in tokens {
-            let at = UtcDateTime::from_unix_timestamp_nanos(*at as i128 * 1_000_000).unwrap();
-            assert!(front.with_emulator(|e| e.is_access_token_valid(token, at)));
-        }
-    }
+    assert_valid_when_handed_out(&front, &reports);
 }

@@ -43,6 +43,68 @@ impl Peer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
+
+    /// Whether oidc-provider says `token` is active (RFC 7662 introspection, as
+    /// [`OIDC_POST_CLIENT`]).
+    pub fn oidc_token_active(&self, token: &str) -> bool {
+        let (id, secret) = OIDC_POST_CLIENT;
+        let request = form(
+            &self.url("/token/introspection"),
+            &[
+                ("token", token),
+                ("client_id", id),
+                ("client_secret", secret),
+            ],
+        );
+        let response = send(&request).expect("oidc-provider answers");
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = serde_json::from_slice(response.body()).expect("JSON");
+        body["active"].as_bool().expect("an active field")
+    }
+
+    /// What django-oauth-toolkit answers to a refresh with `refresh_token` (as
+    /// [`DOT_PASSWORD_CLIENT`]): its status and body. A live token is spent by it.
+    pub fn dot_refresh(&self, refresh_token: &str) -> (u16, serde_json::Value) {
+        let (id, secret) = DOT_PASSWORD_CLIENT;
+        let request = form(
+            &self.url("/o/token/"),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", id),
+                ("client_secret", secret),
+            ],
+        );
+        let response = send(&request).expect("django-oauth-toolkit answers");
+        let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
+        (response.status().as_u16(), body)
+    }
+}
+
+/// A form-encoded POST of `fields` to `url`.
+pub fn form(url: &str, fields: &[(&str, &str)]) -> http::Request<Vec<u8>> {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    http::Request::post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.into_bytes())
+        .expect("a valid request")
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl Drop for Peer {

@@ -4,9 +4,8 @@
 
 mod support;
 
-use oauth_lifecycle::http;
 use oauth_lifecycle_testkit::{
-    send, start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT, DOT_USER,
+    start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT, DOT_USER,
     OIDC_POST_CLIENT,
 };
 use serde_json::Value;
@@ -15,54 +14,9 @@ use support::Lab;
 /// Token lifetime at the servers: long enough that nothing renews by itself mid-test.
 const TTL_SECONDS: u32 = 300;
 
-fn form(url: &str, fields: &[(&str, &str)]) -> http::Request<Vec<u8>> {
-    let mut body = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in fields {
-        body.append_pair(name, value);
-    }
-    http::Request::post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.finish().into_bytes())
-        .unwrap()
-}
-
-/// Whether oidc-provider says `token` is active (RFC 7662 introspection).
-fn oidc_active(peer: &Peer, token: &str) -> bool {
-    let (id, secret) = OIDC_POST_CLIENT;
-    let request = form(
-        &peer.url("/token/introspection"),
-        &[
-            ("token", token),
-            ("client_id", id),
-            ("client_secret", secret),
-        ],
-    );
-    let response = send(&request).expect("oidc-provider answers");
-    let body: Value = serde_json::from_slice(response.body()).expect("JSON");
-    body["active"].as_bool().expect("an active field")
-}
-
-/// Spends `refresh_token` at django-oauth-toolkit: the status and body of its answer.
-/// Only for tokens expected dead: a live one would be rotated away.
-fn dot_refresh(peer: &Peer, refresh_token: &str) -> (u16, Value) {
-    let (id, secret) = DOT_PASSWORD_CLIENT;
-    let request = form(
-        &peer.url("/o/token/"),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", id),
-            ("client_secret", secret),
-        ],
-    );
-    let response = send(&request).expect("django-oauth-toolkit answers");
-    let body = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
-    (response.status().as_u16(), body)
-}
-
 #[track_caller]
 fn assert_dead(peer: &Peer, refresh_token: &str) {
-    let (status, body) = dot_refresh(peer, refresh_token);
+    let (status, body) = peer.dot_refresh(refresh_token);
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -102,7 +56,7 @@ fn oidc_provider_token_inspect_refresh_exec_dry_run_and_revoke() {
     )
     .unwrap();
     let first = json["access_token"].as_str().unwrap().to_owned();
-    assert!(oidc_active(oidc, &first));
+    assert!(oidc.oidc_token_active(&first));
     assert_eq!(json["scope"], "api:read");
     assert_eq!(
         lab.run(&["token", "-p", "oidc"]).ok().line(),
@@ -126,7 +80,7 @@ fn oidc_provider_token_inspect_refresh_exec_dry_run_and_revoke() {
         .starts_with("renewed: generation 2"));
     let second = lab.run(&["token", "-p", "oidc"]).ok().line().to_owned();
     assert_ne!(second, first);
-    assert!(oidc_active(oidc, &second));
+    assert!(oidc.oidc_token_active(&second));
 
     let out = lab.path().join("token");
     lab.run_with(
@@ -145,7 +99,7 @@ fn oidc_provider_token_inspect_refresh_exec_dry_run_and_revoke() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), second);
 
     lab.run(&["revoke", "-p", "oidc"]).ok();
-    assert!(!oidc_active(oidc, &second), "revoked at the server");
+    assert!(!oidc.oidc_token_active(&second), "revoked at the server");
     lab.run(&["token", "-p", "oidc"]).expect(8);
 
     // A wrong secret: the server refuses the client.
