@@ -23,8 +23,8 @@ fn token_response() -> http::Response<Vec<u8>> {
     )
 }
 
-/// A driver that logged in, reached its refresh moment and has the refresh in flight.
-fn refreshing() -> (Driver<Standard>, oauth_lifecycle::RequestId) {
+/// A driver that logged in at `NOW`, its outputs drained.
+fn logged_in() -> Driver<Standard> {
     let mut driver = Driver::new(dialect(), Policy::default()).unwrap();
     driver.handle_timeout(NOW);
     let Output::Request(login) = driver.poll_output() else {
@@ -33,6 +33,13 @@ fn refreshing() -> (Driver<Standard>, oauth_lifecycle::RequestId) {
     driver
         .handle_response(login.id(), &token_response(), NOW)
         .unwrap();
+    while !matches!(driver.poll_output(), Output::Timeout(_) | Output::Idle) {}
+    driver
+}
+
+/// A driver that logged in, reached its refresh moment and has the refresh in flight.
+fn refreshing() -> (Driver<Standard>, oauth_lifecycle::RequestId) {
+    let mut driver = logged_in();
     driver.handle_timeout(NOW + Duration::minutes(9));
     loop {
         match driver.poll_output() {
@@ -150,18 +157,7 @@ fn snapshots_of_an_unknown_format_are_refused() {
 #[test]
 fn a_token_restored_past_its_hard_expiry_is_never_announced() {
     // (state, driver with a token, how long after NOW the restore happens)
-    let active = {
-        let mut driver = Driver::new(dialect(), Policy::default()).unwrap();
-        driver.handle_timeout(NOW);
-        let Output::Request(login) = driver.poll_output() else {
-            panic!("login expected")
-        };
-        driver
-            .handle_response(login.id(), &token_response(), NOW)
-            .unwrap();
-        while !matches!(driver.poll_output(), Output::Timeout(_) | Output::Idle) {}
-        driver
-    };
+    let active = logged_in();
     let rows = [("active", active), ("refreshing", refreshing().0)];
     for (state, driver) in rows {
         let snapshot = driver.session().snapshot_with_secrets();

@@ -297,6 +297,11 @@ fn fleet(
         .collect()
 }
 
+/// The workers' reports, once each is done (each within `patience`).
+fn reports(workers: impl IntoIterator<Item = Worker>, patience: Duration) -> Vec<Report> {
+    workers.into_iter().map(|w| w.report(patience)).collect()
+}
+
 /// Every token in the reports was valid at the provider when a task got it. Returns
 /// how many distinct tokens the tasks got.
 fn assert_valid_when_handed_out(front: &Front, reports: &[Report]) -> usize {
@@ -389,10 +394,7 @@ fn eight_processes_of_200_tasks_rotate_single_use_tokens_once_each() {
     let front = v3_front(Span::seconds(6));
     let seconds = 20;
     let workers = fleet(true, "convirza-v3", &front, &redis, 8, 200, seconds);
-    let reports: Vec<_> = workers
-        .into_iter()
-        .map(|w| w.report(Duration::from_secs(120)))
-        .collect();
+    let reports = reports(workers, Duration::from_secs(120));
     let handed_out = check_reports(&front, reports);
     let stats = stats(&front);
     println!("FIGURE 8x200 V3: {stats:?}, distinct tokens handed out {handed_out}");
@@ -467,11 +469,7 @@ fn killing_the_lease_holder_mid_renewal_costs_one_lease_and_no_reuse() {
         "{recovery:?}"
     );
     let _ = killed_at;
-    let reports: Vec<_> = workers
-        .into_iter()
-        .flatten()
-        .map(|w| w.report(Duration::from_secs(120)))
-        .collect();
+    let reports = reports(workers.into_iter().flatten(), Duration::from_secs(120));
     let stats = stats(&front);
     println!("FIGURE holder killed: {stats:?}");
     assert_eq!(stats.refresh_token_reuses, 0, "{stats:?}");
@@ -504,10 +502,7 @@ fn a_redis_restart_costs_no_task_a_token_and_no_reuse() {
         stored_generation(&redis).is_some()
     });
     println!("FIGURE redis restarted: a session stored again {rejoined:?} after the restart");
-    let reports: Vec<_> = workers
-        .into_iter()
-        .map(|w| w.report(Duration::from_secs(120)))
-        .collect();
+    let reports = reports(workers, Duration::from_secs(120));
     let _ = restarted;
     check_reports(&front, reports);
     let stats = stats(&front);
@@ -526,10 +521,7 @@ fn client_credentials_one_login_per_renewal_for_the_fleet() {
     let front = front(StandardServer::new(config));
     let seconds = 16;
     let workers = fleet(false, "convercus", &front, &redis, 4, 20, seconds);
-    let reports: Vec<_> = workers
-        .into_iter()
-        .map(|w| w.report(Duration::from_secs(120)))
-        .collect();
+    let reports = reports(workers, Duration::from_secs(120));
     let handed_out = check_reports(&front, reports);
     let stats = stats(&front);
     println!("FIGURE client credentials: {stats:?}, distinct tokens {handed_out}");
@@ -555,10 +547,7 @@ fn convirza_v2_the_fleet_shares_one_request_budget() {
     let front = front(StandardServer::new(config));
     let seconds = 66;
     let workers = fleet(false, "convirza-v2", &front, &redis, 3, 5, seconds);
-    let reports: Vec<_> = workers
-        .into_iter()
-        .map(|w| w.report(Duration::from_secs(180)))
-        .collect();
+    let reports = reports(workers, Duration::from_secs(180));
     let stats = stats(&front);
     println!("FIGURE convirza v2 budget: {stats:?}");
     assert_eq!(

@@ -231,14 +231,7 @@ fn watch_prints_each_event_and_stops_when_asked() {
     config.access_token_lifetime = oauth_lifecycle::time::Duration::seconds(6);
     let front = HttpFront::start(StandardServer::new(config), Clock::System).unwrap();
     let lab = Lab::new();
-    lab.profile(
-        "w",
-        &format!(
-            "provider = \"standard\"\ntoken_url = \"{}\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"W_SECRET\"\nplaintext_storage = true",
-            front.url("/token")
-        ),
-    );
-    lab.secret("W_SECRET", "emulated-secret");
+    lab.standard_profile("w", &front.url("/token"));
     let watched = lab
         .run(&["watch", "-p", "w", "--renewals", "1", "--for", "40s"])
         .ok()

@@ -116,14 +116,7 @@ fn watch_keeps_a_live_status_line_on_a_terminal() {
     config.access_token_lifetime = oauth_lifecycle::time::Duration::seconds(6);
     let front = HttpFront::start(StandardServer::new(config), Clock::System).unwrap();
     let lab = Lab::new();
-    lab.profile(
-        "w",
-        &format!(
-            "provider = \"standard\"\ntoken_url = \"{}\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"W_SECRET\"\nplaintext_storage = true",
-            front.url("/token")
-        ),
-    );
-    lab.secret("W_SECRET", "emulated-secret");
+    lab.standard_profile("w", &front.url("/token"));
     let watched = on_terminal(&lab, "watch -p w --renewals 1 --for 30s", None, "");
     lab.check(&watched, false);
     assert_eq!(watched.code, 0, "{watched:?}");
@@ -147,14 +140,7 @@ fn verbose_shows_requests_and_answers_without_secrets() {
     )
     .unwrap();
     let lab = Lab::new();
-    lab.profile(
-        "v",
-        &format!(
-            "provider = \"standard\"\ntoken_url = \"{}\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"V_SECRET\"\nplaintext_storage = true",
-            front.url("/token")
-        ),
-    );
-    lab.secret("V_SECRET", "emulated-secret");
+    lab.standard_profile("v", &front.url("/token"));
     let run = lab.run(&["token", "-p", "v", "--verbose"]).ok();
     assert!(
         run.stderr.contains("sending token request"),

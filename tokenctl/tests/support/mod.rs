@@ -89,6 +89,18 @@ impl Lab {
         std::fs::write(&self.config, text).unwrap();
     }
 
+    /// Adds profile `name` for the standard emulator's client (client credentials) at
+    /// `token_url`, with its secret in `EMULATED_SECRET`, stored in plaintext.
+    pub fn standard_profile(&self, name: &str, token_url: &str) {
+        self.profile(
+            name,
+            &format!(
+                "provider = \"standard\"\ntoken_url = \"{token_url}\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"EMULATED_SECRET\"\nplaintext_storage = true"
+            ),
+        );
+        self.secret("EMULATED_SECRET", "emulated-secret");
+    }
+
     /// Sets `variable` for every run, and remembers `value` as a secret.
     pub fn secret(&self, variable: &str, value: &str) {
         self.secrets.lock().unwrap().insert(value.to_owned());
