@@ -49,6 +49,11 @@ fn on_terminal(lab: &Lab, args: &str, prompt: Option<&str>, input: &str) -> supp
             }
         }
     }
+    if prompt.is_some() {
+        // The prompt is printed just before echo is turned off: a person types after
+        // reading it; so does this keyboard, a moment later.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     stdin.write_all(input.as_bytes()).unwrap();
     // The keyboard stays open while the command runs (script ends when it closes).
     let keyboard = std::thread::spawn(move || {
