@@ -67,7 +67,9 @@ impl<D: Dialect> TokenManagerBuilder<D> {
     /// an answer, redirects are not followed, and the whole exchange is bounded by the
     /// core's deadline for it. Give the agent a connect timeout shorter than the policy's
     /// response timeout, so that a server that never accepts the connection is known not
-    /// to have received the request (the default agent's is 10 seconds).
+    /// to have received the request (the default agent's is 10 seconds), and keep no idle
+    /// connections longer than the server does (the default agent keeps none): a pooled
+    /// connection the server closed turns a refresh into one whose outcome is unknown.
     pub fn agent(mut self, agent: ureq::Agent) -> Self {
         self.agent = Some(agent);
         self

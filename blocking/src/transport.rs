@@ -14,14 +14,19 @@ use ureq::Timeout;
 /// on a request it never sent.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The agent a manager uses unless given one: every status an answer, no redirect, and a
+/// The agent a manager uses unless given one: every status an answer, no redirect, a
 /// connect timeout of its own, so that a server that never accepts is known not to have
-/// received the request.
+/// received the request, and no idle connections kept (as the tokio manager's default
+/// client): token requests come minutes apart, and a pooled connection the server
+/// closes just as it is reused turns a refresh into one whose outcome is unknown, which
+/// spends a single-use refresh token.
 pub(crate) fn default_agent() -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
         .timeout_connect(Some(CONNECT_TIMEOUT));
     #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
     let config = config.tls_config(

@@ -386,3 +386,39 @@ fn a_given_agent_still_answers_every_status_and_keeps_the_request_deadline() {
         matches!(tokens.status(), Status::NeedsLogin { .. })
     });
 }
+
+/// A server that closes idle keep-alive connections (after one second here; Apache's
+/// default is five): a refresh long after the login goes out on a fresh connection, so
+/// it is answered, and a single-use refresh token is not counted lost for nothing.
+#[test]
+fn a_refresh_after_the_server_closed_idle_connections_is_a_refresh() {
+    use oauth_lifecycle::dialect::ConvirzaV3;
+    use oauth_lifecycle_emulator::{
+        ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator as _, HttpFront, HttpFrontConfig,
+    };
+    let mut config = HttpFrontConfig::default();
+    config.request_timeout = Duration::from_millis(300);
+    let front = HttpFront::start_with(
+        ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()),
+        oauth_lifecycle_emulator::Clock::System,
+        config,
+    )
+    .unwrap();
+    let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
+        .base_url(front.base_url())
+        .build()
+        .unwrap();
+    let tokens = oauth_lifecycle_blocking::TokenManager::start(dialect, Policy::default()).unwrap();
+    for round in 1..=3u64 {
+        let before = tokens.token(PATIENCE).unwrap();
+        // Long enough for the server to close an idle connection.
+        std::thread::sleep(Duration::from_millis(700));
+        tokens.renew();
+        let after = tokens
+            .token_newer_than(before.generation(), PATIENCE)
+            .unwrap();
+        assert_eq!(after.generation().get(), round + 1);
+    }
+    let stats = front.with_emulator(|e| e.stats().clone());
+    assert_eq!((stats.logins, stats.refreshes), (1, 3), "{stats:?}");
+}

@@ -111,6 +111,16 @@ fn fleet_worker() {
 }
 
 fn work<D: Dialect>(dialect: D, index: u64, tasks: usize, run_for: Duration) {
+    // The manager's traces (no secrets: fingerprints only), for the test to show when
+    // an assertion fails.
+    if let Ok(path) = std::env::var("FLEET_LOG") {
+        let file = std::fs::File::create(path).unwrap();
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(Mutex::new(file))
+            .try_init();
+    }
     // The timeouts: the test's own when it gives them (a test with many processes on
     // a busy machine needs room), the short defaults otherwise.
     let (response_timeout, lease) = match std::env::var("FLEET_TIMEOUT_SECONDS") {
@@ -210,6 +220,7 @@ impl Worker {
             .env("FLEET_REDIS", redis)
             .env("FLEET_INDEX", index.to_string())
             .env("FLEET_TASKS", tasks.to_string())
+            .env("FLEET_LOG", log_path(index))
             .envs(roomy.then_some(("FLEET_TIMEOUT_SECONDS", "10")))
             .env("FLEET_SECONDS", seconds.to_string())
             .stdin(Stdio::null())
@@ -295,6 +306,38 @@ fn fleet(
             )
         })
         .collect()
+}
+
+/// Where worker `index` of this test process writes its traces.
+fn log_path(index: u64) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "oauth-lifecycle-fleet-{}-{index}.log",
+        std::process::id()
+    ))
+}
+
+/// What the workers' traces say about renewals that went wrong (transport failures,
+/// lost outcomes, logins), for an assertion's message.
+fn worker_trouble(processes: u64) -> String {
+    let mut lines = Vec::new();
+    for index in 0..processes {
+        let text = std::fs::read_to_string(log_path(index)).unwrap_or_default();
+        for line in text.lines() {
+            if [
+                "transport",
+                "outcome",
+                "via=login",
+                "fleet: another",
+                "detached",
+            ]
+            .iter()
+            .any(|word| line.contains(word))
+            {
+                lines.push(format!("worker-{index}: {line}"));
+            }
+        }
+    }
+    lines.join("\n")
 }
 
 /// The workers' reports, once each is done (each within `patience`).
@@ -403,7 +446,12 @@ fn eight_processes_of_200_tasks_rotate_single_use_tokens_once_each() {
         command_counts(&redis)
     );
     assert_eq!(stats.refresh_token_reuses, 0, "{stats:?}");
-    assert_eq!(stats.logins, 1, "one login for the whole fleet: {stats:?}");
+    assert_eq!(
+        stats.logins,
+        1,
+        "one login for the whole fleet: {stats:?}\n{}",
+        worker_trouble(8)
+    );
     assert!(stats.refreshes >= 2, "several rotations: {stats:?}");
     assert_eq!(
         stats.token_requests,
