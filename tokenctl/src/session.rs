@@ -149,10 +149,8 @@ pub(crate) fn granted_scope<D: Dialect>(
     generation: Generation,
 ) -> Option<String> {
     let (driver, _) = driver(dialect, policy, store).ok()?;
-    let tokens = driver.session().tokens()?;
-    (tokens.generation() == generation)
-        .then(|| tokens.scope().map(str::to_owned))
-        .flatten()
+    let stored = driver.session().tokens()?.generation();
+    (stored == generation).then(|| scope_of(&driver)).flatten()
 }
 
 fn scope_of<D: Dialect>(driver: &Driver<D>) -> Option<String> {
@@ -209,7 +207,8 @@ impl Running {
     }
 
     /// A token newer than `after` (any, with `None`), waiting at most until `deadline`.
-    /// Fails at the first failure of the renewal, with what to do about it.
+    /// A failure whose retry comes within [`QUICK_RETRY`] is waited for; any other fails
+    /// the command at once, with what to do about it.
     pub(crate) fn token(
         &self,
         after: Option<Generation>,
