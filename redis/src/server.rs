@@ -64,6 +64,13 @@ pub(crate) struct Timeouts {
     pub(crate) command: Duration,
 }
 
+/// Where a connection goes.
+enum Target<'a> {
+    /// One server that takes every command.
+    Node(redis::Client),
+    Cluster(&'a redis::cluster::ClusterClient),
+}
+
 /// A connection kept between commands.
 pub(crate) struct Link {
     server: Server,
@@ -84,35 +91,49 @@ impl Link {
         &self.server
     }
 
-    /// A fresh connection to a node that takes plain commands (the master, for
-    /// Sentinel), with the timeouts set: for subscribing.
-    pub(crate) fn connect_node(&self) -> RedisResult<Option<redis::Connection>> {
-        let connection = match &self.server {
-            Server::Node(client) => client.get_connection_with_timeout(self.timeouts.connect)?,
-            Server::Sentinel(sentinel) => sentinel
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get_connection()?,
-            Server::Cluster(_) => return Ok(None),
-        };
-        connection.set_read_timeout(Some(self.timeouts.command))?;
-        connection.set_write_timeout(Some(self.timeouts.command))?;
-        Ok(Some(connection))
+    /// Where a new connection goes now: the node, the master the Sentinels name now, or
+    /// the cluster.
+    fn target(&self) -> RedisResult<Target<'_>> {
+        Ok(match &self.server {
+            Server::Node(client) => Target::Node(client.clone()),
+            Server::Sentinel(sentinel) => Target::Node(
+                sentinel
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get_client()?,
+            ),
+            Server::Cluster(client) => Target::Cluster(client),
+        })
     }
 
-    fn connect(&self) -> RedisResult<Box<dyn ConnectionLike + Send>> {
-        match &self.server {
-            Server::Cluster(client) => {
-                let connection = client.get_connection()?;
-                connection.set_read_timeout(Some(self.timeouts.command))?;
-                connection.set_write_timeout(Some(self.timeouts.command))?;
-                Ok(Box::new(connection))
-            }
-            _ => Ok(Box::new(
-                self.connect_node()?
-                    .expect("a node connection outside a cluster"),
-            )),
+    fn node_connection(&self, client: &redis::Client) -> RedisResult<redis::Connection> {
+        let connection = client.get_connection_with_timeout(self.timeouts.connect)?;
+        connection.set_read_timeout(Some(self.timeouts.command))?;
+        connection.set_write_timeout(Some(self.timeouts.command))?;
+        Ok(connection)
+    }
+
+    /// A fresh connection to a node that takes plain commands (the master, for
+    /// Sentinel), with the timeouts set: for subscribing. None on a cluster.
+    pub(crate) fn connect_node(&self) -> RedisResult<Option<redis::Connection>> {
+        match self.target()? {
+            Target::Node(client) => self.node_connection(&client).map(Some),
+            Target::Cluster(_) => Ok(None),
         }
+    }
+
+    /// A fresh connection for commands, with the timeouts set: to the node (or master),
+    /// or to the cluster, which routes each command to the account's slot.
+    fn connect(&self) -> RedisResult<Box<dyn ConnectionLike + Send>> {
+        Ok(match self.target()? {
+            Target::Node(client) => Box::new(self.node_connection(&client)?),
+            Target::Cluster(client) => {
+                let config = redis::cluster::ClusterConfig::new()
+                    .set_connection_timeout(self.timeouts.connect)
+                    .set_response_timeout(self.timeouts.command);
+                Box::new(client.get_connection_with_config(config)?)
+            }
+        })
     }
 
     /// Runs `command` on the held connection (connecting first if none is held); on
@@ -125,17 +146,15 @@ impl Link {
             .held
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if held.is_none() {
-            *held = Some(self.connect().map_err(unavailable)?);
-        }
-        let connection = held.as_mut().expect("connected above");
-        match command(connection.as_mut()) {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                *held = None;
-                Err(unavailable(error))
-            }
-        }
+        let mut connection = match held.take() {
+            Some(connection) => connection,
+            None => self.connect().map_err(unavailable)?,
+        };
+        let answer = command(connection.as_mut()).map_err(unavailable)?;
+        // Kept only after a success: a failed connection is dropped, and the next command
+        // connects again.
+        *held = Some(connection);
+        Ok(answer)
     }
 }
 

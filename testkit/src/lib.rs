@@ -8,9 +8,13 @@
 
 #![forbid(unsafe_code)]
 
+mod redis_cluster;
+mod redis_sentinels;
 mod redis_server;
 pub mod transport;
 
+pub use crate::redis_cluster::RedisCluster;
+pub use crate::redis_sentinels::{RedisSentinels, SENTINEL_SERVICE};
 pub use crate::redis_server::RedisServer;
 
 use std::io::{BufRead, BufReader};

@@ -1,16 +1,33 @@
 //! A real `redis-server` on 127.0.0.1, in a temporary directory, with no persistence:
-//! started, stopped and started again on the same port by the tests.
+//! started, stopped and started again on the same port by the tests. The same process
+//! serves as a Cluster node, a replica or a Sentinel for the topology tests
+//! ([`crate::RedisCluster`], [`crate::RedisSentinels`]).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// What a `redis-server` process is.
+#[derive(Debug, Clone)]
+pub(crate) enum Role {
+    /// One server on its own.
+    Standalone,
+    /// A node of a Redis Cluster (its slots are given by [`crate::RedisCluster`]), with
+    /// its cluster bus on `bus` (the default, port + 10000, may not exist).
+    ClusterNode { bus: u16 },
+    /// A replica of the master on this port.
+    Replica { of: u16 },
+    /// A Sentinel watching the master on this port as `service`, with quorum 1.
+    Sentinel { service: String, master: u16 },
+}
 
 /// A `redis-server` the test controls. Dropping it stops the server.
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
+    role: Role,
     child: Option<Child>,
 }
 
@@ -18,6 +35,10 @@ impl RedisServer {
     /// Starts `redis-server` on a free loopback port; waits (at most 20 s) until it
     /// answers `PING`.
     pub fn start() -> RedisServer {
+        RedisServer::start_as(Role::Standalone)
+    }
+
+    pub(crate) fn start_as(role: Role) -> RedisServer {
         let port = crate::free_port();
         let dir = std::env::temp_dir().join(format!(
             "oauth-lifecycle-redis-{}-{port}",
@@ -27,6 +48,7 @@ impl RedisServer {
         let mut server = RedisServer {
             port,
             dir,
+            role,
             child: None,
         };
         server.start_again();
@@ -36,6 +58,11 @@ impl RedisServer {
     /// `redis://127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The port it listens on, on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Stops the server at once (SIGKILL), as a crash would.
@@ -49,11 +76,37 @@ impl RedisServer {
     /// Starts it again on the same port, empty.
     pub fn start_again(&mut self) {
         self.stop();
-        let program = "redis-server";
-        let child = Command::new(program)
+        let mut command = Command::new("redis-server");
+        match &self.role {
+            Role::Sentinel { service, master } => {
+                // A Sentinel rewrites its configuration file: each start gets a new one.
+                let config = self.dir.join("sentinel.conf");
+                std::fs::write(&config, sentinel_config(&self.dir, service, *master))
+                    .expect("a Sentinel configuration file");
+                command.arg(&config).arg("--sentinel");
+            }
+            Role::Standalone | Role::ClusterNode { .. } | Role::Replica { .. } => {
+                command
+                    .args(["--save", "", "--appendonly", "no", "--dir"])
+                    .arg(&self.dir);
+            }
+        }
+        match &self.role {
+            Role::ClusterNode { bus } => {
+                let _ = std::fs::remove_file(self.dir.join("nodes.conf"));
+                command
+                    .args(["--cluster-enabled", "yes", "--cluster-port"])
+                    .arg(bus.to_string())
+                    .args(["--cluster-config-file", "nodes.conf"])
+                    .args(["--cluster-node-timeout", "2000"]);
+            }
+            Role::Replica { of } => {
+                command.args(["--replicaof", "127.0.0.1", &of.to_string()]);
+            }
+            Role::Standalone | Role::Sentinel { .. } => {}
+        }
+        let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(&self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -84,6 +137,30 @@ impl RedisServer {
         let mut answer = [0u8; 7];
         stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
     }
+
+    /// What `redis-cli` prints for `args` sent to this server (empty if it cannot run).
+    pub fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A Sentinel that declares the master down after one second without an answer and
+/// fails over on its own say-so (quorum 1).
+fn sentinel_config(dir: &Path, service: &str, master: u16) -> String {
+    format!(
+        "dir {dir}\n\
+         sentinel monitor {service} 127.0.0.1 {master} 1\n\
+         sentinel down-after-milliseconds {service} 1000\n\
+         sentinel failover-timeout {service} 10000\n",
+        dir = dir.display()
+    )
 }
 
 impl Drop for RedisServer {
