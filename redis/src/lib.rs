@@ -44,8 +44,10 @@
 mod announcements;
 mod keys;
 mod scripts;
+mod sentinel;
 mod server;
 mod store;
+mod timeouts;
 
 pub use crate::server::Server;
 pub use crate::store::{BuildError, RedisStore, RedisStoreBuilder};

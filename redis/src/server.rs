@@ -3,19 +3,23 @@
 //! One node, a Sentinel-managed master (found again after a failover), or a Cluster.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use oauth_lifecycle_adapter::StoreError;
 use redis::{ConnectionLike, RedisError, RedisResult};
 
-/// How to reach Redis.
-pub enum Server {
+use crate::sentinel::Sentinels;
+use crate::timeouts::Timeouts;
+
+/// How to reach Redis: [`Server::node`], [`Server::sentinel`] or [`Server::cluster`].
+pub struct Server(Topology);
+
+enum Topology {
     /// One server (`redis://host:port/db`, `rediss://` for TLS when the crate's TLS
     /// features are on).
     Node(redis::Client),
     /// The master a set of Sentinels names for a service; asked again after every
     /// failure, so a failover is followed.
-    Sentinel(Mutex<redis::sentinel::SentinelClient>),
+    Sentinel(Sentinels),
     /// A Redis Cluster. The account's keys share a hash tag (one slot). Announcements are
     /// not received on a cluster: followers poll.
     Cluster(redis::cluster::ClusterClient),
@@ -24,51 +28,40 @@ pub enum Server {
 impl Server {
     /// One server, from a URL: `redis://[:password@]host:port/db`.
     pub fn node(url: &str) -> RedisResult<Server> {
-        Ok(Server::Node(redis::Client::open(url)?))
+        Ok(Server(Topology::Node(redis::Client::open(url)?)))
     }
 
-    /// The master that `sentinels` (URLs of Sentinel servers) name for `service`.
+    /// The master that `sentinels` (URLs of Sentinel servers, asked in order) name for
+    /// `service`. The master is reached at the address a Sentinel gives, with no
+    /// password and database 0.
     pub fn sentinel(sentinels: &[&str], service: &str) -> RedisResult<Server> {
-        let client = redis::sentinel::SentinelClient::build(
-            sentinels.to_vec(),
-            service.to_owned(),
-            None,
-            redis::sentinel::SentinelServerType::Master,
-        )?;
-        Ok(Server::Sentinel(Mutex::new(client)))
+        Ok(Server(Topology::Sentinel(Sentinels::new(
+            sentinels, service,
+        )?)))
     }
 
     /// A cluster, from the URLs of some of its nodes.
     pub fn cluster(nodes: &[&str]) -> RedisResult<Server> {
-        Ok(Server::Cluster(redis::cluster::ClusterClient::new(
-            nodes.to_vec(),
-        )?))
+        Ok(Server(Topology::Cluster(
+            redis::cluster::ClusterClient::new(nodes.to_vec())?,
+        )))
+    }
+
+    /// Whether this is a cluster, where the store hears no announcements.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.0, Topology::Cluster(_))
     }
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Connection details may hold a password: only the kind is shown.
-        f.write_str(match self {
-            Server::Node(_) => "Server::Node",
-            Server::Sentinel(_) => "Server::Sentinel",
-            Server::Cluster(_) => "Server::Cluster",
+        f.write_str(match self.0 {
+            Topology::Node(_) => "Server::Node",
+            Topology::Sentinel(_) => "Server::Sentinel",
+            Topology::Cluster(_) => "Server::Cluster",
         })
     }
-}
-
-/// The timeouts of every connection: connecting, and each command.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Timeouts {
-    pub(crate) connect: Duration,
-    pub(crate) command: Duration,
-}
-
-/// Where a connection goes.
-enum Target<'a> {
-    /// One server that takes every command.
-    Node(redis::Client),
-    Cluster(&'a redis::cluster::ClusterClient),
 }
 
 /// A connection kept between commands.
@@ -91,43 +84,24 @@ impl Link {
         &self.server
     }
 
-    /// Where a new connection goes now: the node, the master the Sentinels name now, or
-    /// the cluster.
-    fn target(&self) -> RedisResult<Target<'_>> {
-        Ok(match &self.server {
-            Server::Node(client) => Target::Node(client.clone()),
-            Server::Sentinel(sentinel) => Target::Node(
-                sentinel
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get_client()?,
-            ),
-            Server::Cluster(client) => Target::Cluster(client),
-        })
-    }
-
-    fn node_connection(&self, client: &redis::Client) -> RedisResult<redis::Connection> {
-        let connection = client.get_connection_with_timeout(self.timeouts.connect)?;
-        connection.set_read_timeout(Some(self.timeouts.command))?;
-        connection.set_write_timeout(Some(self.timeouts.command))?;
-        Ok(connection)
-    }
-
     /// A fresh connection to a node that takes plain commands (the master, for
     /// Sentinel), with the timeouts set: for subscribing. None on a cluster.
     pub(crate) fn connect_node(&self) -> RedisResult<Option<redis::Connection>> {
-        match self.target()? {
-            Target::Node(client) => self.node_connection(&client).map(Some),
-            Target::Cluster(_) => Ok(None),
+        match &self.server.0 {
+            Topology::Node(client) => self.timeouts.connect_to(client).map(Some),
+            Topology::Sentinel(sentinels) => sentinels.master(self.timeouts).map(Some),
+            Topology::Cluster(_) => Ok(None),
         }
     }
 
-    /// A fresh connection for commands, with the timeouts set: to the node (or master),
-    /// or to the cluster, which routes each command to the account's slot.
+    /// A fresh connection for commands, with the timeouts set: to the node (or the
+    /// master the Sentinels name now), or to the cluster, which routes each command to
+    /// the account's slot.
     fn connect(&self) -> RedisResult<Box<dyn ConnectionLike + Send>> {
-        Ok(match self.target()? {
-            Target::Node(client) => Box::new(self.node_connection(&client)?),
-            Target::Cluster(client) => {
+        Ok(match &self.server.0 {
+            Topology::Node(client) => Box::new(self.timeouts.connect_to(client)?),
+            Topology::Sentinel(sentinels) => Box::new(sentinels.master(self.timeouts)?),
+            Topology::Cluster(client) => {
                 let config = redis::cluster::ClusterConfig::new()
                     .set_connection_timeout(self.timeouts.connect)
                     .set_response_timeout(self.timeouts.command);

@@ -16,7 +16,8 @@ use zeroize::Zeroizing;
 use crate::announcements::{self, Announcements};
 use crate::keys::Keys;
 use crate::scripts;
-use crate::server::{Link, Server, Timeouts};
+use crate::server::{Link, Server};
+use crate::timeouts::Timeouts;
 
 /// A session shared through Redis by a fleet of processes: encrypted at rest, stored by
 /// compare-and-swap, renewed under a lease by one process at a time, with every new
@@ -332,10 +333,7 @@ impl SessionStore for RedisStore {
     }
 
     fn announced(&self) -> Option<u64> {
-        match self.link.server() {
-            Server::Cluster(_) => None,
-            _ => Some(self.announcements.newest()),
-        }
+        (!self.link.server().is_cluster()).then(|| self.announcements.newest())
     }
 
     fn on_announcement(&self, wake: Arc<dyn Fn() + Send + Sync>) {

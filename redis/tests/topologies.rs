@@ -3,7 +3,8 @@
 //! routed to its node, followers adopting by polling) and a Sentinel-managed master that
 //! fails over to its replica.
 
-use std::sync::Arc;
+use std::net::TcpListener;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use oauth_lifecycle::dialect::ConvirzaV3;
@@ -192,5 +193,49 @@ fn a_sentinel_failover_is_followed_by_the_next_command_and_keeps_the_lease() {
         {
             revision = stored;
         }
+    }
+}
+
+#[test]
+fn a_server_that_accepts_and_never_answers_costs_a_timeout_not_a_stall() {
+    // A listener that takes connections and never says a word: as a node, as a Sentinel
+    // and as a cluster's only node, the store fails within its timeouts.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", silent.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(64).flatten() {
+            held.push(stream);
+        }
+    });
+    let servers = [
+        Server::node(&url).unwrap(),
+        Server::sentinel(&[url.as_str()], SENTINEL_SERVICE).unwrap(),
+        Server::cluster(&[url.as_str()]).unwrap(),
+    ];
+    for server in servers {
+        let shown = format!("{server:?}");
+        let store = RedisStore::builder(server, ACCOUNT)
+            .plaintext()
+            .timeouts(Duration::from_millis(300), Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let (done, answer) = mpsc::channel();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            let _ = done.send(store.load().map(|_| ()));
+        });
+        let answer = answer
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{shown}: the store stalled"));
+        assert!(
+            matches!(answer, Err(StoreError::Unavailable(_))),
+            "{shown}: {answer:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{shown}: {:?}",
+            started.elapsed()
+        );
     }
 }
