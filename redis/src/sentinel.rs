@@ -2,18 +2,27 @@
 //! timeouts on every connection: a Sentinel or master that accepts connections and
 //! never answers costs one command timeout, never a stalled store.
 
-use redis::{Client, Connection, ErrorKind, IntoConnectionInfo, RedisError, RedisResult, Role};
+use redis::{
+    Client, Connection, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError,
+    RedisResult, Role,
+};
 
 use crate::timeouts::Timeouts;
 
-/// The Sentinels to ask, in order, and the service they monitor.
+/// The Sentinels to ask, in order, the service they monitor, and how to log in to the
+/// master they name.
 pub(crate) struct Sentinels {
     sentinels: Vec<Client>,
     service: String,
+    master: RedisConnectionInfo,
 }
 
 impl Sentinels {
-    pub(crate) fn new(sentinels: &[&str], service: &str) -> RedisResult<Sentinels> {
+    pub(crate) fn new(
+        sentinels: &[&str],
+        service: &str,
+        master: RedisConnectionInfo,
+    ) -> RedisResult<Sentinels> {
         if sentinels.is_empty() {
             return Err(RedisError::from((
                 ErrorKind::EmptySentinelList,
@@ -26,6 +35,7 @@ impl Sentinels {
                 .map(|url| Client::open(*url))
                 .collect::<RedisResult<_>>()?,
             service: service.to_owned(),
+            master,
         })
     }
 
@@ -54,7 +64,10 @@ impl Sentinels {
                 "the Sentinel knows no such service",
             )));
         };
-        let mut master = timeouts.connect_to(&Client::open(address.into_connection_info()?)?)?;
+        let named = address
+            .into_connection_info()?
+            .set_redis_settings(self.master.clone());
+        let mut master = timeouts.connect_to(&Client::open(named)?)?;
         match redis::cmd("ROLE").query(&mut master)? {
             Role::Primary { .. } => Ok(master),
             _ => Err(RedisError::from((

@@ -32,11 +32,21 @@ impl Server {
     }
 
     /// The master that `sentinels` (URLs of Sentinel servers, asked in order) name for
-    /// `service`. The master is reached at the address a Sentinel gives, with no
-    /// password and database 0.
+    /// `service`, reached with no password and database 0.
     pub fn sentinel(sentinels: &[&str], service: &str) -> RedisResult<Server> {
+        Server::sentinel_with_master(sentinels, service, redis::RedisConnectionInfo::default())
+    }
+
+    /// The master that `sentinels` name for `service`, reached with `master`'s
+    /// username, password and database (its address is the Sentinels' answer):
+    /// `RedisConnectionInfo::default().set_password(…)`.
+    pub fn sentinel_with_master(
+        sentinels: &[&str],
+        service: &str,
+        master: redis::RedisConnectionInfo,
+    ) -> RedisResult<Server> {
         Ok(Server(Topology::Sentinel(Sentinels::new(
-            sentinels, service,
+            sentinels, service, master,
         )?)))
     }
 

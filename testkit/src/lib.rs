@@ -14,7 +14,7 @@ mod redis_server;
 pub mod transport;
 
 pub use crate::redis_cluster::RedisCluster;
-pub use crate::redis_sentinels::{RedisSentinels, SENTINEL_SERVICE};
+pub use crate::redis_sentinels::{RedisSentinels, SENTINEL_MASTER_PASSWORD, SENTINEL_SERVICE};
 pub use crate::redis_server::RedisServer;
 
 use std::io::{BufRead, BufReader};

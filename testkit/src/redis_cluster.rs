@@ -18,9 +18,12 @@ impl RedisCluster {
     pub fn start() -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..3)
             .map(|_| {
-                RedisServer::start_as(Role::ClusterNode {
-                    bus: crate::free_port(),
-                })
+                RedisServer::start_as(
+                    Role::ClusterNode {
+                        bus: crate::free_port(),
+                    },
+                    None,
+                )
             })
             .collect();
         let addresses: Vec<String> = nodes

@@ -1,5 +1,6 @@
 //! A real Sentinel-managed Redis on 127.0.0.1: a master, its replica, and one Sentinel
-//! that fails over to the replica when the master stops answering for a second.
+//! that fails over to the replica when the master stops answering for a second. The
+//! master and the replica require a password, as production ones do.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,8 @@ use crate::redis_server::{RedisServer, Role};
 
 /// The service name the Sentinel monitors.
 pub const SENTINEL_SERVICE: &str = "lifecycle";
+/// The password the master and the replica require (the Sentinel requires none).
+pub const SENTINEL_MASTER_PASSWORD: &str = "master-password-0123";
 
 /// A master, a replica and a Sentinel; dropping it stops them.
 pub struct RedisSentinels {
@@ -18,17 +21,22 @@ impl RedisSentinels {
     /// Starts the master and its replica, waits until the replica is in sync, then starts
     /// the Sentinel and waits until it knows the replica (at most 30 s in all).
     pub fn start() -> RedisSentinels {
-        let master = RedisServer::start_as(Role::Standalone);
-        let replica = RedisServer::start_as(Role::Replica { of: master.port() });
+        let password = Some(SENTINEL_MASTER_PASSWORD);
+        let master = RedisServer::start_as(Role::Standalone, password);
+        let replica = RedisServer::start_as(Role::Replica { of: master.port() }, password);
         wait_until("the replica to be in sync", || {
             replica
                 .cli(&["INFO", "replication"])
                 .contains("master_link_status:up")
         });
-        let sentinel = RedisServer::start_as(Role::Sentinel {
-            service: SENTINEL_SERVICE.into(),
-            master: master.port(),
-        });
+        let sentinel = RedisServer::start_as(
+            Role::Sentinel {
+                service: SENTINEL_SERVICE.into(),
+                master: master.port(),
+                auth_pass: password.map(str::to_owned),
+            },
+            None,
+        );
         wait_until("the Sentinel to know the replica", || {
             sentinel
                 .cli(&["SENTINEL", "REPLICAS", SENTINEL_SERVICE])

@@ -19,8 +19,13 @@ pub(crate) enum Role {
     ClusterNode { bus: u16 },
     /// A replica of the master on this port.
     Replica { of: u16 },
-    /// A Sentinel watching the master on this port as `service`, with quorum 1.
-    Sentinel { service: String, master: u16 },
+    /// A Sentinel watching the master on this port as `service`, with quorum 1, giving
+    /// the master and replicas `auth_pass` when there is one.
+    Sentinel {
+        service: String,
+        master: u16,
+        auth_pass: Option<String>,
+    },
 }
 
 /// A `redis-server` the test controls. Dropping it stops the server.
@@ -28,6 +33,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     role: Role,
+    /// The password clients must give (`requirepass`), and replicas give their master.
+    password: Option<String>,
     child: Option<Child>,
 }
 
@@ -35,10 +42,10 @@ impl RedisServer {
     /// Starts `redis-server` on a free loopback port; waits (at most 20 s) until it
     /// answers `PING`.
     pub fn start() -> RedisServer {
-        RedisServer::start_as(Role::Standalone)
+        RedisServer::start_as(Role::Standalone, None)
     }
 
-    pub(crate) fn start_as(role: Role) -> RedisServer {
+    pub(crate) fn start_as(role: Role, password: Option<&str>) -> RedisServer {
         let port = crate::free_port();
         let dir = std::env::temp_dir().join(format!(
             "oauth-lifecycle-redis-{}-{port}",
@@ -49,6 +56,7 @@ impl RedisServer {
             port,
             dir,
             role,
+            password: password.map(str::to_owned),
             child: None,
         };
         server.start_again();
@@ -78,11 +86,18 @@ impl RedisServer {
         self.stop();
         let mut command = Command::new("redis-server");
         match &self.role {
-            Role::Sentinel { service, master } => {
+            Role::Sentinel {
+                service,
+                master,
+                auth_pass,
+            } => {
                 // A Sentinel rewrites its configuration file: each start gets a new one.
                 let config = self.dir.join("sentinel.conf");
-                std::fs::write(&config, sentinel_config(&self.dir, service, *master))
-                    .expect("a Sentinel configuration file");
+                let mut text = sentinel_config(&self.dir, service, *master);
+                if let Some(password) = auth_pass {
+                    text.push_str(&format!("sentinel auth-pass {service} {password}\n"));
+                }
+                std::fs::write(&config, text).expect("a Sentinel configuration file");
                 command.arg(&config).arg("--sentinel");
             }
             Role::Standalone | Role::ClusterNode { .. } | Role::Replica { .. } => {
@@ -105,6 +120,9 @@ impl RedisServer {
             }
             Role::Standalone | Role::Sentinel { .. } => {}
         }
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password, "--masterauth", password]);
+        }
         let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .stdin(Stdio::null())
@@ -125,7 +143,7 @@ impl RedisServer {
         }
     }
 
-    /// Whether it answers `PING` now.
+    /// Whether it answers `PING` now (or refuses it for want of the password).
     pub fn answers(&self) -> bool {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
@@ -135,13 +153,18 @@ impl RedisServer {
             return false;
         }
         let mut answer = [0u8; 7];
-        stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
+        stream.read_exact(&mut answer).is_ok() && (&answer == b"+PONG\r\n" || &answer == b"-NOAUTH")
     }
 
     /// What `redis-cli` prints for `args` sent to this server (empty if it cannot run).
     pub fn cli(&self, args: &[&str]) -> String {
         Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(
+                self.password
+                    .iter()
+                    .flat_map(|password| ["--no-auth-warning", "-a", password]),
+            )
             .args(args)
             .stdin(Stdio::null())
             .stderr(Stdio::null())
