@@ -127,7 +127,7 @@ pub struct Coordinator {
     held: Option<(RequestKind, UtcDateTime)>,
     /// When to read the store next, announcement or not.
     next_poll: UtcDateTime,
-    /// Whether the store is unreachable.
+    /// Whether the store is unreachable or unreadable.
     detached: bool,
     /// A persistence point the store has not seen: written once the lease is held.
     unsaved: bool,
@@ -170,7 +170,7 @@ impl Coordinator {
         }
     }
 
-    /// Whether the store is unreachable.
+    /// Whether the store is unreachable or unreadable.
     pub fn is_detached(&self) -> bool {
         self.detached
     }
@@ -381,7 +381,14 @@ impl Coordinator {
 
     fn detach(&mut self, error: &StoreError) {
         if !self.detached {
-            tracing::warn!(%error, "fleet: the store is unreachable; detached (serving the valid token, logging in by itself where it can)");
+            match error {
+                StoreError::Unreadable { .. } => {
+                    tracing::warn!(%error, "fleet: the stored session is unreadable; detached (serving the valid token, logging in by itself where it can, never overwriting the store)")
+                }
+                _ => {
+                    tracing::warn!(%error, "fleet: the store is unreachable; detached (serving the valid token, logging in by itself where it can)")
+                }
+            }
         }
         self.detached = true;
         self.lease_until = None;
