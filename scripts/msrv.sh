@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Verifies the minimum supported Rust versions declared in the Cargo.toml files: the core
-# (rust-version 1.85), the adapter crates and tokenctl (1.89) must build with exactly those
-# toolchains. Dependencies are resolved afresh in a scratch copy with Cargo's MSRV-aware
+# (rust-version 1.85), the adapter crates, the Redis store and tokenctl (1.89) must build
+# with exactly those toolchains. Dependencies are resolved afresh in a scratch copy with Cargo's MSRV-aware
 # resolver (`fallback`: the newest version of each dependency that supports the declared
 # rust-version), as a user on that toolchain would get them; the committed Cargo.lock
 # keeps the newest versions.
@@ -27,5 +27,5 @@ check() {
 }
 
 check 1.85.0 -p oauth-lifecycle --lib
-check 1.89.0 -p oauth-lifecycle-adapter -p oauth-lifecycle-blocking -p oauth-lifecycle-tokio --lib
+check 1.89.0 -p oauth-lifecycle-adapter -p oauth-lifecycle-blocking -p oauth-lifecycle-tokio -p oauth-lifecycle-redis --lib
 check 1.89.0 -p tokenctl --bins
