@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Verifies the minimum supported Rust versions declared in the Cargo.toml files: the core
-# (rust-version 1.85), the adapter crates, the Redis store and tokenctl (1.89) must build
-# with exactly those toolchains. Dependencies are resolved afresh in a scratch copy with Cargo's MSRV-aware
-# resolver (`fallback`: the newest version of each dependency that supports the declared
-# rust-version), as a user on that toolchain would get them; the committed Cargo.lock
-# keeps the newest versions.
+# Verifies the minimum supported Rust versions declared in the Cargo.toml files: the
+# core (rust-version 1.85), the adapter crates, the Redis store and tokenctl (1.89) must
+# build with exactly those toolchains. Dependencies are resolved afresh in a scratch
+# copy with Cargo's MSRV-aware resolver (`fallback`: the newest version of each
+# dependency that supports the declared rust-version), as a user on that toolchain would
+# get them; the committed Cargo.lock keeps the newest versions.
 #
 # Needs rustup and a network that reaches the Rust toolchain server; it is not part of
 # `.ci/run`, which must work offline apart from the package registries.
