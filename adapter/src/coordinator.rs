@@ -157,6 +157,19 @@ impl Coordinator {
         }
     }
 
+    /// A coordinator for a process whose store could not be read at start (`error`):
+    /// it starts detached, works alone, and rejoins when the store answers.
+    pub fn detached(
+        settings: FleetSettings,
+        response_timeout: Duration,
+        error: &StoreError,
+        now: UtcDateTime,
+    ) -> Self {
+        let mut coordinator = Coordinator::new(settings, response_timeout, None, now);
+        coordinator.detach(error);
+        coordinator
+    }
+
     fn synced_revision(&self) -> Option<u64> {
         self.synced.map(|(revision, _)| revision)
     }
@@ -655,5 +668,46 @@ mod tests {
             NOW,
         );
         assert!(matches!(step, Coordination::Done));
+    }
+
+    /// A process that could not reach the store at start: it works alone (a login goes,
+    /// a single-use refresh does not) and, when the store answers at its poll, stores its
+    /// session into an empty store or adopts the one it finds.
+    #[test]
+    fn a_process_that_started_without_the_store_works_alone_then_joins() {
+        let g = Generation::new(1);
+        let settings = FleetSettings {
+            holder: "me".into(),
+            lease: Duration::seconds(45),
+            poll: Duration::seconds(30),
+        };
+        let error = StoreError::Unavailable(std::io::Error::other("down"));
+        let started =
+            || Coordinator::detached(settings.clone(), Duration::seconds(30), &error, NOW);
+        let mut c = started();
+        assert!(c.is_detached());
+        assert!(matches!(c.request(LOGIN, NOW), Coordination::Send));
+        assert!(matches!(c.request(REFRESH, NOW), Coordination::CountLost));
+        assert!(
+            matches!(c.persist(), Coordination::Done),
+            "nothing stored alone"
+        );
+        assert!(matches!(c.sync(None, false, NOW), Coordination::Done));
+        let poll = NOW + Duration::seconds(30);
+        assert!(matches!(
+            c.sync(None, false, poll),
+            Coordination::Store(StoreOp::Load)
+        ));
+        assert!(matches!(
+            c.answer(StoreAnswer::Loaded(None), g, false, poll),
+            Coordination::Store(StoreOp::Store { expected: None })
+        ));
+        assert!(!c.is_detached());
+        let mut c = started();
+        let _ = c.sync(None, false, poll);
+        assert!(matches!(
+            c.answer(StoreAnswer::Loaded(Some(stored(4, 2))), g, false, poll),
+            Coordination::Adopt(_)
+        ));
     }
 }

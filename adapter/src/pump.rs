@@ -56,8 +56,9 @@ pub enum StartError {
     /// The dialect or policy is invalid.
     #[error(transparent)]
     Config(#[from] oauth_lifecycle::ConfigError),
-    /// The store could not be read, or holds something that is not a session of this
-    /// dialect. Nothing was overwritten.
+    /// The store could not be read (for a fleet's store: holds something unreadable),
+    /// or holds something that is not a session of this dialect. Nothing was
+    /// overwritten.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,7 +85,9 @@ const MAX_OUTPUTS: usize = 1024;
 impl<D: Dialect> Pump<D> {
     /// Starts from what `store` holds, or from a new session when it holds nothing. A
     /// request the stored session had in flight is reported lost (its outcome unknown):
-    /// its answer went to a process that no longer exists.
+    /// its answer went to a process that no longer exists. A fleet's store that cannot
+    /// be reached ([`StoreError::Unavailable`]) starts the process detached, with a new
+    /// session; any other store failure is returned.
     pub fn start(
         dialect: D,
         policy: Policy,
@@ -93,21 +96,24 @@ impl<D: Dialect> Pump<D> {
         now: UtcDateTime,
     ) -> Result<Self, StartError> {
         let dialect = Arc::new(dialect);
-        let stored = match &store {
-            Some(store) => store.load()?,
-            None => None,
+        let settings = store.as_ref().and_then(|store| store.fleet()).cloned();
+        // A fleet's store that cannot be reached is no reason not to start: the process
+        // works alone until it answers. Anything else the store says stops the start.
+        let (stored, unreachable) = match store.as_ref().map(|store| store.load()) {
+            None => (None, None),
+            Some(Ok(stored)) => (stored, None),
+            Some(Err(error @ StoreError::Unavailable(_))) if settings.is_some() => {
+                (None, Some(error))
+            }
+            Some(Err(error)) => return Err(error.into()),
         };
-        let fleet = store
-            .as_ref()
-            .and_then(|store| store.fleet())
-            .map(|settings| {
-                fleet::Fleet::new(
-                    settings.clone(),
-                    policy.response_timeout,
-                    stored.as_ref(),
-                    now,
-                )
-            });
+        let fleet = settings.map(|settings| {
+            let read = match &unreachable {
+                Some(error) => Err(error),
+                None => Ok(stored.as_ref()),
+            };
+            fleet::Fleet::new(settings, policy.response_timeout, read, now)
+        });
         let (driver, revision) = match stored {
             Some(stored) => {
                 let session = stored.restore(Arc::clone(&dialect), policy.clone())?;

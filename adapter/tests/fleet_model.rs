@@ -223,21 +223,15 @@ impl World {
         let mut policy = Policy::default();
         policy.jitter_seed = u64::from(self.started);
         let cell = Arc::new(TokenCell::new());
-        let pump = loop {
-            // A process whose store is down at start retries, as a supervisor would.
-            match Pump::start(
-                dialect(),
-                policy.clone(),
-                Arc::clone(&cell),
-                Some(store.clone()),
-                self.now,
-            ) {
-                Ok(pump) => break pump,
-                Err(_) => {
-                    self.shared.lock().unwrap().up = true;
-                }
-            }
-        };
+        // A process whose store is down at start starts detached, with a new session.
+        let pump = Pump::start(
+            dialect(),
+            policy.clone(),
+            Arc::clone(&cell),
+            Some(store.clone()),
+            self.now,
+        )
+        .expect("a fleet process starts, detached if the store is down");
         Process {
             pump,
             cell,

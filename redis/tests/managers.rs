@@ -7,11 +7,11 @@ use std::time::Duration;
 use oauth_lifecycle::dialect::ConvirzaV3;
 use oauth_lifecycle::time::Duration as Span;
 use oauth_lifecycle::Policy;
-use oauth_lifecycle_adapter::{SessionStore, StoreKey};
+use oauth_lifecycle_adapter::{SessionStore, StoreError, StoreKey};
 use oauth_lifecycle_emulator::{
     Clock, ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, HttpFront,
 };
-use oauth_lifecycle_redis::{RedisStore, Server};
+use oauth_lifecycle_redis::{redis, RedisStore, Server};
 use oauth_lifecycle_testkit::RedisServer;
 
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -78,35 +78,104 @@ async fn a_blocking_and_a_tokio_manager_share_one_session_and_one_renewal() {
     tokio::task::block_in_place(|| blocking.shutdown());
 }
 
-/// A process configured with another key cannot read the fleet's session: it works
-/// alone (its own login), and never overwrites what the others share.
-#[test]
-fn a_process_with_another_key_works_alone_and_never_overwrites_the_fleets_session() {
-    let redis = RedisServer::start();
+fn v3_front() -> HttpFront<ConvirzaV3Server> {
     let mut config = ConvirzaV3ServerConfig::default();
     config.access_token_lifetime = Span::seconds(6);
-    let front = HttpFront::start(ConvirzaV3Server::new(config), Clock::System).unwrap();
-    let manager = |store: RedisStore| {
-        let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-            .base_url(front.base_url())
-            .build()
-            .unwrap();
-        oauth_lifecycle_blocking::TokenManager::builder(dialect, policy())
-            .store(Arc::new(store))
-            .start()
-            .unwrap()
-    };
-    let fleet = manager(store(&redis, "fleet"));
-    let shared = fleet.token(PATIENCE).unwrap();
-    let stray_store = RedisStore::builder(Server::node(&redis.url()).unwrap(), "managers")
-        .encrypted(StoreKey::from_bytes([4; 32]))
-        .holder("stray")
-        .lease(Span::seconds(4))
-        .poll(Span::seconds(1))
+    HttpFront::start(ConvirzaV3Server::new(config), Clock::System).unwrap()
+}
+
+fn blocking_manager(
+    front: &HttpFront<ConvirzaV3Server>,
+    store: RedisStore,
+) -> Result<oauth_lifecycle_blocking::TokenManager, oauth_lifecycle_blocking::StartError> {
+    let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
+        .base_url(front.base_url())
         .build()
         .unwrap();
-    let stray = manager(stray_store);
+    oauth_lifecycle_blocking::TokenManager::builder(dialect, policy())
+        .store(Arc::new(store))
+        .start()
+}
+
+fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A process that starts while Redis is down works alone (its own login), and joins
+/// the fleet when Redis answers: it stores its session, and the next process adopts it.
+#[test]
+fn a_process_started_while_redis_is_down_works_alone_then_joins() {
+    let mut redis = RedisServer::start();
+    // Week-long tokens: the one login is all this test needs.
+    let front = HttpFront::start(
+        ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()),
+        Clock::System,
+    )
+    .unwrap();
+    let url = redis.url();
+    let polling = |holder: &str| {
+        RedisStore::builder(Server::node(&url).unwrap(), "managers")
+            .encrypted(StoreKey::from_bytes([3; 32]))
+            .holder(holder)
+            .lease(Span::seconds(4))
+            .poll(Span::seconds(1))
+            .build()
+            .unwrap()
+    };
+    redis.stop();
+    let first = blocking_manager(&front, polling("first")).unwrap();
+    let token = first.token(PATIENCE).unwrap();
+    redis.start_again();
+    let reader = store(&redis, "reader");
+    eventually("the session stored on rejoining", || {
+        matches!(reader.load(), Ok(Some(_)))
+    });
+    let second = blocking_manager(&front, polling("second")).unwrap();
+    assert_eq!(second.token(PATIENCE).unwrap().secret(), token.secret());
+    assert_eq!(front.stats().auth_requests, 1, "one login, shared");
+    second.shutdown();
+    first.shutdown();
+}
+
+/// A process configured with another key cannot read the fleet's session. At start it
+/// refuses (a misconfiguration, found at once); running, it works alone and never
+/// overwrites what the others share.
+#[test]
+fn a_process_with_another_key_never_overwrites_the_fleets_session() {
+    let redis = RedisServer::start();
+    let front = v3_front();
+    let reader = store(&redis, "reader");
+    let stray_store = || {
+        RedisStore::builder(Server::node(&redis.url()).unwrap(), "managers")
+            .encrypted(StoreKey::from_bytes([4; 32]))
+            .holder("stray")
+            .lease(Span::seconds(4))
+            .poll(Span::seconds(1))
+            .build()
+            .unwrap()
+    };
+    // Running: the stray process starts on an empty store and stores its session;
+    // the fleet's session then replaces it (as after an operator's clean-up).
+    let stray = blocking_manager(&front, stray_store()).unwrap();
     let own = stray.token(PATIENCE).unwrap();
+    eventually("the stray session stored", || {
+        matches!(stray_store().load(), Ok(Some(_)))
+    });
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_connection().unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg("oauth-lifecycle:{managers}:session")
+        .query(&mut connection)
+        .unwrap();
+    let fleet = blocking_manager(&front, store(&redis, "fleet")).unwrap();
+    let shared = fleet.token(PATIENCE).unwrap();
     assert_ne!(own.secret(), shared.secret(), "a login of its own");
     // Through its own renewals and the fleet's, the stray process keeps a token and the
     // store keeps the fleet's session.
@@ -115,10 +184,18 @@ fn a_process_with_another_key_works_alone_and_never_overwrites_the_fleets_sessio
         .token_newer_than(shared.generation(), PATIENCE)
         .unwrap();
     assert_ne!(renewed.secret(), fleet_renewed.secret());
-    let stored = store(&redis, "reader").load().unwrap().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let stored = reader.load().unwrap().unwrap();
     assert!(stored.generation >= fleet_renewed.generation());
     let reuses = front.with_emulator(|emulator| emulator.stats().refresh_token_reuses);
     assert_eq!(reuses, 0);
+    // Starting: refused, with the typed reason.
+    match blocking_manager(&front, stray_store()) {
+        Err(oauth_lifecycle_blocking::StartError::Session(
+            oauth_lifecycle_adapter::StartError::Store(StoreError::Unreadable { .. }),
+        )) => {}
+        other => panic!("{:?}", other.map(|_| "started")),
+    }
     stray.shutdown();
     fleet.shutdown();
 }

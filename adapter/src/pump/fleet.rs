@@ -7,7 +7,7 @@ use oauth_lifecycle::{Dialect, TokenRequest, TransportError};
 
 use super::Pump;
 use crate::coordinator::{Coordination, Coordinator, RequestKind, StoreAnswer, StoreOp};
-use crate::store::{FleetSettings, Saved, StoredSession};
+use crate::store::{FleetSettings, Saved, StoreError, StoredSession};
 
 /// Upper bound on store operations in one coordination: far above the longest sequence
 /// (take the lease, re-read, store, release).
@@ -21,15 +21,23 @@ pub(super) struct Fleet {
 }
 
 impl Fleet {
+    /// The fleet side of a process that read `stored` at start, or could not reach the
+    /// store (`Err`): then it starts detached.
     pub(super) fn new(
         settings: FleetSettings,
         response_timeout: oauth_lifecycle::time::Duration,
-        stored: Option<&StoredSession>,
+        stored: Result<Option<&StoredSession>, &StoreError>,
         now: UtcDateTime,
     ) -> Self {
-        let synced = stored.map(|stored| (stored.revision, stored.generation));
+        let coordinator = match stored {
+            Ok(stored) => {
+                let synced = stored.map(|stored| (stored.revision, stored.generation));
+                Coordinator::new(settings, response_timeout, synced, now)
+            }
+            Err(error) => Coordinator::detached(settings, response_timeout, error, now),
+        };
         Fleet {
-            coordinator: Coordinator::new(settings, response_timeout, synced, now),
+            coordinator,
             held: None,
         }
     }
