@@ -16,14 +16,24 @@ use oauth_lifecycle_testkit::RedisServer;
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
-fn store(redis: &RedisServer, holder: &str) -> RedisStore {
-    RedisStore::builder(Server::node(&redis.url()).unwrap(), "managers")
-        .encrypted(StoreKey::from_bytes([3; 32]))
+/// The fleet's key.
+const KEY: u8 = 3;
+
+/// A store of the account `managers` at `url`, sealed with `[key; 32]`, reading the
+/// store every `poll` seconds.
+fn store_with(url: &str, holder: &str, key: u8, poll: i64) -> RedisStore {
+    RedisStore::builder(Server::node(url).unwrap(), "managers")
+        .encrypted(StoreKey::from_bytes([key; 32]))
         .holder(holder)
         .lease(Span::seconds(4))
-        .poll(Span::seconds(30))
+        .poll(Span::seconds(poll))
         .build()
         .unwrap()
+}
+
+/// The fleet's store, with a poll long enough that only announcements count.
+fn store(redis: &RedisServer, holder: &str) -> RedisStore {
+    store_with(&redis.url(), holder, KEY, 30)
 }
 
 fn policy() -> Policy {
@@ -120,15 +130,7 @@ fn a_process_started_while_redis_is_down_works_alone_then_joins() {
     )
     .unwrap();
     let url = redis.url();
-    let polling = |holder: &str| {
-        RedisStore::builder(Server::node(&url).unwrap(), "managers")
-            .encrypted(StoreKey::from_bytes([3; 32]))
-            .holder(holder)
-            .lease(Span::seconds(4))
-            .poll(Span::seconds(1))
-            .build()
-            .unwrap()
-    };
+    let polling = |holder: &str| store_with(&url, holder, KEY, 1);
     redis.stop();
     let first = blocking_manager(&front, polling("first")).unwrap();
     let token = first.token(PATIENCE).unwrap();
@@ -152,15 +154,7 @@ fn a_process_with_another_key_never_overwrites_the_fleets_session() {
     let redis = RedisServer::start();
     let front = v3_front();
     let reader = store(&redis, "reader");
-    let stray_store = || {
-        RedisStore::builder(Server::node(&redis.url()).unwrap(), "managers")
-            .encrypted(StoreKey::from_bytes([4; 32]))
-            .holder("stray")
-            .lease(Span::seconds(4))
-            .poll(Span::seconds(1))
-            .build()
-            .unwrap()
-    };
+    let stray_store = || store_with(&redis.url(), "stray", KEY + 1, 1);
     // Running: the stray process starts on an empty store and stores its session;
     // the fleet's session then replaces it (as after an operator's clean-up).
     let stray = blocking_manager(&front, stray_store()).unwrap();
