@@ -99,19 +99,14 @@ impl<D: Dialect> Pump<D> {
         let settings = store.as_ref().and_then(|store| store.fleet()).cloned();
         // A fleet's store that cannot be reached is no reason not to start: the process
         // works alone until it answers. Anything else the store says stops the start.
-        let (stored, unreachable) = match store.as_ref().map(|store| store.load()) {
-            None => (None, None),
-            Some(Ok(stored)) => (stored, None),
-            Some(Err(error @ StoreError::Unavailable(_))) if settings.is_some() => {
-                (None, Some(error))
-            }
-            Some(Err(error)) => return Err(error.into()),
+        let loaded = store.as_ref().map_or(Ok(None), |store| store.load());
+        let (stored, unreachable) = match loaded {
+            Ok(stored) => (stored, None),
+            Err(error @ StoreError::Unavailable(_)) if settings.is_some() => (None, Some(error)),
+            Err(error) => return Err(error.into()),
         };
         let fleet = settings.map(|settings| {
-            let read = match &unreachable {
-                Some(error) => Err(error),
-                None => Ok(stored.as_ref()),
-            };
+            let read = unreachable.as_ref().map_or(Ok(stored.as_ref()), Err);
             fleet::Fleet::new(settings, policy.response_timeout, read, now)
         });
         let (driver, revision) = match stored {
