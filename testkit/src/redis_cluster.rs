@@ -2,10 +2,8 @@
 //! create`: the slots are spread over the three, so an account's slot lives on one of
 //! them and commands sent elsewhere are redirected.
 
+use crate::redis_server::{wait_until, RedisServer, Role};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use crate::redis_server::{RedisServer, Role};
 
 /// Three `redis-server` cluster nodes; dropping it stops them.
 pub struct RedisCluster {
@@ -40,17 +38,11 @@ impl RedisCluster {
             .status()
             .expect("redis-cli (installed with redis-server)");
         assert!(created.success(), "redis-cli --cluster create failed");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !nodes
-            .iter()
-            .all(|node| node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the cluster was not up within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until("every node to say the cluster is up", || {
+            nodes
+                .iter()
+                .all(|node| node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        });
         RedisCluster { nodes }
     }
 

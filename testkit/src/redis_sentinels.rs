@@ -2,9 +2,7 @@
 //! that fails over to the replica when the master stops answering for a second. The
 //! master and the replica require a password, as production ones do.
 
-use std::time::{Duration, Instant};
-
-use crate::redis_server::{RedisServer, Role};
+use crate::redis_server::{wait_until, RedisServer, Role};
 
 /// The service name the Sentinel monitors.
 pub const SENTINEL_SERVICE: &str = "lifecycle";
@@ -111,13 +109,5 @@ impl RedisSentinels {
                 .contains("role:master")
         });
         new
-    }
-}
-
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(Instant::now() < deadline, "waited 30 s for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
