@@ -125,6 +125,11 @@ pub enum FailureKind {
     Malformed(Malformed),
     /// The response body exceeded the configured size cap.
     TooLarge,
+    /// The refresh token may have been spent by another process or tool
+    /// ([`Driver::handle_refresh_token_spent_elsewhere`](crate::Driver::handle_refresh_token_spent_elsewhere)):
+    /// it was dropped unsent, and without credentials to log in with the session needs a
+    /// new login.
+    SpentElsewhere,
 }
 
 impl Failure {
@@ -327,6 +332,9 @@ impl fmt::Display for Failure {
             FailureKind::OAuth | FailureKind::Status => f.write_str("endpoint error")?,
             FailureKind::Malformed(what) => write!(f, "malformed response: {what}")?,
             FailureKind::TooLarge => f.write_str("response body too large")?,
+            FailureKind::SpentElsewhere => {
+                f.write_str("refresh token may have been spent elsewhere")?
+            }
         }
         if let Some(status) = self.status {
             write!(f, ", status {}", status.as_u16())?;

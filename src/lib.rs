@@ -40,7 +40,11 @@
 //!   snapshot then, and a crash after sending never leads to sending that token again.
 //! - **Transports say whether a request left.** [`TransportError::NotSent`] keeps a
 //!   single-use refresh token for a retry; [`TransportError::OutcomeUnknown`] spends it.
-//!   Hand back **every** HTTP response, 4xx and 5xx included, as a response.
+//!   Hand back **every** HTTP response, 4xx and 5xx included, as a response. A request
+//!   in flight when a snapshot was taken is lost once restored, and the session says so
+//!   itself ([`AnySession::restore`]); a refresh token another process may have spent is
+//!   reported with [`Driver::handle_refresh_token_spent_elsewhere`] and never sent again.
+//!   No adapter invents a transport error.
 //! - **Secrets stay secret.** Tokens, passwords and client secrets never appear in
 //!   `Debug`, `Display` or errors, even when a server echoes them back; they are wiped
 //!   from memory when dropped, and serialize only in a snapshot explicitly made with them

@@ -72,6 +72,16 @@ pub enum Event {
         /// Why the grant is dead.
         cause: Failure,
     },
+    /// The refresh token of token `generation` was reported as possibly spent elsewhere
+    /// ([`Driver::handle_refresh_token_spent_elsewhere`](crate::Driver::handle_refresh_token_spent_elsewhere)):
+    /// it was dropped unsent and is never presented again. The access token is still
+    /// served until its hard expiry; renewal logs in, or, without credentials, the
+    /// session needs a new login ([`ReauthenticationRequired`](Event::ReauthenticationRequired)
+    /// follows).
+    RefreshTokenSpentElsewhere {
+        /// The token set whose refresh token was dropped.
+        generation: Generation,
+    },
     /// The session cannot renew by itself: a person or the embedding program must supply
     /// new credentials. A still-valid access token is served until its hard expiry.
     ReauthenticationRequired {

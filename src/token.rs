@@ -211,6 +211,21 @@ impl<E> TokenSet<E> {
     pub(crate) fn refresh_token_alive(&self, at: UtcDateTime) -> bool {
         self.refresh_token.is_some() && self.refresh_expires_at.is_none_or(|expiry| at < expiry)
     }
+
+    /// Drops the refresh token and its expiry, wiping the secret, so it is never
+    /// presented again. Whether there was one.
+    pub(crate) fn forget_refresh_token(&mut self) -> bool {
+        self.refresh_expires_at = None;
+        let Some(mut token) = self.refresh_token.take() else {
+            return false;
+        };
+        wipe_secret(
+            &mut token,
+            || RefreshToken::new(String::new()),
+            RefreshToken::into_secret,
+        );
+        true
+    }
 }
 
 /// Turns a stated expiry into a local moment, believing no lifetime longer than `max`

@@ -4,8 +4,8 @@
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::error::RetryAfter;
 use oauth_lifecycle::{
-    Driver, Error, Event, FailureKind, Generation, Misuse, Output, Policy, Purpose, TokenKind,
-    TokenRequest, TransportError, Unauthorized, Withdrawal,
+    Driver, Error, Event, FailureKind, Generation, Misuse, Output, Policy, Purpose, Status,
+    TokenKind, TokenRequest, TransportError, Unauthorized, Withdrawal,
 };
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
@@ -629,19 +629,98 @@ fn client_credentials_renews_by_logging_in_again() {
     );
 }
 
+/// A clock at the ends of time (a broken RTC, a hostile test) never panics, and the
+/// driver still gives what a user relies on: every drain ends; every request it emits is
+/// awaited; shown the same moment again and again, it sends a handful of requests at
+/// most (the request budget holds even with a stuck clock); it hands out a token only
+/// while the token is valid; it always has a status; it waits for a moment in the future
+/// whenever there is one; and a revoke ends in silence.
 #[test]
 fn extreme_clock_values_never_panic() {
-    for start in [UtcDateTime::MAX - Duration::seconds(1), UtcDateTime::MIN] {
+    let budget = policy().token_request_budget.requests() as usize;
+    let starts = [
+        UtcDateTime::MIN,
+        UtcDateTime::MIN + Duration::SECOND,
+        UtcDateTime::MAX - Duration::SECOND,
+        UtcDateTime::MAX,
+    ];
+    for start in starts {
         let mut h = Harness::new(password_dialect());
         h.now = start;
-        h.driver.handle_timeout(h.now);
-        let login = h.next_request();
-        h.answer(&login, token("at-1", Some("rt-1"), 3600));
-        let generation = h.driver.session().generation();
-        let _ = h.driver.handle_unauthorized(generation, h.now);
-        h.driver.handle_call_succeeded(generation, h.now);
+        let mut requests = 0;
+        let mut statuses = Vec::new();
+        // An adapter's loop with the clock stuck at `start`: every request answered with
+        // a fresh token, the time shown again and again; now and then a 401 for the
+        // current token and a successful call.
+        for round in 0..50 {
+            match round % 10 {
+                3 => {
+                    if let Some(token) = h.driver.access_token(h.now) {
+                        let _ = h.driver.handle_unauthorized(token.generation(), h.now);
+                    }
+                }
+                6 => {
+                    let generation = h.driver.session().generation();
+                    h.driver.handle_call_succeeded(generation, h.now);
+                }
+                _ => h.driver.handle_timeout(h.now),
+            }
+            let (sent, _) = h.drain();
+            for request in &sent {
+                requests += 1;
+                let access = format!("at-{requests}");
+                let refresh = format!("rt-{requests}");
+                h.answer(request, token(&access, Some(&refresh), 3600));
+            }
+            h.drain();
+            if let Some(token) = h.driver.access_token(h.now) {
+                assert!(
+                    token.valid_until() > h.now,
+                    "{start}: a token handed out past its validity"
+                );
+            }
+            statuses.push(h.driver.status());
+        }
+        assert!(
+            requests <= budget,
+            "{start}: {requests} requests with the clock stuck: a storm"
+        );
+        assert!(
+            !statuses.contains(&Status::Revoked),
+            "{start}: {statuses:?}"
+        );
+        if start < UtcDateTime::MAX {
+            assert!(
+                requests >= 1,
+                "{start}: the session logged in, time permitting"
+            );
+            let deadline = h.driver.next_deadline().expect("something to wait for");
+            assert!(
+                deadline > h.now,
+                "{start}: due at {deadline} while stuck at {}: a hot loop",
+                h.now
+            );
+        }
+
+        // Revoking ends in silence: revoked, no token, nothing more to wait for.
         h.driver.revoke(h.now);
-        let _ = h.take_events();
+        let mut revocations = 0;
+        for _ in 0..8 {
+            let (sent, deadline) = h.drain();
+            for request in &sent {
+                revocations += 1;
+                h.answer(request, http::Response::new(Vec::new()));
+            }
+            if sent.is_empty() && deadline.is_some_and(|at| at <= h.now) {
+                h.driver.handle_timeout(h.now);
+            }
+        }
+        assert!(revocations <= 2, "{start}: {revocations} revocations");
+        assert_eq!(h.driver.status(), Status::Revoked, "{start}");
+        assert!(h.driver.access_token(h.now).is_none(), "{start}");
+        let (sent, deadline) = h.drain();
+        assert!(sent.is_empty(), "{start}: {sent:?}");
+        assert_eq!(deadline, None, "{start}: idle");
     }
 }
 

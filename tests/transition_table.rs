@@ -21,8 +21,8 @@ use oauth_lifecycle::{
     Unauthenticated,
 };
 use oauth_lifecycle_emulator::{
-    ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, InjectedFailure, StandardServer,
-    StandardServerConfig,
+    ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, InjectedFailure, ResponseFlavor,
+    StandardServer, StandardServerConfig,
 };
 use time::macros::utc_datetime;
 use time::UtcDateTime;
@@ -401,6 +401,29 @@ fn revoking_last(world: &mut World<StandardServer>) -> (Session<Revoking, Standa
     (session, request)
 }
 
+/// A renewal by login standing in for a refresh, with a refresh token the session still
+/// holds: the provider states its refresh tokens' lifetime (`refresh_expires_in`), and
+/// this one is dead by the refresh moment.
+fn logging_in_for_a_refresh() -> (World<StandardServer>, Session<Refreshing, Standard>) {
+    let mut config = StandardServerConfig::default();
+    config.flavor = ResponseFlavor::Keycloak;
+    config.refresh_token_lifetime = Some(time::Duration::minutes(30));
+    let mut world = World {
+        server: StandardServer::new(config),
+        now: START,
+    };
+    let session = expiring(password_dialect(Some(REVOCATION_URL)), &mut world);
+    let refresh_expires_at = session.tokens().refresh_expires_at();
+    assert!(
+        refresh_expires_at.is_some_and(|at| at <= world.now),
+        "the refresh token is dead at the refresh moment"
+    );
+    assert!(session.tokens().refresh_token().is_some(), "yet still held");
+    let (session, login) = session.refresh(world.now).expect("a renewal is allowed");
+    assert_eq!(login.purpose(), Purpose::Login, "a login stands in");
+    (world, session)
+}
+
 /// Checks that answering the refresh token's revocation moved on to the access token's.
 fn access_token_next<D: Dialect>(step: &RevocationStep<D>) {
     match &step.next {
@@ -712,6 +735,99 @@ fn scenarios() -> Registry {
             step
         })
     });
+
+    // A refresh token spent elsewhere: dropped, never presented again; the access token
+    // is still served.
+    r.add(
+        "Active",
+        "on_refresh_token_spent_elsewhere",
+        "Active",
+        || {
+            let mut world = World::standard();
+            let session = active(password_dialect(None), &mut world);
+            assert!(session.tokens().refresh_token().is_some());
+            drive(session, |s| {
+                match s.on_refresh_token_spent_elsewhere(world.now) {
+                    Step::Same(s) => {
+                        assert!(s.tokens().refresh_token().is_none(), "dropped");
+                        assert!(s.access_token(world.now).is_some(), "still served");
+                        s
+                    }
+                    Step::Next(s) => panic!("credentials to log in with, yet it moved: {s:?}"),
+                }
+            })
+        },
+    );
+    r.add(
+        "Active",
+        "on_refresh_token_spent_elsewhere",
+        "Expiring",
+        || {
+            let mut world = World::standard();
+            let grant = grant_from_elsewhere(&mut world);
+            let session = unauthenticated(refresh_only_dialect())
+                .adopt(grant, world.now)
+                .expect("usable tokens");
+            drive(session, |s| {
+                let step = s.on_refresh_token_spent_elsewhere(world.now);
+                if let Step::Next(s) = &step {
+                    assert!(s.halted().is_some(), "no credentials: halted at once");
+                    assert!(s.access_token(world.now).is_some(), "still served");
+                }
+                step
+            })
+        },
+    );
+    r.add(
+        "Expiring",
+        "on_refresh_token_spent_elsewhere",
+        "Expiring",
+        || {
+            let mut world = World::standard();
+            let session = expiring(password_dialect(None), &mut world);
+            drive(session, |mut s| {
+                s.on_refresh_token_spent_elsewhere(world.now);
+                assert!(s.tokens().refresh_token().is_none(), "dropped");
+                assert!(s.halted().is_none(), "it logs in instead");
+                s
+            })
+        },
+    );
+    r.add(
+        "Refreshing",
+        "on_refresh_token_spent_elsewhere",
+        "Expiring",
+        || {
+            let mut world = World::standard();
+            let (session, _refresh) = refreshing(&mut world);
+            drive(session, |s| {
+                let step = s.on_refresh_token_spent_elsewhere(world.now);
+                if let Step::Next(s) = &step {
+                    assert!(s.tokens().refresh_token().is_none(), "dropped");
+                    assert!(s.retry_at().is_none(), "no new backoff");
+                }
+                step
+            })
+        },
+    );
+    r.add(
+        "Refreshing",
+        "on_refresh_token_spent_elsewhere",
+        "Refreshing",
+        || {
+            let (world, session) = logging_in_for_a_refresh();
+            drive(session, |s| {
+                match s.on_refresh_token_spent_elsewhere(world.now) {
+                    Step::Same(s) => {
+                        assert_eq!(s.purpose(), Purpose::Login, "the login is kept");
+                        assert!(s.tokens().refresh_token().is_none(), "dropped");
+                        s
+                    }
+                    Step::Next(s) => panic!("the login standing in was abandoned: {s:?}"),
+                }
+            })
+        },
+    );
 
     // Revoking --last answer--> Revoked
     r.add("Revoking", "on_response", "Revoked", || {

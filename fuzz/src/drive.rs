@@ -7,12 +7,15 @@
 //! - a token handed out is valid now (`valid_until > now`);
 //! - no configured credential and no minted token shows in the `Debug` or `Display` of any
 //!   output, status, error or redacted snapshot;
-//! - every snapshot the session asks to persist restores.
+//! - every snapshot the session asks to persist restores;
+//! - a refresh token reported spent elsewhere is never presented again by a login or a
+//!   refresh (until the session holds a newer token).
 
 use arbitrary::Arbitrary;
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::{
-    AnySession, Dialect, Driver, Event, Output, Policy, RequestId, TransportError,
+    AnySession, Dialect, Driver, Event, Generation, Output, Policy, Purpose, RequestId,
+    TransportError,
 };
 
 use crate::{assert_no_secret, moment, Answer, Server};
@@ -50,6 +53,8 @@ pub enum Step {
     Revoke,
     /// The caller asks for a login.
     Login,
+    /// The refresh token may have been spent by another process: never present it.
+    RefreshTokenSpentElsewhere,
 }
 
 /// A session being driven, with what the checks need to know.
@@ -67,6 +72,9 @@ pub struct Run<D: Dialect> {
     held: Vec<String>,
     /// Every snapshot the session asked to persist, as JSON, when kept.
     snapshots: Option<Vec<Vec<u8>>>,
+    /// Refresh tokens the fuzzed server minted that were reported spent elsewhere, with
+    /// the generation of the token set that held them.
+    spent: Vec<(String, Generation)>,
 }
 
 impl<D: Dialect> Run<D> {
@@ -88,6 +96,7 @@ impl<D: Dialect> Run<D> {
             server: Server::default(),
             snapshots: None,
             held: Vec::new(),
+            spent: Vec::new(),
         };
         // The credentials this dialect holds (a client-credentials dialect holds no
         // password: a server echoing one is echoing nothing secret of this session).
@@ -169,6 +178,21 @@ impl<D: Dialect> Run<D> {
                     assert_no_secret(&format!("{misuse:?} {misuse}"), &self.held);
                 }
             }
+            Step::RefreshTokenSpentElsewhere => {
+                let held = self.driver.session().tokens().and_then(|tokens| {
+                    let token = tokens.refresh_token()?.secret();
+                    let minted = self.server.minted().iter().any(|minted| minted == token);
+                    minted.then(|| (token.clone(), tokens.generation()))
+                });
+                self.spent.extend(held);
+                self.driver.handle_refresh_token_spent_elsewhere(now);
+                if let Some(tokens) = self.driver.session().tokens() {
+                    assert!(
+                        tokens.refresh_token().is_none(),
+                        "a refresh token spent elsewhere is still held"
+                    );
+                }
+            }
         }
         self.settle();
     }
@@ -238,6 +262,7 @@ impl<D: Dialect> Run<D> {
             assert_no_secret(&format!("{output:?}"), &self.held);
             match output {
                 Output::Request(request) => {
+                    self.check_not_spent(&request);
                     let id = request.id().get();
                     assert!(
                         self.highest_id.is_none_or(|highest| id > highest),
@@ -253,6 +278,29 @@ impl<D: Dialect> Run<D> {
             }
         }
         panic!("poll_output never ran dry");
+    }
+
+    /// A login or refresh never presents a refresh token reported spent elsewhere while
+    /// the token set that held it is still the newest (a server may hand the same text
+    /// out again later).
+    fn check_not_spent(&mut self, request: &oauth_lifecycle::TokenRequest) {
+        let generation = self.driver.session().generation();
+        self.spent.retain(|(_, held_by)| *held_by >= generation);
+        if !matches!(request.purpose(), Purpose::Login | Purpose::Refresh) {
+            return;
+        }
+        let http = request.request();
+        let body = String::from_utf8_lossy(http.body());
+        let headers: Vec<&[u8]> = http.headers().values().map(|v| v.as_bytes()).collect();
+        for (token, _) in &self.spent {
+            assert!(
+                !body.contains(token.as_str())
+                    && !headers
+                        .iter()
+                        .any(|value| String::from_utf8_lossy(value).contains(token.as_str())),
+                "a refresh token spent elsewhere was presented again"
+            );
+        }
     }
 
     fn check_event(&self, event: &Event) {

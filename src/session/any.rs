@@ -338,6 +338,32 @@ impl<D: Dialect> AnySession<D> {
         }
     }
 
+    /// Reports that the refresh token may have been spent elsewhere: dropped in the states
+    /// that hold one (a refresh in flight with it is abandoned); nothing changes in the
+    /// others.
+    pub(crate) fn on_refresh_token_spent_elsewhere(self, now: UtcDateTime) -> Self {
+        match self {
+            AnySession::Active(s) => match s.on_refresh_token_spent_elsewhere(now) {
+                Step::Same(s) => s.into(),
+                Step::Next(s) => s.into(),
+            },
+            AnySession::Expiring(mut s) => {
+                s.on_refresh_token_spent_elsewhere(now);
+                s.into()
+            }
+            AnySession::Refreshing(s) => match s.on_refresh_token_spent_elsewhere(now) {
+                Step::Same(s) => s.into(),
+                Step::Next(s) => s.into(),
+            },
+            // No refresh token to spend (a login in flight has none yet), or one whose
+            // revocation is harmless.
+            other @ (AnySession::Unauthenticated(_)
+            | AnySession::LoggingIn(_)
+            | AnySession::Revoking(_)
+            | AnySession::Revoked(_)) => other,
+        }
+    }
+
     /// Asks for a login (or a renewal) now, clearing a halt.
     pub(crate) fn login(self, now: UtcDateTime) -> Result<(Self, TokenRequest), Refused<Self>> {
         match self {

@@ -38,6 +38,7 @@ impl<D: Dialect> Core<D> {
             purpose,
             sent_at: now,
             deadline: now.saturating_add(self.shared.policy.response_timeout),
+            lost: false,
         };
         let request = TokenRequest {
             id,
@@ -205,6 +206,8 @@ impl<D: Dialect> Core<D> {
             | FailureKind::Timeout
             | FailureKind::Malformed(_) => true,
             FailureKind::TooLarge => true,
+            // Never answered by an endpoint: the session's own verdict, for good.
+            FailureKind::SpentElsewhere => false,
             FailureKind::OAuth | FailureKind::Status => {
                 matches!(code, Some(Code::Extension(c)) if c == "temporarily_unavailable" || c == "server_error")
                     || status

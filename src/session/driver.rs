@@ -5,6 +5,7 @@ use std::mem;
 use std::sync::Arc;
 
 use time::UtcDateTime;
+use zeroize::Zeroize;
 
 use super::any::Routed;
 use super::{AnySession, Refused, Session};
@@ -34,9 +35,17 @@ use crate::request::{RequestId, TokenRequest, TransportError};
 /// 3. Wait until the timeout, a response, or a need of the application (a 401 seen, a
 ///    revoke); feed it in with the matching input; go to 2.
 ///
-/// After restoring a snapshot whose request was in flight ([`in_flight`](Driver::in_flight)),
-/// report that request with [`TransportError::OutcomeUnknown`]: its answer can never
-/// arrive.
+/// A session restored from a snapshot whose request was in flight treats that request as
+/// lost by itself: the first input (`handle_timeout(now)` to start) fails it as
+/// [`TransportError::OutcomeUnknown`] would, so a single-use refresh token it carried is
+/// never sent again. Adapters need not report it; one that still does, with
+/// `handle_transport_error(id, OutcomeUnknown, now)` for the id
+/// [`in_flight`](Driver::in_flight) names before any other input, is accepted.
+///
+/// A refresh token that another process or tool may have spent (a fleet's store that
+/// cannot vouch for it, a session restored from a copy someone else may have used) is
+/// reported with [`handle_refresh_token_spent_elsewhere`](Driver::handle_refresh_token_spent_elsewhere):
+/// it is never presented again.
 ///
 /// Extra `handle_timeout` calls are harmless. Inputs that do not fit the state (a response
 /// for a request no longer in flight) return a [`Misuse`] and change nothing.
@@ -161,6 +170,25 @@ impl<D: Dialect> Driver<D> {
         self.advance(now);
     }
 
+    /// Reports that the refresh token may have been spent elsewhere (a fleet process whose
+    /// shared store cannot vouch for a single-use refresh token, a tool restoring a
+    /// session another process may have used): it is dropped and wiped, and never
+    /// presented again. The access token is still served until its hard expiry, and the
+    /// session persists ([`Output::Persist`](crate::Output::Persist)).
+    ///
+    /// Renewal then logs in, or, without credentials to log in with, the session halts
+    /// with [`Status::NeedsLogin`] at once ([`Error::Reauthenticate`](crate::Error::Reauthenticate),
+    /// [`FailureKind::SpentElsewhere`](crate::FailureKind::SpentElsewhere)). A refresh
+    /// emitted or in flight is abandoned — never sent if not yet polled, its answer
+    /// refused as [`Misuse::UnknownRequest`] — and the session logs in at once, or halts.
+    /// A login in flight is kept. Without a refresh token (no token yet, a login in
+    /// flight, revoking or revoked) nothing changes. Announced with
+    /// [`Event::RefreshTokenSpentElsewhere`](crate::Event::RefreshTokenSpentElsewhere).
+    pub fn handle_refresh_token_spent_elsewhere(&mut self, now: UtcDateTime) {
+        self.transition(|session| ((session.on_refresh_token_spent_elsewhere(now), None), ()));
+        self.advance(now);
+    }
+
     /// Asks for a login (or renewal) now, clearing a halt: after new credentials were
     /// configured, or to retry a permanent failure deliberately. Backoffs still apply.
     pub fn login(&mut self, now: UtcDateTime) -> Result<(), Misuse> {
@@ -214,6 +242,9 @@ impl<D: Dialect> Driver<D> {
     /// Moves the session through `apply` by value. While it runs, the driver holds a
     /// revoked placeholder, so even a panic inside cannot leave a half-done session
     /// behind: at worst a session that hands out nothing.
+    ///
+    /// An unsent request the session no longer awaits (abandoned, failed or superseded
+    /// before it was polled) is never sent: its body is wiped and it is dropped.
     fn transition<T>(&mut self, apply: impl FnOnce(AnySession<D>) -> (Routed<D>, T)) -> T {
         let placeholder = AnySession::placeholder(Arc::clone(&self.session.core().shared));
         let session = mem::replace(&mut self.session, placeholder);
@@ -221,6 +252,13 @@ impl<D: Dialect> Driver<D> {
         self.session = session;
         if let Some(request) = request {
             self.request = Some(Box::new(request));
+        }
+        let awaited = self.session.in_flight().map(|(id, _)| id);
+        if let Some(stale) = self
+            .request
+            .take_if(|request| Some(request.id()) != awaited)
+        {
+            stale.into_request().into_body().zeroize();
         }
         result
     }

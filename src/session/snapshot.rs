@@ -258,7 +258,7 @@ impl<D: Dialect> AnySession<D> {
                 halt: s.state.halt.clone(),
             },
             AnySession::LoggingIn(s) => SnapshotState::LoggingIn {
-                flight: s.state.flight,
+                flight: s.state.flight.stored(),
                 failures: s.state.failures,
             },
             AnySession::Active(s) => SnapshotState::Active {
@@ -271,11 +271,11 @@ impl<D: Dialect> AnySession<D> {
             },
             AnySession::Refreshing(s) => SnapshotState::Refreshing {
                 tokens: tokens(&s.tokens),
-                flight: s.state.flight,
+                flight: s.state.flight.stored(),
                 failures: s.state.failures,
             },
             AnySession::Revoking(s) => SnapshotState::Revoking {
-                flight: s.state.flight,
+                flight: s.state.flight.stored(),
                 sent: s.state.sent.iter().map(secret).collect(),
                 retry: s.state.retry,
                 pending: PendingRevocation {
@@ -302,10 +302,22 @@ impl<D: Dialect> AnySession<D> {
     }
 
     /// Rebuilds a session from a snapshot made with its secrets, with the dialect and
-    /// policy it runs under. A request that was in flight stays in flight: hand back its
-    /// response if it arrives, or report it lost with a transport error. A token that may
-    /// still be handed out is announced with [`Event::TokenRestored`], so a read side
-    /// built from events alone learns it.
+    /// policy it runs under. A token that may still be handed out is announced with
+    /// [`Event::TokenRestored`], so a read side built from events alone learns it.
+    ///
+    /// A request that was in flight is lost: the process that sent it is gone, and its
+    /// answer with it. The session says so itself: its deadline is due at once, and the
+    /// next time the session is shown the time (any [`Driver`](crate::Driver) input, or
+    /// `on_timeout`) the request fails as [`TransportError::OutcomeUnknown`] would — a
+    /// single-use refresh token it carried is never presented again. Until then the
+    /// request is still [`in_flight`](AnySession::in_flight): a response for it is still
+    /// accepted (a restore within the process that sent it may still receive one), and
+    /// reporting it with a transport error, as adapters did before, is accepted too and
+    /// counts as `OutcomeUnknown` whatever the error says. Afterwards its id is refused
+    /// as [`Misuse::UnknownRequest`](crate::Misuse::UnknownRequest), as every answered
+    /// request's is.
+    ///
+    /// [`TransportError::OutcomeUnknown`]: crate::TransportError::OutcomeUnknown
     pub fn restore(
         dialect: D,
         policy: Policy,
@@ -342,7 +354,13 @@ impl<D: Dialect> AnySession<D> {
             .into(),
             SnapshotState::LoggingIn { flight, failures } => Session {
                 core,
-                state: LoggingIn { flight, failures },
+                state: LoggingIn {
+                    flight: Flight {
+                        lost: true,
+                        ..flight
+                    },
+                    failures,
+                },
                 tokens: (),
             }
             .into(),
@@ -368,7 +386,13 @@ impl<D: Dialect> AnySession<D> {
                 failures,
             } => Session {
                 core,
-                state: Refreshing { flight, failures },
+                state: Refreshing {
+                    flight: Flight {
+                        lost: true,
+                        ..flight
+                    },
+                    failures,
+                },
                 tokens,
             }
             .into(),
@@ -380,7 +404,11 @@ impl<D: Dialect> AnySession<D> {
             } => Session {
                 core,
                 state: Revoking {
-                    flight,
+                    // While a retry waits, the flight is the failed request, answered.
+                    flight: Flight {
+                        lost: retry.retry_at.is_none(),
+                        ..flight
+                    },
                     sent,
                     retry,
                 },
@@ -406,6 +434,30 @@ impl<D: Dialect> AnySession<D> {
             });
         if let Some(event) = restored {
             session.core_mut().notify(event);
+        }
+        Ok(session)
+    }
+
+    /// Like [`restore`](AnySession::restore), for a session another process is running
+    /// right now (read from a store they share): a request it has in flight is being
+    /// answered to that process, which stores the result. It is not lost, then: it stays
+    /// awaited until its deadline, and counts as timed out only if no newer session
+    /// replaces this one by then. A single-use refresh token it carries is not presented
+    /// meanwhile either way.
+    pub fn restore_answered_elsewhere(
+        dialect: D,
+        policy: Policy,
+        snapshot: Snapshot<D::Extra>,
+    ) -> Result<Self, ConfigError> {
+        let mut session = Self::restore(dialect, policy, snapshot)?;
+        let flight = match &mut session {
+            AnySession::LoggingIn(s) => Some(&mut s.state.flight),
+            AnySession::Refreshing(s) => Some(&mut s.state.flight),
+            AnySession::Revoking(s) => Some(&mut s.state.flight),
+            _ => None,
+        };
+        if let Some(flight) = flight {
+            flight.lost = false;
         }
         Ok(session)
     }

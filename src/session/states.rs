@@ -183,6 +183,34 @@ pub struct Flight {
     pub(crate) sent_at: UtcDateTime,
     /// After this, the request counts as lost.
     pub(crate) deadline: UtcDateTime,
+    /// Restored from a snapshot: the process that sent the request is gone, and its
+    /// answer with it. The request fails as [`TransportError::OutcomeUnknown`] the next
+    /// time the session is shown the time. Never serialized: each restore decides again.
+    ///
+    /// [`TransportError::OutcomeUnknown`]: crate::TransportError::OutcomeUnknown
+    #[serde(skip)]
+    pub(crate) lost: bool,
+}
+
+impl Flight {
+    /// When the request counts as lost: its deadline, or at once (whatever the clock
+    /// says) for one restored from a snapshot.
+    pub(crate) fn due(&self) -> UtcDateTime {
+        if self.lost {
+            UtcDateTime::MIN
+        } else {
+            self.deadline
+        }
+    }
+
+    /// The flight as a snapshot keeps it: whether it is lost is not kept, since each
+    /// restore decides again.
+    pub(crate) fn stored(self) -> Flight {
+        Flight {
+            lost: false,
+            ..self
+        }
+    }
 }
 
 /// Consecutive failures and when the next attempt is allowed.

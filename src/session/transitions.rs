@@ -26,6 +26,11 @@
 //! Refreshing --revoke, awaiting the refresh / revoke--> Revoking
 //! Revoking --answer, more to revoke, or a retry / on_response, on_transport_error, on_timeout--> Revoking
 //! Revoking --last answer / on_response, on_transport_error, on_timeout--> Revoked
+//! Active --refresh token spent elsewhere / on_refresh_token_spent_elsewhere--> Active
+//! Active --refresh token spent elsewhere, no credentials / on_refresh_token_spent_elsewhere--> Expiring
+//! Expiring --refresh token spent elsewhere / on_refresh_token_spent_elsewhere--> Expiring
+//! Refreshing --refresh token spent elsewhere, refreshing with it / on_refresh_token_spent_elsewhere--> Expiring
+//! Refreshing --refresh token spent elsewhere, logging in / on_refresh_token_spent_elsewhere--> Refreshing
 //! END TRANSITIONS
 //!
 //! Besides moving between states, transitions queue [`Notice`](crate::Notice)s: the events
@@ -583,7 +588,8 @@ impl<D: Dialect> Session<Refreshing, D> {
             .withdrawn
             .is_none()
             .then_some(self.tokens.hard_expiry);
-        earlier(expiry, Some(self.state.flight.deadline)).unwrap_or(self.state.flight.deadline)
+        let due = self.state.flight.due();
+        earlier(expiry, Some(due)).unwrap_or(due)
     }
 
     fn fail(mut self, failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
@@ -607,9 +613,7 @@ impl<D: Dialect> Session<Refreshing, D> {
                 && !unspent;
             if spent || matches!(error, Error::Reauthenticate { .. }) {
                 // Never presented again: the server may have consumed it.
-                tokens.refresh_token = None;
-                tokens.refresh_expires_at = None;
-                refresh_token_dropped = true;
+                refresh_token_dropped = tokens.forget_refresh_token();
             }
         }
         let renewable = self.core.refresh_token_usable(&tokens, now) || dialect.can_login();
@@ -660,6 +664,121 @@ impl<D: Dialect> Session<Refreshing, D> {
             },
             error,
         )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A refresh token spent elsewhere: the states that hold one.
+
+/// The halt of a session whose refresh token may have been spent elsewhere and that has
+/// no credentials to log in with.
+fn spent_elsewhere() -> Error {
+    Error::Reauthenticate {
+        failure: Failure::new(FailureKind::SpentElsewhere, None),
+    }
+}
+
+impl<D: Dialect> Core<D> {
+    /// Drops the refresh token another process or tool may have spent (wiped, never
+    /// presented again) and announces it. Whether there was one.
+    fn forget_spent_refresh_token(&mut self, tokens: &mut TokenSet<D::Extra>) -> bool {
+        if !tokens.forget_refresh_token() {
+            return false;
+        }
+        self.notify(Event::RefreshTokenSpentElsewhere {
+            generation: tokens.generation,
+        });
+        true
+    }
+}
+
+impl<D: Dialect> Session<Active, D> {
+    /// Reports that the refresh token may have been spent elsewhere (another process
+    /// sharing a store that cannot vouch for a single-use token, a tool that restored
+    /// this session): it is dropped and wiped, never presented again, and the session
+    /// persists. The access token is still served until its hard expiry.
+    ///
+    /// With credentials, the session stays active and logs in when renewal comes
+    /// ([`Step::Same`]). Without, it cannot renew by itself any more: it halts at once
+    /// and moves to [`Expiring`], serving the token until its hard expiry
+    /// ([`Step::Next`], [`Session::halted`] says why). Without a refresh token nothing
+    /// changes.
+    pub fn on_refresh_token_spent_elsewhere(
+        mut self,
+        _now: UtcDateTime,
+    ) -> Step<Self, Session<Expiring, D>> {
+        if !self.core.forget_spent_refresh_token(&mut self.tokens) {
+            return Step::Same(self);
+        }
+        if self.core.shared.dialect.can_login() {
+            self.core.persist();
+            return Step::Same(self);
+        }
+        let error = spent_elsewhere();
+        let halt = Halt::from_error(&error);
+        self.core.halted(error);
+        Step::Next(self.with_tokens(Expiring {
+            backoff: Backoff::default(),
+            halt,
+        }))
+    }
+}
+
+impl<D: Dialect> Session<Expiring, D> {
+    /// Reports that the refresh token may have been spent elsewhere: it is dropped and
+    /// wiped, never presented again, and the session persists. The access token is still
+    /// served until its hard expiry. The renewal logs in when it is due (a backoff still
+    /// applies); without credentials the session halts, needing a new login. Without a
+    /// refresh token nothing changes.
+    pub fn on_refresh_token_spent_elsewhere(&mut self, _now: UtcDateTime) {
+        if !self.core.forget_spent_refresh_token(&mut self.tokens) {
+            return;
+        }
+        if self.core.shared.dialect.can_login() || self.state.halt.is_some() {
+            self.core.persist();
+            return;
+        }
+        let error = spent_elsewhere();
+        self.state.halt = Halt::from_error(&error);
+        self.core.halted(error);
+    }
+}
+
+impl<D: Dialect> Session<Refreshing, D> {
+    /// Reports that the refresh token may have been spent elsewhere: it is dropped and
+    /// wiped, never presented again, and the session persists. The access token is still
+    /// served until its hard expiry.
+    ///
+    /// A refresh in flight presented that token: it is abandoned (its answer is refused
+    /// from now on as [`Misuse::UnknownRequest`]) and the session goes back to
+    /// [`Expiring`] with no new backoff — the server did not fail — to log in at once,
+    /// or, without credentials, halted ([`Step::Next`]). A login standing in for the
+    /// refresh is kept ([`Step::Same`]).
+    pub fn on_refresh_token_spent_elsewhere(
+        mut self,
+        _now: UtcDateTime,
+    ) -> Step<Self, Session<Expiring, D>> {
+        let dropped = self.core.forget_spent_refresh_token(&mut self.tokens);
+        if self.state.flight.purpose != Purpose::Refresh {
+            if dropped {
+                self.core.persist();
+            }
+            return Step::Same(self);
+        }
+        let backoff = Backoff {
+            failures: self.state.failures,
+            ..Backoff::default()
+        };
+        let halt = if self.core.shared.dialect.can_login() {
+            self.core.persist();
+            None
+        } else {
+            let error = spent_elsewhere();
+            let halt = Halt::from_error(&error);
+            self.core.halted(error);
+            halt
+        };
+        Step::Next(self.with_tokens(Expiring { backoff, halt }))
     }
 }
 
@@ -817,7 +936,7 @@ impl<D: Dialect> Session<Revoking, D> {
     /// When showing the session the time next matters: the retry, or the response
     /// deadline of the request in flight.
     pub fn deadline(&self) -> UtcDateTime {
-        self.retry_at().unwrap_or(self.state.flight.deadline)
+        self.retry_at().unwrap_or(self.state.flight.due())
     }
 
     /// Hands back the response to the request in flight.
@@ -1048,13 +1167,16 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
         awaiting::Fail::flight(&self.state).purpose
     }
 
-    /// When the request in flight counts as lost.
+    /// When the request in flight counts as lost: at once for one restored from a
+    /// snapshot ([`AnySession::restore`](crate::AnySession::restore)).
     pub fn response_deadline(&self) -> UtcDateTime {
-        awaiting::Fail::flight(&self.state).deadline
+        awaiting::Fail::flight(&self.state).due()
     }
 
     /// Reports that the request in flight failed in transport, saying whether it may have
-    /// reached the server. Refused for any other id.
+    /// reached the server. Refused for any other id. For a request restored from a
+    /// snapshot, the outcome is unknown whatever `error` says: it left with the process
+    /// that sent it.
     pub fn on_transport_error(
         self,
         id: RequestId,
@@ -1063,9 +1185,16 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
     ) -> Result<S::Outcome<D>, Refused<Self>> {
         let awaited = awaiting::Fail::awaiting(&self.state)
             .ok_or(Misuse::UnknownRequest { id })
-            .and_then(|flight| flight.check(id));
+            .and_then(|flight| flight.check(id).map(|()| flight.lost));
         match awaited {
-            Ok(()) => Ok(S::fail(self, Failure::transport(error), now)),
+            Ok(lost) => {
+                let error = if lost {
+                    TransportError::OutcomeUnknown
+                } else {
+                    error
+                };
+                Ok(S::fail(self, Failure::transport(error), now))
+            }
             Err(error) => Err(Refused {
                 session: self,
                 error,
@@ -1074,16 +1203,22 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
     }
 
     /// Shows the session the time: past the response deadline, the request counts as lost
-    /// (its outcome unknown).
+    /// (its outcome unknown). A request restored from a snapshot is lost at once, and
+    /// fails as a transport error whose outcome is unknown
+    /// ([`TransportError::OutcomeUnknown`]).
     pub fn on_timeout(mut self, now: UtcDateTime) -> Step<Self, S::Outcome<D>> {
         S::tick(&mut self, now);
         let Some(flight) = awaiting::Fail::awaiting(&self.state) else {
             return S::resume(self, now);
         };
-        if now < flight.deadline {
+        let failure = if flight.lost {
+            Failure::transport(TransportError::OutcomeUnknown)
+        } else if now < flight.deadline {
             return Step::Same(self);
-        }
-        Step::Next(S::fail(self, Failure::new(FailureKind::Timeout, None), now))
+        } else {
+            Failure::new(FailureKind::Timeout, None)
+        };
+        Step::Next(S::fail(self, failure, now))
     }
 }
 
