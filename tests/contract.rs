@@ -9,11 +9,11 @@ use oauth_lifecycle::{
     Session, Snapshot, Status, TokenRequest, TransportError, Unauthorized, Withdrawal,
 };
 use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
+use oauth_lifecycle_testkit::{collect, standard_client, IN_PROCESS, STANDARD_USER};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
 const START: UtcDateTime = utc_datetime!(2026-08-01 09:00:00);
-const TOKEN_URL: &str = "http://127.0.0.1/token";
 
 fn policy() -> Policy {
     let mut policy = Policy::default();
@@ -22,54 +22,21 @@ fn policy() -> Policy {
 }
 
 fn password_dialect(refresh_token_use: RefreshTokenUse) -> Standard {
-    Standard::builder(TOKEN_URL, "emulated-client")
-        .client_secret("emulated-secret")
-        .password("alice", "alice-password")
-        .revocation_url("http://127.0.0.1/revoke")
+    let (username, password) = STANDARD_USER;
+    standard_client(IN_PROCESS)
+        .password(username, password)
+        .revocation_url(format!("{IN_PROCESS}/revoke"))
         .refresh_token_use(refresh_token_use)
         .build()
         .unwrap()
 }
 
 fn refresh_only_dialect(refresh_token_use: RefreshTokenUse) -> Standard {
-    Standard::builder(TOKEN_URL, "emulated-client")
-        .client_secret("emulated-secret")
+    standard_client(IN_PROCESS)
         .grant(Grant::RefreshOnly)
         .refresh_token_use(refresh_token_use)
         .build()
         .unwrap()
-}
-
-/// Everything one drain returned, in order.
-#[derive(Default)]
-struct Drained {
-    outputs: Vec<&'static str>,
-    requests: Vec<TokenRequest>,
-    events: Vec<Event>,
-    deadline: Option<UtcDateTime>,
-}
-
-fn drain<D: oauth_lifecycle::Dialect>(driver: &mut Driver<D>) -> Drained {
-    let mut drained = Drained::default();
-    for _ in 0..32 {
-        match driver.poll_output() {
-            Output::Request(request) => {
-                drained.outputs.push("request");
-                drained.requests.push(request);
-            }
-            Output::Event(event) => {
-                drained.outputs.push("event");
-                drained.events.push(event);
-            }
-            Output::Persist => drained.outputs.push("persist"),
-            Output::Timeout(at) => {
-                drained.deadline = Some(at);
-                return drained;
-            }
-            Output::Idle => return drained,
-        }
-    }
-    panic!("the driver never settled");
 }
 
 /// A driver and the emulated server it talks to.
@@ -100,7 +67,7 @@ impl World {
         let mut minting = Driver::new(password_dialect(RefreshTokenUse::SingleUse), policy())
             .expect("a valid dialect");
         minting.handle_timeout(START);
-        let login = drain(&mut minting).requests.remove(0);
+        let login = collect(&mut minting).requests.remove(0);
         let response = server.handle(login.request(), START);
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
         let grant = TokenGrant {
@@ -127,7 +94,7 @@ impl World {
     /// Drains, jumping to deadlines, until exactly one request comes.
     fn next_request(&mut self) -> TokenRequest {
         for _ in 0..8 {
-            let mut drained = drain(&mut self.driver);
+            let mut drained = collect(&mut self.driver);
             if let Some(request) = drained.requests.pop() {
                 assert!(drained.requests.is_empty(), "one request at a time");
                 return request;
@@ -177,13 +144,13 @@ fn a_late_401_for_a_replaced_token_keeps_its_successor_and_sends_nothing() {
     let second = world.generation();
     assert_eq!(second.get(), first.get() + 1);
     let token = world.token();
-    drain(&mut world.driver);
+    collect(&mut world.driver);
 
     assert_eq!(
         world.driver.handle_unauthorized(first, world.now),
         Unauthorized::Stale
     );
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     assert!(drained.requests.is_empty(), "a stale 401 sent something");
     assert!(drained.events.is_empty(), "{:?}", drained.events);
     assert_eq!(world.token(), token, "the successor is still handed out");
@@ -202,7 +169,7 @@ fn fifty_reports_for_one_generation_cause_one_renewal() {
     assert!(answers[1..]
         .iter()
         .all(|a| *a == Unauthorized::AlreadyWithdrawn));
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     assert_eq!(drained.requests.len(), 1, "exactly one renewal");
     assert_eq!(
         drained
@@ -222,7 +189,7 @@ fn fifty_reports_for_one_generation_cause_one_renewal() {
     for _ in 0..50 {
         let _ = world.driver.handle_unauthorized(generation, world.now);
     }
-    assert!(drain(&mut world.driver).requests.is_empty());
+    assert!(collect(&mut world.driver).requests.is_empty());
     world.answer(drained.requests.into_iter().next().unwrap());
     assert_eq!(world.generation().get(), generation.get() + 1);
     assert_eq!(world.server.stats().token_requests, 2);
@@ -311,7 +278,7 @@ fn a_transport_error_spends_a_single_use_refresh_token_only_if_it_may_have_left(
             .driver
             .handle_transport_error(refresh.id(), error, world.now)
             .unwrap();
-        let drained = drain(&mut world.driver);
+        let drained = collect(&mut world.driver);
         assert_eq!(world.token(), token, "{case}: the valid token is kept");
         let halted = drained
             .events
@@ -373,10 +340,10 @@ fn persistence_comes_after_each_token_change_and_before_spending_a_refresh_token
         now: START,
     };
     world.driver.handle_timeout(world.now);
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     assert_eq!(drained.outputs, ["request"], "a login is safe to resend");
     world.answer(drained.requests.into_iter().next().unwrap());
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     assert_eq!(
         drained.outputs,
         ["event", "persist"],
@@ -385,7 +352,7 @@ fn persistence_comes_after_each_token_change_and_before_spending_a_refresh_token
 
     world.now = drained.deadline.unwrap();
     world.driver.handle_timeout(world.now);
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     assert_eq!(
         drained.outputs,
         ["event", "persist", "request"],
@@ -395,7 +362,7 @@ fn persistence_comes_after_each_token_change_and_before_spending_a_refresh_token
 
     // A reusable refresh token needs no write-ahead.
     let mut world = World::logged_in(password_dialect(RefreshTokenUse::Reusable));
-    drain(&mut world.driver);
+    collect(&mut world.driver);
     let refresh = world.next_request();
     assert!(refresh.is_resend_safe());
 }
@@ -464,10 +431,10 @@ fn a_restored_session_keeps_its_generation_and_announces_nothing_twice() {
         .driver
         .handle_response(refresh.id(), &refused, world.now)
         .unwrap();
-    drain(&mut world.driver);
+    collect(&mut world.driver);
     world.now = START + Duration::hours(1) - Duration::seconds(5);
     world.driver.handle_timeout(world.now);
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     assert!(drained.events.contains(&Event::TokenWithdrawn {
         generation,
         reason: Withdrawal::Expired
@@ -485,7 +452,7 @@ fn a_restored_session_keeps_its_generation_and_announces_nothing_twice() {
     assert_eq!(restored.generation(), generation);
     let mut driver = Driver::from_session(restored);
     driver.handle_timeout(world.now + Duration::seconds(1));
-    let drained = drain(&mut driver);
+    let drained = collect(&mut driver);
     assert!(
         drained.events.is_empty(),
         "announced again after a restore: {:?}",
@@ -517,12 +484,12 @@ fn the_deadline_includes_the_hard_expiry_while_a_renewal_is_in_flight() {
     assert_eq!(refresh.deadline(), START + Duration::seconds(62));
     let hard_expiry = START + Duration::seconds(36);
     assert_eq!(world.driver.next_deadline(), Some(hard_expiry));
-    assert_eq!(drain(&mut world.driver).deadline, Some(hard_expiry));
+    assert_eq!(collect(&mut world.driver).deadline, Some(hard_expiry));
     assert!(world.token().is_some(), "stale-while-refresh");
 
     world.now = hard_expiry;
     world.driver.handle_timeout(world.now);
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     assert_eq!(
         drained.events,
         [Event::TokenWithdrawn {
@@ -547,7 +514,7 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
     driver.handle_timeout(START);
     assert_eq!(driver.status(), Status::Renewing);
     let expected_deadline = driver.next_deadline();
-    let drained = drain(&mut driver);
+    let drained = collect(&mut driver);
     assert_eq!(drained.deadline, expected_deadline);
     let login = &drained.requests[0];
     assert_eq!(login.deadline(), START + Duration::seconds(30));
@@ -560,12 +527,12 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
         .unwrap();
     assert_eq!(driver.status(), Status::Ready);
     let deadline = driver.next_deadline();
-    assert_eq!(drain(&mut driver).deadline, deadline);
+    assert_eq!(collect(&mut driver).deadline, deadline);
 
     // A failed renewal: waiting, with the moment of the next attempt.
     let at = deadline.unwrap();
     driver.handle_timeout(at);
-    let refresh = drain(&mut driver).requests.remove(0);
+    let refresh = collect(&mut driver).requests.remove(0);
     let unavailable = http::Response::builder()
         .status(503)
         .body(Vec::new())
@@ -585,7 +552,7 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
 
     // A 429: waiting too, because the endpoint asked.
     driver.handle_timeout(retry_at);
-    let login = drain(&mut driver).requests.remove(0);
+    let login = collect(&mut driver).requests.remove(0);
     let slow_down = http::Response::builder()
         .status(429)
         .header("retry-after", "120")
@@ -605,7 +572,7 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
 
     // A rejected client: needs login.
     driver.handle_timeout(retry_at);
-    let login = drain(&mut driver).requests.remove(0);
+    let login = collect(&mut driver).requests.remove(0);
     let rejected = http::Response::builder()
         .status(401)
         .body(br#"{"error":"invalid_client"}"#.to_vec())
@@ -622,7 +589,7 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
 #[test]
 fn the_read_side_shares_the_token_bytes_and_a_sensitive_header() {
     let mut world = World::logged_in(password_dialect(RefreshTokenUse::SingleUse));
-    let drained = drain(&mut world.driver);
+    let drained = collect(&mut world.driver);
     let Some(Event::TokenIssued {
         token, generation, ..
     }) = drained.events.first()
@@ -643,7 +610,7 @@ fn the_read_side_shares_the_token_bytes_and_a_sensitive_header() {
 #[test]
 fn a_restored_session_announces_its_token_once_for_a_fresh_read_side() {
     let mut world = World::logged_in(password_dialect(RefreshTokenUse::SingleUse));
-    drain(&mut world.driver);
+    collect(&mut world.driver);
     let generation = world.generation();
     let snapshot = world.driver.session().snapshot_with_secrets();
     let restored = AnySession::restore(
@@ -653,7 +620,7 @@ fn a_restored_session_announces_its_token_once_for_a_fresh_read_side() {
     )
     .unwrap();
     let mut driver = Driver::from_session(restored);
-    let drained = drain(&mut driver);
+    let drained = collect(&mut driver);
     let [Event::TokenRestored {
         token,
         generation: announced,
@@ -667,5 +634,5 @@ fn a_restored_session_announces_its_token_once_for_a_fresh_read_side() {
     assert_eq!(*announced, generation);
     assert_eq!(token.secret(), current.secret());
     assert_eq!(*valid_until, current.valid_until());
-    assert!(drain(&mut driver).events.is_empty(), "announced once");
+    assert!(collect(&mut driver).events.is_empty(), "announced once");
 }

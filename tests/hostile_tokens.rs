@@ -4,6 +4,7 @@
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::error::Malformed;
 use oauth_lifecycle::{AccessToken, AnySession, BearerToken, ConfigError, Driver, Output, Policy};
+use oauth_lifecycle_testkit::collect;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
@@ -101,7 +102,7 @@ fn refreshing_snapshot() -> serde_json::Value {
         .unwrap();
     let due = START + Duration::minutes(50);
     driver.handle_timeout(due);
-    while !matches!(driver.poll_output(), Output::Timeout(_) | Output::Idle) {}
+    collect(&mut driver);
     assert!(driver.in_flight().is_some());
     serde_json::to_value(driver.session().snapshot_with_secrets()).unwrap()
 }

@@ -23,13 +23,16 @@ mod support;
 
 use std::collections::HashSet;
 
-use oauth_lifecycle::dialect::{
-    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment,
-};
+use oauth_lifecycle::dialect::Dialect;
 use oauth_lifecycle::{AnySession, Event, Output, Policy, Purpose, TokenRequest, TransportError};
 use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, StandardServer, StandardServerConfig,
+};
+use oauth_lifecycle_testkit::{
+    convercus, convercus_client, convercus_legacy, convirza_v2, convirza_v3,
+    CONVERCUS_CLIENT_SECRET, CONVERCUS_REALM, CONVERCUS_USER, CONVIRZA_V2_CLIENT, CONVIRZA_V2_USER,
+    CONVIRZA_V3_USER, LEGACY_USER,
 };
 use proptest::prelude::*;
 use time::macros::utc_datetime;
@@ -312,78 +315,49 @@ fn run<D: Dialect, E: Emulator>(model: &mut Model<D, E>, commands: &[Command]) {
     }
 }
 
-fn v2() -> ConvirzaV2 {
-    ConvirzaV2::builder(
-        "system",
-        "convirza-v2-secret",
-        "user@convirza.com",
-        "mySecurePassword123",
-    )
-    .token_url(format!("{LOCAL}/oauth/token"))
-    .build()
-    .unwrap()
-}
-
-fn v3() -> ConvirzaV3 {
-    ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(LOCAL)
-        .build()
-        .unwrap()
-}
-
-fn keycloak() -> Convercus {
-    Convercus::builder("abc", Environment::Staging, "convercus-secret")
-        .auth_url(LOCAL)
-        .password("api-user", "api-password")
-        .build()
-        .unwrap()
-}
-
-fn keycloak_machine() -> Convercus {
-    Convercus::builder("abc", Environment::Staging, "convercus-secret")
-        .auth_url(LOCAL)
-        .build()
-        .unwrap()
-}
-
-fn legacy() -> ConvercusLegacy {
-    ConvercusLegacy::builder("ACME", "api-user", "api-password", Environment::Staging)
-        .api_url(LOCAL)
-        .build()
-        .unwrap()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn convirza_v2_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
         let server = StandardServer::new(StandardServerConfig::convirza_v2());
-        let mut model = Model::new(v2, server, &["convirza-v2-secret", "mySecurePassword123"]);
+        let mut model = Model::new(
+            || convirza_v2(LOCAL),
+            server,
+            &[CONVIRZA_V2_CLIENT.1, CONVIRZA_V2_USER.1],
+        );
         run(&mut model, &commands);
     }
 
     #[test]
     fn convirza_v3_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
         let server = ConvirzaV3Server::new(ConvirzaV3ServerConfig::default());
-        let mut model = Model::new(v3, server, &["SecurePassword123!"]);
+        let mut model = Model::new(|| convirza_v3(LOCAL), server, &[CONVIRZA_V3_USER.1]);
         run(&mut model, &commands);
     }
 
     #[test]
     fn convercus_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
-        let server = StandardServer::new(StandardServerConfig::keycloak("abc-staging"));
-        let mut model = Model::new(keycloak, server, &["convercus-secret", "api-password"]);
+        let server = StandardServer::new(StandardServerConfig::keycloak(CONVERCUS_REALM));
+        let mut model = Model::new(
+            || convercus(LOCAL),
+            server,
+            &[CONVERCUS_CLIENT_SECRET, CONVERCUS_USER.1],
+        );
         run(&mut model, &commands);
-        let server = StandardServer::new(StandardServerConfig::keycloak("abc-staging"));
-        let mut model = Model::new(keycloak_machine, server, &["convercus-secret"]);
+        let server = StandardServer::new(StandardServerConfig::keycloak(CONVERCUS_REALM));
+        let mut model = Model::new(
+            || convercus_client(LOCAL).build().unwrap(),
+            server,
+            &[CONVERCUS_CLIENT_SECRET],
+        );
         run(&mut model, &commands);
     }
 
     #[test]
     fn convercus_legacy_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
         let server = ConvercusLegacyServer::new(ConvercusLegacyServerConfig::default());
-        let mut model = Model::new(legacy, server, &["api-password"]);
+        let mut model = Model::new(|| convercus_legacy(LOCAL), server, &[LEGACY_USER.1]);
         run(&mut model, &commands);
     }
 }

@@ -3,13 +3,15 @@
 
 mod support;
 
-use oauth_lifecycle::dialect::{
-    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, TokenLocation,
-};
+use oauth_lifecycle::dialect::{Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, TokenLocation};
 use oauth_lifecycle::{Error, Event, Policy, Purpose, TokenKind};
 use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, LegacyTokenShape, StandardServer, StandardServerConfig,
+};
+use oauth_lifecycle_testkit::{
+    convercus, convercus_client, convercus_legacy_builder, convirza_v2, convirza_v3,
+    CONVERCUS_REALM,
 };
 use support::emulated::{Fate, Harness};
 use time::macros::utc_datetime;
@@ -19,15 +21,7 @@ const START: UtcDateTime = utc_datetime!(2026-04-01 08:00:00);
 const LOCAL: &str = "http://127.0.0.1:9";
 
 fn v2() -> ConvirzaV2 {
-    ConvirzaV2::builder(
-        "system",
-        "convirza-v2-secret",
-        "user@convirza.com",
-        "mySecurePassword123",
-    )
-    .token_url(format!("{LOCAL}/oauth/token"))
-    .build()
-    .unwrap()
+    convirza_v2(LOCAL)
 }
 
 fn v2_harness() -> Harness<ConvirzaV2, StandardServer> {
@@ -133,21 +127,17 @@ fn convirza_v2_honours_a_429_and_keeps_serving_its_token() {
 }
 
 fn keycloak(password: bool) -> Convercus {
-    let builder =
-        Convercus::builder("ABC", Environment::Staging, "convercus-secret").auth_url(LOCAL);
     if password {
-        builder.password("api-user", "api-password")
+        convercus(LOCAL)
     } else {
-        builder
+        convercus_client(LOCAL).build().unwrap()
     }
-    .build()
-    .unwrap()
 }
 
 fn keycloak_harness(password: bool) -> Harness<Convercus, StandardServer> {
     Harness::new(
         keycloak(password),
-        StandardServer::new(StandardServerConfig::keycloak("abc-staging")),
+        StandardServer::new(StandardServerConfig::keycloak(CONVERCUS_REALM)),
         START,
     )
 }
@@ -215,7 +205,7 @@ fn convercus_password_grant_refreshes_and_revokes() {
 fn convercus_tracks_the_refresh_token_lifetime() {
     // The realm's refresh tokens die in 20 minutes, before the 24-minute refresh moment:
     // the session logs in instead of spending a dead token.
-    let mut config = StandardServerConfig::keycloak("abc-staging");
+    let mut config = StandardServerConfig::keycloak(CONVERCUS_REALM);
     config.refresh_token_lifetime = Some(Duration::minutes(20));
     let mut h = Harness::new(keycloak(true), StandardServer::new(config), START);
     h.run_until(START + Duration::hours(3));
@@ -240,10 +230,7 @@ fn a_lost_refresh_response_is_followed_by_a_login_not_a_resend() {
 }
 
 fn v3() -> ConvirzaV3 {
-    ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(LOCAL)
-        .build()
-        .unwrap()
+    convirza_v3(LOCAL)
 }
 
 fn v3_harness(config: ConvirzaV3ServerConfig) -> Harness<ConvirzaV3, ConvirzaV3Server> {
@@ -388,8 +375,7 @@ fn convirza_v3_never_trips_the_login_rate_limit() {
 }
 
 fn legacy(location: TokenLocation) -> ConvercusLegacy {
-    ConvercusLegacy::builder("ACME", "api-user", "api-password", Environment::Production)
-        .api_url(LOCAL)
+    convercus_legacy_builder(LOCAL)
         .token_location(location)
         .build()
         .unwrap()

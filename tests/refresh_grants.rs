@@ -6,9 +6,10 @@
 use oauth_lifecycle::dialect::{Grant, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
-    AccessToken, AnySession, Driver, Error, Event, Output, Policy, Purpose, RefreshToken, Session,
-    Status, TokenRequest,
+    AccessToken, AnySession, Driver, Error, Event, Policy, Purpose, RefreshToken, Session, Status,
+    TokenRequest,
 };
+use oauth_lifecycle_testkit::{collect, Drained};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
@@ -64,21 +65,6 @@ fn token(access: &str, refresh: Option<&str>) -> http::Response<Vec<u8>> {
     respond(200, &body.to_string())
 }
 
-/// Drains the driver: the requests it emitted and the events.
-fn drain(driver: &mut Driver<Standard>) -> (Vec<TokenRequest>, Vec<Event>) {
-    let mut requests = Vec::new();
-    let mut events = Vec::new();
-    for _ in 0..64 {
-        match driver.poll_output() {
-            Output::Request(request) => requests.push(request),
-            Output::Event(event) => events.push(event),
-            Output::Persist => {}
-            Output::Timeout(_) | Output::Idle => return (requests, events),
-        }
-    }
-    panic!("never settled");
-}
-
 /// A session with renewal due whose refresh is answered with `status` and `body`: the
 /// driver, and what it did next.
 fn refresh_answered(
@@ -88,12 +74,14 @@ fn refresh_answered(
 ) -> (Driver<Standard>, Vec<TokenRequest>, Vec<Event>) {
     let mut driver = adopted(dialect);
     driver.handle_timeout(START);
-    let (requests, _) = drain(&mut driver);
+    let requests = collect(&mut driver).requests;
     assert_eq!(requests[0].purpose(), Purpose::Refresh);
     driver
         .handle_response(requests[0].id(), &respond(status, body), START)
         .unwrap();
-    let (requests, events) = drain(&mut driver);
+    let Drained {
+        requests, events, ..
+    } = collect(&mut driver);
     (driver, requests, events)
 }
 
@@ -140,7 +128,7 @@ fn a_refused_refresh_is_a_dead_grant_and_a_session_with_credentials_logs_in_once
         driver
             .handle_response(requests[0].id(), &token("at-1", Some("rt-1")), START)
             .unwrap();
-        drain(&mut driver);
+        collect(&mut driver);
         assert_eq!(driver.status(), Status::Ready, "{name}");
         assert_eq!(driver.access_token(START).unwrap().secret(), "at-1");
     }
@@ -154,7 +142,9 @@ fn the_session_stops_only_if_the_login_after_a_dead_grant_is_refused() {
         driver
             .handle_response(requests[0].id(), &refused, START)
             .unwrap();
-        let (requests, events) = drain(&mut driver);
+        let Drained {
+            requests, events, ..
+        } = collect(&mut driver);
         assert!(requests.is_empty(), "{name}: no second login");
         assert!(
             events
@@ -168,7 +158,7 @@ fn the_session_stops_only_if_the_login_after_a_dead_grant_is_refused() {
         );
         // Hours later, still nothing: no retry storm against a refused login.
         driver.handle_timeout(START + Duration::hours(2));
-        assert!(drain(&mut driver).0.is_empty(), "{name}");
+        assert!(collect(&mut driver).requests.is_empty(), "{name}");
     }
 }
 
@@ -245,7 +235,7 @@ fn an_adopted_refresh_token_serves_again_while_no_replacement_is_issued() {
     let mut now = START;
     for round in 1..=5 {
         driver.handle_timeout(now);
-        let (requests, _) = drain(&mut driver);
+        let requests = collect(&mut driver).requests;
         assert_eq!(requests.len(), 1, "round {round}");
         assert_eq!(requests[0].purpose(), Purpose::Refresh, "round {round}");
         let body = String::from_utf8(requests[0].request().body().clone()).unwrap();
@@ -253,7 +243,7 @@ fn an_adopted_refresh_token_serves_again_while_no_replacement_is_issued() {
         driver
             .handle_response(requests[0].id(), &token(&format!("at-{round}"), None), now)
             .unwrap();
-        drain(&mut driver);
+        collect(&mut driver);
         assert_eq!(driver.status(), Status::Ready, "round {round}");
         now = driver.next_deadline().unwrap();
     }

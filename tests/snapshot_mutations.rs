@@ -4,7 +4,8 @@
 //! token out past its expiry.
 
 use oauth_lifecycle::dialect::Standard;
-use oauth_lifecycle::{AnySession, Driver, Output, Policy, RequestId};
+use oauth_lifecycle::{AnySession, Driver, Policy, RequestId};
+use oauth_lifecycle_testkit::collect;
 use proptest::prelude::*;
 use serde_json::Value;
 use time::macros::utc_datetime;
@@ -38,16 +39,8 @@ fn token_body(n: u32) -> String {
 fn settle(
     driver: &mut Driver<Standard>,
 ) -> (Option<oauth_lifecycle::TokenRequest>, Option<UtcDateTime>) {
-    let mut request = None;
-    for _ in 0..64 {
-        match driver.poll_output() {
-            Output::Request(sent) => request = Some(sent),
-            Output::Event(_) | Output::Persist => {}
-            Output::Timeout(at) => return (request, Some(at)),
-            Output::Idle => return (request, None),
-        }
-    }
-    panic!("the drain never ends");
+    let mut drained = collect(driver);
+    (drained.requests.pop(), drained.deadline)
 }
 
 /// Snapshots of a session in every state it passes through in a short life: logging

@@ -11,39 +11,29 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::time::macros::utc_datetime;
-use oauth_lifecycle::{Driver, Event, Output, Policy};
+use oauth_lifecycle::{Driver, Event, Policy};
 use oauth_lifecycle_adapter::TokenCell;
-use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
+use oauth_lifecycle_emulator::{StandardServer, StandardServerConfig};
+use oauth_lifecycle_testkit::{drain, standard_client, IN_PROCESS};
 
 /// A cell holding a token a real session obtained from the emulator.
 fn published() -> Arc<TokenCell> {
     let mut server = StandardServer::new(StandardServerConfig::default());
-    let dialect = Standard::builder("http://127.0.0.1/token", "emulated-client")
-        .client_secret("emulated-secret")
+    let dialect = standard_client(IN_PROCESS)
         .build()
         .expect("a valid dialect");
     let mut driver = Driver::new(dialect, Policy::default()).expect("a valid policy");
     let now = utc_datetime!(2026-01-01 00:00:00);
     let cell = Arc::new(TokenCell::new());
     driver.handle_timeout(now);
-    for _ in 0..16 {
-        match driver.poll_output() {
-            Output::Request(request) => {
-                let response = server.handle(request.request(), now);
-                driver
-                    .handle_response(request.id(), &response, now)
-                    .expect("in flight");
-            }
-            Output::Event(event @ Event::TokenIssued { .. }) => {
-                cell.apply(&event);
-                return cell;
-            }
-            _ => {}
-        }
-    }
-    panic!("no token was issued");
+    let issued = drain(&mut driver, &mut server, now)
+        .events
+        .into_iter()
+        .find(|event| matches!(event, Event::TokenIssued { .. }))
+        .expect("a token was issued");
+    cell.apply(&issued);
+    cell
 }
 
 /// What a caller takes from the cell: the header value's address and the generation.

@@ -133,6 +133,10 @@ pub struct Coordinator {
     unsaved: bool,
     /// The revision and generation last read or written.
     synced: Option<(u64, Generation)>,
+    /// The newest announced revision the store was read for: each announcement is
+    /// read once, whether or not it held anything to adopt (a holder's write-ahead, an
+    /// empty store).
+    looked_at: Option<u64>,
 }
 
 impl Coordinator {
@@ -154,6 +158,7 @@ impl Coordinator {
             detached: false,
             unsaved: false,
             synced,
+            looked_at: None,
         }
     }
 
@@ -172,6 +177,13 @@ impl Coordinator {
 
     fn synced_revision(&self) -> Option<u64> {
         self.synced.map(|(revision, _)| revision)
+    }
+
+    /// Whether `announced` names a revision this process has neither read nor written.
+    fn is_news(&self, announced: Option<u64>) -> bool {
+        announced.is_some_and(|revision| {
+            Some(revision) > self.synced_revision() && Some(revision) > self.looked_at
+        })
     }
 
     /// The moment to look at the fleet again at the latest: a held request's retry, or
@@ -237,10 +249,11 @@ impl Coordinator {
         sending: bool,
         now: UtcDateTime,
     ) -> Coordination {
-        let newer = announced.is_some_and(|revision| Some(revision) > self.synced_revision());
+        let newer = self.is_news(announced);
         if !newer && now < self.next_poll {
             return Coordination::Done;
         }
+        self.looked_at = self.looked_at.max(announced);
         self.next_poll = now.saturating_add(self.settings.poll);
         if self.lease_until.is_some() && self.held.is_none() && sending {
             return Coordination::Done;
@@ -263,7 +276,7 @@ impl Coordinator {
             self.held = None;
             return None;
         }
-        let newer = announced.is_some_and(|revision| Some(revision) > self.synced_revision());
+        let newer = self.is_news(announced);
         if now < until && !newer {
             return None;
         }
@@ -494,6 +507,49 @@ mod tests {
         resend_safe: true,
     };
 
+    /// Each announced revision is read once, whether or not the store held anything to
+    /// adopt: an empty store announcing revision 0, or a holder's write-ahead of the
+    /// generation this process already has, would otherwise be read at every look.
+    #[test]
+    fn an_announcement_with_nothing_to_adopt_is_read_once() {
+        let mut fleet = coordinator(Some((3, 1)));
+        for (announced, stored_now) in [(Some(4), Some(stored(4, 1))), (Some(5), None)] {
+            assert!(matches!(
+                fleet.sync(announced, false, NOW),
+                Coordination::Store(StoreOp::Load)
+            ));
+            assert!(matches!(
+                fleet.answer(
+                    StoreAnswer::Loaded(stored_now),
+                    Generation::new(1),
+                    false,
+                    NOW
+                ),
+                Coordination::Done
+            ));
+            for _ in 0..3 {
+                assert!(matches!(
+                    fleet.sync(announced, false, NOW),
+                    Coordination::Done
+                ));
+            }
+        }
+        // An empty store that announces revision 0 is read once too.
+        let mut fresh = coordinator(None);
+        assert!(matches!(
+            fresh.sync(Some(0), false, NOW),
+            Coordination::Store(StoreOp::Load)
+        ));
+        assert!(matches!(
+            fresh.answer(StoreAnswer::Loaded(None), Generation::new(0), false, NOW),
+            Coordination::Done
+        ));
+        assert!(matches!(
+            fresh.sync(Some(0), false, NOW),
+            Coordination::Done
+        ));
+    }
+
     fn down() -> StoreAnswer {
         StoreAnswer::Failed(StoreError::Unavailable(std::io::Error::other("down")))
     }
@@ -533,7 +589,10 @@ mod tests {
             matches!(c.persist(), Coordination::Done),
             "no lease yet: kept"
         );
-        let _ = c.request(REFRESH, NOW);
+        assert!(matches!(
+            c.request(REFRESH, NOW),
+            Coordination::Store(StoreOp::TakeLease)
+        ));
         assert!(matches!(
             c.answer(taken(), g, true, NOW),
             Coordination::Store(StoreOp::Load)
@@ -570,14 +629,26 @@ mod tests {
 
         // Taken, but another process stored since: adopt, the request goes with it.
         let mut c = coordinator(Some((7, 3)));
-        let _ = c.request(REFRESH, NOW);
-        let _ = c.answer(taken(), g, true, NOW);
+        assert!(matches!(
+            c.request(REFRESH, NOW),
+            Coordination::Store(StoreOp::TakeLease)
+        ));
+        assert!(matches!(
+            c.answer(taken(), g, true, NOW),
+            Coordination::Store(StoreOp::Load)
+        ));
         let step = c.answer(StoreAnswer::Loaded(Some(stored(9, 4))), g, true, NOW);
         assert!(matches!(step, Coordination::Adopt(s) if s.revision == 9));
 
         // A late holder: its compare-and-swap fails, it adopts the store's.
         let step = c.persist();
-        assert!(matches!(step, Coordination::Store(_)), "{step:?}");
+        assert!(
+            matches!(
+                step,
+                Coordination::Store(StoreOp::Store { expected: Some(9) })
+            ),
+            "{step:?}"
+        );
         let step = c.answer(
             StoreAnswer::Saved(Saved::Newer(stored(11, 5))),
             Generation::new(5),
@@ -588,7 +659,10 @@ mod tests {
 
         // The store down: a single-use refresh is counted lost, a login goes.
         let mut c = coordinator(Some((7, 3)));
-        let _ = c.request(REFRESH, NOW);
+        assert!(matches!(
+            c.request(REFRESH, NOW),
+            Coordination::Store(StoreOp::TakeLease)
+        ));
         assert!(matches!(
             c.answer(down(), g, true, NOW),
             Coordination::CountLost
@@ -613,8 +687,15 @@ mod tests {
         ];
         for (held, generation, expected) in rows {
             let mut c = coordinator(Some((7, 3)));
-            let _ = c.request(REFRESH, NOW);
-            let _ = c.answer(down(), g, true, NOW);
+            assert!(matches!(
+                c.request(REFRESH, NOW),
+                Coordination::Store(StoreOp::TakeLease)
+            ));
+            assert!(matches!(
+                c.answer(down(), g, true, NOW),
+                Coordination::CountLost
+            ));
+            assert!(c.is_detached());
             let step = c.sync(None, false, NOW + Duration::seconds(30));
             assert!(matches!(step, Coordination::Store(StoreOp::Load)));
             let step = c.answer(
@@ -704,7 +785,10 @@ mod tests {
         ));
         assert!(!c.is_detached());
         let mut c = started();
-        let _ = c.sync(None, false, poll);
+        assert!(matches!(
+            c.sync(None, false, poll),
+            Coordination::Store(StoreOp::Load)
+        ));
         assert!(matches!(
             c.answer(StoreAnswer::Loaded(Some(stored(4, 2))), g, false, poll),
             Coordination::Adopt(_)

@@ -366,6 +366,18 @@ impl TokenCell {
         self.changed.listen()
     }
 
+    /// How many callers are waiting for a change right now: listeners taken with
+    /// [`listen`](TokenCell::listen) and not yet dropped, each
+    /// [`wait_blocking`](TokenCell::wait_blocking) under way included.
+    ///
+    /// A snapshot, for tests and diagnostics: once it counts a waiter, that waiter sees
+    /// every later publication (it listened before it checked). It takes the signal's
+    /// internal lock, so it is no part of the read path and costs the readers nothing
+    /// (no counter is kept: the signal's own list of listeners is counted).
+    pub fn waiters(&self) -> usize {
+        self.changed.total_listeners()
+    }
+
     /// Blocks the thread until a token newer than `after` is published, none can come,
     /// or `timeout` passes.
     pub fn wait_blocking(
@@ -457,16 +469,20 @@ mod tests {
     fn waiters_get_a_newer_token_or_the_sessions_reason() {
         let cell = Arc::new(TokenCell::new());
         cell.apply(&issued("first", 1));
+        assert_eq!(cell.waiters(), 0);
         let waiter = {
             let cell = Arc::clone(&cell);
             std::thread::spawn(move || {
                 cell.wait_blocking(Some(generation_of(1)), Duration::from_secs(10))
             })
         };
-        std::thread::sleep(Duration::from_millis(20));
+        // Published only once the waiter waits: the token reaches it by the wake-up,
+        // not by a check before waiting.
+        oauth_lifecycle_testkit::eventually("the waiter waits", || cell.waiters() == 1);
         cell.apply(&issued("second", 2));
         let token = waiter.join().unwrap().unwrap();
         assert_eq!(token.secret(), "second");
+        assert_eq!(cell.waiters(), 0, "a waiter that returned no longer counts");
 
         let error = oauth_lifecycle::Error::Config(oauth_lifecycle::ConfigError::NoCredentials);
         cell.set_status(Status::NeedsLogin {

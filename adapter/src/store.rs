@@ -22,19 +22,39 @@ pub struct StoredSession {
 
 impl StoredSession {
     /// The session it holds, under `dialect` and `policy`: what a manager resumes from,
-    /// and what a tool reads to show a stored session.
+    /// and what a tool reads to show a stored session. A request it had in flight is
+    /// lost with the process that sent it: the core treats it so.
     pub fn restore<D: Dialect>(
         &self,
         dialect: D,
         policy: Policy,
     ) -> Result<AnySession<D>, StoreError> {
-        let snapshot: Snapshot<D::Extra> =
-            serde_json::from_slice(&self.snapshot).map_err(|_| StoreError::Unreadable {
-                reason: "not a session snapshot of this dialect",
-            })?;
-        AnySession::restore(dialect, policy, snapshot).map_err(|_| StoreError::Unreadable {
-            reason: "a snapshot that cannot be restored",
+        let snapshot = self.snapshot()?;
+        AnySession::restore(dialect, policy, snapshot).map_err(unrestorable)
+    }
+
+    /// Like [`restore`](Self::restore), for a session another process is running right
+    /// now: a request it has in flight is being answered to that process, which stores
+    /// the result, so it stays awaited until its deadline instead of being lost.
+    pub fn restore_answered_elsewhere<D: Dialect>(
+        &self,
+        dialect: D,
+        policy: Policy,
+    ) -> Result<AnySession<D>, StoreError> {
+        let snapshot = self.snapshot()?;
+        AnySession::restore_answered_elsewhere(dialect, policy, snapshot).map_err(unrestorable)
+    }
+
+    fn snapshot<E: serde::de::DeserializeOwned>(&self) -> Result<Snapshot<E>, StoreError> {
+        serde_json::from_slice(&self.snapshot).map_err(|_| StoreError::Unreadable {
+            reason: "not a session snapshot of this dialect",
         })
+    }
+}
+
+fn unrestorable(_: oauth_lifecycle::ConfigError) -> StoreError {
+    StoreError::Unreadable {
+        reason: "a snapshot that cannot be restored",
     }
 }
 
@@ -165,6 +185,43 @@ pub trait SessionStore: Send + Sync {
     /// so the manager drains at once instead of at its next poll.
     fn on_announcement(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) {
         let _ = wake;
+    }
+}
+
+/// A shared store is a store: pass an `Arc` to several managers of one process. Every
+/// method forwards, the defaulted ones included.
+impl<S: SessionStore + ?Sized> SessionStore for std::sync::Arc<S> {
+    fn load(&self) -> Result<Option<StoredSession>, StoreError> {
+        (**self).load()
+    }
+
+    fn save(
+        &self,
+        expected: Option<u64>,
+        generation: Generation,
+        snapshot: &[u8],
+    ) -> Result<Saved, StoreError> {
+        (**self).save(expected, generation, snapshot)
+    }
+
+    fn fleet(&self) -> Option<&FleetSettings> {
+        (**self).fleet()
+    }
+
+    fn take_lease(&self, now: UtcDateTime) -> Result<Lease, StoreError> {
+        (**self).take_lease(now)
+    }
+
+    fn release_lease(&self) -> Result<(), StoreError> {
+        (**self).release_lease()
+    }
+
+    fn announced(&self) -> Option<u64> {
+        (**self).announced()
+    }
+
+    fn on_announcement(&self, wake: std::sync::Arc<dyn Fn() + Send + Sync>) {
+        (**self).on_announcement(wake)
     }
 }
 

@@ -20,7 +20,7 @@ pub fn fingerprint(secret: &str) -> String {
 }
 
 /// Traces one event of the core, at a level that says how much it matters.
-pub(crate) fn event(event: &Event, now: UtcDateTime, attempt: u32) {
+pub(crate) fn event(event: &Event, now: UtcDateTime) {
     match event {
         Event::TokenIssued {
             token,
@@ -75,7 +75,6 @@ pub(crate) fn event(event: &Event, now: UtcDateTime, attempt: u32) {
                 .unwrap_or_default();
             tracing::warn!(
                 purpose = %purpose,
-                attempt,
                 delay_ms = delay as i64,
                 retry_at = ?error.retry_at(),
                 error = %error,
@@ -86,6 +85,10 @@ pub(crate) fn event(event: &Event, now: UtcDateTime, attempt: u32) {
             tracing::warn!(kind = ?kind, error = %error, "revocation failed")
         }
         Event::Revoked => tracing::info!("session revoked"),
+        Event::RefreshTokenSpentElsewhere { generation } => tracing::warn!(
+            generation = generation.get(),
+            "refresh token dropped unsent: it may have been spent elsewhere"
+        ),
         Event::ServerDateIgnored { offset } => tracing::warn!(
             offset_s = offset.whole_seconds(),
             "implausible Date header from the token endpoint ignored"
@@ -95,11 +98,10 @@ pub(crate) fn event(event: &Event, now: UtcDateTime, attempt: u32) {
 }
 
 /// Traces a request as it leaves.
-pub(crate) fn request(request: &TokenRequest, attempt: u32) {
+pub(crate) fn request(request: &TokenRequest) {
     tracing::debug!(
         request = request.id().get(),
         purpose = %request.purpose(),
-        attempt,
         method = %request.request().method(),
         uri = %request.request().uri(),
         resend_safe = request.is_resend_safe(),

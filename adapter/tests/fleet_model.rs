@@ -1,15 +1,19 @@
 //! The fleet protocol as a property: N processes share one Convirza V3 session
 //! (single-use refresh tokens) through a simulated coordinating store, in simulated time,
 //! under random interleavings, crashes, lost answers, missed notifications and store
-//! outages. Each process is a real `Pump` over the real core; the provider is the
-//! in-process emulator, which counts refresh-token reuses.
+//! outages. Each process is a real `Engine` over the real core, driven as a runtime drives
+//! it: store calls run inline, and timeouts, reports and answers reach it whether or not a
+//! request is out, so a process may have more than one request out (an old one its session
+//! gave up on, or left with a session it replaced). The provider is the in-process
+//! emulator, which counts refresh-token reuses.
 //!
 //! Checked after every step:
 //! - no refresh token is ever presented twice (the provider counts reuses);
 //! - every token a process hands out is valid at the provider;
 //! - while the store is up, renewals never overlap (one process renews at a time, a dead
-//!   holder's request included until its lease is over), and each starts from the
-//!   session the store holds: at most one renewal per stored generation;
+//!   holder's request included until its lease is over, and any request a live process
+//!   still has out), and each starts from the session the store holds: at most one
+//!   renewal per stored generation;
 //! - when the store comes back, every process rejoins the stored session.
 
 use std::sync::{Arc, Mutex};
@@ -17,12 +21,13 @@ use std::sync::{Arc, Mutex};
 use oauth_lifecycle::dialect::ConvirzaV3;
 use oauth_lifecycle::time::macros::utc_datetime;
 use oauth_lifecycle::time::{Duration, UtcDateTime};
-use oauth_lifecycle::{Generation, Policy, TokenRequest, TransportError};
+use oauth_lifecycle::{Generation, Policy, Purpose, TokenRequest, TransportError};
 use oauth_lifecycle_adapter::{
-    compare_and_store, FleetSettings, Lease, Next, Pump, Saved, SessionStore, StoreError,
-    StoredSession, TokenCell,
+    compare_and_store, Action, ClockSource, Command, Engine, FleetSettings, Lease, Saved,
+    SessionStore, StoreCall, StoreError, StoredSession, TokenCell,
 };
 use oauth_lifecycle_emulator::{ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator};
+use oauth_lifecycle_testkit::{convirza_v3, IN_PROCESS};
 use proptest::prelude::*;
 
 const START: UtcDateTime = utc_datetime!(2026-10-01 08:00:00);
@@ -39,6 +44,8 @@ struct Shared {
     announced: u64,
     /// Whether announcements reach the processes (else they poll).
     notifies: bool,
+    /// How many loads the processes ran.
+    loads: usize,
 }
 
 /// One process's handle on the simulated store.
@@ -53,7 +60,8 @@ fn down() -> StoreError {
 
 impl SessionStore for SimStore {
     fn load(&self) -> Result<Option<StoredSession>, StoreError> {
-        let shared = self.shared.lock().unwrap();
+        let mut shared = self.shared.lock().unwrap();
+        shared.loads += 1;
         if !shared.up {
             return Err(down());
         }
@@ -129,22 +137,24 @@ struct Out {
 }
 
 struct Process {
-    pump: Pump<ConvirzaV3>,
+    engine: Engine<ConvirzaV3>,
     cell: Arc<TokenCell>,
-    out: Option<Out>,
-    wait: Option<UtcDateTime>,
+    /// Every request out at the provider, oldest first: the one the session awaits, and
+    /// any it gave up on that the transport has not given up on yet.
+    out: Vec<Out>,
 }
 
 #[derive(Debug, Clone)]
 enum Step {
-    /// Time passes; every process drains (its manager woke).
+    /// Time passes; every process is woken and polled, whether or not it has a request
+    /// out.
     Tick(u32),
-    /// The provider answers process `i`'s request.
+    /// The provider answers process `i`'s oldest request out.
     Deliver(usize),
-    /// The provider processes process `i`'s request; the answer is lost.
+    /// The provider processes process `i`'s oldest request out; the answer is lost.
     LoseAnswer(usize),
-    /// Process `i` dies (its request, if any, processed by the provider or not) and a
-    /// new process starts in its place.
+    /// Process `i` dies (its requests out, if any, processed by the provider or not) and
+    /// a new process starts in its place.
     Crash(usize, bool),
     StoreDown,
     StoreUp,
@@ -175,10 +185,32 @@ struct World {
 }
 
 fn dialect() -> ConvirzaV3 {
-    ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url("http://127.0.0.1")
-        .build()
-        .unwrap()
+    convirza_v3(IN_PROCESS)
+}
+
+/// Process number `n` of the fleet, started at `now` over the shared store. A process
+/// whose store is down at start starts detached, with a new session.
+fn start_engine(shared: &Arc<Mutex<Shared>>, n: u32, now: UtcDateTime) -> Engine<ConvirzaV3> {
+    let store = Arc::new(SimStore {
+        shared: Arc::clone(shared),
+        settings: FleetSettings {
+            holder: format!("process-{n}"),
+            lease: LEASE,
+            poll: POLL,
+        },
+    });
+    let mut policy = Policy::default();
+    policy.jitter_seed = u64::from(n);
+    Engine::start(
+        dialect(),
+        policy,
+        Some(store as Arc<dyn SessionStore>),
+        Arc::new(|| {}),
+        ClockSource::Supplied,
+        now,
+        StoreCall::run,
+    )
+    .expect("a fleet process starts, detached if the store is down")
 }
 
 impl World {
@@ -186,11 +218,7 @@ impl World {
         let mut config = ConvirzaV3ServerConfig::default();
         config.access_token_lifetime = Duration::minutes(10);
         config.login_rate_limit = None;
-        let shared = Arc::new(Mutex::new(Shared {
-            up: true,
-            notifies,
-            ..Shared::default()
-        }));
+        let shared = shared_store(notifies);
         let mut world = World {
             now: START,
             provider: ConvirzaV3Server::new(config),
@@ -212,31 +240,12 @@ impl World {
 
     fn start_process(&mut self) -> Process {
         self.started += 1;
-        let store = Arc::new(SimStore {
-            shared: Arc::clone(&self.shared),
-            settings: FleetSettings {
-                holder: format!("process-{}", self.started),
-                lease: LEASE,
-                poll: POLL,
-            },
-        });
-        let mut policy = Policy::default();
-        policy.jitter_seed = u64::from(self.started);
-        let cell = Arc::new(TokenCell::new());
-        // A process whose store is down at start starts detached, with a new session.
-        let pump = Pump::start(
-            dialect(),
-            policy.clone(),
-            Arc::clone(&cell),
-            Some(store.clone()),
-            self.now,
-        )
-        .expect("a fleet process starts, detached if the store is down");
+        let engine = start_engine(&self.shared, self.started, self.now);
+        let cell = Arc::clone(engine.cell());
         Process {
-            pump,
+            engine,
             cell,
-            out: None,
-            wait: None,
+            out: Vec::new(),
         }
     }
 
@@ -248,42 +257,55 @@ impl World {
         self.shared.lock().unwrap().held.clone()
     }
 
-    /// Runs process `i`'s pump until it sends or waits.
+    /// Polls process `i`'s engine until it waits, as its runtime would: store calls run
+    /// inline, answered before the next poll; requests are sent (kept out until a step
+    /// answers them).
     fn drain(&mut self, i: usize) {
-        if self.processes[i].out.is_some() {
-            return;
-        }
-        match self.processes[i].pump.next(self.now) {
-            Next::Send(request) => {
-                let coordinated = self.store_up() && !self.outage_seen;
-                if coordinated {
-                    self.check_alone(i);
-                    // Every renewal starts from the session the store holds.
-                    let base = self.processes[i].pump.driver().session().generation();
-                    if let Some(stored) = self.stored() {
-                        assert_eq!(
-                            base, stored.generation,
-                            "process {i} renews from a stale session"
-                        );
-                    }
+        for _ in 0..64 {
+            let now = self.now;
+            match self.processes[i].engine.poll(now) {
+                Action::Store(call) => {
+                    let answer = call.run();
+                    self.processes[i].engine.handle_store_answer(answer, now);
                 }
-                let deadline = request.deadline();
-                self.processes[i].out = Some(Out {
-                    request,
-                    deadline,
-                    coordinated,
-                });
-                self.processes[i].wait = None;
+                Action::Send(request) => {
+                    let coordinated = self.store_up() && !self.outage_seen;
+                    if coordinated {
+                        self.check_alone(i);
+                        // Every renewal starts from the session the store holds.
+                        let base = self.processes[i].engine.driver().session().generation();
+                        if let Some(stored) = self.stored() {
+                            assert_eq!(
+                                base, stored.generation,
+                                "process {i} renews from a stale session"
+                            );
+                        }
+                    }
+                    let deadline = request.deadline();
+                    self.processes[i].out.push(Out {
+                        request,
+                        deadline,
+                        coordinated,
+                    });
+                }
+                Action::Wait(_) => return,
+                Action::Stop => panic!("process {i} stopped unasked"),
             }
-            Next::Wait(deadline) => self.processes[i].wait = deadline,
         }
+        panic!("process {i} never waited: it kept asking for the store");
     }
 
-    /// No other token request is out while process `i` sends one.
+    /// No other token request is out while process `i` sends one: none of another
+    /// process, and none this process still has out.
     fn check_alone(&self, i: usize) {
         for (j, other) in self.processes.iter().enumerate() {
-            if j != i {
-                if let Some(out) = &other.out {
+            for out in &other.out {
+                if j == i {
+                    assert!(
+                        !out.coordinated,
+                        "process {i} renews while an earlier request of its own is out"
+                    );
+                } else {
                     assert!(!out.coordinated, "processes {i} and {j} renew at once");
                 }
             }
@@ -299,12 +321,18 @@ impl World {
         match *step {
             Step::Tick(seconds) => {
                 self.now += Duration::seconds(i64::from(seconds));
-                // Every manager's timeouts first (they fire at their own moments, all
-                // before now), then the drains.
+                // Every transport's timeouts first (they fire at their own moments, all
+                // before now), then every engine sees the time and is polled, with
+                // requests out or not.
+                let now = self.now;
                 for process in &mut self.processes {
-                    if let Some(out) = process.out.take_if(|out| out.deadline <= self.now) {
+                    let (due, out) = std::mem::take(&mut process.out)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(|out| out.deadline <= now);
+                    process.out = out;
+                    for out in due {
                         // Never answered.
-                        process.pump.handle_transport_error(
+                        process.engine.handle_transport_error(
                             out.request.id(),
                             TransportError::OutcomeUnknown,
                             out.deadline,
@@ -312,26 +340,24 @@ impl World {
                     }
                 }
                 for i in 0..n {
-                    let process = &mut self.processes[i];
-                    if process.out.is_none() {
-                        process.pump.handle_timeout(self.now);
-                    }
+                    self.processes[i].engine.handle_timeout(now);
                     self.drain(i);
                 }
             }
             Step::Deliver(i) | Step::LoseAnswer(i) => {
                 let i = i % n;
-                let Some(out) = self.processes[i].out.take() else {
+                if self.processes[i].out.is_empty() {
                     return;
-                };
+                }
+                let out = self.processes[i].out.remove(0);
                 let answer = self.provider.handle(out.request.request(), self.now);
                 let process = &mut self.processes[i];
                 if matches!(step, Step::Deliver(_)) {
                     process
-                        .pump
+                        .engine
                         .handle_response(out.request.id(), &answer, self.now);
                 } else {
-                    process.pump.handle_transport_error(
+                    process.engine.handle_transport_error(
                         out.request.id(),
                         TransportError::OutcomeUnknown,
                         self.now,
@@ -341,7 +367,7 @@ impl World {
             }
             Step::Crash(i, processed) => {
                 let i = i % n;
-                if let Some(out) = self.processes[i].out.take() {
+                for out in std::mem::take(&mut self.processes[i].out) {
                     if processed {
                         let _ = self.provider.handle(out.request.request(), self.now);
                     }
@@ -392,11 +418,13 @@ impl World {
         let mut disagreement = String::new();
         for _ in 0..16 {
             for i in 0..self.processes.len() {
-                self.apply(&Step::Deliver(i));
+                for _ in 0..self.processes[i].out.len() {
+                    self.apply(&Step::Deliver(i));
+                }
             }
             self.apply(&Step::Tick(POLL.whole_seconds() as u32));
             self.check();
-            if self.processes.iter().any(|p| p.out.is_some()) {
+            if self.processes.iter().any(|p| !p.out.is_empty()) {
                 continue;
             }
             let Some(stored) = self.stored() else {
@@ -426,7 +454,7 @@ fn run(processes: usize, notifies: bool, steps: &[Step]) {
     for step in steps {
         world.apply(step);
         world.check();
-        if world.store_up() && world.outage_seen && world.processes.iter().all(|p| p.out.is_none())
+        if world.store_up() && world.outage_seen && world.processes.iter().all(|p| p.out.is_empty())
         {
             // Back to coordinated renewals once every process has rejoined.
             world.settle();
@@ -456,4 +484,91 @@ proptest! {
     ) {
         run(processes, notifies, &steps);
     }
+}
+
+/// What a runtime's polls came to: a request to send, or a wait; `None` if the engine
+/// still asked for the store after `MAX_POLLS` polls.
+fn poll_engine(engine: &mut Engine<ConvirzaV3>, now: UtcDateTime) -> Option<Action> {
+    const MAX_POLLS: usize = 64;
+    for _ in 0..MAX_POLLS {
+        match engine.poll(now) {
+            Action::Store(call) => engine.handle_store_answer(call.run(), now),
+            action => return Some(action),
+        }
+    }
+    None
+}
+
+fn loads(shared: &Mutex<Shared>) -> usize {
+    shared.lock().unwrap().loads
+}
+
+fn shared_store(notifies: bool) -> Arc<Mutex<Shared>> {
+    Arc::new(Mutex::new(Shared {
+        up: true,
+        notifies,
+        ..Shared::default()
+    }))
+}
+
+/// A store with notifications that has announced nothing yet says revision 0, as the
+/// Redis store does before its first announcement. The first process of a fleet over it
+/// logs in; it does not read the empty store again and again.
+#[test]
+fn a_fleet_process_over_a_store_that_announced_nothing_yet_logs_in() {
+    let shared = shared_store(true);
+    let mut engine = start_engine(&shared, 1, START);
+    let action = poll_engine(&mut engine, START);
+    assert!(
+        matches!(&action, Some(Action::Send(request)) if request.purpose() == Purpose::Login),
+        "{action:?}, after {} loads of an empty store",
+        loads(&shared)
+    );
+}
+
+/// A holder's write-ahead save (a new revision, the same generation) is announced while
+/// its refresh is out. A follower reads it once, finds nothing newer to adopt, and waits
+/// for the result: it does not read the store at every poll.
+#[test]
+fn a_follower_notified_of_a_renewal_under_way_reads_the_store_once_and_waits() {
+    let shared = shared_store(false);
+    let mut provider = ConvirzaV3Server::new(ConvirzaV3ServerConfig::default());
+    let mut holder = start_engine(&shared, 1, START);
+    let Some(Action::Send(login)) = poll_engine(&mut holder, START) else {
+        panic!("the first process logs in");
+    };
+    let answer = provider.handle(login.request(), START);
+    holder.handle_response(login.id(), &answer, START);
+    assert!(matches!(
+        poll_engine(&mut holder, START),
+        Some(Action::Wait(_))
+    ));
+    let mut follower = start_engine(&shared, 2, START);
+    assert_eq!(follower.cell().generation(), Some(Generation::new(1)));
+    assert!(matches!(
+        poll_engine(&mut follower, START),
+        Some(Action::Wait(_))
+    ));
+    shared.lock().unwrap().notifies = true;
+
+    let now = START + Duration::minutes(1);
+    let _ack = holder.mailbox().command(Command::Renew);
+    let Some(Action::Send(refresh)) = poll_engine(&mut holder, now) else {
+        panic!("the holder renews");
+    };
+    assert_eq!(refresh.purpose(), Purpose::Refresh);
+    let stored = shared.lock().unwrap().held.clone().unwrap();
+    assert_eq!(stored.generation, Generation::new(1), "the write-ahead");
+
+    follower.handle_timeout(now);
+    let before = loads(&shared);
+    let action = poll_engine(&mut follower, now);
+    let read = loads(&shared) - before;
+    assert!(
+        matches!(action, Some(Action::Wait(_))),
+        "{action:?}, after {read} loads of revision {}",
+        stored.revision
+    );
+    assert_eq!(read, 1);
+    assert_eq!(follower.cell().generation(), Some(Generation::new(1)));
 }

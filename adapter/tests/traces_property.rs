@@ -3,15 +3,18 @@
 //! raw, percent-encoded or base64), never show in the adapters' tracing output at TRACE
 //! level — nor any 8-byte fragment of any of their forms.
 
+use std::future::Future;
 use std::io::Write;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use base64::Engine as _;
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::time::macros::utc_datetime;
 use oauth_lifecycle::time::{Duration, UtcDateTime};
 use oauth_lifecycle::Policy;
-use oauth_lifecycle_adapter::{Command, Next, Pump, TokenCell};
+use oauth_lifecycle_adapter::{Ack, Action, ClockSource, Closed, Command, Engine, StoreCall};
 use oauth_lifecycle_emulator::{
     EmulatedClient, Emulator, InjectedFailure, StandardServer, StandardServerConfig,
 };
@@ -64,18 +67,29 @@ fn forms(secret: &str) -> Vec<String> {
     ]
 }
 
-/// Sends whatever the pump asks to the emulator until it waits.
-fn run(pump: &mut Pump<Standard>, server: &mut StandardServer, now: UtcDateTime) {
+/// Plays the runtime until the engine waits: store calls run inline (there is no store
+/// here), every request is answered by the emulator at once.
+fn run(engine: &mut Engine<Standard>, server: &mut StandardServer, now: UtcDateTime) {
     for _ in 0..32 {
-        match pump.next(now) {
-            Next::Send(request) => {
+        match engine.poll(now) {
+            Action::Send(request) => {
                 let response = server.handle(request.request(), now);
-                pump.handle_response(request.id(), &response, now);
+                engine.handle_response(request.id(), &response, now);
             }
-            Next::Wait(_) => return,
+            Action::Store(call) => engine.handle_store_answer(call.run(), now),
+            Action::Wait(_) | Action::Stop => return,
         }
     }
-    panic!("the pump never settled");
+    panic!("the engine never settled");
+}
+
+/// Where a command's acknowledgement stands, without blocking: `None` while pending.
+fn outcome(ack: &Ack) -> Option<Result<(), Closed>> {
+    let mut wait = pin!(ack.wait());
+    match wait.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => Some(outcome),
+        Poll::Pending => None,
+    }
 }
 
 proptest! {
@@ -110,14 +124,22 @@ proptest! {
             .finish();
         let mut secrets = vec![client_secret.clone(), password.clone()];
         tracing::subscriber::with_default(subscriber, || {
-            let cell = Arc::new(TokenCell::new());
-            let mut pump = Pump::start(dialect, Policy::default(), cell, None, START).unwrap();
+            let mut engine = Engine::start(
+                dialect,
+                Policy::default(),
+                None,
+                Arc::new(|| {}),
+                ClockSource::Supplied,
+                START,
+                StoreCall::run,
+            )
+            .unwrap();
             let mut now = START;
-            run(&mut pump, &mut server, now);
+            run(&mut engine, &mut server, now);
             for (which, encoding, in_code, padding) in &echoes {
                 // What the session holds now: the credentials and its tokens.
                 let mut held = vec![client_secret.clone(), password.clone()];
-                if let Some(tokens) = pump.driver().session().tokens() {
+                if let Some(tokens) = engine.driver().session().tokens() {
                     held.push(tokens.access_token().secret().clone());
                     held.extend(tokens.refresh_token().map(|t| t.secret().clone()));
                 }
@@ -132,11 +154,14 @@ proptest! {
                 server.fail_next(InjectedFailure::Answer { status: 400, body: body.to_string() });
                 // The next renewal meets the echo: a dead grant, then a login.
                 now += Duration::hours(1);
-                pump.handle(Command::CallSucceeded(pump.driver().session().generation()), now);
-                run(&mut pump, &mut server, now);
+                let generation = engine.driver().session().generation();
+                engine.mailbox().report_call_succeeded(generation);
+                engine.handle_timeout(now);
+                run(&mut engine, &mut server, now);
             }
-            pump.handle(Command::Revoke, now);
-            run(&mut pump, &mut server, now);
+            let revoked = engine.mailbox().command(Command::Revoke);
+            run(&mut engine, &mut server, now);
+            assert_eq!(outcome(&revoked), Some(Ok(())), "the revocation was applied");
         });
         let output = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
         // The refusals reached the traces (a code that held a secret is replaced whole).

@@ -7,24 +7,23 @@ use std::sync::{Arc, Mutex};
 
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::{Dialect, Policy};
-use oauth_lifecycle_adapter::{Pump, SessionStore, TokenCell};
+use oauth_lifecycle_adapter::{Engine, SessionStore, StoreCall, Wake};
 
 use crate::clock::Clock;
-use crate::driving::{Driving, Message, Reports};
+use crate::driving::{Driving, Message};
 use crate::manager::{Inner, StartError, TokenManager};
 use crate::transport;
 
 /// A [`TokenManager`] being configured; [`start`](Self::start) starts it.
 ///
 /// ```no_run
-/// # use std::sync::Arc;
 /// # use oauth_lifecycle::{dialect::Standard, Policy};
 /// # use oauth_lifecycle_blocking::{FileStore, FileStoreOptions, TokenManager};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let dialect = Standard::builder("https://auth.example/token", "client").build()?;
 /// let store = FileStore::new("/var/lib/app/session.json", FileStoreOptions::plaintext());
 /// let tokens = TokenManager::builder(dialect, Policy::default())
-///     .store(Arc::new(store))
+///     .store(store)
 ///     .revoke_on_shutdown(true)
 ///     .name("billing-api")
 ///     .start()?;
@@ -56,9 +55,10 @@ impl<D: Dialect> TokenManagerBuilder<D> {
     /// Keeps the session in `store`: read at start (a restarted process resumes without
     /// logging in again), written at every persistence point of the core (before a
     /// single-use refresh token is sent, and after every change of the token). Processes
-    /// sharing a store never both spend one refresh token.
-    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
-        self.store = Some(store);
+    /// sharing a store never both spend one refresh token. To share one store between
+    /// managers of this process, pass an `Arc` of it: an `Arc` of a store is a store.
+    pub fn store(mut self, store: impl SessionStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
         self
     }
 
@@ -67,16 +67,19 @@ impl<D: Dialect> TokenManagerBuilder<D> {
     /// an answer, redirects are not followed, and the whole exchange is bounded by the
     /// core's deadline for it. Give the agent a connect timeout shorter than the policy's
     /// response timeout, so that a server that never accepts the connection is known not
-    /// to have received the request (the default agent's is 10 seconds), and keep no idle
-    /// connections longer than the server does (the default agent keeps none): a pooled
-    /// connection the server closed turns a refresh into one whose outcome is unknown.
+    /// to have received the request (the default agent's is
+    /// [`transport::connect_timeout`](oauth_lifecycle_adapter::transport::connect_timeout)),
+    /// and keep no idle connections longer than the server does (the default agent keeps
+    /// none): a pooled connection the server closed turns a refresh into one whose
+    /// outcome is unknown.
     pub fn agent(mut self, agent: ureq::Agent) -> Self {
         self.agent = Some(agent);
         self
     }
 
     /// Revokes the session when the manager shuts down (explicitly, or when its last
-    /// clone is dropped). Default false: the session, persisted, outlives the process.
+    /// clone is dropped: then in the background, without waiting). Default false: the
+    /// session, persisted, outlives the process.
     pub fn revoke_on_shutdown(mut self, yes: bool) -> Self {
         self.revoke_on_shutdown = yes;
         self
@@ -91,52 +94,51 @@ impl<D: Dialect> TokenManagerBuilder<D> {
 
     /// Reads the time from `now` instead of the system clock: simulated time in tests
     /// (with the clock of the emulator's front), or a clock corrected by the program.
-    /// The background thread reads such a clock every few milliseconds while it waits,
-    /// so that moving it is noticed at once.
+    /// The background thread reads such a clock every few milliseconds while it waits
+    /// ([`SUPPLIED_CLOCK_RECHECK`](oauth_lifecycle_adapter::SUPPLIED_CLOCK_RECHECK)), and
+    /// at once after [`TokenManager::clock_moved`].
     pub fn clock(mut self, now: impl Fn() -> UtcDateTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(now));
         self
     }
 
-    /// Starts the manager: reads the store, then starts the background thread, which
-    /// logs in (or resumes the stored session) at once.
+    /// Starts the manager: reads the store, publishes a valid stored token (readable as
+    /// soon as this returns), then starts the background thread, which logs in (or
+    /// renews) at once if needed.
     pub fn start(self) -> Result<TokenManager, StartError> {
         let clock = match self.clock {
             Some(now) => Clock::supplied(now),
             None => Clock::system(),
         };
-        let sliding = self.dialect.sliding_lifetime().is_some();
-        let cell = Arc::new(TokenCell::new());
         let span = tracing::info_span!("token_manager", name = %self.name);
-        let store = self.store;
-        let pump = span.in_scope(|| {
-            Pump::start(
+        let (messages, inbox) = mpsc::channel();
+        let wake = messages.clone();
+        let wake: Arc<dyn Wake> = Arc::new(move || {
+            let _ = wake.send(Message::Wake);
+        });
+        let agent = self
+            .agent
+            .unwrap_or_else(|| transport::default_agent(&self.policy));
+        let engine = span.in_scope(|| {
+            Engine::start(
                 self.dialect,
                 self.policy,
-                Arc::clone(&cell),
-                store.clone(),
+                self.store,
+                wake,
+                clock.source,
                 clock.now(),
+                StoreCall::run,
             )
         })?;
-        let (messages, inbox) = mpsc::channel();
-        if let Some(store) = &store {
-            // Another process stored a session: drain now, not at the next poll.
-            let wake = Mutex::new(messages.clone());
-            store.on_announcement(Arc::new(move || {
-                let _ = wake
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .send(Message::Wake);
-            }));
-        }
-        let reports = Arc::new(Reports::default());
+        let cell = Arc::clone(engine.cell());
+        let mailbox = Arc::clone(engine.mailbox());
         let driving = Driving {
-            pump,
-            agent: self.agent.unwrap_or_else(transport::default_agent),
+            engine,
+            agent,
             clock,
-            messages: inbox,
-            reports: Arc::clone(&reports),
-            applied: None,
+            inbox,
+            answers: messages,
+            senders: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             // A thread's name may hold no NUL; the system shows its first 15 bytes.
@@ -146,11 +148,9 @@ impl<D: Dialect> TokenManagerBuilder<D> {
         Ok(TokenManager::from_inner(Inner {
             name: self.name,
             cell,
-            reports,
-            messages,
+            mailbox,
             thread: Mutex::new(Some(thread)),
             revoke_on_shutdown: self.revoke_on_shutdown,
-            sliding,
         }))
     }
 }

@@ -26,8 +26,12 @@
 //!
 //! Everything the protocol decides — when to renew, whether to refresh or log in again,
 //! how long to back off, what a response means — is decided by the `oauth-lifecycle`
-//! core, run by [`oauth_lifecycle_adapter::Pump`]. The background thread only waits for
-//! the pump's deadlines or a caller's message, and sends the requests it is given:
+//! core, and everything about running it in a process — reports, commands, the store,
+//! shutdown — by the adapters' [`Engine`](oauth_lifecycle_adapter::Engine). This crate
+//! is its blocking runtime: the background thread sends the requests the engine asks
+//! for (each on a thread of its own, so that time, reports and commands keep reaching
+//! the engine while one is out), runs its store operations, and sleeps until its next
+//! moment. The behaviour is the tokio manager's, row for row (`docs/adapters.md`):
 //!
 //! - **Reading** takes no lock and reads no clock: [`TokenManager::with_token`] borrows
 //!   the published token, which the thread withdraws at its hard expiry. A caller with
@@ -45,8 +49,9 @@
 //!   reached the server, so that a single-use refresh token is never sent twice.
 //! - **Persistence**: with a [`SessionStore`] ([`FileStore`], [`MemoryStore`]) the
 //!   session survives restarts and is shared safely between processes.
-//! - **Shutdown**: [`TokenManager::shutdown`], or dropping the last clone, stops the
-//!   thread and waits for it, revoking first if asked; no thread outlives the manager.
+//! - **Shutdown**: [`TokenManager::shutdown`] stops the thread and waits for it,
+//!   revoking first if asked, after awaiting a renewal under way so that its result is
+//!   stored. Dropping the last clone starts the same sequence without waiting for it.
 //! - **Tracing**: every request, renewal, backoff, rejection and change of state is a
 //!   `tracing` event inside the span `token_manager{name=…}` (each request in a span
 //!   `token_request{request=…, purpose=…}`). Tokens appear as fingerprints, secrets
@@ -69,12 +74,15 @@ mod builder;
 mod clock;
 mod driving;
 mod manager;
+mod middleware;
 mod transport;
 
 pub use crate::builder::TokenManagerBuilder;
 pub use crate::manager::{StartError, TokenManager};
+pub use crate::middleware::{BearerAuth, BearerAuthError, InvalidOrigin};
+pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{
-    FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError, StoreKey,
-    WaitError,
+    Closed, FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError,
+    StoreKey, WaitError,
 };
 pub use ureq;

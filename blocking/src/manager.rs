@@ -2,16 +2,16 @@
 //! commands, and shutdown.
 
 use std::fmt;
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use oauth_lifecycle::{Dialect, Generation, Policy, Status};
-use oauth_lifecycle_adapter::{PublishedToken, Readiness, TokenCell, WaitError};
+use oauth_lifecycle_adapter::{
+    Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell, WaitError,
+};
 
 use crate::builder::TokenManagerBuilder;
-use crate::driving::{Message, Reports};
 
 /// Keeps an OAuth 2.0 access token fresh on one background thread, for any number of
 /// threads to read.
@@ -20,8 +20,9 @@ use crate::driving::{Message, Reports};
 /// and reads no clock ([`with_token`](Self::with_token)); callers with no valid token
 /// wait for one, bounded by a timeout they choose ([`token`](Self::token)); a 401 is
 /// reported with the generation of the token that met it
-/// ([`report_unauthorized`](Self::report_unauthorized)). Dropping the last clone, or
-/// [`shutdown`](Self::shutdown), stops the thread and waits for it.
+/// ([`report_unauthorized`](Self::report_unauthorized)). [`shutdown`](Self::shutdown)
+/// stops the thread and waits for it; dropping the last clone stops it too, in the
+/// background, without waiting.
 #[derive(Clone)]
 pub struct TokenManager {
     inner: Arc<Inner>,
@@ -31,12 +32,9 @@ pub struct TokenManager {
 pub(crate) struct Inner {
     pub(crate) name: String,
     pub(crate) cell: Arc<TokenCell>,
-    pub(crate) reports: Arc<Reports>,
-    pub(crate) messages: Sender<Message>,
+    pub(crate) mailbox: Arc<Mailbox>,
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     pub(crate) revoke_on_shutdown: bool,
-    /// Whether the dialect slides the token's expiry on successful calls.
-    pub(crate) sliding: bool,
 }
 
 impl TokenManager {
@@ -106,23 +104,19 @@ impl TokenManager {
     /// [`classify_response`](oauth_lifecycle::resource::classify_response) calls
     /// [`TokenRejected`](oauth_lifecycle::ResourceVerdict::TokenRejected)). The first
     /// report about the current token withdraws it and starts a renewal; reports about
-    /// it again, or about an older token, change nothing. Then retry with
-    /// [`token_newer_than`](Self::token_newer_than).
+    /// it again, or about an older token, change nothing (the core's generation rule).
+    /// Then retry with [`token_newer_than`](Self::token_newer_than). Takes no lock.
     pub fn report_unauthorized(&self, generation: Generation) {
-        if self.inner.reports.unauthorized(generation) {
-            let _ = self.inner.messages.send(Message::Unauthorized(generation));
-        }
+        self.inner.mailbox.report_unauthorized(generation);
     }
 
     /// Reports that a call with token `generation` succeeded. For dialects with sliding
     /// expiry (Convirza V3) the session extends the token's life; for the others this
     /// does nothing. It takes no lock: a burst of reports costs atomic operations and at
-    /// most one message to the background thread.
+    /// most one wake-up of the background thread.
     #[inline]
     pub fn report_call_succeeded(&self, generation: Generation) {
-        if self.inner.sliding && self.inner.reports.call_succeeded(generation) {
-            let _ = self.inner.messages.send(Message::CallSucceeded);
-        }
+        self.inner.mailbox.report_call_succeeded(generation);
     }
 
     /// Where the session stands: ready, renewing, waiting until a retry, needing a new
@@ -138,46 +132,67 @@ impl TokenManager {
         self.inner.cell.last_failure()
     }
 
+    /// Whether the manager was shut down.
+    pub fn is_closed(&self) -> bool {
+        self.inner.cell.is_closed()
+    }
+
     /// Asks for a login now, clearing a halt (after `invalid_client`, or when the
     /// session needs new credentials and they were fixed at the provider). Backoffs still
-    /// apply. Returns once the background thread has taken the command, so that
-    /// [`status`](Self::status) and [`token`](Self::token) already see its effect; that
-    /// takes at most the rest of a request under way, if any.
-    pub fn login(&self) {
-        self.command(Message::Login);
+    /// apply. Returns once the background thread has applied it, so that
+    /// [`status`](Self::status) and [`token`](Self::token) already see its effect; the
+    /// thread applies it at once, even while a request is out.
+    pub fn login(&self) -> Result<(), Closed> {
+        self.command(Command::Login)
     }
 
     /// Asks for a new token now, ahead of the refresh moment: to force a renewal, or when
     /// more time must be left than the current token has. The current token is still
     /// handed out until the new one arrives (wait for it with
     /// [`token_newer_than`](Self::token_newer_than)); with a renewal already under way,
-    /// this adds nothing. Backoffs and request budgets still apply. Returns once the
-    /// background thread has taken the command.
-    pub fn renew(&self) {
-        self.command(Message::Renew);
+    /// this adds nothing. Backoffs and request budgets still apply. Returns once applied.
+    pub fn renew(&self) -> Result<(), Closed> {
+        self.command(Command::Renew)
     }
 
-    /// Revokes the session. Returns once the background thread has taken the command:
-    /// the token is withdrawn and the status is [`Status::Revoked`]; the revocation
-    /// requests follow on the background thread, and [`shutdown`](Self::shutdown)
-    /// waits for them.
-    pub fn revoke(&self) {
-        self.command(Message::Revoke);
+    /// Revokes the session. Returns once applied: the token is withdrawn and the status
+    /// is [`Status::Revoked`]; the revocation requests follow on the background thread,
+    /// and [`shutdown`](Self::shutdown) waits for them.
+    pub fn revoke(&self) -> Result<(), Closed> {
+        self.command(Command::Revoke)
     }
 
-    /// Sends a command and waits until the thread has applied it (or is gone).
-    fn command(&self, message: impl FnOnce(crate::driving::Ack) -> Message) {
-        let (applied, taken) = std::sync::mpsc::sync_channel(1);
-        if self.inner.messages.send(message(applied)).is_ok() {
-            let _ = taken.recv();
-        }
+    /// Returns once the background thread has applied every report and command made
+    /// before this call, and read the clock: what a caller reads afterwards shows their
+    /// effect, or that they had none.
+    pub fn flush(&self) -> Result<(), Closed> {
+        self.command(Command::Flush)
+    }
+
+    /// How many callers are waiting for a token right now, in [`token`](Self::token) or
+    /// [`token_newer_than`](Self::token_newer_than): for diagnostics and tests. It takes a
+    /// lock the readers never take.
+    pub fn waiters(&self) -> usize {
+        self.inner.cell.waiters()
+    }
+
+    /// Tells the thread to read the clock again now: after a clock given to
+    /// [`TokenManagerBuilder::clock`] was moved. (A moved system clock is noticed within
+    /// a second.)
+    pub fn clock_moved(&self) {
+        self.inner.mailbox.wake();
+    }
+
+    fn command(&self, command: Command) -> Result<(), Closed> {
+        self.inner.mailbox.command(command).wait_blocking()
     }
 
     /// Stops the background thread and waits for it, revoking the session first if the
     /// manager was built with [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown).
-    /// Takes at most as long as the requests under way or still to send (each bounded by
-    /// the policy's response timeout). Every clone sees the manager closed: readers get
-    /// no token, waiters get [`WaitError::Closed`]. Calling it again does nothing.
+    /// A renewal out is awaited, so that its result is stored. Takes at most as long as
+    /// the requests under way or still to send (each bounded by the policy's response
+    /// timeout). Every clone sees the manager closed: readers get no token, waiters get
+    /// [`WaitError::Closed`]. Calling it again does nothing.
     pub fn shutdown(&self) {
         self.inner.shutdown();
     }
@@ -187,9 +202,7 @@ impl Inner {
     fn shutdown(&self) {
         let mut thread = self.thread.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(handle) = thread.take() {
-            let _ = self.messages.send(Message::Shutdown {
-                revoke: self.revoke_on_shutdown,
-            });
+            self.mailbox.stop(self.revoke_on_shutdown);
             if handle.join().is_err() {
                 tracing::error!(manager = %self.name, "the token manager's thread panicked");
             }
@@ -198,9 +211,11 @@ impl Inner {
     }
 }
 
+/// The last clone is gone: the thread stops by itself, as `shutdown` would have it
+/// (revoking first if asked), without anyone waiting for it.
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.shutdown();
+        self.mailbox.stop(self.revoke_on_shutdown);
     }
 }
 

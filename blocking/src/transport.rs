@@ -6,28 +6,21 @@ use std::fmt;
 use std::io::{self, Read};
 use std::time::Duration;
 
-use oauth_lifecycle::{http, TokenRequest, TransportError};
-use oauth_lifecycle_adapter::transport::CappedBody;
+use oauth_lifecycle::{http, Policy, TokenRequest, TransportError};
+use oauth_lifecycle_adapter::transport::{connect_timeout, CappedBody};
 use ureq::Timeout;
 
-/// How long the default agent waits for a connection (TLS included) before it gives up
-/// on a request it never sent.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The agent a manager uses unless given one: every status an answer, no redirect, a
-/// connect timeout of its own, so that a server that never accepts is known not to have
-/// received the request, and no idle connections kept (as the tokio manager's default
-/// client): token requests come minutes apart, and a pooled connection the server
-/// closes just as it is reused turns a refresh into one whose outcome is unknown, which
-/// spends a single-use refresh token.
-pub(crate) fn default_agent() -> ureq::Agent {
+/// The agent a manager uses unless given one, under the adapters' one transport policy
+/// ([`oauth_lifecycle_adapter::transport`]): every status an answer, no redirect, a
+/// connect timeout shorter than the request's deadline, no idle connection kept.
+pub(crate) fn default_agent(policy: &Policy) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
         .max_idle_connections(0)
         .max_idle_connections_per_host(0)
-        .timeout_connect(Some(CONNECT_TIMEOUT));
+        .timeout_connect(Some(connect_timeout(policy)));
     #[cfg(all(feature = "native-tls", not(feature = "rustls")))]
     let config = config.tls_config(
         ureq::tls::TlsConfig::builder()

@@ -300,7 +300,14 @@ fn expect<E: oauth_lifecycle_emulator::Emulator + Send + 'static>(
             assert_eq!(sim.call_api(&served), 200);
             // Nothing more is tried by itself.
             sim.advance(Span::minutes(5));
-            std::thread::sleep(Duration::from_millis(50));
+            // Once the manager has seen the clock move: still stopped, nothing sent.
+            tokens.clock_moved();
+            tokens.flush().unwrap();
+            assert!(
+                matches!(tokens.status(), Status::NeedsLogin { .. }),
+                "{:?}",
+                tokens.status()
+            );
             assert_eq!(sim.front.stats().auth_requests, 2);
         }
     }
@@ -413,7 +420,7 @@ fn a_refresh_after_the_server_closed_idle_connections_is_a_refresh() {
         let before = tokens.token(PATIENCE).unwrap();
         // Long enough for the server to close an idle connection.
         std::thread::sleep(Duration::from_millis(700));
-        tokens.renew();
+        tokens.renew().unwrap();
         let after = tokens
             .token_newer_than(before.generation(), PATIENCE)
             .unwrap();

@@ -193,9 +193,9 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
         eventually("the session needs a login", || {
             matches!(tokens.status(), Status::NeedsLogin { .. })
         });
-        tokens.login();
+        tokens.login().unwrap();
     });
-    drop(tokens);
+    tokens.shutdown();
     assert!(sim.stats().revocations >= 1);
     secrets.extend(sim.issued());
 
@@ -220,7 +220,7 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
         .token_newer_than(first.generation(), PATIENCE)
         .unwrap();
     handed_out.push(second.secret().to_owned());
-    tokens.revoke();
+    tokens.revoke().unwrap();
     tokens.shutdown();
     secrets.extend(v3.issued());
 

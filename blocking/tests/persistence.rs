@@ -21,7 +21,7 @@ use oauth_lifecycle_emulator::{
     Clock, ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, HttpFront, StandardServer,
     StandardServerConfig, TransportFault,
 };
-use support::{call_api, CLIENT, PATIENCE, USER};
+use support::{call_api, eventually, CLIENT, PATIENCE, USER};
 
 const ROLE: &str = "OAUTH_LIFECYCLE_BLOCKING_CHILD_ROLE";
 const FRONT: &str = "OAUTH_LIFECYCLE_BLOCKING_CHILD_FRONT";
@@ -108,10 +108,7 @@ fn start<D: Dialect>(dialect: D, policy: Policy, store: Arc<FileStore>) -> Token
 }
 
 fn v3(front: &str) -> ConvirzaV3 {
-    ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(front)
-        .build()
-        .unwrap()
+    support::convirza_v3(front)
 }
 
 /// Tells the parent which token the child holds: its generation and fingerprint.
@@ -228,14 +225,7 @@ impl ChildProcess {
     /// Closes the child's input and waits (bounded) for it to exit.
     fn finish(mut self) -> ExitStatus {
         self.stdin = None;
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the child did not exit");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        eventually("the child to exit", || self.child.try_wait().unwrap())
     }
 
     /// SIGKILL: the process gets no chance to do anything more.
@@ -251,15 +241,6 @@ impl Drop for ChildProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-/// Waits (bounded) until `condition` holds.
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use oauth_lifecycle::{Policy, Status};
-use oauth_lifecycle_blocking::WaitError;
+use oauth_lifecycle_blocking::{Closed, WaitError};
 use oauth_lifecycle_emulator::{InjectedFailure, StandardServer, StandardServerConfig};
 use support::*;
 use time::Duration as Span;
@@ -195,7 +195,8 @@ fn a_401_renews_once_per_generation_and_stale_reports_change_nothing() {
             scope.spawn(|| tokens.report_unauthorized(first.generation()));
         }
     });
-    thread::sleep(Duration::from_millis(50));
+    // Once the manager applied them: every one reached the session, which said stale.
+    tokens.flush().unwrap();
     assert_eq!(
         tokens.with_token(|t| t.generation()),
         Some(second.generation())
@@ -218,7 +219,7 @@ fn a_401_renews_once_per_generation_and_stale_reports_change_nothing() {
 }
 
 #[test]
-fn dropping_the_last_clone_revokes_and_joins_the_thread() {
+fn shutdown_revokes_and_joins_the_thread_while_clones_remain() {
     const NAME: &str = "drop-joins";
     let sim = standard_sim();
     let tokens = sim
@@ -241,14 +242,22 @@ fn dropping_the_last_clone_revokes_and_joins_the_thread() {
     assert_eq!(sim.stats().revocations, 0);
 
     // Readers on other threads while the last clone goes.
+    let reading = std::sync::Arc::new(AtomicUsize::new(0));
     let readers: Vec<_> = (0..8)
         .map(|_| {
             let clone = clone.clone();
+            let reading = std::sync::Arc::clone(&reading);
             thread::spawn(move || {
                 let deadline = Instant::now() + PATIENCE;
+                let mut first = true;
                 while Instant::now() < deadline {
                     match clone.token(PATIENCE) {
-                        Ok(_) => thread::yield_now(),
+                        Ok(_) => {
+                            if std::mem::take(&mut first) {
+                                reading.fetch_add(1, Ordering::SeqCst);
+                            }
+                            thread::yield_now();
+                        }
                         Err(error) => return error,
                     }
                 }
@@ -256,7 +265,7 @@ fn dropping_the_last_clone_revokes_and_joins_the_thread() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(20));
+    eventually("every reader reads", || reading.load(Ordering::SeqCst) == 8);
     clone.shutdown();
     drop(clone);
     for reader in readers {
@@ -272,6 +281,8 @@ fn dropping_the_last_clone_revokes_and_joins_the_thread() {
     no_thread_named(NAME);
 }
 
+/// Dropping the last clone stops the thread by itself, as `shutdown` would, without
+/// waiting for it.
 #[test]
 fn drop_without_revocation_leaves_the_session_valid_and_no_thread() {
     const NAME: &str = "drop-keeps";
@@ -324,7 +335,7 @@ fn shutdown_fails_every_waiter_at_once_and_later_calls_are_closed() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(50));
+    eventually("every waiter waits", || tokens.waiters() == CALLERS);
     tokens.shutdown();
     for waiter in waiters {
         let (answer, waited) = waiter.join().unwrap();
@@ -335,8 +346,8 @@ fn shutdown_fails_every_waiter_at_once_and_later_calls_are_closed() {
     // Everything after shutdown is closed, and harmless.
     assert_eq!(tokens.token(PATIENCE).unwrap_err(), WaitError::Closed);
     assert!(tokens.with_token(|_| ()).is_none());
-    tokens.login();
-    tokens.revoke();
+    assert_eq!(tokens.login(), Err(Closed));
+    assert_eq!(tokens.revoke(), Err(Closed));
     tokens.shutdown();
     assert_eq!(sim.front.stats().auth_requests, 1);
 }
@@ -363,7 +374,7 @@ fn renew_replaces_the_token_early_and_serves_the_old_one_meanwhile() {
     // Long before the refresh moment, the renewal is held at the provider: the old
     // token is still handed out.
     while_provider_holds(&sim, || {
-        tokens.renew();
+        tokens.renew().unwrap();
         eventually("the renewal reaches the provider", || {
             sim.front.stats().auth_requests == 2
         });

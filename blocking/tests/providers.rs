@@ -56,7 +56,7 @@ fn lifecycle<E: Emulator + Send + 'static, D: Dialect>(
     }
     assert_eq!(stats.refresh_token_reuses, 0);
 
-    tokens.revoke();
+    tokens.revoke().unwrap();
     eventually("the session is revoked", || {
         tokens.status() == Status::Revoked
     });

@@ -3,23 +3,19 @@
 //! the servers' is; short token lifetimes make renewals come within seconds.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use oauth_lifecycle::dialect::{ClientAuth, Standard};
 use oauth_lifecycle::{Policy, Status};
 use oauth_lifecycle_blocking::{MemoryStore, SessionStore, TokenManager, WaitError};
 use oauth_lifecycle_testkit::{
-    start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT, DOT_USER,
-    OIDC_POST_CLIENT,
+    eventually, start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT,
+    DOT_USER, OIDC_POST_CLIENT, PATIENCE,
 };
 use serde_json::Value;
 
 /// Token lifetime at the servers. Renewal starts at least the policy's 10-second margin
 /// before expiry, so about 5 seconds after each token is issued.
 const TTL_SECONDS: u32 = 15;
-
-/// Longest wait for a token, a renewal included.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 #[test]
 fn oidc_provider_client_credentials_renewal_and_revocation() {
@@ -82,17 +78,9 @@ fn stored_refresh_token(store: &MemoryStore) -> Option<String> {
 /// Waits (bounded) until the store holds a refresh token other than `other`: the
 /// manager persists a token right after publishing it.
 fn refresh_token_after(store: &MemoryStore, other: Option<&str>) -> String {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
-        match stored_refresh_token(store) {
-            Some(token) if Some(token.as_str()) != other => return token,
-            _ => assert!(
-                std::time::Instant::now() < deadline,
-                "no new refresh token was stored"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    eventually("a new refresh token stored", || {
+        stored_refresh_token(store).filter(|token| Some(token.as_str()) != other)
+    })
 }
 
 fn dot_dialect(peer: &Peer) -> Standard {
@@ -144,7 +132,7 @@ fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
         .unwrap();
     tokens.token(PATIENCE).expect("a token");
     let held = refresh_token_after(&store, None);
-    drop(tokens);
+    tokens.shutdown();
     let (status, body) = peer.dot_refresh(&held);
     assert_eq!(
         (status, body["error"].as_str()),

@@ -12,14 +12,11 @@ use oauth_lifecycle_emulator::{
     ConvirzaV3ServerConfig, DrivenClock, Emulator, HttpFront, HttpFrontConfig, InjectedFailure,
     StandardServer, StandardServerConfig, TransportFault,
 };
+// The standard server's default client (Basic credentials), and the bound on every
+// socket operation.
+use oauth_lifecycle_testkit::{PATIENCE, STANDARD_CLIENT as CLIENT};
 use serde_json::{json, Value};
 use time::macros::utc_datetime;
-
-/// How long any socket operation may take before the test gives up.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Basic credentials of the standard server's default client.
-const CLIENT: (&str, &str) = ("emulated-client", "emulated-secret");
 
 /// An answer as a client reads it.
 #[derive(Debug)]

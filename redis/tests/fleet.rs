@@ -13,7 +13,6 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use oauth_lifecycle::dialect::{Convercus, ConvirzaV2, ConvirzaV3, Environment};
 use oauth_lifecycle::time::{Duration as Span, UtcDateTime};
 use oauth_lifecycle::{Dialect, Policy};
 use oauth_lifecycle_adapter::StoreKey;
@@ -23,7 +22,9 @@ use oauth_lifecycle_emulator::{
     StandardServer, StandardServerConfig,
 };
 use oauth_lifecycle_redis::{redis, RedisStore, Server};
-use oauth_lifecycle_testkit::RedisServer;
+use oauth_lifecycle_testkit::{
+    convercus_client, convirza_v2, convirza_v3, eventually, RedisServer, PATIENCE,
+};
 
 const KEY: [u8; 32] = [42; 32];
 const ACCOUNT: &str = "fleet-test";
@@ -74,38 +75,14 @@ fn fleet_worker() {
     let tasks: usize = env("FLEET_TASKS").parse().unwrap();
     let run_for = Duration::from_secs(env("FLEET_SECONDS").parse().unwrap());
     match provider.as_str() {
-        "convirza-v3" => work(
-            ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-                .base_url(base)
-                .build()
-                .unwrap(),
-            index,
-            tasks,
-            run_for,
-        ),
+        "convirza-v3" => work(convirza_v3(&base), index, tasks, run_for),
         "convercus" => work(
-            Convercus::builder("ABC", Environment::Staging, "convercus-secret")
-                .auth_url(base)
-                .build()
-                .unwrap(),
+            convercus_client(&base).build().unwrap(),
             index,
             tasks,
             run_for,
         ),
-        "convirza-v2" => work(
-            ConvirzaV2::builder(
-                "system",
-                "convirza-v2-secret",
-                "user@convirza.com",
-                "mySecurePassword123",
-            )
-            .token_url(format!("{base}/oauth/token"))
-            .build()
-            .unwrap(),
-            index,
-            tasks,
-            run_for,
-        ),
+        "convirza-v2" => work(convirza_v2(&base), index, tasks, run_for),
         other => panic!("unknown provider {other}"),
     }
 }
@@ -242,7 +219,7 @@ impl Worker {
 
     fn wait_ready(&self) {
         loop {
-            match self.lines.recv_timeout(Duration::from_secs(60)) {
+            match self.lines.recv_timeout(PATIENCE) {
                 Ok(line) if line == "READY" => return,
                 Ok(_) => {}
                 Err(_) => panic!("a worker did not start"),
@@ -411,18 +388,6 @@ fn v3_front(lifetime: Span) -> Front {
     front(ConvirzaV3Server::new(config))
 }
 
-fn eventually(what: &str, patience: Duration, mut condition: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !condition() {
-        assert!(
-            started.elapsed() < patience,
-            "{what} did not happen within {patience:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    started.elapsed()
-}
-
 // ---------------------------------------------------------------------------------------
 // The tests
 
@@ -479,9 +444,7 @@ fn killing_the_lease_holder_mid_renewal_costs_one_lease_and_no_reuse() {
     for worker in &workers {
         worker.wait_ready();
     }
-    eventually("the first login", Duration::from_secs(20), || {
-        stored_generation(&redis) == Some(1)
-    });
+    eventually("the first login", || stored_generation(&redis) == Some(1));
     // Hold the provider as the first refresh reaches it.
     let before = front.stats().auth_requests;
     let (held, is_held) = mpsc::channel();
@@ -491,15 +454,13 @@ fn killing_the_lease_holder_mid_renewal_costs_one_lease_and_no_reuse() {
         scope.spawn(move || {
             front.with_emulator(|_| {
                 let _ = held.send(());
-                let _ = released.recv_timeout(Duration::from_secs(30));
+                let _ = released.recv_timeout(PATIENCE);
             })
         });
-        is_held.recv_timeout(Duration::from_secs(10)).unwrap();
-        eventually(
-            "the refresh to reach the provider",
-            Duration::from_secs(20),
-            || front.stats().auth_requests > before,
-        );
+        is_held.recv_timeout(PATIENCE).unwrap();
+        eventually("the refresh to reach the provider", || {
+            front.stats().auth_requests > before
+        });
         let holder = lease_holder(&redis).expect("a lease holder mid-renewal");
         let _ = release.send(());
         holder
@@ -508,15 +469,15 @@ fn killing_the_lease_holder_mid_renewal_costs_one_lease_and_no_reuse() {
     let mut workers: Vec<Option<Worker>> = workers.into_iter().map(Some).collect();
     let killed_at = Instant::now();
     workers[index].take().unwrap().kill();
-    let recovery = eventually("a new generation", Duration::from_secs(15), || {
+    eventually("a new generation", || {
         stored_generation(&redis).is_some_and(|generation| generation >= 2)
     });
+    let recovery = killed_at.elapsed();
     println!("FIGURE holder killed: recovered in {recovery:?} (lease {LEASE})");
     assert!(
         recovery <= Duration::from_secs(LEASE.whole_seconds() as u64 + 3),
         "{recovery:?}"
     );
-    let _ = killed_at;
     let reports = reports(workers.into_iter().flatten(), Duration::from_secs(120));
     let stats = stats(&front);
     println!("FIGURE holder killed: {stats:?}");
@@ -538,16 +499,16 @@ fn a_redis_restart_costs_no_task_a_token_and_no_reuse() {
     for worker in &workers {
         worker.wait_ready();
     }
-    eventually("the first login", Duration::from_secs(20), || {
-        stored_generation(&redis) == Some(1)
-    });
+    eventually("the first login", || stored_generation(&redis) == Some(1));
     std::thread::sleep(Duration::from_secs(4));
     redis.stop();
     std::thread::sleep(Duration::from_secs(6));
     redis.start_again();
-    let rejoined = eventually("a session stored again", Duration::from_secs(15), || {
+    let restarted = Instant::now();
+    eventually("a session stored again", || {
         stored_generation(&redis).is_some()
     });
+    let rejoined = restarted.elapsed();
     println!("FIGURE redis restarted: a session stored again {rejoined:?} after the restart");
     let reports = reports(workers, Duration::from_secs(120));
     check_reports(&front, reports);

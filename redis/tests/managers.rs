@@ -2,9 +2,7 @@
 //! session instead of logging in, and adopts its renewal when it is announced.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use oauth_lifecycle::dialect::ConvirzaV3;
 use oauth_lifecycle::time::Duration as Span;
 use oauth_lifecycle::Policy;
 use oauth_lifecycle_adapter::{SessionStore, StoreError, StoreKey};
@@ -12,9 +10,7 @@ use oauth_lifecycle_emulator::{
     Clock, ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, HttpFront,
 };
 use oauth_lifecycle_redis::{redis, RedisStore, Server};
-use oauth_lifecycle_testkit::RedisServer;
-
-const PATIENCE: Duration = Duration::from_secs(20);
+use oauth_lifecycle_testkit::{convirza_v3, eventually, RedisServer, PATIENCE};
 
 /// The fleet's key.
 const KEY: u8 = 3;
@@ -48,19 +44,14 @@ async fn a_blocking_and_a_tokio_manager_share_one_session_and_one_renewal() {
     let mut config = ConvirzaV3ServerConfig::default();
     config.access_token_lifetime = Span::seconds(6);
     let front = HttpFront::start(ConvirzaV3Server::new(config), Clock::System).unwrap();
-    let dialect = || {
-        ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-            .base_url(front.base_url())
-            .build()
-            .unwrap()
-    };
+    let dialect = || convirza_v3(&front);
     let blocking = oauth_lifecycle_blocking::TokenManager::builder(dialect(), policy())
         .store(Arc::new(store(&redis, "blocking")))
         .start()
         .unwrap();
     let first = tokio::task::block_in_place(|| blocking.token(PATIENCE)).unwrap();
     let tokio_manager = oauth_lifecycle_tokio::TokenManager::builder(dialect(), policy())
-        .shared_store(Arc::new(store(&redis, "tokio")))
+        .store(Arc::new(store(&redis, "tokio")))
         .start()
         .unwrap();
     let followed = tokio_manager.token(PATIENCE).await.unwrap();
@@ -98,24 +89,9 @@ fn blocking_manager(
     front: &HttpFront<ConvirzaV3Server>,
     store: RedisStore,
 ) -> Result<oauth_lifecycle_blocking::TokenManager, oauth_lifecycle_blocking::StartError> {
-    let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(front.base_url())
-        .build()
-        .unwrap();
-    oauth_lifecycle_blocking::TokenManager::builder(dialect, policy())
+    oauth_lifecycle_blocking::TokenManager::builder(convirza_v3(front), policy())
         .store(Arc::new(store))
         .start()
-}
-
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} never happened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A process that starts while Redis is down works alone (its own login), and joins
@@ -178,9 +154,17 @@ fn a_process_with_another_key_never_overwrites_the_fleets_session() {
         .token_newer_than(shared.generation(), PATIENCE)
         .unwrap();
     assert_ne!(renewed.secret(), fleet_renewed.secret());
-    std::thread::sleep(Duration::from_secs(2));
-    let stored = reader.load().unwrap().unwrap();
-    assert!(stored.generation >= fleet_renewed.generation());
+    // The fleet stores its renewal right after publishing it; the stray process, which
+    // cannot read the fleet's session, never overwrites it.
+    let stored = eventually("the fleet's renewal stored", || {
+        reader
+            .load()
+            .unwrap()
+            .filter(|stored| stored.generation >= fleet_renewed.generation())
+    });
+    let later = reader.load().unwrap().expect("the fleet's session");
+    assert!(later.revision >= stored.revision);
+    assert!(later.generation >= fleet_renewed.generation());
     let reuses = front.with_emulator(|emulator| emulator.stats().refresh_token_reuses);
     assert_eq!(reuses, 0);
     // Starting: refused, with the typed reason.

@@ -10,7 +10,7 @@ use oauth_lifecycle::time::{Duration as Span, UtcDateTime};
 use oauth_lifecycle::Generation;
 use oauth_lifecycle_adapter::{Lease, Saved, SessionStore, StoreError, StoreKey};
 use oauth_lifecycle_redis::{redis, RedisStore, Server};
-use oauth_lifecycle_testkit::RedisServer;
+use oauth_lifecycle_testkit::{eventually, RedisServer};
 
 const KEY: [u8; 32] = [7; 32];
 
@@ -27,14 +27,6 @@ fn raw(redis: &RedisServer, command: &str, key: &str) -> redis::Value {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut connection = client.get_connection().unwrap();
     redis::cmd(command).arg(key).query(&mut connection).unwrap()
-}
-
-fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -138,15 +130,22 @@ fn stores_are_announced_to_the_others() {
     b.on_announcement(Arc::new(move || {
         counter.fetch_add(1, Ordering::SeqCst);
     }));
-    // The subscription is made in the background: store until it is heard.
+    // The subscription is made in the background: store until one store is heard…
     let mut revision = None;
     eventually("an announcement", || {
+        // Nothing heard yet reads as revision 0.
+        if b.announced().is_some_and(|heard| heard > 0) {
+            return true;
+        }
         if let Saved::Stored { revision: stored } =
             a.save(revision, Generation::new(1), b"x").unwrap()
         {
             revision = Some(stored);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        false
+    });
+    // …then the last one is heard too, and the callback was called.
+    eventually("the last store announced", || {
         b.announced() == revision && woken.load(Ordering::SeqCst) > 0
     });
 }

@@ -1,5 +1,14 @@
-//! Real OAuth servers written by others, started on 127.0.0.1 for the workspace's
-//! integration tests, and a tiny blocking HTTP/1.1 transport to talk to them.
+//! What the workspace's tests share, written once:
+//!
+//! - bounded waits: [`PATIENCE`], the one bound on any wait; [`eventually`] (and, with
+//!   the `tokio` feature, [`eventually_async`] and [`bounded`]) to wait for a condition
+//!   instead of sleeping;
+//! - the emulators' default accounts and each provider's dialect pointed at an emulator
+//!   ([`fixtures`]);
+//! - the drain loop of a sans-IO driver against an in-process emulator ([`drain()`],
+//!   [`collect`]);
+//! - real OAuth servers written by others and real Redis topologies, started on
+//!   127.0.0.1, and a tiny blocking HTTP/1.1 transport to talk to them.
 //!
 //! Each server is a fresh process with in-memory or temporary state. Its stdin is a pipe
 //! held by [`Peer`]: when the peer is dropped, or the test process ends for any reason,
@@ -8,21 +17,29 @@
 
 #![forbid(unsafe_code)]
 
+pub mod drain;
+pub mod fixtures;
 mod redis_cluster;
 mod redis_sentinels;
 mod redis_server;
 pub mod transport;
+mod wait;
 
 pub use crate::redis_cluster::RedisCluster;
 pub use crate::redis_sentinels::{RedisSentinels, SENTINEL_MASTER_PASSWORD, SENTINEL_SERVICE};
 pub use crate::redis_server::RedisServer;
+
+pub use crate::drain::{collect, drain, Drained};
+pub use crate::fixtures::*;
+#[cfg(feature = "tokio")]
+pub use crate::wait::{bounded, eventually_async};
+pub use crate::wait::{eventually, eventually_within, Probe, PATIENCE};
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
 pub use crate::transport::send;
 
@@ -135,7 +152,8 @@ fn require(path: &Path) {
     );
 }
 
-/// Starts `program args… <port>` and waits (at most 60 s) for it to print `READY <port>`.
+/// Starts `program args… <port>` and waits (at most [`PATIENCE`]) for it to print
+/// `READY <port>`.
 fn start(program: &Path, args: &[&Path], ttl_seconds: u32) -> Peer {
     let port = free_port();
     let mut child = Command::new(program)
@@ -156,9 +174,12 @@ fn start(program: &Path, args: &[&Path], ttl_seconds: u32) -> Peer {
             }
         }
     });
-    if wait.recv_timeout(Duration::from_secs(60)).is_err() {
+    if wait.recv_timeout(PATIENCE).is_err() {
         let _ = child.kill();
-        panic!("{} did not become ready within 60 s", program.display());
+        panic!(
+            "{} did not become ready within {PATIENCE:?}",
+            program.display()
+        );
     }
     Peer {
         base_url: format!("http://127.0.0.1:{port}"),

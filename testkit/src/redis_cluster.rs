@@ -2,7 +2,8 @@
 //! create`: the slots are spread over the three, so an account's slot lives on one of
 //! them and commands sent elsewhere are redirected.
 
-use crate::redis_server::{wait_until, RedisServer, Role};
+use crate::eventually;
+use crate::redis_server::{RedisServer, Role};
 use std::process::{Command, Stdio};
 
 /// Three `redis-server` cluster nodes; dropping it stops them.
@@ -38,7 +39,7 @@ impl RedisCluster {
             .status()
             .expect("redis-cli (installed with redis-server)");
         assert!(created.success(), "redis-cli --cluster create failed");
-        wait_until("every node to say the cluster is up", || {
+        eventually("every node to say the cluster is up", || {
             nodes
                 .iter()
                 .all(|node| node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))

@@ -2,7 +2,8 @@
 //! that fails over to the replica when the master stops answering for a second. The
 //! master and the replica require a password, as production ones do.
 
-use crate::redis_server::{wait_until, RedisServer, Role};
+use crate::eventually;
+use crate::redis_server::{RedisServer, Role};
 
 /// The service name the Sentinel monitors.
 pub const SENTINEL_SERVICE: &str = "lifecycle";
@@ -22,7 +23,7 @@ impl RedisSentinels {
         let password = Some(SENTINEL_MASTER_PASSWORD);
         let master = RedisServer::start_as(Role::Standalone, password);
         let replica = RedisServer::start_as(Role::Replica { of: master.port() }, password);
-        wait_until("the replica to be in sync", || {
+        eventually("the replica to be in sync", || {
             replica
                 .cli(&["INFO", "replication"])
                 .contains("master_link_status:up")
@@ -35,7 +36,7 @@ impl RedisSentinels {
             },
             None,
         );
-        wait_until("the Sentinel to know the replica", || {
+        eventually("the Sentinel to know the replica", || {
             sentinel
                 .cli(&["SENTINEL", "REPLICAS", SENTINEL_SERVICE])
                 .contains(&replica.port().to_string())
@@ -87,7 +88,7 @@ impl RedisSentinels {
             .iter()
             .find(|server| server.port() != master.port())
             .expect("a replica");
-        wait_until("the replica to catch up", || {
+        eventually("the replica to catch up", || {
             offset(replica, "slave_repl_offset:").is_some_and(|taken| taken >= written)
         });
     }
@@ -99,11 +100,11 @@ impl RedisSentinels {
         if let Some(master) = self.servers.iter_mut().find(|s| s.port() == old) {
             master.stop();
         }
-        wait_until("the Sentinel to promote the replica", || {
+        eventually("the Sentinel to promote the replica", || {
             self.master_port() != old
         });
         let new = self.master_port();
-        wait_until("the promoted replica to take writes", || {
+        eventually("the promoted replica to take writes", || {
             self.master()
                 .cli(&["INFO", "replication"])
                 .contains("role:master")

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a `redis-server` process is.
 #[derive(Debug, Clone)]
@@ -133,14 +133,7 @@ impl RedisServer {
                 panic!("cannot start redis-server ({e}): run `bash scripts/prepare-peers.sh` first")
             });
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.answers() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::eventually("redis-server to answer", || self.answers());
     }
 
     /// Whether it answers `PING` now (or refuses it for want of the password).
@@ -190,14 +183,5 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Waits (at most 30 s, checking every 50 ms) until `condition` holds.
-pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(Instant::now() < deadline, "waited 30 s for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

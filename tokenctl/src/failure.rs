@@ -55,6 +55,11 @@ impl Failure {
         }
     }
 
+    /// The manager stopped while a command was running: a bug, never a user's error.
+    pub(crate) fn closed(closed: oauth_lifecycle_blocking::Closed) -> Self {
+        Failure::new(Exit::Internal, closed.to_string())
+    }
+
     pub(crate) fn fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self

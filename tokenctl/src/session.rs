@@ -6,9 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{
-    AnySession, Dialect, Driver, Error, Generation, Output, Policy, Status, TransportError,
-};
+use oauth_lifecycle::{AnySession, Dialect, Driver, Error, Generation, Output, Policy, Status};
 use oauth_lifecycle_adapter::{SessionStore, WaitError};
 use oauth_lifecycle_blocking::{PublishedToken, TokenManager};
 use zeroize::Zeroizing;
@@ -309,10 +307,10 @@ pub(crate) fn dry_run<D: Dialect>(
     now: UtcDateTime,
     act: impl FnOnce(&mut Driver<D>, UtcDateTime),
 ) -> Result<String, Failure> {
+    // A request the stored session had in flight is lost: the core says so itself at
+    // the first input.
     let (mut driver, _) = driver(dialect, policy, store)?;
-    if let Some((id, _)) = driver.in_flight() {
-        let _ = driver.handle_transport_error(id, TransportError::OutcomeUnknown, now);
-    }
+    driver.handle_timeout(now);
     act(&mut driver, now);
     for _ in 0..64 {
         match driver.poll_output() {

@@ -4,11 +4,12 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oauth_lifecycle_emulator::{
     Clock, ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, HttpFront,
 };
+use oauth_lifecycle_testkit::eventually;
 use support::{run_bounded, Lab};
 
 const PROCESSES: usize = 10;
@@ -38,24 +39,19 @@ fn ten_invocations_at_once_renew_once_and_share_the_result() {
     let file = &lab.session_files()[0];
     assert!(!String::from_utf8_lossy(&std::fs::read(file).unwrap()).contains(&first));
 
-    // Wait (bounded) until the stored token's renewal is due.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    // Wait (bounded) until the stored token's renewal is due: until the moment it said,
+    // then until it says so.
+    let renewal_in = || {
         let inspected: serde_json::Value =
             serde_json::from_str(lab.run(&["inspect", "-p", "v3", "--json"]).ok().line()).unwrap();
-        if inspected["session"]["token"]["renewal_in_seconds"]
+        inspected["session"]["token"]["renewal_in_seconds"]
             .as_i64()
             .unwrap()
-            < 0
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "renewal never fell due"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    };
+    let due = Instant::now() + Duration::from_secs(renewal_in().max(0).unsigned_abs());
+    eventually("the renewal to fall due", || {
+        Instant::now() >= due && renewal_in() < 0
+    });
 
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {

@@ -4,13 +4,15 @@
 mod support;
 
 use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use oauth_lifecycle_emulator::{
     Clock, ConvirzaV3Server, ConvirzaV3ServerConfig, HttpFront, StandardServer,
     StandardServerConfig,
 };
-use support::{Lab, PATIENCE};
+use oauth_lifecycle_testkit::{eventually, PATIENCE};
+use support::Lab;
 
 /// `tokenctl ARGS` on a pseudo-terminal; once the screen shows `prompt` (if any), the
 /// keyboard types `input`.
@@ -51,24 +53,62 @@ fn on_terminal(lab: &Lab, args: &str, prompt: Option<&str>, input: &str) -> supp
     }
     if prompt.is_some() {
         // The prompt is printed just before echo is turned off: a person types after
-        // reading it; so does this keyboard, a moment later.
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // reading it, when echo is off; so does this keyboard.
+        let script = child.id();
+        eventually("the terminal to stop echoing", || {
+            terminal_of(script).is_some_and(|terminal| echoes(&terminal) == Some(false))
+        });
     }
     stdin.write_all(input.as_bytes()).unwrap();
     // The keyboard stays open while the command runs (script ends when it closes).
-    let keyboard = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(20));
-        drop(stdin);
-    });
-    let status = child.wait().unwrap();
+    let status = eventually("the command to end", || child.try_wait().unwrap());
+    drop(stdin);
     reader.join().unwrap();
     shown.extend(screen.try_iter().flatten());
-    drop(keyboard);
     support::Outcome {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&shown).into_owned(),
         stderr: String::new(),
     }
+}
+
+/// The pseudo-terminal `script` (process `script`) runs the command on: what its
+/// children read from.
+fn terminal_of(script: u32) -> Option<PathBuf> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid …`: the command name may hold spaces and parentheses.
+            let parent: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let terminal = std::fs::read_link(entry.path().join("fd/0")).ok()?;
+            (parent == script && terminal.starts_with("/dev/pts")).then_some(terminal)
+        })
+}
+
+/// Whether `terminal` echoes what is typed, as `stty` reads its settings.
+fn echoes(terminal: &Path) -> Option<bool> {
+    let output = std::process::Command::new("stty")
+        .arg("-F")
+        .arg(terminal)
+        .arg("-a")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let settings = String::from_utf8_lossy(&output.stdout);
+    settings.split_whitespace().find_map(|flag| match flag {
+        "echo" => Some(true),
+        "-echo" => Some(false),
+        _ => None,
+    })
 }
 
 #[test]

@@ -14,19 +14,17 @@
 #[path = "../tests/support/loopback.rs"]
 mod loopback;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::Policy;
 use oauth_lifecycle_emulator::{Clock, HttpFront, StandardServer, StandardServerConfig};
+use oauth_lifecycle_testkit::{eventually_async as eventually, standard, PATIENCE};
 use oauth_lifecycle_tokio::{BearerAuth, TokenManager};
 use reqwest::header::AUTHORIZATION;
 
 const WAITERS: usize = 10_000;
-const PATIENCE: Duration = Duration::from_secs(10);
 
 type Front = HttpFront<StandardServer>;
 
@@ -41,12 +39,7 @@ fn provider() -> Arc<Front> {
 }
 
 fn manager(front: &Front) -> TokenManager {
-    let dialect = Standard::builder(front.url("/token"), "emulated-client")
-        .client_secret("emulated-secret")
-        .password("alice", "alice-password")
-        .build()
-        .expect("a dialect");
-    TokenManager::start(dialect, Policy::default()).expect("a manager")
+    TokenManager::start(standard(front), Policy::default()).expect("a manager")
 }
 
 /// Holds the emulator until released, so a renewal reaching it stays in flight.
@@ -64,14 +57,6 @@ fn hold(front: &Arc<Front>) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
     });
     holding.recv_timeout(PATIENCE).expect("the emulator held");
     (release, thread)
-}
-
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_micros(100)).await;
-    }
 }
 
 fn single_flight(c: &mut Criterion) {
@@ -94,23 +79,19 @@ fn single_flight(c: &mut Criterion) {
                     let requests = front.stats().auth_requests;
                     let (release, holder) = hold(&front);
                     manager.report_unauthorized(current.generation());
-                    until("the renewal to reach the provider", || {
+                    eventually("the renewal to reach the provider", || {
                         front.stats().auth_requests == requests + 1
                     })
                     .await;
-                    let asked = Arc::new(AtomicUsize::new(0));
                     let waiters: Vec<_> = (0..WAITERS)
                         .map(|_| {
                             let manager = manager.clone();
-                            let asked = Arc::clone(&asked);
-                            tokio::spawn(async move {
-                                asked.fetch_add(1, Ordering::Relaxed);
-                                manager.token(PATIENCE).await
-                            })
+                            tokio::spawn(async move { manager.token(PATIENCE).await })
                         })
                         .collect();
-                    until("every waiter to ask", || {
-                        asked.load(Ordering::Relaxed) == WAITERS
+                    // Every waiter waits in the cell before the clock starts.
+                    eventually("every waiter to wait", || {
+                        (manager.waiters() == WAITERS).then_some(())
                     })
                     .await;
                     let started = Instant::now();
@@ -177,11 +158,7 @@ fn api_call(c: &mut Criterion) {
     let url = api.url("/api/orders");
     let http = reqwest::Client::new();
     let through = reqwest_middleware::ClientBuilder::new(http.clone())
-        .with(
-            BearerAuth::new(manager.clone())
-                .allow_origin(&api.origin())
-                .expect("an origin"),
-        )
+        .with(BearerAuth::new(manager.clone(), &api.origin()).expect("an origin"))
         .build();
 
     let chain = reqwest_middleware::ClientBuilder::new(http.clone()).build();

@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .start()?;
 
     // An API client that carries the token to the API's origin, and nowhere else.
-    let auth = BearerAuth::new(tokens.clone()).allow_origin(&provider.base_url())?;
+    let auth = BearerAuth::new(tokens.clone(), &provider.base_url())?;
     let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(auth)
         .build();

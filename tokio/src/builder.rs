@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::{Dialect, Policy};
-use oauth_lifecycle_adapter::{transport, Pump, SessionStore, TokenCell};
-use tokio::sync::mpsc;
+use oauth_lifecycle_adapter::{ClockSource, Engine, SessionStore, StoreCall, Wake};
+use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::manager::TokenManager;
-use crate::reports::Reports;
-use crate::task::{Clock, Shared, Task};
+use crate::task::{Clock, Task};
 
 /// Why a [`TokenManager`] could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +32,9 @@ pub enum StartError {
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use std::sync::Arc;
-///
 /// use oauth_lifecycle::dialect::Standard;
 /// use oauth_lifecycle::Policy;
-/// use oauth_lifecycle_adapter::{FileStore, FileStoreOptions, StoreKey};
-/// use oauth_lifecycle_tokio::TokenManager;
+/// use oauth_lifecycle_tokio::{FileStore, FileStoreOptions, StoreKey, TokenManager};
 ///
 /// let dialect = Standard::builder("https://auth.example.com/token", "my-client")
 ///     .client_secret("my-secret")
@@ -62,7 +58,7 @@ pub struct TokenManagerBuilder<D> {
     client: Option<reqwest::Client>,
     revoke_on_shutdown: bool,
     name: Option<String>,
-    clock: Clock,
+    clock: Option<Clock>,
 }
 
 impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
@@ -74,22 +70,17 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
             client: None,
             revoke_on_shutdown: false,
             name: None,
-            clock: Arc::new(transport::now),
+            clock: None,
         }
     }
 
     /// Keeps the session in `store`: read at start (a stored session resumes without a new
-    /// login), written at every persistence point of the core. Default: none, the session
-    /// lives as long as the manager.
+    /// login), written at every persistence point of the core, on the blocking pool.
+    /// Default: none, the session lives as long as the manager. To share one store
+    /// between managers of this process, pass an `Arc` of it: an `Arc` of a store is a
+    /// store.
     pub fn store(mut self, store: impl SessionStore + 'static) -> Self {
         self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// Like [`store`](Self::store), for a store shared with other managers of this
-    /// process.
-    pub fn shared_store(mut self, store: Arc<dyn SessionStore>) -> Self {
-        self.store = Some(store);
         self
     }
 
@@ -99,15 +90,17 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
     /// still read no further than the policy's cap. Give it
     /// [`redirect::Policy::none()`](reqwest::redirect::Policy::none): a client that
     /// follows a 307 or 308 re-sends a form body holding credentials to wherever the
-    /// token endpoint points. Default: [`transport::default_client`](crate::transport::default_client).
+    /// token endpoint points, and a connect timeout shorter than the policy's response
+    /// timeout. Default: [`transport::default_client`](crate::transport::default_client).
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
     }
 
-    /// Revokes the session (RFC 7009) when [`TokenManager::shutdown`] is awaited.
-    /// Dropping the last handle cannot wait for a revocation, so it never revokes.
-    /// Default `false`: the session survives in its store for the next run.
+    /// Revokes the session (RFC 7009) when the manager shuts down: when
+    /// [`TokenManager::shutdown`] is awaited, or, in the background without waiting, when
+    /// the last handle is dropped. Default `false`: the session survives in its store for
+    /// the next run.
     pub fn revoke_on_shutdown(mut self, revoke: bool) -> Self {
         self.revoke_on_shutdown = revoke;
         self
@@ -121,63 +114,60 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
     }
 
     /// Reads `now` from `clock` instead of the system clock: to run a session in
-    /// simulated time against an emulator. After moving it, call
-    /// [`TokenManager::clock_moved`] so the task reads it again.
+    /// simulated time against an emulator. The task reads such a clock every few
+    /// milliseconds while it waits
+    /// ([`SUPPLIED_CLOCK_RECHECK`](oauth_lifecycle_adapter::SUPPLIED_CLOCK_RECHECK)), and
+    /// at once after [`TokenManager::clock_moved`].
     pub fn clock(mut self, clock: impl Fn() -> UtcDateTime + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = Some(Arc::new(clock));
         self
     }
 
     /// Starts the session and its background task. Call it from within a tokio runtime.
     ///
-    /// The store, if any, is read here: a stored session resumes, a request it had in
-    /// flight is reported lost. The login (or renewal) starts at once, in the background.
+    /// The store, if any, is read here, and a valid stored token is readable as soon as
+    /// this returns. The login (or renewal), if one is needed, starts at once, in the
+    /// background.
     pub fn start(self) -> Result<TokenManager, StartError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StartError::NoRuntime)?;
         let client = match self.client {
             Some(client) => client,
-            None => crate::transport::default_client().map_err(StartError::Client)?,
+            None => crate::transport::default_client(&self.policy).map_err(StartError::Client)?,
         };
-        let sliding = self.dialect.sliding_lifetime().is_some();
-        let cell = Arc::new(TokenCell::new());
+        let (clock, source): (Clock, _) = match self.clock {
+            Some(clock) => (clock, ClockSource::Supplied),
+            None => (Arc::new(UtcDateTime::now), ClockSource::System),
+        };
         let name = self.name.unwrap_or_else(|| "oauth".to_owned());
         let span = tracing::info_span!("token_manager", name = %name);
-        let store = self.store;
-        let pump = span.in_scope(|| {
-            Pump::start(
+        let woken = Arc::new(Notify::new());
+        let wake: Arc<dyn Wake> = {
+            let woken = Arc::clone(&woken);
+            Arc::new(move || woken.notify_one())
+        };
+        let engine = span.in_scope(|| {
+            Engine::start(
                 self.dialect,
                 self.policy,
-                Arc::clone(&cell),
-                store.clone(),
-                (self.clock)(),
+                self.store,
+                wake,
+                source,
+                clock(),
+                StoreCall::run,
             )
         })?;
-        let shared = Arc::new(Shared {
-            cell,
-            reports: Reports::default(),
-            sliding,
-        });
-        if let Some(store) = &store {
-            // Another process stored a session: drain now, not at the next poll.
-            let woken = Arc::downgrade(&shared);
-            store.on_announcement(Arc::new(move || {
-                if let Some(shared) = woken.upgrade() {
-                    shared.reports.wake();
-                }
-            }));
-        }
-        let (control, commands) = mpsc::unbounded_channel();
+        let cell = Arc::clone(engine.cell());
+        let mailbox = Arc::clone(engine.mailbox());
         let task = Task {
-            pump,
-            shared: Arc::clone(&shared),
-            control: commands,
+            engine,
             client,
-            clock: self.clock,
+            clock,
+            woken,
         };
         let handle = runtime.spawn(task.run().instrument(span));
         Ok(TokenManager::new(
-            shared,
-            control,
+            cell,
+            mailbox,
             handle,
             self.revoke_on_shutdown,
         ))

@@ -26,8 +26,13 @@
 //!
 //! That is the whole setup. The manager logs in, renews before expiry (refreshing, or
 //! logging in again where the provider has no refresh), backs off after failures and honours
-//! `Retry-After`, all decided by the sans-IO core (`oauth-lifecycle`); the task only sends
-//! what the core asks for and waits until the core's next moment or a caller's command.
+//! `Retry-After`, all decided by the sans-IO core (`oauth-lifecycle`); reports, commands,
+//! the store and shutdown are the adapters' [`Engine`](oauth_lifecycle_adapter::Engine).
+//! This crate is its tokio runtime: the task sends what the engine asks for (each request
+//! as a task of its own, so that time, reports and commands keep reaching the engine
+//! while one is out), runs store operations on the blocking pool, and waits until the
+//! engine's next moment. The behaviour is the blocking manager's, row for row
+//! (`docs/adapters.md`).
 //!
 //! # Reading the token
 //!
@@ -59,12 +64,14 @@
 //! - [`TokenManagerBuilder::store`] keeps the session in a [`SessionStore`]
 //!   ([`FileStore`], encrypted or not, or [`MemoryStore`]): a restarted process resumes
 //!   without logging in again, and one that was killed right after sending a single-use
-//!   refresh token never sends it again. The store is called on the task, at the core's
-//!   persistence points.
-//! - Dropping the last [`TokenManager`] aborts the task. [`TokenManager::shutdown`] stops
-//!   it and waits for it, revoking the session first if the manager was built with
-//!   [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown): awaiting it is the
-//!   way to revoke on the way out. No task outlives the manager.
+//!   refresh token never sends it again. The store is called on tokio's blocking pool, at
+//!   the core's persistence points: a file store's fsync never blocks an async worker.
+//! - [`TokenManager::shutdown`] stops the task and waits for it, revoking the session
+//!   first if the manager was built with
+//!   [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown), after awaiting a
+//!   renewal under way so that its result is stored: awaiting it is the way to be sure
+//!   of the revocation. Dropping the last [`TokenManager`] starts the same sequence
+//!   without waiting for it.
 //! - The task runs in a `token_manager` span ([`TokenManagerBuilder::name`]) and traces
 //!   every request, answer, renewal, backoff, rejection and change of status, naming
 //!   tokens by a fingerprint ([`fingerprint`]), never by their value.
@@ -84,15 +91,15 @@ mod builder;
 mod manager;
 #[cfg(feature = "middleware")]
 mod middleware;
-mod reports;
 mod task;
 pub mod transport;
 
 pub use crate::builder::{StartError, TokenManagerBuilder};
-pub use crate::manager::{Closed, TokenManager};
+pub use crate::manager::TokenManager;
 #[cfg(feature = "middleware")]
 pub use crate::middleware::{BearerAuth, BearerAuthError, InvalidOrigin};
 pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{
-    FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreKey, WaitError,
+    Closed, FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError,
+    StoreKey, WaitError,
 };

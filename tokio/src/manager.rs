@@ -6,57 +6,44 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oauth_lifecycle::{Dialect, Generation, Policy, Status};
-use oauth_lifecycle_adapter::{PublishedToken, Readiness, WaitError};
-use tokio::sync::mpsc;
+use oauth_lifecycle_adapter::{
+    Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell, WaitError,
+};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::builder::{StartError, TokenManagerBuilder};
-use crate::task::{Control, Shared};
 
 /// Keeps one OAuth session's access token fresh in a background task, and hands it to
 /// any number of callers.
 ///
 /// Cloning is cheap and every clone speaks to the same task. Reading a valid token takes
 /// no lock and reads no clock ([`with_token`](Self::with_token)); callers without one
-/// wait, for as long as they choose ([`token`](Self::token)). Dropping the last clone
-/// aborts the task; [`shutdown`](Self::shutdown) stops it and waits for it, revoking the
-/// session first if the manager was built with
-/// [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown).
+/// wait, for as long as they choose ([`token`](Self::token)).
+/// [`shutdown`](Self::shutdown) stops the task and waits for it, revoking the session
+/// first if the manager was built with
+/// [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown); dropping the last
+/// clone starts the same sequence without waiting for it.
 #[derive(Clone)]
 pub struct TokenManager {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    shared: Arc<Shared>,
-    control: mpsc::UnboundedSender<Control>,
+    cell: Arc<TokenCell>,
+    mailbox: Arc<Mailbox>,
     /// Taken by the first `shutdown`; later ones wait on the lock, then find it gone.
-    task: tokio::sync::Mutex<Option<TaskHandle>>,
+    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     revoke_on_shutdown: bool,
 }
 
-/// The task's join handle, which aborts the task when dropped: no task outlives its
-/// manager, not even after a `shutdown` future was dropped half-way.
-struct TaskHandle(JoinHandle<()>);
-
-impl Drop for TaskHandle {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
+/// The last clone is gone: the task stops by itself, as `shutdown` would have it
+/// (revoking first if asked), without anyone waiting for it.
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The task is aborted with its handle; waiters learn it at once.
-        self.shared.cell.close();
+        self.mailbox.stop(self.revoke_on_shutdown);
     }
 }
-
-/// Why a command was not delivered: the manager is shut down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the token manager is shut down")]
-pub struct Closed;
 
 impl TokenManager {
     /// Starts a manager for `dialect` with `policy`, and its background task: the
@@ -78,16 +65,16 @@ impl TokenManager {
     }
 
     pub(crate) fn new(
-        shared: Arc<Shared>,
-        control: mpsc::UnboundedSender<Control>,
+        cell: Arc<TokenCell>,
+        mailbox: Arc<Mailbox>,
         task: JoinHandle<()>,
         revoke_on_shutdown: bool,
     ) -> Self {
         TokenManager {
             inner: Arc::new(Inner {
-                shared,
-                control,
-                task: tokio::sync::Mutex::new(Some(TaskHandle(task))),
+                cell,
+                mailbox,
+                task: tokio::sync::Mutex::new(Some(task)),
                 revoke_on_shutdown,
             }),
         }
@@ -107,7 +94,7 @@ impl TokenManager {
     /// ```
     #[inline]
     pub fn with_token<R>(&self, read: impl FnOnce(&PublishedToken) -> R) -> Option<R> {
-        self.inner.shared.cell.with(read)
+        self.inner.cell.with(read)
     }
 
     /// The current token, or the next one, waiting at most `timeout`.
@@ -135,7 +122,7 @@ impl TokenManager {
         after: Option<Generation>,
         timeout: Duration,
     ) -> Result<Arc<PublishedToken>, WaitError> {
-        let cell = &self.inner.shared.cell;
+        let cell = &self.inner.cell;
         // The fast path registers no listener.
         match cell.readiness(after) {
             Readiness::Ready(token) => return Ok(token),
@@ -176,7 +163,7 @@ impl TokenManager {
     /// was already replaced changes nothing, so many callers may report the same 401.
     /// Takes no lock; wakes the task only if no report was pending.
     pub fn report_unauthorized(&self, generation: Generation) {
-        self.inner.shared.reports.unauthorized(generation);
+        self.inner.mailbox.report_unauthorized(generation);
     }
 
     /// Reports that a call with the token of `generation` succeeded, for dialects whose
@@ -184,87 +171,98 @@ impl TokenManager {
     /// for other dialects.
     #[inline]
     pub fn report_call_succeeded(&self, generation: Generation) {
-        if self.inner.shared.sliding {
-            self.inner.shared.reports.succeeded(generation);
-        }
+        self.inner.mailbox.report_call_succeeded(generation);
     }
 
     /// Where the session stands: ready, renewing, waiting after a failure, needing a
     /// login, or revoked.
     pub fn status(&self) -> Status {
-        self.inner.shared.cell.status()
+        self.inner.cell.status()
     }
 
     /// The temporary failure the session is backing off from (a 5xx, a timeout, a refused
     /// connection, a 429), until the next token is issued: why [`Status::Waiting`]
     /// waits. Permanent failures are in [`Status::NeedsLogin`].
     pub fn last_failure(&self) -> Option<oauth_lifecycle::Error> {
-        self.inner.shared.cell.last_failure()
+        self.inner.cell.last_failure()
     }
 
     /// Whether the manager was shut down.
     pub fn is_closed(&self) -> bool {
-        self.inner.shared.cell.is_closed()
+        self.inner.cell.is_closed()
     }
 
     /// Asks for a login now, clearing a halt: after the credentials were fixed, or to
-    /// retry a permanent failure deliberately. Backoffs still apply.
-    pub fn login(&self) -> Result<(), Closed> {
-        self.command(Control::Login)
+    /// retry a permanent failure deliberately. Backoffs still apply. Resolves once the
+    /// task has applied it, so that [`status`](Self::status) and [`token`](Self::token)
+    /// already see its effect; the task applies it at once, even while a request is out.
+    pub async fn login(&self) -> Result<(), Closed> {
+        self.command(Command::Login).await
     }
 
     /// Asks for a new token now, ahead of the refresh moment: to force a renewal, or when
     /// more time must be left than the current token has. The current token is still
     /// handed out until the new one arrives (wait for it with `token_newer_than`); with a
     /// renewal already under way, this adds nothing. Backoffs and request budgets still
-    /// apply.
-    pub fn renew(&self) -> Result<(), Closed> {
-        self.command(Control::Renew)
+    /// apply. Resolves once applied.
+    pub async fn renew(&self) -> Result<(), Closed> {
+        self.command(Command::Renew).await
     }
 
-    /// Revokes the session: the token is withdrawn at once, then the provider is asked to
-    /// revoke the refresh and access tokens (RFC 7009) where it can. No token is handed
-    /// out afterwards.
-    pub fn revoke(&self) -> Result<(), Closed> {
-        self.command(Control::Revoke)
+    /// Revokes the session. Resolves once applied: the token is withdrawn and the status
+    /// is [`Status::Revoked`]; the provider is then asked to revoke the refresh and access
+    /// tokens (RFC 7009) where it can, and [`shutdown`](Self::shutdown) waits for that.
+    pub async fn revoke(&self) -> Result<(), Closed> {
+        self.command(Command::Revoke).await
+    }
+
+    /// Resolves once the task has applied every report and command made before this
+    /// call, and read the clock: what a caller reads afterwards shows their effect, or
+    /// that they had none.
+    pub async fn flush(&self) -> Result<(), Closed> {
+        self.command(Command::Flush).await
+    }
+
+    /// How many callers are waiting for a token right now, in [`token`](Self::token) or
+    /// [`token_newer_than`](Self::token_newer_than): for diagnostics and tests. It takes a
+    /// lock the readers never take.
+    pub fn waiters(&self) -> usize {
+        self.inner.cell.waiters()
     }
 
     /// Tells the task to read the clock again now: after a clock given to
-    /// [`TokenManagerBuilder::clock`] was moved. (A system clock needs no telling.)
+    /// [`TokenManagerBuilder::clock`] was moved. (A moved system clock is noticed within
+    /// a second.)
     pub fn clock_moved(&self) {
-        self.inner.shared.reports.wake();
+        self.inner.mailbox.wake();
     }
 
-    fn command(&self, control: Control) -> Result<(), Closed> {
-        if self.is_closed() {
-            return Err(Closed);
-        }
-        self.inner.control.send(control).map_err(|_| Closed)
+    async fn command(&self, command: Command) -> Result<(), Closed> {
+        self.inner.mailbox.command(command).wait().await
     }
 
     /// Stops the background task and waits until it has ended, revoking the session
     /// first if the manager was built with
-    /// [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown). A request in flight
-    /// is abandoned, unless a revocation follows it. Every clone is shut down with it:
-    /// waiters get [`WaitError::Closed`].
+    /// [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown). A renewal out is
+    /// awaited, so that its result is stored. Every clone is shut down with it: waiters
+    /// get [`WaitError::Closed`].
     pub async fn shutdown(self) {
         let mut task = self.inner.task.lock().await;
-        let Some(mut handle) = task.take() else {
+        let Some(handle) = task.take() else {
             return;
         };
-        let revoke = self.inner.revoke_on_shutdown && !self.is_closed();
-        let _ = self.inner.control.send(Control::Shutdown { revoke });
-        // The task ends by itself; it only fails to if it panicked or was aborted.
-        let _ = (&mut handle.0).await;
-        self.inner.shared.cell.close();
+        self.inner.mailbox.stop(self.inner.revoke_on_shutdown);
+        // The task ends by itself; it only fails to if it panicked.
+        let _ = handle.await;
+        self.inner.cell.close();
     }
 }
 
 impl fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenManager")
-            .field("cell", &self.inner.shared.cell)
-            .field("sliding", &self.inner.shared.sliding)
+            .field("cell", &self.inner.cell)
+            .field("mailbox", &self.inner.mailbox)
             .field("revoke_on_shutdown", &self.inner.revoke_on_shutdown)
             .finish_non_exhaustive()
     }

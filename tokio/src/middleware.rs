@@ -5,9 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use oauth_lifecycle::http;
-use oauth_lifecycle::resource::{classify, ResourceVerdict};
+use oauth_lifecycle::http::{self, Uri};
 use oauth_lifecycle::Generation;
+use oauth_lifecycle_adapter::origin::{AllowedOrigins, Origin, Verdict};
 use oauth_lifecycle_adapter::WaitError;
 use reqwest::header::AUTHORIZATION;
 use reqwest::{Request, Response, Url};
@@ -15,18 +15,24 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::manager::TokenManager;
 
+pub use oauth_lifecycle_adapter::origin::InvalidOrigin;
+
 /// Attaches `Authorization: Bearer …` from a [`TokenManager`] to requests for the origins
 /// it is configured with, and recovers from a rejected token once.
 ///
-/// For a request to an allowed origin (scheme, host and port, as
-/// [`allow_origin`](Self::allow_origin) was given them):
+/// It is made with the first origin to send the token to ([`new`](Self::new));
+/// [`allow_origin`](Self::allow_origin) adds more. There is no way to build one that
+/// sends the token nowhere.
+///
+/// For a request to an allowed origin (scheme, host and port; a port not written is the
+/// scheme's default; see [`Origin`]):
 ///
 /// 1. The current token goes into `Authorization` (marked sensitive), replacing any
 ///    header the request had. With no token yet, the request waits for one at most
 ///    [`wait`](Self::wait) and fails with [`BearerAuthError`] if none comes.
-/// 2. The answer is classified with
-///    [`classify_response`](oauth_lifecycle::resource::classify_response). A rejected token
-///    ([`TokenRejected`](ResourceVerdict::TokenRejected)) is reported with its generation;
+/// 2. The answer is classified ([`Origin::verdict`], with
+///    [`classify`](oauth_lifecycle::resource::classify)'s rules). A rejected token
+///    ([`TokenRejected`](Verdict::TokenRejected)) is reported with its generation;
 ///    if the request's body can be cloned, the request is sent **once** more with a newer
 ///    token (waiting at most [`wait`](Self::wait) for it). Whatever that second answer
 ///    is, it is returned: a second 401 is never retried. A request with a streaming body,
@@ -43,7 +49,7 @@ use crate::manager::TokenManager;
 /// # fn f(tokens: oauth_lifecycle_tokio::TokenManager) -> Result<(), Box<dyn std::error::Error>> {
 /// use oauth_lifecycle_tokio::BearerAuth;
 ///
-/// let auth = BearerAuth::new(tokens).allow_origin("https://api.example.com")?;
+/// let auth = BearerAuth::new(tokens, "https://api.example.com")?;
 /// let api = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(auth)
 ///     .build();
@@ -53,7 +59,7 @@ use crate::manager::TokenManager;
 #[derive(Clone)]
 pub struct BearerAuth {
     manager: TokenManager,
-    origins: Vec<Origin>,
+    origins: AllowedOrigins,
     wait: Duration,
 }
 
@@ -62,70 +68,29 @@ pub struct BearerAuth {
 #[non_exhaustive]
 pub enum BearerAuthError {
     /// No token to send: the wait's reason, with the session's status or the core's
-    /// reason why none will come.
+    /// reason why none will come. The message says it; it is not repeated as a source.
     #[error("no access token to send: {0}")]
-    NoToken(#[source] WaitError),
-}
-
-/// A URL that cannot name an origin (no host, or a scheme without a known port).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not an origin: {0}")]
-pub struct InvalidOrigin(String);
-
-/// Scheme, host and port: where a token may go.
-#[derive(Clone, PartialEq, Eq)]
-struct Origin {
-    scheme: String,
-    host: String,
-    port: u16,
-}
-
-impl Origin {
-    fn of(url: &Url) -> Option<Origin> {
-        Some(Origin {
-            scheme: url.scheme().to_owned(),
-            host: url.host_str()?.to_owned(),
-            port: url.port_or_known_default()?,
-        })
-    }
-
-    fn matches(&self, url: &Url) -> bool {
-        url.scheme() == self.scheme
-            && url.host_str() == Some(self.host.as_str())
-            && url.port_or_known_default() == Some(self.port)
-    }
-}
-
-impl fmt::Debug for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
-    }
+    NoToken(WaitError),
 }
 
 /// The default bound on waiting for a token.
 const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 impl BearerAuth {
-    /// A layer over `manager` that sends the token nowhere until origins are allowed.
-    pub fn new(manager: TokenManager) -> Self {
-        BearerAuth {
+    /// A layer that sends the token of `manager` to `origin`: its scheme, host and port
+    /// (the scheme's default port when none is written); a path is ignored.
+    /// `https://api.example.com` allows `https://api.example.com:443/…` and nothing else.
+    pub fn new(manager: TokenManager, origin: &str) -> Result<Self, InvalidOrigin> {
+        Ok(BearerAuth {
             manager,
-            origins: Vec::new(),
+            origins: AllowedOrigins::new(origin)?,
             wait: DEFAULT_WAIT,
-        }
+        })
     }
 
-    /// Sends the token to `origin`: its scheme, host and port (a default port when none is
-    /// written); a path is ignored. `https://api.example.com` allows
-    /// `https://api.example.com:443/…` and nothing else.
+    /// Sends the token to `origin` too, by the same rules as [`new`](Self::new).
     pub fn allow_origin(mut self, origin: &str) -> Result<Self, InvalidOrigin> {
-        let parsed = Url::parse(origin)
-            .ok()
-            .and_then(|url| Origin::of(&url))
-            .ok_or_else(|| InvalidOrigin(origin.to_owned()))?;
-        if !self.origins.contains(&parsed) {
-            self.origins.push(parsed);
-        }
+        self.origins.allow(origin)?;
         Ok(self)
     }
 
@@ -141,10 +106,21 @@ impl BearerAuth {
         &self.manager
     }
 
+    /// The origins it sends the token to.
+    pub fn origins(&self) -> &AllowedOrigins {
+        &self.origins
+    }
+
     /// The allowed origin `url` belongs to, if any.
     fn origin_of(&self, url: &Url) -> Option<&Origin> {
-        self.origins.iter().find(|origin| origin.matches(url))
+        self.origins.origin_of(&origin_uri(url)?)
     }
+}
+
+/// The origin part of `url` (scheme, host, port) as an [`http::Uri`], which the shared
+/// rules read; `None` for a URL without one (`data:`, `file:`…), where no token goes.
+fn origin_uri(url: &Url) -> Option<Uri> {
+    url.origin().ascii_serialization().parse().ok()
 }
 
 impl fmt::Debug for BearerAuth {
@@ -178,9 +154,8 @@ impl Middleware for BearerAuth {
             .insert(AUTHORIZATION, token.header_value().clone());
         drop(token);
         let response = next.clone().run(request, extensions).await?;
-        match self.verdict(&response, origin, generation) {
-            Verdict::Rejected => {}
-            Verdict::Done => return Ok(response),
+        if self.verdict(&response, origin, generation) != Verdict::TokenRejected {
+            return Ok(response);
         }
         let Some(mut retry) = retry else {
             tracing::debug!(
@@ -214,38 +189,30 @@ impl Middleware for BearerAuth {
     }
 }
 
-/// What an API's answer means for the middleware.
-enum Verdict {
-    /// The token was rejected (and reported).
-    Rejected,
-    /// Anything else: the answer goes back to the caller.
-    Done,
-}
-
 impl BearerAuth {
     /// Classifies `response` to a request for `origin` sent with token `generation`, and
     /// reports it.
     fn verdict(&self, response: &Response, origin: &Origin, generation: Generation) -> Verdict {
         // After a redirect to another origin the token was not sent (reqwest removes it):
         // that answer says nothing about it.
-        if !origin.matches(response.url()) {
-            return Verdict::Done;
-        }
-        match classify(response.status(), response.headers()) {
-            ResourceVerdict::Accepted => {
-                self.manager.report_call_succeeded(generation);
-                Verdict::Done
+        let verdict = match origin_uri(response.url()) {
+            Some(answered_by) => {
+                origin.verdict(&answered_by, response.status(), response.headers())
             }
-            ResourceVerdict::TokenRejected => {
+            None => Verdict::Other,
+        };
+        match verdict {
+            Verdict::Accepted => self.manager.report_call_succeeded(generation),
+            Verdict::TokenRejected => {
                 tracing::debug!(
                     generation = generation.get(),
                     status = response.status().as_u16(),
                     "token rejected by the API"
                 );
                 self.manager.report_unauthorized(generation);
-                Verdict::Rejected
             }
-            _ => Verdict::Done,
+            _ => {}
         }
+        verdict
     }
 }

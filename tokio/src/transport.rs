@@ -6,18 +6,20 @@
 use std::time::Duration;
 
 use oauth_lifecycle::http;
-use oauth_lifecycle::TransportError;
-use oauth_lifecycle_adapter::transport::CappedBody;
+use oauth_lifecycle::{Policy, TransportError};
+use oauth_lifecycle_adapter::transport::{connect_timeout, CappedBody};
 
-/// The client a manager sends token requests with when it is given none: it follows no
-/// redirect (a 307 or 308 would carry a form body holding credentials wherever the
-/// token endpoint points; a 3xx goes back to the core as an answer) and keeps no idle
-/// connection (token requests are minutes apart, and a request on a pooled connection
-/// the server has just closed would have an unknown outcome, spending a single-use
-/// refresh token).
-pub fn default_client() -> reqwest::Result<reqwest::Client> {
+/// The client a manager sends token requests with when it is given none, under the
+/// adapters' one transport policy ([`oauth_lifecycle_adapter::transport`]): no redirect
+/// (a 3xx goes back to the core as an answer, and a form body holding credentials is
+/// never re-sent elsewhere), a connect timeout shorter than the request's deadline (a
+/// server that never accepts the connection is known not to have the request), and no
+/// idle connection kept (a request on a pooled connection the server has just closed
+/// would have an unknown outcome, spending a single-use refresh token).
+pub fn default_client(policy: &Policy) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(connect_timeout(policy))
         .pool_max_idle_per_host(0)
         .build()
 }

@@ -67,11 +67,7 @@ async fn the_token_goes_to_allowed_origins_only() {
     } = provider();
     let api = Loopback::start(|_| Answer::status(200)).await;
     let other = Loopback::start(|_| Answer::status(200)).await;
-    let api_client = client(
-        BearerAuth::new(manager.clone())
-            .allow_origin(&api.origin())
-            .unwrap(),
-    );
+    let api_client = client(BearerAuth::new(manager.clone(), &api.origin()).unwrap());
     let token = manager.token(PATIENCE).await.unwrap();
 
     let response = api_client.get(api.url("/orders")).send().await.unwrap();
@@ -110,11 +106,7 @@ async fn a_rejected_token_is_renewed_and_the_request_retried_once_with_the_new_o
         }
     })
     .await;
-    let api_client = client(
-        BearerAuth::new(manager.clone())
-            .allow_origin(&api.origin())
-            .unwrap(),
-    );
+    let api_client = client(BearerAuth::new(manager.clone(), &api.origin()).unwrap());
 
     let response = api_client
         .post(api.url("/orders"))
@@ -142,11 +134,7 @@ async fn a_second_rejection_is_returned_as_is() {
         front: _front,
     } = provider();
     let api = Loopback::start(|_| Answer::status(401).header(REJECTED.0, REJECTED.1)).await;
-    let api_client = client(
-        BearerAuth::new(manager.clone())
-            .allow_origin(&api.origin())
-            .unwrap(),
-    );
+    let api_client = client(BearerAuth::new(manager.clone(), &api.origin()).unwrap());
     let first = manager.token(PATIENCE).await.unwrap();
 
     let response = api_client.get(api.url("/orders")).send().await.unwrap();
@@ -164,11 +152,7 @@ async fn a_streaming_body_is_never_retried() {
         front: _front,
     } = provider();
     let api = Loopback::start(|_| Answer::status(401).header(REJECTED.0, REJECTED.1)).await;
-    let api_client = client(
-        BearerAuth::new(manager.clone())
-            .allow_origin(&api.origin())
-            .unwrap(),
-    );
+    let api_client = client(BearerAuth::new(manager.clone(), &api.origin()).unwrap());
     let first = manager.token(PATIENCE).await.unwrap();
 
     let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![Ok(b"once, "), Ok(b"only")];
@@ -203,8 +187,7 @@ async fn a_redirect_to_another_origin_carries_no_token() {
     let target = elsewhere.url("/landing");
     let api = Loopback::start(move |_| Answer::status(302).header("location", &target)).await;
     let api_client = client(
-        BearerAuth::new(manager.clone())
-            .allow_origin(&api.origin())
+        BearerAuth::new(manager.clone(), &api.origin())
             .unwrap()
             .allow_origin(&elsewhere.origin())
             .unwrap(),
@@ -236,11 +219,7 @@ async fn no_token_is_a_typed_error_not_a_request() {
         .unwrap();
     let manager = TokenManager::start(dialect, Policy::default()).unwrap();
     let api = Loopback::start(|_| Answer::status(200)).await;
-    let api_client = client(
-        BearerAuth::new(manager)
-            .allow_origin(&api.origin())
-            .unwrap(),
-    );
+    let api_client = client(BearerAuth::new(manager, &api.origin()).unwrap());
 
     let error = api_client.get(api.url("/orders")).send().await.unwrap_err();
     let reqwest_middleware::Error::Middleware(error) = error else {
@@ -264,11 +243,7 @@ async fn no_token_is_a_typed_error_not_a_request() {
 async fn successful_calls_slide_a_convirza_v3_token() {
     let clock = DrivenClock::new(START);
     let (front, manager) = convirza_v3(&clock);
-    let api_client = client(
-        BearerAuth::new(manager.clone())
-            .allow_origin(&front.base_url())
-            .unwrap(),
-    );
+    let api_client = client(BearerAuth::new(manager.clone(), &front.base_url()).unwrap());
     manager.token(PATIENCE).await.unwrap();
     for day in 1..=3 {
         advance(&clock, &manager, Duration::days(1));

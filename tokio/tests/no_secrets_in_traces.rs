@@ -129,7 +129,7 @@ async fn no_secret_reaches_the_traces() {
     let store = Arc::new(MemoryStore::new());
     let manager = TokenManager::builder(standard(&front, "emulated-secret"), renew_on_401())
         .clock(reading(&clock))
-        .shared_store(Arc::clone(&store) as Arc<dyn SessionStore>)
+        .store(Arc::clone(&store) as Arc<dyn SessionStore>)
         .name("standard")
         .revoke_on_shutdown(true)
         .start()
@@ -175,9 +175,8 @@ async fn no_secret_reaches_the_traces() {
     #[cfg(feature = "middleware")]
     {
         // Through the middleware: the provider ends every session, the API's 401 renews.
-        let auth = oauth_lifecycle_tokio::BearerAuth::new(manager.clone())
-            .allow_origin(&front.base_url())
-            .unwrap();
+        let auth =
+            oauth_lifecycle_tokio::BearerAuth::new(manager.clone(), &front.base_url()).unwrap();
         let api = reqwest_middleware::ClientBuilder::new(api_client())
             .with(auth)
             .build();
@@ -213,7 +212,7 @@ async fn no_secret_reaches_the_traces() {
         Policy::default(),
     )
     .clock(reading(&clock))
-    .shared_store(Arc::clone(&v3_store) as Arc<dyn SessionStore>)
+    .store(Arc::clone(&v3_store) as Arc<dyn SessionStore>)
     .name("convirza-v3")
     .start()
     .unwrap();
@@ -233,7 +232,7 @@ async fn no_secret_reaches_the_traces() {
         .await
         .unwrap();
     secrets.collect(&v3, &v3_store);
-    v3.revoke().unwrap();
+    v3.revoke().await.unwrap();
     eventually("the revocation", || {
         (v3.status() == Status::Revoked).then_some(())
     })
@@ -254,7 +253,7 @@ async fn no_secret_reaches_the_traces() {
             .unwrap(),
         Policy::default(),
     )
-    .shared_store(Arc::clone(&dot_store) as Arc<dyn SessionStore>)
+    .store(Arc::clone(&dot_store) as Arc<dyn SessionStore>)
     .name("django-oauth-toolkit")
     .revoke_on_shutdown(true)
     .start()

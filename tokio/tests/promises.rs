@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration as StdDuration;
 
@@ -34,12 +33,7 @@ fn front(clock: &DrivenClock) -> Arc<Front> {
 }
 
 fn dialect(front: &Front) -> Standard {
-    Standard::builder(front.url("/token"), "emulated-client")
-        .client_secret("emulated-secret")
-        .password("alice", "alice-password")
-        .revocation_url(front.url("/revoke"))
-        .build()
-        .unwrap()
+    oauth_lifecycle_testkit::standard(front)
 }
 
 fn start(front: &Front, clock: &DrivenClock, name: &str) -> TokenManager {
@@ -101,19 +95,14 @@ async fn ten_thousand_waiters_during_one_renewal_cause_one_token_request() {
         "the rejected token is withdrawn"
     );
 
-    let waiting = Arc::new(AtomicUsize::new(0));
     let callers: Vec<_> = (0..CALLERS)
         .map(|_| {
             let manager = manager.clone();
-            let waiting = Arc::clone(&waiting);
-            tokio::spawn(async move {
-                waiting.fetch_add(1, Ordering::Relaxed);
-                manager.token(PATIENCE).await
-            })
+            tokio::spawn(async move { manager.token(PATIENCE).await })
         })
         .collect();
-    eventually("every caller to ask", || {
-        (waiting.load(Ordering::Relaxed) == CALLERS).then_some(())
+    eventually("every caller waits", || {
+        (manager.waiters() == CALLERS).then_some(())
     })
     .await;
     assert_eq!(manager.status(), Status::Renewing);
@@ -238,7 +227,7 @@ async fn unauthorized_reports_count_by_generation() {
 }
 
 /// `shutdown` ends the task before it returns and fails every waiter with `Closed`;
-/// dropping the last handle aborts it; neither leaves a task behind.
+/// dropping the last handle stops it in the background; neither leaves a task behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_and_drop_leave_no_task_behind() {
     let runtime = tokio::runtime::Handle::current();
@@ -260,15 +249,27 @@ async fn shutdown_and_drop_leave_no_task_behind() {
         let manager = manager.clone();
         async move { manager.token(PATIENCE).await }
     });
+    eventually("the waiter waits", || {
+        (manager.waiters() == 1).then_some(())
+    })
+    .await;
     let clone = manager.clone();
-    bounded("shutdown", manager.shutdown()).await;
+    let shutdown = tokio::spawn(manager.shutdown());
+    // The renewal out spends a single-use refresh token: the stop awaits its answer, and
+    // the session gives up on it at its deadline.
+    advance(
+        &clock,
+        &clone,
+        Policy::default().response_timeout + oauth_lifecycle::time::Duration::SECOND,
+    );
+    bounded("shutdown", shutdown).await.unwrap();
     assert_eq!(
         bounded("the waiter", waiter).await.unwrap().unwrap_err(),
         WaitError::Closed
     );
     assert!(clone.is_closed());
     assert_eq!(clone.token(PATIENCE).await.unwrap_err(), WaitError::Closed);
-    assert!(clone.login().is_err());
+    assert!(clone.login().await.is_err());
     drop(clone);
     eventually("no task left after shutdown", || {
         (alive() == baseline).then_some(())
@@ -319,7 +320,7 @@ async fn a_restart_resumes_from_the_store_without_logging_in() {
     let start = || {
         TokenManager::builder(dialect(&front), Policy::default())
             .clock(reading(&clock))
-            .shared_store(Arc::clone(&store))
+            .store(Arc::clone(&store))
             .start()
             .unwrap()
     };
@@ -343,7 +344,7 @@ async fn renew_replaces_the_token_early_and_serves_the_old_one_meanwhile() {
     let first = manager.token(PATIENCE).await.unwrap();
 
     let held = hold(&front);
-    manager.renew().unwrap();
+    manager.renew().await.unwrap();
     eventually("the renewal to reach the provider", || {
         (front.stats().auth_requests == 2).then_some(())
     })

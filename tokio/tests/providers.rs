@@ -74,7 +74,7 @@ where
     assert_eq!(front.stats().auth_requests, 2, "{name}");
 
     // Revocation.
-    manager.revoke().unwrap();
+    manager.revoke().await.unwrap();
     eventually("the revocation", || {
         (manager.status() == Status::Revoked
             && front.stats().auth_requests == 2 + expect.revocation_requests)

@@ -9,7 +9,10 @@ use oauth_lifecycle::dialect::{ClientAuth, Grant, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{AccessToken, Dialect, Error, Policy, RefreshToken, Session, Status};
 use oauth_lifecycle_adapter::transport::now;
-use oauth_lifecycle_testkit::*;
+use oauth_lifecycle_testkit::{
+    mint_oidc_refresh_token, send, start_django_oauth_toolkit, start_oidc_provider,
+    DOT_PASSWORD_CLIENT, DOT_USER, OIDC_BASIC_CLIENT, OIDC_POST_CLIENT,
+};
 use oauth_lifecycle_tokio::{MemoryStore, SessionStore, TokenManager, WaitError};
 use support::*;
 
@@ -92,7 +95,7 @@ async fn oidc_provider_client_credentials_renewal_and_revocation() {
             .unwrap();
         assert_ne!(second.secret(), first.secret(), "{auth:?}");
 
-        manager.revoke().unwrap();
+        manager.revoke().await.unwrap();
         eventually("the revocation", || {
             (manager.status() == Status::Revoked).then_some(())
         })
@@ -140,7 +143,7 @@ async fn oidc_provider_refresh_rotation_and_revocation_of_an_adopted_grant() {
     let minted = mint_oidc_refresh_token(&peer, id);
     let store = store_adopting(dialect(), minted.clone());
     let manager = TokenManager::builder(dialect(), policy())
-        .shared_store(Arc::clone(&store) as Arc<dyn SessionStore>)
+        .store(Arc::clone(&store) as Arc<dyn SessionStore>)
         .start()
         .unwrap();
     let adopted = manager.token(PATIENCE).await.unwrap();
@@ -165,7 +168,7 @@ async fn oidc_provider_refresh_rotation_and_revocation_of_an_adopted_grant() {
     );
 
     // Revocation of both tokens: the rotated refresh token is dead afterwards.
-    manager.revoke().unwrap();
+    manager.revoke().await.unwrap();
     eventually("the revocation", || {
         (manager.status() == Status::Revoked).then_some(())
     })
@@ -192,7 +195,7 @@ async fn django_oauth_toolkit_password_grant_rotation_reuse_and_revocation() {
     };
     let store = Arc::new(MemoryStore::new());
     let manager = TokenManager::builder(dialect(), policy())
-        .shared_store(Arc::clone(&store) as Arc<dyn SessionStore>)
+        .store(Arc::clone(&store) as Arc<dyn SessionStore>)
         .revoke_on_shutdown(true)
         .start()
         .unwrap();

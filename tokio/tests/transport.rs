@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use oauth_lifecycle::http;
-use oauth_lifecycle::TransportError;
+use oauth_lifecycle::{Policy, TransportError};
 use oauth_lifecycle_emulator::{
     Clock, HttpFront, InjectedFailure, StandardServer, StandardServerConfig, TransportFault,
 };
@@ -109,7 +109,7 @@ async fn every_answer_is_a_response_and_every_failure_says_whether_the_request_l
             Failed(OutcomeUnknown),
         ),
     ];
-    let client = default_client().unwrap();
+    let client = default_client(&Policy::default()).unwrap();
     for (name, setup, expect) in rows {
         let front = HttpFront::start(
             StandardServer::new(StandardServerConfig::default()),
@@ -162,7 +162,7 @@ async fn the_default_client_follows_no_redirect() {
     let target = elsewhere.url("/collect");
     let endpoint = Loopback::start(move |_| Answer::status(307).header("location", &target)).await;
     let response = send(
-        &default_client().unwrap(),
+        &default_client(&Policy::default()).unwrap(),
         token_request(&endpoint.url("/token")),
         Duration::from_secs(5),
         CAP,
@@ -185,7 +185,7 @@ async fn the_request_goes_out_as_built() {
     let request = token_request(&endpoint.url("/token?x=1"));
     let body = request.body().clone();
     send(
-        &default_client().unwrap(),
+        &default_client(&Policy::default()).unwrap(),
         request,
         Duration::from_secs(5),
         CAP,

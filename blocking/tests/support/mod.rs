@@ -5,11 +5,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
-use oauth_lifecycle::dialect::{
-    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, Standard,
-};
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::{http, Dialect, Policy};
 use oauth_lifecycle_blocking::{PublishedToken, TokenManagerBuilder};
@@ -19,65 +15,21 @@ use oauth_lifecycle_emulator::{
 use serde_json::Value;
 use time::macros::utc_datetime;
 
-/// The longest any single wait in a test may take before it fails.
-pub const PATIENCE: Duration = Duration::from_secs(15);
+// The providers' dialects pointed at an emulator, each taking the front that serves it:
+// `standard` for a `StandardServer` with its default configuration (password grant,
+// client secret, revocation), `convirza_v2` against `StandardServerConfig::convirza_v2()`,
+// `convirza_v3` against `ConvirzaV3Server`, `convercus` (password grant) against
+// `StandardServerConfig::keycloak("abc-staging")`, `convercus_legacy` against
+// `ConvercusLegacyServer`; the wait for a condition; the standard emulator's default
+// client and user; the bound on every wait.
+#[allow(unused_imports)] // each test uses some
+pub use oauth_lifecycle_testkit::{
+    convercus, convercus_legacy, convirza_v2, convirza_v3, eventually, standard, PATIENCE,
+    STANDARD_CLIENT as CLIENT, STANDARD_USER as USER,
+};
 
 /// Where simulated time starts.
 pub const START: UtcDateTime = utc_datetime!(2026-04-01 08:00:00);
-
-/// Credentials of the standard emulator's default client and user.
-pub const CLIENT: (&str, &str) = ("emulated-client", "emulated-secret");
-pub const USER: (&str, &str) = ("alice", "alice-password");
-
-/// The standard dialect for a [`oauth_lifecycle_emulator::StandardServer`] with its
-/// default configuration: password grant, client secret, revocation.
-pub fn standard<E>(front: &HttpFront<E>) -> Standard {
-    Standard::builder(front.url("/token"), CLIENT.0)
-        .client_secret(CLIENT.1)
-        .password(USER.0, USER.1)
-        .revocation_url(front.url("/revoke"))
-        .build()
-        .expect("a valid dialect")
-}
-
-/// Convirza V2 against `StandardServerConfig::convirza_v2()`.
-pub fn convirza_v2<E>(front: &HttpFront<E>) -> ConvirzaV2 {
-    ConvirzaV2::builder(
-        "system",
-        "convirza-v2-secret",
-        "user@convirza.com",
-        "mySecurePassword123",
-    )
-    .token_url(front.url("/oauth/token"))
-    .build()
-    .expect("a valid dialect")
-}
-
-/// Convirza V3 against `ConvirzaV3Server` with its default configuration.
-pub fn convirza_v3<E>(front: &HttpFront<E>) -> ConvirzaV3 {
-    ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(front.base_url())
-        .build()
-        .expect("a valid dialect")
-}
-
-/// Convercus (a Keycloak realm) against `StandardServerConfig::keycloak("abc-staging")`,
-/// with the password grant.
-pub fn convercus<E>(front: &HttpFront<E>) -> Convercus {
-    Convercus::builder("ABC", Environment::Staging, "convercus-secret")
-        .auth_url(front.base_url())
-        .password("api-user", "api-password")
-        .build()
-        .expect("a valid dialect")
-}
-
-/// Convercus legacy against `ConvercusLegacyServer` with its default configuration.
-pub fn convercus_legacy<E>(front: &HttpFront<E>) -> ConvercusLegacy {
-    ConvercusLegacy::builder("ACME", "api-user", "api-password", Environment::Production)
-        .api_url(front.base_url())
-        .build()
-        .expect("a valid dialect")
-}
 
 /// An emulator served on 127.0.0.1 in simulated time, for a manager reading the same
 /// clock.
@@ -203,15 +155,6 @@ impl<E: Emulator> Emulator for Tap<E> {
 
     fn stats(&self) -> &ServerStats {
         self.inner.stats()
-    }
-}
-
-/// Waits until `condition` holds, checking every millisecond, for at most [`PATIENCE`].
-pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

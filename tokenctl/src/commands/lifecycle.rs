@@ -59,7 +59,7 @@ pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Fail
         // in by itself; one that is fine stays as it is.
         let after = match &stored {
             Some((Status::NeedsLogin { .. }, generation)) => {
-                running.manager.login();
+                running.manager.login().map_err(Failure::closed)?;
                 Some(*generation)
             }
             _ => None,
@@ -145,7 +145,7 @@ pub(crate) fn revoke(
             let dialect = dialects::build(name, profile, &secrets, scope)?;
             with_dialect!(dialect, sends, |dialect| {
                 let running = Running::start(dialect, sends, policy.clone(), store.clone(), name)?;
-                running.manager.revoke();
+                running.manager.revoke().map_err(Failure::closed)?;
                 // Dropping it waits for the revocation requests.
                 drop(running);
                 Ok::<(), Failure>(())

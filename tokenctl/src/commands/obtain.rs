@@ -132,7 +132,7 @@ fn renew(
             // The stored token is published first; then the renewal is asked for.
             let current = running.token(None, context.deadline())?;
             if current.generation() == generation {
-                running.manager.renew();
+                running.manager.renew().map_err(Failure::closed)?;
             }
         }
         running.token(

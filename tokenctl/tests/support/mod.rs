@@ -7,14 +7,11 @@
 use std::collections::BTreeSet;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
+use oauth_lifecycle_testkit::{eventually, STANDARD_CLIENT};
 use serde_json::Value;
-
-/// The longest any one invocation may take.
-pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A sandbox: its own config file and state directory, and the secrets it knows.
 pub struct Lab {
@@ -92,13 +89,14 @@ impl Lab {
     /// Adds profile `name` for the standard emulator's client (client credentials) at
     /// `token_url`, with its secret in `EMULATED_SECRET`, stored in plaintext.
     pub fn standard_profile(&self, name: &str, token_url: &str) {
+        let (id, secret) = STANDARD_CLIENT;
         self.profile(
             name,
             &format!(
-                "provider = \"standard\"\ntoken_url = \"{token_url}\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"EMULATED_SECRET\"\nplaintext_storage = true"
+                "provider = \"standard\"\ntoken_url = \"{token_url}\"\nclient_id = \"{id}\"\nclient_secret_env = \"EMULATED_SECRET\"\nplaintext_storage = true"
             ),
         );
-        self.secret("EMULATED_SECRET", "emulated-secret");
+        self.secret("EMULATED_SECRET", secret);
     }
 
     /// Sets `variable` for every run, and remembers `value` as a secret.
@@ -283,11 +281,23 @@ fn token_in(stdout: &str) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
-/// Runs `command` to its end, killing it after [`PATIENCE`].
+/// A child process killed if it is still running when dropped: when a test fails.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Runs `command` to its end, killing it after [`PATIENCE`](oauth_lifecycle_testkit::PATIENCE).
 pub fn run_bounded(mut command: Command) -> Outcome {
-    let mut child = command.spawn().expect("tokenctl starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
+    let mut child = Running(command.spawn().expect("tokenctl starts"));
+    let mut stdout = child.0.stdout.take().unwrap();
+    let mut stderr = child.0.stderr.take().unwrap();
     let out = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stdout.read_to_string(&mut text);
@@ -298,18 +308,7 @@ pub fn run_bounded(mut command: Command) -> Outcome {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("tokenctl ran longer than {PATIENCE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = eventually("tokenctl to end", || child.0.try_wait().expect("wait"));
     Outcome {
         code: status.code().unwrap_or(-1),
         stdout: out.join().unwrap(),

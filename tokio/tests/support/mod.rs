@@ -6,10 +6,6 @@
 pub mod capture;
 pub mod loopback;
 
-use std::future::Future;
-use std::time::Duration;
-
-use oauth_lifecycle::dialect::ConvirzaV3;
 use oauth_lifecycle::http;
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::Policy;
@@ -20,31 +16,11 @@ use time::macros::utc_datetime;
 /// Where simulated time starts.
 pub const START: UtcDateTime = utc_datetime!(2026-04-01 08:00:00);
 
-/// The longest any wait in a test may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Polls `probe` every few milliseconds until it gives a value; fails the test after
-/// [`PATIENCE`].
-pub async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-}
-
-/// Runs `future` with [`PATIENCE`] as its bound.
-pub async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(PATIENCE, future)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
+// The longest any wait in a test may take before the test fails; a wait for a probe to
+// give a value (`eventually(what, probe).await`); a future run with that bound
+// (`bounded(what, future).await`).
+#[allow(unused_imports)] // each test uses some
+pub use oauth_lifecycle_testkit::{bounded, eventually_async as eventually, PATIENCE};
 
 /// The manager's clock, reading the same driven time as the front.
 pub fn reading(clock: &DrivenClock) -> impl Fn() -> UtcDateTime + Send + Sync + 'static {
@@ -99,13 +75,12 @@ pub fn convirza_v3(clock: &DrivenClock) -> (HttpFront<ConvirzaV3Server>, TokenMa
         clock.clone(),
     )
     .expect("the emulator listens on 127.0.0.1");
-    let dialect = ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-        .base_url(front.base_url())
-        .build()
-        .expect("a valid dialect");
-    let manager = TokenManager::builder(dialect, Policy::default())
-        .clock(reading(clock))
-        .start()
-        .expect("the manager starts");
+    let manager = TokenManager::builder(
+        oauth_lifecycle_testkit::convirza_v3(&front),
+        Policy::default(),
+    )
+    .clock(reading(clock))
+    .start()
+    .expect("the manager starts");
     (front, manager)
 }
