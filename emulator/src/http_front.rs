@@ -42,6 +42,9 @@ pub struct HttpFrontConfig {
     /// How long one write to a client that does not read may block before the
     /// connection is dropped. Default 10 seconds.
     pub write_timeout: Duration,
+    /// How long every request to the authentication endpoints waits, once read, before
+    /// the emulator handles it (at the clock's time then): a slow provider. Default none.
+    pub auth_latency: Duration,
 }
 
 impl Default for HttpFrontConfig {
@@ -54,6 +57,7 @@ impl Default for HttpFrontConfig {
             max_headers: 256,
             request_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
+            auth_latency: Duration::ZERO,
         }
     }
 }

@@ -75,6 +75,9 @@ fn exchange<E: Emulator>(shared: &Shared<E>, stream: &TcpStream, incoming: Incom
     if fault.is_some() {
         shared.counters.faults.bump();
     }
+    if !api && !shared.config.auth_latency.is_zero() {
+        shared.pause(shared.config.auth_latency);
+    }
     let emulate = || {
         let now = shared.clock.now();
         let mut emulator = lock(&shared.emulator);
