@@ -1,35 +1,5 @@
 //! The manager engine: everything about running one session in a process, sans-IO like
-//! the core, driven by a small runtime (a thread with ureq, a tokio task with reqwest, or
-//! any other) as quinn drives quinn-proto.
-//!
-//! The engine owns the core's [`Driver`], the read side ([`TokenCell`]), the store and
-//! the fleet protocol, the callers' reports and commands ([`Mailbox`]), the shutdown
-//! sequence and the token waits. It never sends, stores, sleeps or reads a clock: inputs
-//! are `handle_*` methods, each taking `now`, and [`Engine::poll`] says what the runtime
-//! must do next.
-//!
-//! # The runtime's loop
-//!
-//! ```text
-//! engine = Engine::start(dialect, policy, store, wake, clock, now(), StoreCall::run)?
-//! loop {
-//!     match engine.poll(now()) {
-//!         Action::Send(request) => start sending it; do NOT wait for the answer here.
-//!             When it comes: engine.handle_response(id, &response, now())
-//!             or engine.handle_transport_error(id, error, now()).
-//!         Action::Store(call) => answer = call.run() (off the async workers, if any);
-//!             engine.handle_store_answer(answer, now()), before polling again.
-//!         Action::Wait(moment) => wait until the moment, an answer, or a wake-up
-//!             (Wake::wake), then engine.handle_timeout(now()).
-//!         Action::Stop => end the loop (requests still out are abandoned).
-//!     }
-//! }
-//! ```
-//!
-//! Time keeps running while a request is out: the runtime keeps waiting on moments and
-//! wake-ups, so a token is withdrawn at its hard expiry by the core's own event, and
-//! reports and commands are applied at once. `docs/adapters.md` states the runtime
-//! contract and the behaviour table every manager shares.
+//! the core. Its contract and loop are on [`Engine`].
 
 use std::sync::Arc;
 
@@ -117,7 +87,67 @@ const MAX_START_STEPS: usize = 16;
 /// with room for retries.
 const MAX_STOPPING_REQUESTS: usize = 8;
 
-/// One session, run in a process: see the [module docs](self).
+/// The manager engine: everything about running one session in a process, sans-IO like
+/// the core, driven by a small runtime (a thread with ureq, a tokio task with reqwest, or
+/// any other) as quinn drives quinn-proto.
+///
+/// The engine owns the core's [`Driver`], the read side ([`TokenCell`]), the store and
+/// the fleet protocol, the callers' reports and commands ([`Mailbox`]), the shutdown
+/// sequence and the token waits. It never sends, stores, sleeps or reads a clock: inputs
+/// are `handle_*` methods, each taking `now`, and [`Engine::poll`] says what the runtime
+/// must do next.
+///
+/// # The runtime's loop
+///
+/// Every runtime runs this loop; here, a whole runtime in a test, sending to an
+/// in-process emulator in simulated time (a real one spawns each exchange and keeps
+/// polling while it is out):
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use oauth_lifecycle::dialect::Standard;
+/// use oauth_lifecycle::time::{macros::utc_datetime, Duration};
+/// use oauth_lifecycle::{Policy, Status};
+/// use oauth_lifecycle_adapter::{Action, ClockSource, Engine, StoreCall};
+/// use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
+///
+/// let mut provider = StandardServer::new(StandardServerConfig::default());
+/// let dialect = Standard::builder("http://127.0.0.1/token", "emulated-client")
+///     .client_secret("emulated-secret")
+///     .build()?;
+/// let mut now = utc_datetime!(2026-10-01 08:00:00);
+/// let wake = Arc::new(|| {}); // a runtime wakes its thread or task here
+/// let mut engine = Engine::start(
+///     dialect, Policy::default(), None, wake, ClockSource::Supplied, now, StoreCall::run,
+/// )?;
+/// for _ in 0..100 {
+///     match engine.poll(now) {
+///         // A real runtime sends it on its own and goes on polling meanwhile.
+///         Action::Send(request) => {
+///             let response = provider.handle(request.request(), now);
+///             engine.handle_response(request.id(), &response, now);
+///         }
+///         // Run where blocking is allowed, and answer before polling again.
+///         Action::Store(call) => engine.handle_store_answer(call.run(), now),
+///         // Sleep until the moment, an answer or a wake-up; here, jump there.
+///         Action::Wait(moment) => {
+///             now = moment.max(now + Duration::seconds(30));
+///             engine.handle_timeout(now);
+///         }
+///         Action::Stop => break,
+///     }
+/// }
+/// // Fifty simulated minutes in: the hour-long token was renewed at its refresh moment.
+/// assert_eq!(engine.cell().status(), Status::Ready);
+/// assert!(engine.cell().generation().is_some_and(|g| g.get() > 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Time keeps running while a request is out: the runtime keeps waiting on moments and
+/// wake-ups, so a token is withdrawn at its hard expiry by the core's own event, and
+/// reports and commands are applied at once. `docs/adapters.md` states the runtime
+/// contract and the behaviour table every manager shares.
 pub struct Engine<D: Dialect> {
     driver: Driver<Arc<D>>,
     dialect: Arc<D>,

@@ -204,7 +204,7 @@ fn a_moved_clock_is_noticed_without_being_told(runtime: Runtime) {
     let second = manager
         .token_newer_than(first.generation(), PATIENCE)
         .unwrap();
-    assert_eq!(second.valid_until() > first.valid_until(), true);
+    assert!(second.valid_until() > first.valid_until());
     // Past the new token's hard expiry, with the provider down: it is withdrawn.
     front.with_emulator(|server| {
         for _ in 0..16 {
