@@ -374,16 +374,20 @@ impl<D: Dialect> Engine<D> {
                 }
             }
         }
-        for _ in 0..MAX_COMMANDS {
-            let Some((command, ack)) = self.mailbox.take_command() else {
-                break;
-            };
+        let mut taken = 0;
+        while let Some((command, ack)) = self.mailbox.take_command() {
             if self.stopping.is_some() {
                 ack.complete(Err(Closed));
                 continue;
             }
             self.apply(command, now);
             self.applied.push(ack);
+            taken += 1;
+            if taken == MAX_COMMANDS {
+                // The rest at the next poll, which the runtime makes at once.
+                self.mailbox.wake();
+                break;
+            }
         }
         if let Some(generation) = self.mailbox.take_unauthorized() {
             let answer = self.driver.handle_unauthorized(generation, now);
