@@ -85,9 +85,16 @@ impl Origin {
 
     /// Whether `uri` belongs to this origin: same scheme, host and port.
     pub fn matches(&self, uri: &Uri) -> bool {
-        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
-            return false;
-        };
+        match (uri.scheme_str(), uri.host()) {
+            (Some(scheme), Some(host)) => self.matches_parts(scheme, host, uri.port_u16()),
+            _ => false,
+        }
+    }
+
+    /// Whether a URL of `scheme`, `host` and `port` (`None`: the scheme's default)
+    /// belongs to this origin, for clients whose URL type is not an [`http::Uri`]: no
+    /// allocation, no parsing.
+    pub fn matches_parts(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         if !scheme.eq_ignore_ascii_case(&self.scheme) {
             return false;
         }
@@ -96,7 +103,7 @@ impl Origin {
         } else {
             host.eq_ignore_ascii_case(&self.host)
         };
-        same_host && uri.port_u16().or_else(|| default_port(&self.scheme)) == Some(self.port)
+        same_host && port.or_else(|| default_port(&self.scheme)) == Some(self.port)
     }
 
     /// What an answer means for a token sent to this origin.
@@ -109,7 +116,15 @@ impl Origin {
     /// A client that drops the token on a redirect even within the origin must not ask
     /// about the answer that followed such a redirect: that request carried no token.
     pub fn verdict(&self, answered_by: &Uri, status: StatusCode, headers: &HeaderMap) -> Verdict {
-        if !self.matches(answered_by) {
+        Verdict::of(self.matches(answered_by), status, headers)
+    }
+}
+
+impl Verdict {
+    /// The verdict on an answer to a token sent to an origin, given whether the answer
+    /// came from that origin ([`Origin::matches_parts`] tells).
+    pub fn of(from_the_origin: bool, status: StatusCode, headers: &HeaderMap) -> Verdict {
+        if !from_the_origin {
             return Verdict::Other;
         }
         match classify(status, headers) {
@@ -173,6 +188,14 @@ impl AllowedOrigins {
     /// The allowed origin `uri` belongs to, if any: the one to send the token to.
     pub fn origin_of(&self, uri: &Uri) -> Option<&Origin> {
         self.origins.iter().find(|origin| origin.matches(uri))
+    }
+
+    /// The allowed origin a URL of `scheme`, `host` and `port` belongs to, if any: see
+    /// [`Origin::matches_parts`].
+    pub fn origin_of_parts(&self, scheme: &str, host: &str, port: Option<u16>) -> Option<&Origin> {
+        self.origins
+            .iter()
+            .find(|origin| origin.matches_parts(scheme, host, port))
     }
 
     /// The allowed origins, in the order they were allowed.

@@ -3,10 +3,8 @@
 //! refresh token twice.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use oauth_lifecycle::{dialect::ConvirzaV3, Policy};
-//! use oauth_lifecycle_adapter::StoreKey;
-//! use oauth_lifecycle_blocking::TokenManager;
+//! use oauth_lifecycle_blocking::{StoreKey, TokenManager};
 //! use oauth_lifecycle_redis::{RedisStore, Server};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dialect = ConvirzaV3::builder("user@example.com", "password").build()?;
@@ -15,7 +13,7 @@
 //!     .encrypted(key)
 //!     .build()?;
 //! let tokens = TokenManager::builder(dialect, Policy::default())
-//!     .store(Arc::new(store))
+//!     .store(store)
 //!     .start()?;
 //! # Ok(()) }
 //! ```

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use oauth_lifecycle::http::{self, Uri};
+use oauth_lifecycle::http;
 use oauth_lifecycle::Generation;
 use oauth_lifecycle_adapter::origin::{AllowedOrigins, Origin, Verdict};
 use oauth_lifecycle_adapter::WaitError;
@@ -113,14 +113,15 @@ impl BearerAuth {
 
     /// The allowed origin `url` belongs to, if any.
     fn origin_of(&self, url: &Url) -> Option<&Origin> {
-        self.origins.origin_of(&origin_uri(url)?)
+        self.origins
+            .origin_of_parts(url.scheme(), url.host_str()?, url.port())
     }
 }
 
-/// The origin part of `url` (scheme, host, port) as an [`http::Uri`], which the shared
-/// rules read; `None` for a URL without one (`data:`, `file:`…), where no token goes.
-fn origin_uri(url: &Url) -> Option<Uri> {
-    url.origin().ascii_serialization().parse().ok()
+/// Whether `url` belongs to `origin`; never for a URL without a host (`data:`, `file:`…).
+fn belongs(url: &Url, origin: &Origin) -> bool {
+    url.host_str()
+        .is_some_and(|host| origin.matches_parts(url.scheme(), host, url.port()))
 }
 
 impl fmt::Debug for BearerAuth {
@@ -195,12 +196,11 @@ impl BearerAuth {
     fn verdict(&self, response: &Response, origin: &Origin, generation: Generation) -> Verdict {
         // After a redirect to another origin the token was not sent (reqwest removes it):
         // that answer says nothing about it.
-        let verdict = match origin_uri(response.url()) {
-            Some(answered_by) => {
-                origin.verdict(&answered_by, response.status(), response.headers())
-            }
-            None => Verdict::Other,
-        };
+        let verdict = Verdict::of(
+            belongs(response.url(), origin),
+            response.status(),
+            response.headers(),
+        );
         match verdict {
             Verdict::Accepted => self.manager.report_call_succeeded(generation),
             Verdict::TokenRejected => {
