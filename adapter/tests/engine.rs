@@ -5,11 +5,7 @@
 //! token; time, reports and commands reach the core while a request is out; a stop
 //! awaits the request in flight.
 
-use std::future::Future;
-use std::io::Write;
-use std::pin::pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
 
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::time::macros::utc_datetime;
@@ -18,11 +14,11 @@ use oauth_lifecycle::{
     Generation, Policy, Purpose, Status, TokenKind, TokenRequest, TransportError,
 };
 use oauth_lifecycle_adapter::{
-    Ack, Action, ClockSource, Closed, Command, Engine, MemoryStore, SessionStore, StoreCall,
+    Action, ClockSource, Closed, Command, Engine, MemoryStore, SessionStore, StoreCall,
     SUPPLIED_CLOCK_RECHECK,
 };
 use oauth_lifecycle_emulator::{Emulator, InjectedFailure, StandardServer, StandardServerConfig};
-use oauth_lifecycle_testkit::{standard, IN_PROCESS};
+use oauth_lifecycle_testkit::{standard, TraceBuffer, IN_PROCESS};
 use proptest::prelude::*;
 
 const START: UtcDateTime = utc_datetime!(2026-10-01 08:00:00);
@@ -107,15 +103,6 @@ fn waits(engine: &mut Engine<Standard>, now: UtcDateTime) -> UtcDateTime {
     match step(engine, now) {
         Action::Wait(moment) => moment,
         other => panic!("expected a wait, got {other:?}"),
-    }
-}
-
-/// Where a command's acknowledgement stands, without blocking: `None` while pending.
-fn outcome(ack: &Ack) -> Option<Result<(), Closed>> {
-    let mut wait = pin!(ack.wait());
-    match wait.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(outcome) => Some(outcome),
-        Poll::Pending => None,
     }
 }
 
@@ -385,9 +372,9 @@ fn a_command_during_a_send_is_applied_at_once() {
     let held = engine.cell().with(|t| t.secret().to_owned()).unwrap();
 
     let ack = engine.mailbox().command(Command::Revoke);
-    assert_eq!(outcome(&ack), None, "applied at the next poll");
+    assert_eq!(ack.outcome(), None, "applied at the next poll");
     waits(&mut engine, due);
-    assert_eq!(outcome(&ack), Some(Ok(())));
+    assert_eq!(ack.outcome(), Some(Ok(())));
     assert_eq!(engine.cell().status(), Status::Revoked);
     assert_eq!(engine.cell().generation(), None);
     assert_eq!(
@@ -425,14 +412,14 @@ fn the_ack_of_a_command_completes_only_after_its_status_is_published() {
         match engine.poll(now) {
             Action::Store(call) => {
                 saves += 1;
-                assert_eq!(outcome(&ack), None, "acknowledged before its status");
+                assert_eq!(ack.outcome(), None, "acknowledged before its status");
                 assert_eq!(engine.cell().status(), Status::Ready);
                 engine.handle_store_answer(call.run(), now);
             }
             Action::Send(request) => {
                 assert_eq!(request.purpose(), Purpose::Refresh);
                 assert_eq!(engine.cell().status(), Status::Renewing);
-                assert_eq!(outcome(&ack), Some(Ok(())));
+                assert_eq!(ack.outcome(), Some(Ok(())));
                 assert!(saves >= 1, "a single-use refresh is saved before it leaves");
                 return;
             }
@@ -455,7 +442,7 @@ fn a_stop_awaits_the_refresh_out_and_stores_its_result() {
 
     engine.mailbox().stop(false);
     assert_eq!(
-        outcome(&engine.mailbox().command(Command::Renew)),
+        engine.mailbox().command(Command::Renew).outcome(),
         Some(Err(Closed))
     );
     waits(&mut engine, due);
@@ -538,26 +525,9 @@ fn a_stop_with_revocation_revokes_before_stopping() {
     assert!(!server.is_access_token_valid(&issued, later));
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The core's answers to the 401s the engine handed it, from the traces.
-fn answers(buffer: &Buffer) -> Vec<String> {
-    let output = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+fn answers(buffer: &TraceBuffer) -> Vec<String> {
+    let output = buffer.text();
     output
         .lines()
         .filter(|line| line.contains("401 reported"))
@@ -571,12 +541,11 @@ fn answers(buffer: &Buffer) -> Vec<String> {
 /// starts no second renewal; one about an older token is `Stale` and changes nothing.
 #[test]
 fn a_401_reported_twice_reaches_the_core_twice_and_its_rule_answers() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
+    let buffer = TraceBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
+        .with_writer(buffer.clone())
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         let mut server = StandardServer::new(StandardServerConfig::default());
@@ -851,7 +820,7 @@ impl Played {
             Input::Command(command) => {
                 let ack = self.engine.mailbox().command(command);
                 self.poll();
-                assert_eq!(outcome(&ack), Some(Ok(())), "{command:?} applied");
+                assert_eq!(ack.outcome(), Some(Ok(())), "{command:?} applied");
             }
             Input::ServerFails(which) => self.server.fail_next(failure(which)),
         }

@@ -3,41 +3,21 @@
 //! raw, percent-encoded or base64), never show in the adapters' tracing output at TRACE
 //! level — nor any 8-byte fragment of any of their forms.
 
-use std::future::Future;
-use std::io::Write;
-use std::pin::pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::time::macros::utc_datetime;
 use oauth_lifecycle::time::{Duration, UtcDateTime};
 use oauth_lifecycle::Policy;
-use oauth_lifecycle_adapter::{Ack, Action, ClockSource, Closed, Command, Engine, StoreCall};
+use oauth_lifecycle_adapter::{Action, ClockSource, Command, Engine, StoreCall};
 use oauth_lifecycle_emulator::{
     EmulatedClient, Emulator, InjectedFailure, StandardServer, StandardServerConfig,
 };
+use oauth_lifecycle_testkit::TraceBuffer;
 use proptest::prelude::*;
 
 const START: UtcDateTime = utc_datetime!(2026-10-01 08:00:00);
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every form a server may echo `secret` in.
 fn forms(secret: &str) -> Vec<String> {
@@ -83,15 +63,6 @@ fn run(engine: &mut Engine<Standard>, server: &mut StandardServer, now: UtcDateT
     panic!("the engine never settled");
 }
 
-/// Where a command's acknowledgement stands, without blocking: `None` while pending.
-fn outcome(ack: &Ack) -> Option<Result<(), Closed>> {
-    let mut wait = pin!(ack.wait());
-    match wait.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(outcome) => Some(outcome),
-        Poll::Pending => None,
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -115,12 +86,11 @@ proptest! {
             .revocation_url("http://127.0.0.1/revoke")
             .build()
             .unwrap();
-        let buffer = Buffer::default();
-        let writer = buffer.clone();
+        let buffer = TraceBuffer::default();
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
             .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
+            .with_writer(buffer.clone())
             .finish();
         let mut secrets = vec![client_secret.clone(), password.clone()];
         tracing::subscriber::with_default(subscriber, || {
@@ -161,9 +131,9 @@ proptest! {
             }
             let revoked = engine.mailbox().command(Command::Revoke);
             run(&mut engine, &mut server, now);
-            assert_eq!(outcome(&revoked), Some(Ok(())), "the revocation was applied");
+            assert_eq!(revoked.outcome(), Some(Ok(())), "the revocation was applied");
         });
-        let output = String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned();
+        let output = buffer.text();
         // The refusals reached the traces (a code that held a secret is replaced whole).
         prop_assert!(
             output.contains("echo:") || output.contains("error [redacted]"),

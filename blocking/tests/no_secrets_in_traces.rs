@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oauth_lifecycle::{Policy, Status};
@@ -14,38 +12,23 @@ use oauth_lifecycle_emulator::{
     ConvirzaV3Server, ConvirzaV3ServerConfig, InjectedFailure, StandardServer,
     StandardServerConfig, TransportFault,
 };
+use oauth_lifecycle_testkit::TraceBuffer;
 use support::*;
 use time::Duration as Span;
-
-/// Where the subscriber writes.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        lock(&self.0).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Installs a subscriber at TRACE for the whole process: the manager's thread traces
 /// outside the test's thread. `log` records (ureq's) are forwarded to it too, but for
 /// `ureq_proto`'s TRACE output, which dumps the raw bytes of every exchange.
-fn capture() -> Buffer {
+fn capture() -> TraceBuffer {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
+    let buffer = TraceBuffer::default();
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
-                .with_writer(move || writer.clone()),
+                .with_writer(buffer.clone()),
         )
         .with(
             Targets::new()
@@ -224,7 +207,7 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
     tokens.shutdown();
     secrets.extend(v3.issued());
 
-    let output = String::from_utf8(lock(&output.0).clone()).unwrap();
+    let output = output.text();
     assert!(secrets.len() > 20, "{} secrets", secrets.len());
     // Not even a piece of one: any 12 characters in a row of a secret.
     for secret in &secrets {

@@ -7,6 +7,7 @@
 //!   ([`fixtures`]);
 //! - the drain loop of a sans-IO driver against an in-process emulator ([`drain()`],
 //!   [`collect`]);
+//! - tracing output captured as text ([`TraceBuffer`]);
 //! - real OAuth servers written by others and real Redis topologies, started on
 //!   127.0.0.1, and a tiny blocking HTTP/1.1 transport to talk to them.
 //!
@@ -22,6 +23,7 @@ pub mod fixtures;
 mod redis_cluster;
 mod redis_sentinels;
 mod redis_server;
+mod traces;
 pub mod transport;
 mod wait;
 
@@ -31,6 +33,7 @@ pub use crate::redis_server::RedisServer;
 
 pub use crate::drain::{collect, drain, Drained};
 pub use crate::fixtures::*;
+pub use crate::traces::TraceBuffer;
 #[cfg(feature = "tokio")]
 pub use crate::wait::{bounded, eventually_async};
 pub use crate::wait::{eventually, eventually_within, Probe, PATIENCE};

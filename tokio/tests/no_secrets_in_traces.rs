@@ -18,7 +18,7 @@ use oauth_lifecycle_emulator::{
 };
 use oauth_lifecycle_testkit::{start_django_oauth_toolkit, DOT_PASSWORD_CLIENT, DOT_USER};
 use oauth_lifecycle_tokio::{fingerprint, MemoryStore, PublishedToken, SessionStore, TokenManager};
-use support::capture::Capture;
+use support::capture;
 use support::*;
 
 /// Every secret seen, to look for in the output.
@@ -113,7 +113,7 @@ fn standard(front: &HttpFront<StandardServer>, secret: &str) -> Standard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_traces() {
-    let capture = Capture::install();
+    let capture = capture::install();
     let mut secrets = Secrets::default();
 
     // The standard dialect: login, a refresh, a 500 and a 429 on the way, a reset, a

@@ -15,7 +15,7 @@ use oauth_lifecycle_emulator::{
     DrivenClock, Emulator, HttpFront, StandardServer, StandardServerConfig, TransportFault,
 };
 use oauth_lifecycle_tokio::{MemoryStore, SessionStore, TokenManager, WaitError};
-use support::capture::Capture;
+use support::capture::{self, Capture};
 use support::*;
 
 const CALLERS: usize = 10_000;
@@ -166,7 +166,7 @@ async fn callers_with_a_valid_token_never_wait() {
 /// token, it renews once however many callers report it; about an older one, nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_reports_count_by_generation() {
-    let capture = Capture::install();
+    let capture = capture::install();
     let clock = DrivenClock::new(START);
     let front = front(&clock);
     let name = "reports-by-generation";

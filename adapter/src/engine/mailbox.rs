@@ -243,7 +243,9 @@ impl Ack {
         }
     }
 
-    fn outcome(&self) -> Option<Result<(), Closed>> {
+    /// Where the command stands, without waiting: `None` while the engine has not taken
+    /// it yet, then whether it was applied.
+    pub fn outcome(&self) -> Option<Result<(), Closed>> {
         match self.0.outcome.load(Ordering::Acquire) {
             ACK_PENDING => None,
             ACK_APPLIED => Some(Ok(())),

@@ -1,0 +1,71 @@
+//! Tracing output captured as text, for tests that read what the managers logged.
+
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// A buffer a `tracing_subscriber::fmt` subscriber writes into: give it to
+/// `.with_writer(buffer.clone())`, then read what was traced.
+#[derive(Clone, Default)]
+pub struct TraceBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl TraceBuffer {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+
+    /// The lines that mention `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|line| line.contains(needle))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl io::Write for TraceBuffer {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for TraceBuffer {
+    type Writer = TraceBuffer;
+
+    fn make_writer(&'a self) -> TraceBuffer {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_subscriber_traces_can_be_read_back() {
+        let buffer = TraceBuffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(buffer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(generation = 7, "token issued");
+            tracing::info!("something else");
+        });
+        let lines = buffer.lines_with("token issued");
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].contains("generation=7"), "{lines:?}");
+        assert!(buffer.text().contains("something else"));
+    }
+}
