@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use oauth_lifecycle::time::{Duration, UtcDateTime};
-use oauth_lifecycle::{AnySession, Dialect, Generation, Policy, Snapshot};
+use oauth_lifecycle::{AnySession, ConfigError, Dialect, Generation, Policy, Snapshot};
 use zeroize::Zeroizing;
 
 /// A session as a store holds it: a snapshot made with its secrets (JSON), the
@@ -29,8 +29,7 @@ impl StoredSession {
         dialect: D,
         policy: Policy,
     ) -> Result<AnySession<D>, StoreError> {
-        let snapshot = self.snapshot()?;
-        AnySession::restore(dialect, policy, snapshot).map_err(unrestorable)
+        self.restore_with(AnySession::restore, dialect, policy)
     }
 
     /// Like [`restore`](Self::restore), for a session another process is running right
@@ -41,20 +40,22 @@ impl StoredSession {
         dialect: D,
         policy: Policy,
     ) -> Result<AnySession<D>, StoreError> {
-        let snapshot = self.snapshot()?;
-        AnySession::restore_answered_elsewhere(dialect, policy, snapshot).map_err(unrestorable)
+        self.restore_with(AnySession::restore_answered_elsewhere, dialect, policy)
     }
 
-    fn snapshot<E: serde::de::DeserializeOwned>(&self) -> Result<Snapshot<E>, StoreError> {
-        serde_json::from_slice(&self.snapshot).map_err(|_| StoreError::Unreadable {
-            reason: "not a session snapshot of this dialect",
+    fn restore_with<D: Dialect>(
+        &self,
+        restore: fn(D, Policy, Snapshot<D::Extra>) -> Result<AnySession<D>, ConfigError>,
+        dialect: D,
+        policy: Policy,
+    ) -> Result<AnySession<D>, StoreError> {
+        let snapshot =
+            serde_json::from_slice(&self.snapshot).map_err(|_| StoreError::Unreadable {
+                reason: "not a session snapshot of this dialect",
+            })?;
+        restore(dialect, policy, snapshot).map_err(|_| StoreError::Unreadable {
+            reason: "a snapshot that cannot be restored",
         })
-    }
-}
-
-fn unrestorable(_: oauth_lifecycle::ConfigError) -> StoreError {
-    StoreError::Unreadable {
-        reason: "a snapshot that cannot be restored",
     }
 }
 
@@ -288,6 +289,66 @@ mod tests {
 
     fn generation(n: u64) -> Generation {
         Generation::new(n)
+    }
+
+    /// A store whose every method answers something other than the trait's default.
+    struct Distinct {
+        settings: FleetSettings,
+        woken: std::sync::atomic::AtomicBool,
+    }
+
+    impl SessionStore for Distinct {
+        fn load(&self) -> Result<Option<StoredSession>, StoreError> {
+            Err(StoreError::Unreadable { reason: "load" })
+        }
+        fn save(&self, _: Option<u64>, _: Generation, _: &[u8]) -> Result<Saved, StoreError> {
+            Ok(Saved::Stored { revision: 41 })
+        }
+        fn fleet(&self) -> Option<&FleetSettings> {
+            Some(&self.settings)
+        }
+        fn take_lease(&self, now: UtcDateTime) -> Result<Lease, StoreError> {
+            Ok(Lease::Held { until: now })
+        }
+        fn release_lease(&self) -> Result<(), StoreError> {
+            Err(StoreError::Unreadable { reason: "release" })
+        }
+        fn announced(&self) -> Option<u64> {
+            Some(7)
+        }
+        fn on_announcement(&self, _: std::sync::Arc<dyn Fn() + Send + Sync>) {
+            self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// An `Arc` of a store forwards every method, the defaulted ones included: one it
+    /// forgot would silently answer the default (no fleet, no lease) for every manager.
+    #[test]
+    fn an_arc_of_a_store_forwards_every_method() {
+        let now = UtcDateTime::UNIX_EPOCH;
+        let store = std::sync::Arc::new(Distinct {
+            settings: FleetSettings {
+                holder: "me".into(),
+                lease: Duration::seconds(4),
+                poll: Duration::seconds(2),
+            },
+            woken: false.into(),
+        });
+        let shared: &dyn SessionStore = &store;
+        assert!(matches!(
+            shared.load(),
+            Err(StoreError::Unreadable { reason: "load" })
+        ));
+        assert_eq!(
+            shared.save(None, generation(1), b"").unwrap(),
+            Saved::Stored { revision: 41 }
+        );
+        assert_eq!(shared.fleet().map(|s| s.holder.as_str()), Some("me"));
+        assert_eq!(shared.take_lease(now).unwrap(), Lease::Held { until: now });
+        assert!(shared.release_lease().is_err());
+        assert_eq!(shared.announced(), Some(7));
+        shared.on_announcement(std::sync::Arc::new(|| {}));
+        assert!(store.woken.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]
