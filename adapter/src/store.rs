@@ -20,6 +20,11 @@ pub struct StoredSession {
     pub snapshot: Zeroizing<Vec<u8>>,
 }
 
+/// How a snapshot becomes a session: [`AnySession::restore`] or
+/// [`AnySession::restore_answered_elsewhere`].
+type Restore<D> =
+    fn(D, Policy, Snapshot<<D as Dialect>::Extra>) -> Result<AnySession<D>, ConfigError>;
+
 impl StoredSession {
     /// The session it holds, under `dialect` and `policy`: what a manager resumes from,
     /// and what a tool reads to show a stored session. A request it had in flight is
@@ -45,7 +50,7 @@ impl StoredSession {
 
     fn restore_with<D: Dialect>(
         &self,
-        restore: fn(D, Policy, Snapshot<D::Extra>) -> Result<AnySession<D>, ConfigError>,
+        restore: Restore<D>,
         dialect: D,
         policy: Policy,
     ) -> Result<AnySession<D>, StoreError> {
