@@ -150,8 +150,6 @@ const MAX_STOPPING_REQUESTS: usize = 8;
 /// contract and the behaviour table every manager shares.
 pub struct Engine<D: Dialect> {
     driver: Driver<Arc<D>>,
-    dialect: Arc<D>,
-    policy: Policy,
     cell: Arc<TokenCell>,
     mailbox: Arc<Mailbox>,
     persistence: Persistence,
@@ -195,7 +193,7 @@ impl<D: Dialect> Engine<D> {
         let (persistence, stored) = Persistence::start(store, &policy, &mut run, now)?;
         let driver = match &stored {
             Some(stored) => {
-                let session = stored.restore(Arc::clone(&dialect), policy.clone())?;
+                let session = stored.restore(dialect, policy)?;
                 tracing::info!(
                     revision = stored.revision,
                     generation = stored.generation.get(),
@@ -203,7 +201,7 @@ impl<D: Dialect> Engine<D> {
                 );
                 Driver::from_session(session)
             }
-            None => Driver::new(Arc::clone(&dialect), policy.clone())?,
+            None => Driver::new(dialect, policy)?,
         };
         if let Some(store) = persistence.store() {
             // Another process stored a session: poll now, not at the next look.
@@ -216,8 +214,6 @@ impl<D: Dialect> Engine<D> {
         }
         let mut engine = Engine {
             driver,
-            dialect,
-            policy,
             cell: Arc::new(TokenCell::new()),
             mailbox,
             persistence,
@@ -265,7 +261,7 @@ impl<D: Dialect> Engine<D> {
 
     /// The policy: the response timeout and the body cap a transport applies.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.driver.policy()
     }
 
     /// Whether the engine has stopped.

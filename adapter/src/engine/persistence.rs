@@ -448,8 +448,8 @@ impl<D: Dialect> Engine<D> {
     /// Replaces the session by the store's newer one, if it can be read. Whatever the
     /// old one was about to send is dropped with it: the newer session knows better.
     fn adopt(&mut self, stored: &StoredSession, sender: Sender, now: UtcDateTime) -> bool {
-        let dialect = Arc::clone(&self.dialect);
-        let policy = self.policy.clone();
+        let dialect = Arc::clone(self.driver.session().dialect());
+        let policy = self.driver.policy().clone();
         let restored = match sender {
             Sender::Gone => stored.restore(dialect, policy),
             Sender::Alive => stored.restore_answered_elsewhere(dialect, policy),
