@@ -42,7 +42,9 @@
 //! - **A 401** is reported with the generation of the token that met it
 //!   ([`TokenManager::report_unauthorized`]); reports about an older token change
 //!   nothing. [`TokenManager::report_call_succeeded`] slides the expiry for dialects
-//!   that have one (Convirza V3) and costs the caller no lock.
+//!   that have one (Convirza V3) and costs the caller no lock. [`BearerAuth`] does both
+//!   for a ureq agent: the token to the allowed origins only, and one retry with the
+//!   renewed token after a 401.
 //! - **Transport**: each request's timeout is the core's deadline for it, the body is
 //!   read no further than the policy's cap, every status (4xx, 5xx, a redirect) goes
 //!   back to the core as an answer, and a failure says whether the request may have
