@@ -134,6 +134,13 @@ fn refresh_moment(engine: &Engine<Standard>) -> UtcDateTime {
     engine.driver().next_deadline().expect("a refresh moment")
 }
 
+/// Shows a logged-in engine its refresh moment; returns the refresh it sends, and when.
+fn refresh_out(engine: &mut Engine<Standard>) -> (TokenRequest, UtcDateTime) {
+    let due = refresh_moment(engine);
+    engine.handle_timeout(due);
+    (sent(engine, due), due)
+}
+
 #[test]
 fn the_engine_publishes_the_token_and_the_status() {
     let store = Arc::new(MemoryStore::new());
@@ -277,9 +284,7 @@ fn a_transport_error_before_sending_keeps_the_refresh_token_for_the_retry() {
     let store = Arc::new(MemoryStore::new());
     let mut server = StandardServer::new(StandardServerConfig::default());
     let mut engine = logged_in(Some(&store), &mut server);
-    let due = refresh_moment(&engine);
-    engine.handle_timeout(due);
-    let refresh = sent(&mut engine, due);
+    let (refresh, due) = refresh_out(&mut engine);
     engine.handle_transport_error(refresh.id(), TransportError::NotSent, due);
     waits(&mut engine, due);
     let retry_at = refresh_moment(&engine);
@@ -365,9 +370,7 @@ fn a_command_during_a_send_is_applied_at_once() {
     let store = Arc::new(MemoryStore::new());
     let mut server = StandardServer::new(StandardServerConfig::default());
     let mut engine = logged_in(Some(&store), &mut server);
-    let due = refresh_moment(&engine);
-    engine.handle_timeout(due);
-    let refresh = sent(&mut engine, due);
+    let (refresh, due) = refresh_out(&mut engine);
     assert_eq!(refresh.purpose(), Purpose::Refresh);
     let held = engine.cell().with(|t| t.secret().to_owned()).unwrap();
 
@@ -436,9 +439,7 @@ fn a_stop_awaits_the_refresh_out_and_stores_its_result() {
     let store = Arc::new(MemoryStore::new());
     let mut server = StandardServer::new(StandardServerConfig::default());
     let mut engine = logged_in(Some(&store), &mut server);
-    let due = refresh_moment(&engine);
-    engine.handle_timeout(due);
-    let refresh = sent(&mut engine, due);
+    let (refresh, due) = refresh_out(&mut engine);
 
     engine.mailbox().stop(false);
     assert_eq!(
@@ -476,9 +477,7 @@ fn a_stop_sends_no_login_or_refresh() {
     let store = Arc::new(MemoryStore::new());
     let mut server = StandardServer::new(StandardServerConfig::default());
     let mut engine = logged_in(Some(&store), &mut server);
-    let due = refresh_moment(&engine);
-    engine.handle_timeout(due);
-    let refresh = sent(&mut engine, due);
+    let (refresh, due) = refresh_out(&mut engine);
     engine.mailbox().stop(false);
     waits(&mut engine, due);
 
@@ -502,9 +501,7 @@ fn a_stop_with_revocation_revokes_before_stopping() {
     let store = Arc::new(MemoryStore::new());
     let mut server = StandardServer::new(StandardServerConfig::default());
     let mut engine = logged_in(Some(&store), &mut server);
-    let due = refresh_moment(&engine);
-    engine.handle_timeout(due);
-    let refresh = sent(&mut engine, due);
+    let (refresh, due) = refresh_out(&mut engine);
     let held = engine.cell().with(|t| t.secret().to_owned()).unwrap();
     engine.mailbox().stop(true);
     waits(&mut engine, due);
