@@ -36,12 +36,8 @@ fn provider() -> Provider {
         Clock::System,
     )
     .unwrap();
-    let dialect = Standard::builder(front.url("/token"), "emulated-client")
-        .client_secret("emulated-secret")
-        .password("alice", "alice-password")
-        .build()
-        .unwrap();
-    let manager = TokenManager::start(dialect, Policy::default()).unwrap();
+    let manager =
+        TokenManager::start(oauth_lifecycle_testkit::standard(&front), Policy::default()).unwrap();
     Provider { front, manager }
 }
 
@@ -357,12 +353,8 @@ fn the_wait_for_a_token_is_bounded_and_ends_in_a_typed_error() {
     .unwrap();
     // The provider never answers the login.
     front.inject(TransportFault::Hang(Duration::from_secs(60)));
-    let dialect = Standard::builder(front.url("/token"), "emulated-client")
-        .client_secret("emulated-secret")
-        .password("alice", "alice-password")
-        .build()
-        .unwrap();
-    let manager = TokenManager::start(dialect, Policy::default()).unwrap();
+    let manager =
+        TokenManager::start(oauth_lifecycle_testkit::standard(&front), Policy::default()).unwrap();
     let api = Loopback::start(|_| Answer::status(200));
     let wait = Duration::from_millis(300);
     let client = agent(BearerAuth::new(manager, &api.origin()).unwrap().wait(wait));

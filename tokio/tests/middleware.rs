@@ -30,12 +30,8 @@ fn provider() -> Provider {
         Clock::System,
     )
     .unwrap();
-    let dialect = Standard::builder(front.url("/token"), "emulated-client")
-        .client_secret("emulated-secret")
-        .password("alice", "alice-password")
-        .build()
-        .unwrap();
-    let manager = TokenManager::start(dialect, Policy::default()).unwrap();
+    let manager =
+        TokenManager::start(oauth_lifecycle_testkit::standard(&front), Policy::default()).unwrap();
     Provider { front, manager }
 }
 
