@@ -68,6 +68,11 @@ fn unix_ms(at: SystemTime) -> u128 {
 #[test]
 #[ignore = "a worker the fleet tests start as a child process"]
 fn fleet_worker() {
+    // The test that started this worker holds its stdin: end of input means it is gone.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(3);
+    });
     let env = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name}"));
     let provider = env("FLEET_PROVIDER");
     let base = env("FLEET_FRONT");
@@ -200,7 +205,9 @@ impl Worker {
             .env("FLEET_LOG", log_path(index))
             .envs(roomy.then_some(("FLEET_TIMEOUT_SECONDS", "10")))
             .env("FLEET_SECONDS", seconds.to_string())
-            .stdin(Stdio::null())
+            // Held by the test: when it ends, however it ends, the worker reads end of
+            // input and exits (no worker outlives the test that started it).
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
