@@ -158,8 +158,8 @@ pub use time;
 pub use crate::bearer::{BearerToken, CurrentToken, Generation, Withdrawal};
 pub use crate::dialect::Dialect;
 pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
-pub use crate::output::{Event, Notice, Output, Status, Unauthorized};
-pub use crate::policy::{Policy, RequestBudget};
+pub use crate::output::{Event, Notice, Output, Status, Unauthorized, WaitReason};
+pub use crate::policy::{LoginCredentials, Policy, RejectedLoginRetry, RequestBudget};
 pub use crate::request::{Purpose, RequestId, TokenKind, TokenRequest, TransportError};
 pub use crate::resource::ResourceVerdict;
 pub use crate::session::{
@@ -167,6 +167,7 @@ pub use crate::session::{
     PendingRevocation, Refreshing, Refused, RenewOutcome, Revocable, Revocation, RevocationStep,
     Revoked, Revoking, Session, Snapshot, State, Step, Unauthenticated,
 };
+pub use crate::timestamp::Rfc3339;
 pub use crate::token::TokenSet;
 
 /// The examples in `README.md` and `docs/providers.md`, compiled and run as doctests.

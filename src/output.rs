@@ -1,6 +1,8 @@
 //! What the session tells the caller: events, outputs of the drain loop, its status, and
 //! its answer to a reported 401.
 
+use std::fmt;
+
 use time::UtcDateTime;
 
 use crate::bearer::{BearerToken, Generation, Withdrawal};
@@ -94,6 +96,24 @@ pub enum Event {
         /// The [`Error::Rejected`] verdict.
         error: Error,
     },
+    /// The token endpoint rejected a login or renewal for its credentials or the client's
+    /// configuration (`invalid_client`, `invalid_grant` on a login, a bare 400 or 401).
+    /// That usually needs a person, but a server that is restarting rejects too, so the
+    /// session tries again by itself at `retry_at`, slowly
+    /// ([`Policy::rejected_login_retry`](crate::Policy::rejected_login_retry)). Alert on
+    /// it: when the attempts run out, [`Rejected`](Event::Rejected) or
+    /// [`ReauthenticationRequired`](Event::ReauthenticationRequired) follows. An explicit
+    /// [`Driver::login`](crate::Driver::login) tries at once.
+    RejectedRetryScheduled {
+        /// What was rejected: a login, or a refresh (`invalid_client`).
+        purpose: Purpose,
+        /// The rejection: [`Error::Rejected`] or [`Error::Reauthenticate`].
+        error: Error,
+        /// When the session tries again.
+        retry_at: UtcDateTime,
+        /// How many automatic attempts remain after that one; `None` when not limited.
+        attempts_left: Option<u32>,
+    },
     /// A token-endpoint exchange failed; the session tries again later.
     RetryScheduled {
         /// What failed.
@@ -175,15 +195,13 @@ pub enum Status {
     /// A login or renewal is due or in flight. A still-valid token may be handed out
     /// meanwhile.
     Renewing,
-    /// The next login or renewal waits until `retry_at`: after a failure, or because the
-    /// endpoint (or the provider's request budget) asked the client to slow down. A
+    /// The next login or renewal waits until `retry_at`, for the `reason` given. A
     /// still-valid token may be handed out meanwhile.
     Waiting {
         /// When the session tries again.
         retry_at: UtcDateTime,
-        /// Whether the wait was asked for by the endpoint (429, `Retry-After`,
-        /// `slow_down`) or the request budget, rather than a backoff after a failure.
-        throttled: bool,
+        /// Why it waits.
+        reason: WaitReason,
     },
     /// The session cannot obtain a token by itself: new credentials, or an explicit
     /// [`Driver::login`](crate::Driver::login), are needed. A still-valid token may be
@@ -194,6 +212,87 @@ pub enum Status {
     },
     /// The session is revoked or being revoked: it will never hand out a token again.
     Revoked,
+}
+
+/// Why a session waits before its next login or renewal ([`Status::Waiting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// A temporary failure (a transport error, a timeout, a 5xx): the session backs off,
+    /// longer after each consecutive one.
+    Backoff,
+    /// The endpoint asked the client to slow down (429, `Retry-After`, `slow_down`).
+    Throttled,
+    /// The provider's or the policy's token-request budget is spent.
+    RequestBudget,
+    /// A resource server rejected a young token: the renewal it causes is spaced
+    /// ([`Policy::unauthorized_renewal_spacing`](crate::Policy::unauthorized_renewal_spacing)),
+    /// so a server that rejects every token cannot cause a token-endpoint storm.
+    UnauthorizedSpacing,
+    /// The token expired before the policy's
+    /// [`min_renewal_interval`](crate::Policy::min_renewal_interval) let it be renewed:
+    /// a server issuing tokens that short is renewed at most that often.
+    MinRenewalInterval,
+    /// The token endpoint rejected the credentials or the client's configuration. That
+    /// usually needs a person, but a restarting server rejects too: the session tries
+    /// again by itself, slowly ([`Policy::rejected_login_retry`](crate::Policy::rejected_login_retry)).
+    /// [`Event::RejectedRetryScheduled`] announced it; alert on that.
+    Rejected {
+        /// How many automatic attempts remain after the one at `retry_at`; `None` when
+        /// they are not limited.
+        attempts_left: Option<u32>,
+    },
+}
+
+impl WaitReason {
+    /// Whether the wait was asked for by the endpoint or a request budget, rather than
+    /// chosen by the session after a failure or a report.
+    pub fn is_throttled(self) -> bool {
+        matches!(self, WaitReason::Throttled | WaitReason::RequestBudget)
+    }
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitReason::Backoff => f.write_str("backing off after a temporary failure"),
+            WaitReason::Throttled => f.write_str("the token endpoint asked to slow down"),
+            WaitReason::RequestBudget => f.write_str("the token-request budget is spent"),
+            WaitReason::UnauthorizedSpacing => {
+                f.write_str("spacing the renewals that rejected tokens cause")
+            }
+            WaitReason::MinRenewalInterval => {
+                f.write_str("the token expired before the shortest renewal interval")
+            }
+            WaitReason::Rejected {
+                attempts_left: Some(left),
+            } => write!(
+                f,
+                "the token endpoint rejected the credentials; {left} more automatic attempts after the next"
+            ),
+            WaitReason::Rejected {
+                attempts_left: None,
+            } => f.write_str("the token endpoint rejected the credentials; retrying slowly"),
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Ready => f.write_str("ready"),
+            Status::Renewing => f.write_str("renewing"),
+            Status::Waiting { retry_at, reason } => {
+                write!(
+                    f,
+                    "waiting until {}: {reason}",
+                    crate::timestamp::Rfc3339(*retry_at)
+                )
+            }
+            Status::NeedsLogin { error } => write!(f, "needs a login: {error}"),
+            Status::Revoked => f.write_str("revoked"),
+        }
+    }
 }
 
 /// The session's answer to a reported 401 ([`Driver::handle_unauthorized`](crate::Driver::handle_unauthorized)).

@@ -54,11 +54,18 @@ pub struct Policy {
     /// lifetimes (a server issuing 1-second tokens), margins shrink with the lifetime
     /// and renewals happen at most this often. Default 5 s.
     pub min_renewal_interval: Duration,
-    /// Youngest a token may be when a reported 401 makes the session renew it: a resource
-    /// server that rejects every token causes one renewal per this interval, not a
-    /// token-endpoint storm. The rejected token is withdrawn at once all the same.
-    /// Default 30 s.
+    /// Youngest a token may be when a reported 401 makes the session renew it, at most.
+    /// The rejected token is withdrawn at once all the same; its renewal waits until the
+    /// token is 1 s old, then 2 s, 4 s… for each further token rejected young, up to this
+    /// cap, and never past the token's own refresh moment. A first rejection (a token
+    /// revoked on the server) is renewed at once; a resource server that rejects every
+    /// token causes a handful of renewals, then one per this interval, not a
+    /// token-endpoint storm. A token that lived this long before its rejection, or a
+    /// scheduled renewal, starts the count again. Default 30 s.
     pub unauthorized_renewal_spacing: Duration,
+    /// How a login (or a refresh) that the token endpoint rejects is tried again by
+    /// itself: slowly, a bounded number of times. See [`RejectedLoginRetry`].
+    pub rejected_login_retry: RejectedLoginRetry,
     /// The session's own cap on its token-endpoint requests (logins and refreshes), on top
     /// of any a dialect's provider imposes: a backstop that holds whatever servers answer.
     /// Default 12 per minute.
@@ -90,7 +97,84 @@ impl Default for Policy {
             unauthorized_renewal_spacing: Duration::seconds(30),
             token_request_budget: RequestBudget::per_window(12, Duration::minutes(1)),
             revocation_attempts: 3,
+            rejected_login_retry: RejectedLoginRetry::default(),
         }
+    }
+}
+
+/// Whose secret a login presents: decides how often a rejected login is tried again
+/// ([`RejectedLoginRetry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LoginCredentials {
+    /// The client's own credentials (the client credentials grant, a client assertion):
+    /// retrying cannot lock a person out.
+    Client,
+    /// A person's password (the resource owner password grant): each rejected attempt
+    /// may count towards the account's lockout.
+    Password,
+}
+
+/// How the session tries again, by itself, a login (or a refresh) that the token
+/// endpoint rejected: `invalid_client`, `invalid_grant` on a login, a bare 400 or 401.
+///
+/// A rejection usually needs a person. But a server that restarts rejects too, before it
+/// has loaded its clients, and a service has nobody to call
+/// [`Driver::login`](crate::Driver::login). So the session waits `first_delay`, then twice
+/// that after each further rejection, up to `max_delay`, and never faster than the
+/// request budgets allow. Each scheduled attempt is announced with
+/// [`Event::RejectedRetryScheduled`](crate::Event::RejectedRetryScheduled), and the
+/// status says [`WaitReason::Rejected`](crate::WaitReason::Rejected): alert on either.
+/// When the attempts run out, the session stops, as before, until an explicit login or
+/// new credentials. An explicit login always tries at once, and starts the count again.
+///
+/// The defaults differ by [`LoginCredentials`]: a client's own credentials are retried
+/// without limit (at most one request an hour once the delay is at its cap), since no
+/// person can be locked out by them; a person's password is retried 3 times (after 1, 2
+/// and 4 minutes), so that with the first attempt the account sees 4 failures, under the
+/// common lockout threshold of 5, and a wrong password is never retried forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RejectedLoginRetry {
+    /// Wait before the first automatic attempt after a rejection. Default 1 minute.
+    pub first_delay: Duration,
+    /// Longest wait between attempts; the wait doubles up to it. Default 1 hour.
+    pub max_delay: Duration,
+    /// Automatic attempts after a rejection of the client's own credentials; `None` for
+    /// no limit (the default).
+    pub client_attempts: Option<u32>,
+    /// Automatic attempts after a rejection of a login that presents a person's password.
+    /// Default `Some(3)`; `Some(0)` never retries a rejected password.
+    pub password_attempts: Option<u32>,
+}
+
+impl Default for RejectedLoginRetry {
+    fn default() -> Self {
+        RejectedLoginRetry {
+            first_delay: Duration::minutes(1),
+            max_delay: Duration::hours(1),
+            client_attempts: None,
+            password_attempts: Some(3),
+        }
+    }
+}
+
+impl RejectedLoginRetry {
+    /// How many automatic attempts a rejection of `credentials` allows; `None` for no limit.
+    pub fn attempts(&self, credentials: LoginCredentials) -> Option<u32> {
+        match credentials {
+            LoginCredentials::Client => self.client_attempts,
+            LoginCredentials::Password => self.password_attempts,
+        }
+    }
+
+    /// The wait after the `rejections`-th consecutive rejection (counting from 1):
+    /// `first_delay`, doubling, capped at `max_delay`.
+    pub fn delay(&self, rejections: u32) -> Duration {
+        let doublings = rejections.saturating_sub(1).min(30);
+        self.first_delay
+            .saturating_mul(1_i32 << doublings)
+            .min(self.max_delay)
     }
 }
 
@@ -209,8 +293,26 @@ impl Policy {
                 return invalid(setting, "must not exceed ten years");
             }
         }
-        if self.unauthorized_renewal_spacing.is_negative() {
-            return invalid("unauthorized_renewal_spacing", "must not be negative");
+        if self.unauthorized_renewal_spacing.is_negative()
+            || self.unauthorized_renewal_spacing > MAX_LIFETIME
+        {
+            return invalid(
+                "unauthorized_renewal_spacing",
+                "must lie between zero and ten years",
+            );
+        }
+        let retry = &self.rejected_login_retry;
+        if !retry.first_delay.is_positive() || retry.max_delay > MAX_LIFETIME {
+            return invalid(
+                "rejected_login_retry",
+                "first_delay must be positive and max_delay at most ten years",
+            );
+        }
+        if retry.max_delay < retry.first_delay {
+            return invalid(
+                "rejected_login_retry",
+                "max_delay must not be shorter than first_delay",
+            );
         }
         if self.revocation_attempts == 0 {
             return invalid("revocation_attempts", "must be at least 1");
@@ -261,6 +363,16 @@ impl Policy {
             .skew_allowance
             .min(lifetime * ((1.0 - self.refresh_fraction) / 2.0));
         expires_at.saturating_sub(allowance)
+    }
+
+    /// How young a token may be when a reported 401 makes the session renew it, for the
+    /// `streak`-th consecutive token rejected young (counting from 1): 1 s, doubling, capped
+    /// at [`unauthorized_renewal_spacing`](Policy::unauthorized_renewal_spacing).
+    pub fn unauthorized_spacing(&self, streak: u32) -> Duration {
+        let doublings = streak.saturating_sub(1).min(30);
+        Duration::SECOND
+            .saturating_mul(1_i32 << doublings)
+            .min(self.unauthorized_renewal_spacing)
     }
 
     /// Delay before the next attempt after `failures` consecutive temporary failures

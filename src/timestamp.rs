@@ -23,12 +23,44 @@ pub fn parse_timestamp(value: &str) -> Option<UtcDateTime> {
         .ok()
 }
 
+/// A moment written as RFC 3339 in UTC, to the millisecond (`2026-12-06T09:49:19.257Z`):
+/// how the crate's messages print times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rfc3339(pub UtcDateTime);
+
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.millisecond()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::utc_datetime;
     use time::Duration;
 
     use super::*;
+
+    #[test]
+    fn moments_print_as_rfc_3339_and_read_back() {
+        let at = utc_datetime!(2026-12-06 9:49:19.257_010_562);
+        assert_eq!(Rfc3339(at).to_string(), "2026-12-06T09:49:19.257Z");
+        assert_eq!(
+            parse_timestamp(&Rfc3339(at).to_string()),
+            Some(utc_datetime!(2026-12-06 9:49:19.257))
+        );
+    }
 
     #[test]
     fn timestamps_parse_with_and_without_fraction_or_offset() {

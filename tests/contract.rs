@@ -6,7 +6,7 @@ use oauth_lifecycle::dialect::{Grant, RefreshTokenUse, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
     AccessToken, AnySession, Driver, Event, Generation, Output, Policy, Purpose, RefreshToken,
-    Session, Snapshot, Status, TokenRequest, TransportError, Unauthorized, Withdrawal,
+    Session, Snapshot, Status, TokenRequest, TransportError, Unauthorized, WaitReason, Withdrawal,
 };
 use oauth_lifecycle_emulator::{Emulator, StandardServer, StandardServerConfig};
 use oauth_lifecycle_testkit::{collect, standard_client, IN_PROCESS, STANDARD_USER};
@@ -161,6 +161,8 @@ fn a_late_401_for_a_replaced_token_keeps_its_successor_and_sends_nothing() {
 fn fifty_reports_for_one_generation_cause_one_renewal() {
     let mut world = World::logged_in(password_dialect(RefreshTokenUse::SingleUse));
     let generation = world.generation();
+    // Old enough that a first rejection is renewed at once (`Policy::unauthorized_spacing`).
+    world.now += Duration::SECOND;
     let mut answers = Vec::new();
     for _ in 0..50 {
         answers.push(world.driver.handle_unauthorized(generation, world.now));
@@ -542,7 +544,7 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
         .unwrap();
     let Status::Waiting {
         retry_at,
-        throttled: false,
+        reason: WaitReason::Backoff,
     } = driver.status()
     else {
         panic!("{:?}", driver.status());
@@ -565,12 +567,12 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
         driver.status(),
         Status::Waiting {
             retry_at: retry_at + Duration::seconds(120),
-            throttled: true
+            reason: WaitReason::Throttled,
         }
     );
     let retry_at = retry_at + Duration::seconds(120);
 
-    // A rejected client: needs login.
+    // A rejected client: tried again by itself, slowly, and the status says why.
     driver.handle_timeout(retry_at);
     let login = collect(&mut driver).requests.remove(0);
     let rejected = http::Response::builder()
@@ -580,7 +582,17 @@ fn getters_tell_a_transport_what_it_needs_without_draining() {
     driver
         .handle_response(login.id(), &rejected, retry_at)
         .unwrap();
-    assert!(matches!(driver.status(), Status::NeedsLogin { .. }));
+    assert!(
+        matches!(
+            driver.status(),
+            Status::Waiting {
+                reason: WaitReason::Rejected { .. },
+                ..
+            }
+        ),
+        "{:?}",
+        driver.status()
+    );
 
     driver.revoke(retry_at);
     assert_eq!(driver.status(), Status::Revoked);

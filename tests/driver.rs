@@ -348,8 +348,11 @@ fn invalid_grant_without_credentials_requires_reauthentication() {
 }
 
 #[test]
-fn invalid_client_halts_logins_until_asked() {
+fn invalid_client_halts_logins_until_asked_once_the_attempts_are_spent() {
+    let mut policy = policy();
+    policy.rejected_login_retry.password_attempts = Some(0);
     let mut h = Harness::new(password_dialect());
+    h.driver = Driver::new(password_dialect(), policy).unwrap();
     h.driver.handle_timeout(h.now);
     let login = h.next_request();
     h.answer(&login, error(401, "invalid_client"));
@@ -408,8 +411,9 @@ fn an_error_object_with_status_200_is_an_error() {
     assert!(
         matches!(
             &events[..],
-            [Event::ReauthenticationRequired {
-                error: Error::Reauthenticate { .. }
+            [Event::RejectedRetryScheduled {
+                error: Error::Reauthenticate { .. },
+                ..
             }]
         ),
         "{events:?}"

@@ -8,6 +8,7 @@ use oauth_lifecycle::dialect::{
 use oauth_lifecycle::error::RetryAfter;
 use oauth_lifecycle::{
     Active, Error, Expiring, LoginOutcome, Policy, RenewOutcome, Session, Step, TokenSet,
+    WaitReason,
 };
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
@@ -116,10 +117,15 @@ fn logged_in<D: Dialect>(dialect: D, body: &str) -> Session<Active, D> {
     }
 }
 
+/// The login's error, and whether the session treats it as a rejection: halted, or
+/// retried only at the slow pace of rejections (`Policy::rejected_login_retry`).
 fn login_error<D: Dialect>(dialect: D, response: &http::Response<Vec<u8>>) -> (Error, bool) {
     match login(dialect, response) {
         LoginOutcome::LoggedIn(_) => panic!("an error response logged in"),
-        LoginOutcome::Failed(session, error) => (error, session.halted().is_some()),
+        LoginOutcome::Failed(session, error) => {
+            let rejected = matches!(session.wait_reason(), Some(WaitReason::Rejected { .. }));
+            (error, session.halted().is_some() || rejected)
+        }
     }
 }
 

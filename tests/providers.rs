@@ -57,10 +57,11 @@ fn convirza_v2_keeps_a_token_fresh_for_a_day() {
 fn convirza_v2_never_trips_the_rate_limit_by_itself() {
     // A resource server rejecting every token (and the emulator revoking the refresh
     // token with it, so each renewal is a refused refresh and a login). With the default
-    // policy, report-driven renewals are spaced by `unauthorized_renewal_spacing`: 13 or
-    // 14 in 400 s. With no spacing at all, the provider's budget of 10 a minute holds.
+    // policy, report-driven renewals wait until the token is 1, 2, 4, 8, 16 s old, then
+    // `unauthorized_renewal_spacing`: about 17 renewals (each a refused refresh and a
+    // login) in 400 s. With no spacing at all, the provider's budget of 10 a minute holds.
     let spacing = Policy::default().unauthorized_renewal_spacing;
-    for (spacing, least, most) in [(spacing, 24, 30), (Duration::ZERO, 41, 80)] {
+    for (spacing, least, most) in [(spacing, 28, 38), (Duration::ZERO, 41, 80)] {
         let mut policy = Policy::default();
         policy.unauthorized_renewal_spacing = spacing;
         let server = StandardServer::new(StandardServerConfig::convirza_v2());

@@ -180,8 +180,11 @@ fn oidc_provider_rejects_a_wrong_secret_as_invalid_client() {
     let mut driver = Driver::new(dialect, policy()).unwrap();
     driver.handle_timeout(now());
     let (events, _) = run(&mut driver);
-    let [Event::Rejected {
+    // The client's own credentials: tried again by itself in a minute, without limit.
+    let [Event::RejectedRetryScheduled {
         error: Error::Rejected { failure },
+        attempts_left: None,
+        ..
     }] = &events[..]
     else {
         panic!("{events:?}");
@@ -189,7 +192,7 @@ fn oidc_provider_rejects_a_wrong_secret_as_invalid_client() {
     assert_eq!(failure.status().map(|s| s.as_u16()), Some(401));
     assert_eq!(failure.code().map(|c| c.as_ref()), Some("invalid_client"));
     assert!(!format!("{events:?}").contains("wrong-secret"));
-    assert!(matches!(driver.poll_output(), Output::Idle));
+    assert!(matches!(driver.poll_output(), Output::Timeout(_)));
 }
 
 #[test]
@@ -351,8 +354,11 @@ fn django_oauth_toolkit_client_credentials_and_bad_user_password() {
     let mut driver = Driver::new(dialect, policy()).unwrap();
     driver.handle_timeout(now());
     let (events, _) = run(&mut driver);
-    let [Event::ReauthenticationRequired {
+    // A person's password: tried again by itself, three times at most.
+    let [Event::RejectedRetryScheduled {
         error: Error::Reauthenticate { failure },
+        attempts_left: Some(2),
+        ..
     }] = &events[..]
     else {
         panic!("{events:?}");

@@ -7,7 +7,7 @@ use oauth_lifecycle::dialect::{Grant, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
     AccessToken, AnySession, Driver, Error, Event, Policy, Purpose, RefreshToken, Session, Status,
-    TokenRequest,
+    TokenRequest, WaitReason,
 };
 use oauth_lifecycle_testkit::{collect, Drained};
 use time::macros::utc_datetime;
@@ -135,7 +135,7 @@ fn a_refused_refresh_is_a_dead_grant_and_a_session_with_credentials_logs_in_once
 }
 
 #[test]
-fn the_session_stops_only_if_the_login_after_a_dead_grant_is_refused() {
+fn a_refused_login_after_a_dead_grant_is_retried_slowly_then_stops() {
     for (name, status, body) in DEAD_GRANT_ANSWERS {
         let (mut driver, requests, _) = refresh_answered(password_dialect(), status, body);
         let refused = respond(400, r#"{"error":"invalid_grant"}"#);
@@ -145,19 +145,36 @@ fn the_session_stops_only_if_the_login_after_a_dead_grant_is_refused() {
         let Drained {
             requests, events, ..
         } = collect(&mut driver);
-        assert!(requests.is_empty(), "{name}: no second login");
+        assert!(requests.is_empty(), "{name}: no second login at once");
         assert!(
             events
                 .iter()
-                .any(|e| matches!(e, Event::ReauthenticationRequired { .. })),
+                .any(|e| matches!(e, Event::RejectedRetryScheduled { .. })),
             "{name}: {events:?}"
         );
+        // A person's password: three more attempts, a minute apart and doubling, then
+        // the session stops. No retry storm against a refused login.
+        let mut now = START;
+        let mut retries = Vec::new();
+        for _ in 0..16 {
+            let Some(deadline) = driver.next_deadline() else {
+                break;
+            };
+            now = deadline.max(now);
+            driver.handle_timeout(now);
+            for request in collect(&mut driver).requests {
+                retries.push(now);
+                driver.handle_response(request.id(), &refused, now).unwrap();
+            }
+        }
+        let gaps: Vec<_> = retries.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(retries.len(), 3, "{name}: {retries:?}");
+        assert_eq!(gaps, [2, 4].map(Duration::minutes), "{name}");
         assert!(
             matches!(driver.status(), Status::NeedsLogin { .. }),
             "{name}"
         );
-        // Hours later, still nothing: no retry storm against a refused login.
-        driver.handle_timeout(START + Duration::hours(2));
+        driver.handle_timeout(now + Duration::hours(2));
         assert!(collect(&mut driver).requests.is_empty(), "{name}");
     }
 }
@@ -204,18 +221,30 @@ fn invalid_client_and_throttling_are_not_dead_grants() {
             "{name}"
         );
         match outcome {
-            "rejected" => assert!(
-                events.iter().any(|e| matches!(e, Event::Rejected { .. })),
-                "{name}: {events:?}"
-            ),
+            // The client's own credentials: retried slowly, the refresh token kept.
+            "rejected" => {
+                assert!(
+                    events
+                        .iter()
+                        .any(|e| matches!(e, Event::RejectedRetryScheduled { .. })),
+                    "{name}: {events:?}"
+                );
+                assert!(
+                    matches!(
+                        driver.status(),
+                        Status::Waiting {
+                            reason: WaitReason::Rejected {
+                                attempts_left: None
+                            },
+                            ..
+                        }
+                    ),
+                    "{name}: {:?}",
+                    driver.status()
+                );
+            }
             _ => assert!(
-                matches!(
-                    driver.status(),
-                    Status::Waiting {
-                        throttled: true,
-                        ..
-                    }
-                ),
+                matches!(driver.status(), Status::Waiting { reason, .. } if reason.is_throttled()),
                 "{name}: {:?}",
                 driver.status()
             ),

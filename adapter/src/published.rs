@@ -177,7 +177,7 @@ impl TokenCell {
     /// Returns whether the published token changed.
     pub fn apply(&self, event: &Event) -> bool {
         match event {
-            Event::RetryScheduled { error, .. } => {
+            Event::RetryScheduled { error, .. } | Event::RejectedRetryScheduled { error, .. } => {
                 self.last_failure.store(Some(Arc::new(error.clone())))
             }
             Event::TokenIssued { .. } => self.last_failure.store(None),
@@ -257,8 +257,8 @@ impl TokenCell {
 
 // The read side.
 impl TokenCell {
-    /// The temporary failure the session is backing off from (a 5xx, a timeout, a
-    /// connection refused, a 429), until the next token is issued: why
+    /// The failure the session is backing off from (a 5xx, a timeout, a connection
+    /// refused, a 429, a rejection it retries slowly), until the next token is issued: why
     /// [`Status::Waiting`] waits. Permanent failures are in [`Status::NeedsLogin`].
     pub fn last_failure(&self) -> Option<Error> {
         self.last_failure.load().as_deref().cloned()

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::rfc6749::parse_standard;
 use super::{ClientAuth, Dialect, ExtraFields, RefreshTokenUse, Standard};
 use crate::error::{ConfigError, Failure};
+use crate::policy::LoginCredentials;
 use crate::request::{Purpose, TokenKind};
 use crate::token::TokenGrant;
 

@@ -12,7 +12,7 @@ use super::response::{error_failure, retry_after};
 use super::url::Endpoint;
 use super::{Dialect, Environment};
 use crate::error::{ConfigError, Failure, FailureKind, Malformed};
-use crate::policy::MAX_LIFETIME;
+use crate::policy::{LoginCredentials, MAX_LIFETIME};
 use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
 use crate::wipe::wipe_login;
@@ -249,6 +249,11 @@ impl Dialect for ConvercusLegacy {
 
     fn can_login(&self) -> bool {
         true
+    }
+
+    /// A person's (or an API user's) password.
+    fn login_credentials(&self) -> LoginCredentials {
+        LoginCredentials::Password
     }
 
     fn refresh_request(&self, _refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {

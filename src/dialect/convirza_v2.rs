@@ -9,7 +9,7 @@ use time::Duration;
 use super::rfc6749::parse_standard;
 use super::{ClientAuth, Dialect, RefreshTokenUse, Standard};
 use crate::error::{ConfigError, Failure};
-use crate::policy::RequestBudget;
+use crate::policy::{LoginCredentials, RequestBudget};
 use crate::request::{Purpose, TokenKind};
 use crate::token::TokenGrant;
 

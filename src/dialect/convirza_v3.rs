@@ -15,7 +15,7 @@ use super::response::{error_failure, retry_after};
 use super::url::Endpoint;
 use super::{Dialect, ExtraFields, RefreshTokenUse};
 use crate::error::{ConfigError, Failure, FailureKind, Malformed};
-use crate::policy::RequestBudget;
+use crate::policy::{LoginCredentials, RequestBudget};
 use crate::request::{Purpose, TokenKind};
 use crate::token::{parse_timestamp, Expiry, TokenGrant};
 use crate::wipe::wipe_login;
@@ -385,6 +385,11 @@ impl Dialect for ConvirzaV3 {
 
     fn can_login(&self) -> bool {
         true
+    }
+
+    /// A person's (or an API user's) password.
+    fn login_credentials(&self) -> LoginCredentials {
+        LoginCredentials::Password
     }
 
     fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {

@@ -40,7 +40,7 @@ pub use self::response::{error_failure, StandardTokenBody};
 pub use self::rfc6749::{ClientAuth, Grant, Standard, StandardBuilder};
 pub use self::url::Endpoint;
 use crate::error::Failure;
-use crate::policy::RequestBudget;
+use crate::policy::{LoginCredentials, RequestBudget};
 use crate::request::{Purpose, TokenKind};
 use crate::token::TokenGrant;
 
@@ -66,6 +66,10 @@ macro_rules! delegate_to_standard {
 
         fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
             self.standard.for_each_secret(visit);
+        }
+
+        fn login_credentials(&self) -> LoginCredentials {
+            self.standard.login_credentials()
         }
     };
 }
@@ -99,6 +103,14 @@ pub trait Dialect: Debug + Send + Sync + 'static {
     /// building one is costly.
     fn can_login(&self) -> bool {
         self.login_request().is_some()
+    }
+
+    /// Whose secret the login presents: a person's password is retried less after a
+    /// rejection, to spare the account's lockout ([`RejectedLoginRetry`](crate::RejectedLoginRetry)).
+    /// The default, [`LoginCredentials::Client`], suits grants that present only the
+    /// client's own credentials.
+    fn login_credentials(&self) -> LoginCredentials {
+        LoginCredentials::Client
     }
 
     /// The request that exchanges `refresh_token` for a new token, or `None` when the
@@ -187,6 +199,10 @@ impl<D: Dialect> Dialect for Arc<D> {
 
     fn can_login(&self) -> bool {
         (**self).can_login()
+    }
+
+    fn login_credentials(&self) -> LoginCredentials {
+        (**self).login_credentials()
     }
 
     fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {

@@ -15,6 +15,7 @@ use super::response::{Lifetime, StandardTokenBody};
 use super::url::Endpoint;
 use super::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Failure};
+use crate::policy::LoginCredentials;
 use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
 use crate::wipe::{sensitive_header_value, wipe_secret};
@@ -364,6 +365,13 @@ impl Dialect for Standard {
 
     fn can_login(&self) -> bool {
         self.login_body.is_some()
+    }
+
+    fn login_credentials(&self) -> LoginCredentials {
+        match self.grant {
+            Grant::ClientCredentials | Grant::RefreshOnly => LoginCredentials::Client,
+            Grant::Password { .. } => LoginCredentials::Password,
+        }
     }
 
     fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {

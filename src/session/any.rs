@@ -10,7 +10,7 @@ use super::{
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
 use crate::error::{ConfigError, Misuse};
-use crate::output::{Notice, Status, Unauthorized};
+use crate::output::{Notice, Status, Unauthorized, WaitReason};
 use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
 use crate::token::TokenSet;
 
@@ -151,24 +151,22 @@ impl<D: Dialect> AnySession<D> {
 
     /// Where the session stands.
     pub fn status(&self) -> Status {
-        let waiting = |retry_at: Option<UtcDateTime>, throttled: bool| match retry_at {
-            Some(retry_at) => Status::Waiting {
-                retry_at,
-                throttled,
-            },
-            None => Status::Renewing,
-        };
+        let waiting =
+            |retry_at: Option<UtcDateTime>, reason: Option<WaitReason>| match (retry_at, reason) {
+                (Some(retry_at), Some(reason)) => Status::Waiting { retry_at, reason },
+                _ => Status::Renewing,
+            };
         match self {
             AnySession::Unauthenticated(s) => match s.halted() {
                 Some(error) => Status::NeedsLogin { error },
                 None if !s.dialect().can_login() => Status::NeedsLogin {
                     error: ConfigError::NoCredentials.into(),
                 },
-                None => waiting(s.retry_at(), s.is_throttled()),
+                None => waiting(s.retry_at(), s.wait_reason()),
             },
             AnySession::Expiring(s) => match s.halted() {
                 Some(error) => Status::NeedsLogin { error },
-                None => waiting(s.retry_at(), s.is_throttled()),
+                None => waiting(s.retry_at(), s.wait_reason()),
             },
             AnySession::Active(_) => Status::Ready,
             AnySession::LoggingIn(_) | AnySession::Refreshing(_) => Status::Renewing,

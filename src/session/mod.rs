@@ -63,8 +63,9 @@ pub(crate) struct Core<D> {
     pub(crate) budget: BudgetLog,
     /// Recent logins and refreshes, for the policy's own `token_request_budget`.
     pub(crate) pace: BudgetLog,
-    /// When the last renewal caused by a reported 401 was (or will be) allowed to start.
-    pub(crate) reported_renewal_at: Option<UtcDateTime>,
+    /// How many tokens in a row a reported 401 rejected young: the renewal each causes
+    /// is spaced longer ([`Policy::unauthorized_spacing`]).
+    pub(crate) rejected_young: u32,
     /// Events and persistence points, in order, for the caller to drain.
     pub(crate) notices: VecDeque<Notice>,
 }
@@ -84,7 +85,7 @@ impl<D> Core<D> {
             generation,
             budget: BudgetLog::default(),
             pace: BudgetLog::default(),
-            reported_renewal_at: None,
+            rejected_young: 0,
             notices: VecDeque::new(),
         }
     }

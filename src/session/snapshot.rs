@@ -45,9 +45,9 @@ pub struct Snapshot<E> {
     /// When recent logins and refreshes were sent (the policy's own request budget).
     #[serde(default, skip_serializing_if = "BudgetLog::is_empty")]
     pace: BudgetLog,
-    /// When the last renewal caused by a reported 401 was allowed to start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    reported_renewal_at: Option<time::UtcDateTime>,
+    /// How many tokens in a row a reported 401 rejected young.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    rejected_young: u32,
     state: SnapshotState<E>,
 }
 
@@ -62,6 +62,8 @@ enum SnapshotState<E> {
     LoggingIn {
         flight: Flight,
         failures: u32,
+        #[serde(default)]
+        rejections: u32,
     },
     Active {
         tokens: TokenSet<E>,
@@ -75,6 +77,8 @@ enum SnapshotState<E> {
         tokens: TokenSet<E>,
         flight: Flight,
         failures: u32,
+        #[serde(default)]
+        rejections: u32,
     },
     Revoking {
         flight: Flight,
@@ -117,6 +121,10 @@ impl<E> Snapshot<E> {
 /// Highest request id a snapshot may carry: 2^53, exact in every JSON reader and more
 /// requests than a session sends in centuries. Beyond it, ids could repeat.
 const MAX_REQUEST_ID: u64 = 1 << 53;
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
+}
 
 impl<E> Snapshot<E> {
     /// Checks that the snapshot agrees with itself, and re-derives the moments the policy
@@ -260,6 +268,7 @@ impl<D: Dialect> AnySession<D> {
             AnySession::LoggingIn(s) => SnapshotState::LoggingIn {
                 flight: s.state.flight.stored(),
                 failures: s.state.failures,
+                rejections: s.state.rejections,
             },
             AnySession::Active(s) => SnapshotState::Active {
                 tokens: tokens(&s.tokens),
@@ -273,6 +282,7 @@ impl<D: Dialect> AnySession<D> {
                 tokens: tokens(&s.tokens),
                 flight: s.state.flight.stored(),
                 failures: s.state.failures,
+                rejections: s.state.rejections,
             },
             AnySession::Revoking(s) => SnapshotState::Revoking {
                 flight: s.state.flight.stored(),
@@ -296,7 +306,7 @@ impl<D: Dialect> AnySession<D> {
             generation: self.core().generation,
             budget: self.core().budget.clone(),
             pace: self.core().pace.clone(),
-            reported_renewal_at: self.core().reported_renewal_at,
+            rejected_young: self.core().rejected_young,
             state,
         }
     }
@@ -344,7 +354,7 @@ impl<D: Dialect> AnySession<D> {
         );
         core.budget = snapshot.budget;
         core.pace = snapshot.pace;
-        core.reported_renewal_at = snapshot.reported_renewal_at;
+        core.rejected_young = snapshot.rejected_young;
         let mut session: AnySession<D> = match snapshot.state {
             SnapshotState::Unauthenticated { backoff, halt } => Session {
                 core,
@@ -352,7 +362,11 @@ impl<D: Dialect> AnySession<D> {
                 tokens: (),
             }
             .into(),
-            SnapshotState::LoggingIn { flight, failures } => Session {
+            SnapshotState::LoggingIn {
+                flight,
+                failures,
+                rejections,
+            } => Session {
                 core,
                 state: LoggingIn {
                     flight: Flight {
@@ -360,6 +374,7 @@ impl<D: Dialect> AnySession<D> {
                         ..flight
                     },
                     failures,
+                    rejections,
                 },
                 tokens: (),
             }
@@ -384,6 +399,7 @@ impl<D: Dialect> AnySession<D> {
                 tokens,
                 flight,
                 failures,
+                rejections,
             } => Session {
                 core,
                 state: Refreshing {
@@ -392,6 +408,7 @@ impl<D: Dialect> AnySession<D> {
                         ..flight
                     },
                     failures,
+                    rejections,
                 },
                 tokens,
             }

@@ -33,6 +33,7 @@ pub struct Unauthenticated {
 pub struct LoggingIn {
     pub(crate) flight: Flight,
     pub(crate) failures: u32,
+    pub(crate) rejections: u32,
 }
 
 /// A valid token, renewal not yet due. Next: hand out the token; report 401s, successful
@@ -57,6 +58,7 @@ pub struct Expiring {
 pub struct Refreshing {
     pub(crate) flight: Flight,
     pub(crate) failures: u32,
+    pub(crate) rejections: u32,
 }
 
 /// Revocation requests are being sent one at a time; no token is handed out any more.
@@ -218,9 +220,55 @@ impl Flight {
 pub(crate) struct Backoff {
     pub(crate) failures: u32,
     pub(crate) retry_at: Option<UtcDateTime>,
-    /// Whether the wait was asked for by the endpoint (429, `Retry-After`, `slow_down`).
+    /// Why the session waits until `retry_at`.
     #[serde(default)]
-    pub(crate) throttled: bool,
+    pub(crate) cause: WaitCause,
+    /// Consecutive rejections of the credentials or the client (`invalid_client`, …),
+    /// counted apart from `failures`: they are retried at their own slow pace, a bounded
+    /// number of times.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) rejections: u32,
+}
+
+/// Why a [`Backoff`] waits. The request budget is not one: it is read from the budget
+/// logs when asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum WaitCause {
+    /// A temporary failure.
+    #[default]
+    Failure,
+    /// The endpoint asked for it (429, `Retry-After`, `slow_down`).
+    Throttled,
+    /// A renewal caused by a reported 401, spaced.
+    UnauthorizedSpacing,
+    /// A token that expired before the policy's `min_renewal_interval` let it be renewed.
+    MinRenewalInterval,
+    /// The endpoint rejected the credentials or the client: retried slowly. An explicit
+    /// login or renewal does not wait for it.
+    Rejected,
+}
+
+impl Backoff {
+    /// A wait of `cause` until `retry_at` (if any), after `failures` consecutive failures
+    /// and `rejections` consecutive rejections.
+    pub(crate) fn new(
+        failures: u32,
+        rejections: u32,
+        retry_at: Option<UtcDateTime>,
+        cause: WaitCause,
+    ) -> Self {
+        Backoff {
+            failures,
+            retry_at,
+            cause,
+            rejections,
+        }
+    }
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 /// Why a session stopped trying by itself.

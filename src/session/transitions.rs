@@ -42,7 +42,7 @@ use std::sync::Arc;
 use time::UtcDateTime;
 use zeroize::Zeroize;
 
-use super::states::{Backoff, Flight, Halt, PendingRevocation, State};
+use super::states::{Backoff, Flight, Halt, PendingRevocation, State, WaitCause};
 use super::{
     Active, Core, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Shared,
     Step, Unauthenticated,
@@ -50,8 +50,8 @@ use super::{
 use crate::bearer::{Generation, Withdrawal};
 use crate::dialect::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
-use crate::output::{Event, Unauthorized};
-use crate::policy::Policy;
+use crate::output::{Event, Unauthorized, WaitReason};
+use crate::policy::{LoginCredentials, Policy};
 use crate::request::{Purpose, RequestId, TokenKind, TokenRequest, TransportError};
 use crate::token::{TokenGrant, TokenSet};
 
@@ -142,8 +142,21 @@ impl<D: Dialect> Session<Unauthenticated, D> {
     /// Emits the login request.
     ///
     /// Refused while a backoff runs ([`Misuse::TooEarly`]) and when the dialect has no
-    /// credentials ([`Misuse::NoCredentials`]). An explicit login clears a halt.
+    /// credentials ([`Misuse::NoCredentials`]). An explicit login clears a halt, does not
+    /// wait for the slow retry of a rejected login, and starts its count again.
     pub fn login(
+        mut self,
+        now: UtcDateTime,
+    ) -> Result<(Session<LoggingIn, D>, TokenRequest), Refused<Self>> {
+        let rejections = self.state.backoff.rejections;
+        self.state.backoff.rejections = 0;
+        self.send_login(now).map_err(|mut refused| {
+            refused.session.state.backoff.rejections = rejections;
+            refused
+        })
+    }
+
+    fn send_login(
         mut self,
         now: UtcDateTime,
     ) -> Result<(Session<LoggingIn, D>, TokenRequest), Refused<Self>> {
@@ -165,17 +178,29 @@ impl<D: Dialect> Session<Unauthenticated, D> {
             });
         };
         let (flight, request) = self.core.emit(Purpose::Login, request, true, now);
-        let failures = self.state.backoff.failures;
-        Ok((self.with(LoggingIn { flight, failures }, ()), request))
+        let Backoff {
+            failures,
+            rejections,
+            ..
+        } = self.state.backoff;
+        let state = LoggingIn {
+            flight,
+            failures,
+            rejections,
+        };
+        Ok((self.with(state, ()), request))
     }
 
     /// Shows the session the time: logs in when a login is due — not halted, credentials
     /// configured, and any backoff or request budget waited out.
     pub fn on_timeout(self, now: UtcDateTime) -> Step<Self, (Session<LoggingIn, D>, TokenRequest)> {
-        if self.state.halt.is_some() || !self.core.shared.dialect.can_login() {
+        if self.state.halt.is_some()
+            || !self.core.shared.dialect.can_login()
+            || self.retry_at().is_some_and(|at| now < at)
+        {
             return Step::Same(self);
         }
-        match self.login(now) {
+        match self.send_login(now) {
             Ok(next) => Step::Next(next),
             Err(refused) => Step::Same(refused.session),
         }
@@ -221,7 +246,12 @@ impl<D: Dialect> Session<Unauthenticated, D> {
     /// Whether the wait until [`retry_at`](Session::retry_at) was asked for by the
     /// endpoint or the dialect's request budget, rather than a backoff after a failure.
     pub fn is_throttled(&self) -> bool {
-        self.core.is_throttled(&self.state.backoff)
+        self.wait_reason().is_some_and(WaitReason::is_throttled)
+    }
+
+    /// Why the session waits until [`retry_at`](Session::retry_at), if it does.
+    pub fn wait_reason(&self) -> Option<WaitReason> {
+        self.core.wait_reason(&self.state.backoff, Purpose::Login)
     }
 
     /// Why the session stopped logging in by itself, if it did.
@@ -262,19 +292,19 @@ impl<D: Dialect> Session<LoggingIn, D> {
         let error = self
             .core
             .verdict(Purpose::Login, failure, failures, [], now);
-        let halt = Halt::from_error(&error);
-        match &halt {
-            Some(_) => self.core.halted(error.clone()),
-            None => self.core.retry_scheduled(Purpose::Login, error.clone()),
-        }
-        let state = Unauthenticated {
-            backoff: Backoff {
-                failures,
-                retry_at: error.retry_at(),
-                throttled: matches!(error, Error::Throttled { .. }),
-            },
-            halt,
+        let mut rejections = self.state.rejections;
+        let (backoff, halt) = if Halt::from_error(&error).is_some() {
+            // Rejected: retried slowly, a bounded number of times, then halted.
+            rejections = rejections.saturating_add(1);
+            let (retry_at, halt) = self.core.rejected(Purpose::Login, &error, rejections, now);
+            let backoff = Backoff::new(failures, rejections, retry_at, WaitCause::Rejected);
+            (backoff, halt)
+        } else {
+            self.core.retry_scheduled(Purpose::Login, error.clone());
+            let cause = WaitCause::of(&error);
+            (Backoff::new(failures, 0, error.retry_at(), cause), None)
         };
+        let state = Unauthenticated { backoff, halt };
         LoginOutcome::Failed(self.with(state, ()), error)
     }
 }
@@ -305,17 +335,21 @@ impl<D: Dialect> Session<Active, D> {
         self.core.notify(Event::RenewalDue {
             unauthorized: false,
         });
+        // The token lived to its refresh moment: no storm of rejections is under way.
+        self.core.rejected_young = 0;
         let not_before = self.tokens.refresh_at;
-        Step::Next(self.into_expiring(not_before, now))
+        Step::Next(self.into_expiring(not_before, now, WaitCause::MinRenewalInterval))
     }
 
     /// Reports that a resource server answered 401 (RFC 6750 `invalid_token`) to token
-    /// `generation`. If that is the current token, it is withdrawn and renewal is due: at
-    /// once, unless the previous renewal caused by a report was less than the policy's
-    /// `unauthorized_renewal_spacing` ago — then when that spacing has passed, so a
-    /// resource server that rejects every token cannot drive the session into a
-    /// token-endpoint storm. A report about an earlier token changes nothing
-    /// ([`Step::Same`]).
+    /// `generation`. If that is the current token, it is withdrawn and renewal is due as
+    /// soon as the token is old enough: 1 s for a first token rejected young, doubling for
+    /// each further one, up to the policy's `unauthorized_renewal_spacing`, and never
+    /// later than the token's own refresh moment ([`Policy::unauthorized_spacing`]). A
+    /// token revoked on the server is replaced at once; a resource server that rejects
+    /// every token cannot drive the session into a token-endpoint storm. A token that
+    /// lived `unauthorized_renewal_spacing` before its rejection starts the count again.
+    /// A report about an earlier token changes nothing ([`Step::Same`]).
     pub fn on_unauthorized(
         mut self,
         generation: Generation,
@@ -324,14 +358,19 @@ impl<D: Dialect> Session<Active, D> {
         match self.core.reject(&mut self.tokens, generation) {
             Unauthorized::Withdrawn => {
                 self.core.notify(Event::RenewalDue { unauthorized: true });
-                let spacing = self.core.shared.policy.unauthorized_renewal_spacing;
-                let not_before = self
-                    .core
-                    .reported_renewal_at
-                    .map_or(now, |last| last.saturating_add(spacing))
-                    .max(now);
-                self.core.reported_renewal_at = Some(not_before);
-                Step::Next(self.into_expiring(not_before, now))
+                let policy = &self.core.shared.policy;
+                let issued_at = self.tokens.issued_at;
+                let young = now - issued_at < policy.unauthorized_renewal_spacing;
+                let streak = if young {
+                    self.core.rejected_young.saturating_add(1)
+                } else {
+                    1
+                };
+                let not_before = issued_at
+                    .saturating_add(policy.unauthorized_spacing(streak))
+                    .min(self.tokens.refresh_at);
+                self.core.rejected_young = streak;
+                Step::Next(self.into_expiring(not_before, now, WaitCause::UnauthorizedSpacing))
             }
             Unauthorized::AlreadyWithdrawn | Unauthorized::Stale => Step::Same(self),
         }
@@ -351,16 +390,20 @@ impl<D: Dialect> Session<Active, D> {
         self.core.notify(Event::RenewalDue {
             unauthorized: false,
         });
-        self.into_expiring(now, now)
+        self.core.rejected_young = 0;
+        self.into_expiring(now, now, WaitCause::Failure)
     }
 
-    /// Renewal is due, but not sent before `not_before`.
-    fn into_expiring(self, not_before: UtcDateTime, now: UtcDateTime) -> Session<Expiring, D> {
+    /// Renewal is due, but not sent before `not_before`, for `cause`.
+    fn into_expiring(
+        self,
+        not_before: UtcDateTime,
+        now: UtcDateTime,
+        cause: WaitCause,
+    ) -> Session<Expiring, D> {
+        let retry_at = (not_before > now).then_some(not_before);
         let state = Expiring {
-            backoff: Backoff {
-                retry_at: (not_before > now).then_some(not_before),
-                ..Backoff::default()
-            },
+            backoff: Backoff::new(0, 0, retry_at, cause),
             halt: None,
         };
         Session {
@@ -384,7 +427,12 @@ impl<D: Dialect> Session<Expiring, D> {
     /// Whether the wait until [`retry_at`](Session::retry_at) was asked for by the
     /// endpoint or the dialect's request budget, rather than a backoff after a failure.
     pub fn is_throttled(&self) -> bool {
-        self.core.is_throttled(&self.state.backoff)
+        self.wait_reason().is_some_and(WaitReason::is_throttled)
+    }
+
+    /// Why the session waits until [`retry_at`](Session::retry_at), if it does.
+    pub fn wait_reason(&self) -> Option<WaitReason> {
+        self.core.wait_reason(&self.state.backoff, Purpose::Refresh)
     }
 
     /// Why the session stopped renewing by itself, if it did.
@@ -416,11 +464,13 @@ impl<D: Dialect> Session<Expiring, D> {
             if now < self.tokens.hard_expiry {
                 return ExpiringStep::Waiting(self);
             }
+            let Backoff {
+                failures,
+                rejections,
+                ..
+            } = self.state.backoff;
             let state = Unauthenticated {
-                backoff: Backoff {
-                    failures: self.state.backoff.failures,
-                    ..Backoff::default()
-                },
+                backoff: Backoff::new(failures, rejections, None, WaitCause::Failure),
                 halt: self.state.halt,
             };
             return ExpiringStep::Halted(Session {
@@ -451,7 +501,7 @@ impl<D: Dialect> Session<Expiring, D> {
     ///
     /// Refused while a backoff runs ([`Misuse::TooEarly`]) and when there is neither a
     /// refresh token nor credentials ([`Misuse::NoCredentials`]). An explicit call clears
-    /// a halt. A refresh that spends a single-use refresh token is preceded by a
+    /// a halt and does not wait for the slow retry of a rejection. A refresh that spends a single-use refresh token is preceded by a
     /// persistence point.
     pub fn refresh(
         mut self,
@@ -497,8 +547,17 @@ impl<D: Dialect> Session<Expiring, D> {
             // Write-ahead: a snapshot taken now knows the refresh token is being spent.
             self.core.persist();
         }
-        let failures = self.state.backoff.failures;
-        Ok((self.with_tokens(Refreshing { flight, failures }), request))
+        let Backoff {
+            failures,
+            rejections,
+            ..
+        } = self.state.backoff;
+        let state = Refreshing {
+            flight,
+            failures,
+            rejections,
+        };
+        Ok((self.with_tokens(state), request))
     }
 
     /// Reports a 401 from a resource server about token `generation`: if it is the
@@ -617,29 +676,37 @@ impl<D: Dialect> Session<Refreshing, D> {
             }
         }
         let renewable = self.core.refresh_token_usable(&tokens, now) || dialect.can_login();
-        let (retry_at, halt) = match &error {
+        let purpose = self.state.flight.purpose;
+        let mut rejections = self.state.rejections;
+        let (retry_at, halt, cause) = match &error {
             // A dead refresh token with credentials at hand: log in again at once.
-            Error::Reauthenticate { .. }
-                if renewable && self.state.flight.purpose == Purpose::Refresh =>
-            {
-                (None, None)
-            }
-            Error::Retry { failure, .. } | Error::Throttled { failure, .. } if !renewable => {
-                (None, Some(Box::new(Halt::Reauthenticate(failure.clone()))))
-            }
-            _ => (error.retry_at(), Halt::from_error(&error)),
-        };
-        match (&halt, &error) {
-            (Some(halt), _) => self.core.halted(halt.to_error()),
-            (None, Error::Reauthenticate { failure }) => {
+            Error::Reauthenticate { failure } if renewable && purpose == Purpose::Refresh => {
                 self.core.notify(Event::Reauthenticating {
                     cause: failure.clone(),
-                })
+                });
+                (None, None, WaitCause::Failure)
             }
-            (None, error) => self
-                .core
-                .retry_scheduled(self.state.flight.purpose, error.clone()),
-        }
+            Error::Retry { failure, .. } | Error::Throttled { failure, .. } if !renewable => {
+                let halt = Halt::Reauthenticate(failure.clone());
+                self.core.halted(halt.to_error());
+                (None, Some(Box::new(halt)), WaitCause::Failure)
+            }
+            // The credentials or the client rejected: retried slowly, a bounded number of
+            // times, then halted.
+            Error::Rejected { .. } | Error::Reauthenticate { .. } if renewable => {
+                rejections = rejections.saturating_add(1);
+                let (retry_at, halt) = self.core.rejected(purpose, &error, rejections, now);
+                (retry_at, halt, WaitCause::Rejected)
+            }
+            _ => {
+                let halt = Halt::from_error(&error);
+                match &halt {
+                    Some(halt) => self.core.halted(halt.to_error()),
+                    None => self.core.retry_scheduled(purpose, error.clone()),
+                }
+                (error.retry_at(), halt, WaitCause::of(&error))
+            }
+        };
         if refresh_token_dropped {
             self.core.persist();
         }
@@ -653,11 +720,7 @@ impl<D: Dialect> Session<Refreshing, D> {
             Session {
                 core: self.core,
                 state: Expiring {
-                    backoff: Backoff {
-                        failures,
-                        retry_at,
-                        throttled: retry_at.is_some() && matches!(error, Error::Throttled { .. }),
-                    },
+                    backoff: Backoff::new(failures, rejections, retry_at, cause),
                     halt,
                 },
                 tokens,
@@ -999,11 +1062,8 @@ impl<D: Dialect> Session<Revoking, D> {
                         // the same token again after the backoff, a bounded number of times.
                         Some(retry_at) if attempts < allowed => {
                             self.core.retry_scheduled(Purpose::Revoke(kind), error);
-                            self.state.retry = Backoff {
-                                failures: attempts,
-                                retry_at: Some(retry_at),
-                                throttled: false,
-                            };
+                            self.state.retry =
+                                Backoff::new(attempts, 0, Some(retry_at), WaitCause::Failure);
                             return RevocationStep {
                                 next: Revocation::Retrying(self),
                                 failure: None,
@@ -1236,22 +1296,90 @@ impl Flight {
 }
 
 impl Backoff {
+    /// Refuses an explicit request before `retry_at`, unless the wait is the slow retry of
+    /// a rejection: a person or program asking again is what that wait stands in for.
     fn check(&self, purpose: Purpose, now: UtcDateTime) -> Result<(), Misuse> {
         match self.retry_at {
-            Some(retry_at) if now < retry_at => Err(Misuse::TooEarly { purpose, retry_at }),
+            Some(retry_at) if now < retry_at && self.cause != WaitCause::Rejected => {
+                Err(Misuse::TooEarly { purpose, retry_at })
+            }
             _ => Ok(()),
         }
     }
 }
 
-impl<D: Dialect> Core<D> {
-    /// Whether the wait `backoff` imposes comes from the endpoint or the request budget.
-    fn is_throttled(&self, backoff: &Backoff) -> bool {
-        let budget = self.budget_slot();
-        match backoff.retry_at {
-            Some(at) => backoff.throttled || budget.is_some_and(|slot| slot >= at),
-            None => budget.is_some(),
+impl WaitCause {
+    /// The wait a temporary verdict imposes.
+    fn of(error: &Error) -> Self {
+        match error {
+            Error::Throttled { .. } => WaitCause::Throttled,
+            _ => WaitCause::Failure,
         }
+    }
+}
+
+impl<D: Dialect> Core<D> {
+    /// Why the session waits, if it does: the request budget when it is what holds the
+    /// next `purpose` request longest, otherwise what `backoff` says.
+    fn wait_reason(&self, backoff: &Backoff, purpose: Purpose) -> Option<WaitReason> {
+        let budget = self.budget_slot();
+        let reason = match backoff.retry_at {
+            Some(at) if budget.is_none_or(|slot| slot < at) => match backoff.cause {
+                WaitCause::Failure => WaitReason::Backoff,
+                WaitCause::Throttled => WaitReason::Throttled,
+                WaitCause::UnauthorizedSpacing => WaitReason::UnauthorizedSpacing,
+                WaitCause::MinRenewalInterval => WaitReason::MinRenewalInterval,
+                WaitCause::Rejected => WaitReason::Rejected {
+                    attempts_left: self
+                        .rejection_attempts(purpose)
+                        .map(|allowed| allowed.saturating_sub(backoff.rejections)),
+                },
+            },
+            _ => {
+                budget?;
+                WaitReason::RequestBudget
+            }
+        };
+        Some(reason)
+    }
+
+    /// How many automatic attempts a rejection of a `purpose` request allows; `None` for
+    /// no limit. A login presents the dialect's credentials; a refresh, the client's.
+    fn rejection_attempts(&self, purpose: Purpose) -> Option<u32> {
+        let credentials = match purpose {
+            Purpose::Login => self.shared.dialect.login_credentials(),
+            _ => LoginCredentials::Client,
+        };
+        self.shared
+            .policy
+            .rejected_login_retry
+            .attempts(credentials)
+    }
+
+    /// After the `rejections`-th consecutive rejection of a `purpose` request: when the
+    /// session tries again by itself, announced, or (attempts spent) the halt, announced.
+    fn rejected(
+        &mut self,
+        purpose: Purpose,
+        error: &Error,
+        rejections: u32,
+        now: UtcDateTime,
+    ) -> (Option<UtcDateTime>, Option<Box<Halt>>) {
+        let allowed = self.rejection_attempts(purpose);
+        if allowed.is_some_and(|allowed| rejections > allowed) {
+            self.halted(error.clone());
+            return (None, Halt::from_error(error));
+        }
+        let delay = self.shared.policy.rejected_login_retry.delay(rejections);
+        let retry_at = now.saturating_add(delay);
+        self.notify(Event::RejectedRetryScheduled {
+            purpose,
+            error: error.clone(),
+            retry_at: later(Some(retry_at), self.budget_slot()).unwrap_or(retry_at),
+            attempts_left: allowed.map(|allowed| allowed - rejections),
+        });
+        self.persist();
+        (Some(retry_at), None)
     }
 }
 

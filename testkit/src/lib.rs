@@ -6,7 +6,7 @@
 //! - the emulators' default accounts and each provider's dialect pointed at an emulator
 //!   ([`fixtures`]);
 //! - the drain loop of a sans-IO driver against an in-process emulator ([`drain()`],
-//!   [`collect`]);
+//!   [`collect`]), or on a simulated clock against a closure ([`Clocked`]);
 //! - tracing output captured as text ([`TraceBuffer`]);
 //! - real OAuth servers written by others and real Redis topologies, started on
 //!   127.0.0.1, and a tiny blocking HTTP/1.1 transport to talk to them.
@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clocked;
 pub mod drain;
 pub mod fixtures;
 mod redis_cluster;
@@ -31,6 +32,7 @@ pub use crate::redis_cluster::RedisCluster;
 pub use crate::redis_sentinels::{RedisSentinels, SENTINEL_MASTER_PASSWORD, SENTINEL_SERVICE};
 pub use crate::redis_server::RedisServer;
 
+pub use crate::clocked::{token_answer, Clocked};
 pub use crate::drain::{collect, drain, Drained};
 pub use crate::fixtures::*;
 pub use crate::traces::TraceBuffer;

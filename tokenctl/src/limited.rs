@@ -56,6 +56,10 @@ impl<D: Dialect> Dialect for Limited<D> {
         self.sends == Sends::Everything && self.inner.can_login()
     }
 
+    fn login_credentials(&self) -> oauth_lifecycle::LoginCredentials {
+        self.inner.login_credentials()
+    }
+
     fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {
         match self.sends {
             Sends::Everything | Sends::NoLogin => self.inner.refresh_request(refresh_token),

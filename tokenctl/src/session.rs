@@ -116,8 +116,9 @@ pub(crate) fn read<D: Dialect>(
         Status::Ready if !due => None,
         // Waiting after a failure or a 429: the valid token serves meanwhile; a renewal
         // cannot come before the moment the session (or the provider) set.
-        Status::Waiting { retry_at, throttled } if retry_at > now => {
+        Status::Waiting { retry_at, reason } if retry_at > now => {
             if force || short {
+                let throttled = reason.is_throttled();
                 return Ok(Stored::Waiting { retry_at, throttled });
             }
             None
@@ -284,13 +285,9 @@ pub(crate) fn describe(status: &Status) -> String {
     match status {
         Status::Ready => "ready".into(),
         Status::Renewing => "renewing".into(),
-        Status::Waiting {
-            retry_at,
-            throttled,
-        } => format!(
-            "waiting until {}{}",
-            crate::time_format::rfc3339(*retry_at),
-            if *throttled { " (throttled)" } else { "" }
+        Status::Waiting { retry_at, reason } => format!(
+            "waiting until {}: {reason}",
+            crate::time_format::rfc3339(*retry_at)
         ),
         Status::NeedsLogin { error } => format!("stopped: {error}"),
         Status::Revoked => "revoked".into(),

@@ -235,10 +235,7 @@ async fn row(name: &str, fault: Fault, outcome: Outcome) {
     match outcome {
         Outcome::Retry | Outcome::Throttled(_) => {
             let (retry_at, throttled) = eventually(name, || match manager.status() {
-                Status::Waiting {
-                    retry_at,
-                    throttled,
-                } => Some((retry_at, throttled)),
+                Status::Waiting { retry_at, reason } => Some((retry_at, reason.is_throttled())),
                 _ => None,
             })
             .await;

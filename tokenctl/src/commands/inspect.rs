@@ -55,17 +55,14 @@ fn describe<D: Dialect>(driver: &Driver<D>, policy: &Policy, now: UtcDateTime) -
     let (status_name, retry_at, reason) = match &status {
         Status::Ready => ("ready", None, None),
         Status::Renewing => ("renewing", None, None),
-        Status::Waiting {
-            retry_at,
-            throttled,
-        } => (
-            if *throttled {
+        Status::Waiting { retry_at, reason } => (
+            if reason.is_throttled() {
                 "throttled"
             } else {
                 "backing off"
             },
             Some(rfc3339(*retry_at)),
-            None,
+            Some(reason.to_string()),
         ),
         Status::NeedsLogin { error } => ("needs login", None, Some(error.to_string())),
         Status::Revoked => ("revoked", None, None),
