@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 
 use crate::request::{Purpose, RequestId, TransportError};
+use crate::timestamp::Rfc3339;
 
 /// The session's verdict about a failed exchange with the token or revocation endpoint.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -24,7 +25,7 @@ use crate::request::{Purpose, RequestId, TransportError};
 pub enum Error {
     /// A temporary failure (5xx, timeout, lost response, malformed answer): the session
     /// tries again at `retry_at` and keeps serving a still-valid token until then.
-    #[error("{failure}; retrying at {retry_at}")]
+    #[error("{failure}; retrying at {}", Rfc3339(*.retry_at))]
     Retry {
         /// When the session will try again.
         retry_at: UtcDateTime,
@@ -33,7 +34,7 @@ pub enum Error {
     },
     /// The endpoint asked the client to slow down (429, or 503 with `Retry-After`): the
     /// session makes no token-endpoint request before `retry_at`.
-    #[error("{failure}; throttled until {retry_at}")]
+    #[error("{failure}; throttled until {}", Rfc3339(*.retry_at))]
     Throttled {
         /// The earliest moment the endpoint accepts another request.
         retry_at: UtcDateTime,
@@ -343,8 +344,9 @@ impl fmt::Display for Failure {
         if let Some(code) = &self.code {
             write!(f, ", error {}", bounded(code.as_ref()))?;
         }
+        // Quoted: the server's words, which may start in capitals and end with a period.
         if let Some(description) = &self.description {
-            write!(f, ": {}", bounded(description))?;
+            write!(f, ": \"{}\"", bounded(description))?;
         }
         Ok(())
     }
@@ -446,7 +448,7 @@ pub enum Misuse {
     #[error("no credentials configured to log in with")]
     NoCredentials,
     /// The session must wait for its backoff before sending another request.
-    #[error("the next {purpose} may not be sent before {retry_at}")]
+    #[error("the next {purpose} may not be sent before {}", Rfc3339(*.retry_at))]
     TooEarly {
         /// What the caller tried to start.
         purpose: Purpose,

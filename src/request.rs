@@ -163,3 +163,5 @@ impl fmt::Display for TransportError {
         })
     }
 }
+
+impl std::error::Error for TransportError {}

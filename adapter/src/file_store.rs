@@ -30,22 +30,29 @@ impl StoreKey {
     }
 
     /// A key from its standard base64 form (as kept in an environment variable or a key
-    /// file). Anything but 32 bytes is refused.
+    /// file). Anything but 32 bytes is refused ([`StoreError::InvalidKey`], which calls
+    /// it the "session key" setting).
     pub fn from_base64(encoded: &str) -> Result<Self, StoreError> {
-        let mut bytes =
-            Zeroizing::new(
-                BASE64
-                    .decode(encoded.trim())
-                    .map_err(|_| StoreError::Unreadable {
-                        reason: "a key that is not base64",
-                    })?,
-            );
+        Self::from_setting("session key", encoded)
+    }
+
+    /// Like [`from_base64`](Self::from_base64), for the value of the setting named
+    /// `setting` (an environment variable, a key file): a refusal names the setting,
+    /// never its value.
+    pub fn from_setting(setting: &str, encoded: &str) -> Result<Self, StoreError> {
+        let invalid = |reason| StoreError::InvalidKey {
+            setting: setting.to_owned(),
+            reason,
+        };
+        let mut bytes = Zeroizing::new(
+            BASE64
+                .decode(encoded.trim())
+                .map_err(|_| invalid("not valid base64"))?,
+        );
         let key: [u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| StoreError::Unreadable {
-                reason: "a key that is not 32 bytes",
-            })?;
+            .map_err(|_| invalid("not 32 bytes long once decoded"))?;
         bytes.zeroize();
         Ok(StoreKey(key))
     }
@@ -186,23 +193,33 @@ impl FileStore {
             .create(true)
             .truncate(false)
             .open(&self.lock_path)
-            .map_err(StoreError::Unavailable)?;
-        if exclusive {
-            file.lock().map_err(StoreError::Unavailable)?;
+            .map_err(|error| match error.kind() {
+                // The lock file is created if missing: its directory is.
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => StoreError::Directory {
+                    path: directory_of(&self.lock_path).to_owned(),
+                    error,
+                },
+                _ => file_error("open the session store's lock file", &self.lock_path)(error),
+            })?;
+        let locked = if exclusive {
+            file.lock()
         } else {
-            file.lock_shared().map_err(StoreError::Unavailable)?;
-        }
+            file.lock_shared()
+        };
+        locked.map_err(file_error(
+            "lock the session store's lock file",
+            &self.lock_path,
+        ))?;
         Ok(file)
     }
 
     fn read(&self) -> Result<Option<StoredSession>, StoreError> {
         let mut raw = Zeroizing::new(Vec::new());
+        let failed = file_error("read the session file", &self.path);
         match File::open(&self.path) {
-            Ok(mut file) => file
-                .read_to_end(&mut raw)
-                .map_err(StoreError::Unavailable)?,
+            Ok(mut file) => file.read_to_end(&mut raw).map_err(failed)?,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(StoreError::Unavailable(error)),
+            Err(error) => return Err(failed(error)),
         };
         let envelope: Envelope =
             serde_json::from_slice(&raw).map_err(|_| unreadable("not a session file"))?;
@@ -293,7 +310,7 @@ impl FileStore {
         if written.is_err() {
             let _ = fs::remove_file(&temporary);
         }
-        written.map_err(StoreError::Unavailable)
+        written.map_err(file_error("write the session file", &self.path))
     }
 }
 
@@ -319,6 +336,18 @@ impl SessionStore for FileStore {
     }
 }
 
+/// Makes an I/O error about `path` a [`StoreError::File`].
+fn file_error<'a>(
+    operation: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |error| StoreError::File {
+        operation,
+        path: path.to_owned(),
+        error,
+    }
+}
+
 fn unreadable(reason: &'static str) -> StoreError {
     StoreError::Unreadable { reason }
 }
@@ -338,15 +367,18 @@ fn private_options() -> OpenOptions {
     options
 }
 
+/// The directory `path` is in: `.` for a bare file name.
+fn directory_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Makes a rename in `path`'s directory durable.
 fn sync_directory(path: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
-        let directory = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(directory)?.sync_all()?;
+        File::open(directory_of(path))?.sync_all()?;
     }
     #[cfg(not(unix))]
     let _ = path;

@@ -231,7 +231,7 @@ pub enum Verdict {
 /// A string that does not name an origin: not an absolute URL with a host, or a
 /// scheme without a known default port and no port written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not an origin (scheme, host and port): {input}")]
+#[error("not an origin (scheme, host and port): \"{input}\"")]
 pub struct InvalidOrigin {
     /// The string, without any user information (`user:password@`) it held.
     input: String,
@@ -426,7 +426,7 @@ mod tests {
             assert_eq!(error.input(), input);
             assert_eq!(
                 error.to_string(),
-                format!("not an origin (scheme, host and port): {input}")
+                format!("not an origin (scheme, host and port): \"{input}\"")
             );
         }
         // A scheme without a default port is an origin with a port written.
@@ -439,7 +439,7 @@ mod tests {
         let error = AllowedOrigins::new("custom://user:hunter2@host/path").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "not an origin (scheme, host and port): custom://…@host/path"
+            "not an origin (scheme, host and port): \"custom://…@host/path\""
         );
         let error = "user:hunter2@host".parse::<Origin>().unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");

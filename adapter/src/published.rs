@@ -11,7 +11,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use event_listener::{Event as Signal, EventListener, Listener};
 use oauth_lifecycle::http::HeaderValue;
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{BearerToken, Error, Event, Generation, Status};
+use oauth_lifecycle::{BearerToken, Error, Event, Generation, Rfc3339, Status, WaitReason};
 
 /// A token as published: the shared token, its generation, and the last moment it may be
 /// handed out. Withdrawn by the driving side at that moment, so readers never compare
@@ -66,7 +66,7 @@ impl fmt::Debug for PublishedToken {
 pub enum WaitError {
     /// No token came within the caller's timeout; `status` says what the session was
     /// doing (renewing, or waiting until a moment after a failure or a 429).
-    #[error("no token within the timeout; the session is {status:?}")]
+    #[error("no token within the timeout; the session {}", StatusClause(.status))]
     Timeout {
         /// Where the session stood when the wait ended.
         status: Status,
@@ -78,12 +78,35 @@ pub enum WaitError {
         /// The core's reason.
         error: Error,
     },
+    /// The token endpoint rejected the credentials or the client. The session tries
+    /// again by itself at `retry_at`, slowly
+    /// ([`Policy::rejected_login_retry`](oauth_lifecycle::Policy::rejected_login_retry)):
+    /// a caller is told at once rather than kept waiting for it.
+    #[error("the token endpoint rejected the credentials ({error}); the session tries again at {}", Rfc3339(*.retry_at))]
+    Rejected {
+        /// The rejection.
+        error: Error,
+        /// When the session tries again.
+        retry_at: UtcDateTime,
+    },
     /// The session is revoked: it will never hand out a token again.
     #[error("the session is revoked")]
     Revoked,
     /// The manager was shut down.
     #[error("the token manager is shut down")]
     Closed,
+}
+
+/// A status as the end of "the session …": "is renewing", "needs a login: …".
+struct StatusClause<'a>(&'a Status);
+
+impl fmt::Display for StatusClause<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Status::NeedsLogin { .. } => write!(f, "{}", self.0),
+            status => write!(f, "is {status}"),
+        }
+    }
 }
 
 /// What a caller asking for a token gets right now.
@@ -355,6 +378,13 @@ impl TokenCell {
         }
         match self.status() {
             Status::NeedsLogin { error } => Readiness::Failed(WaitError::NeedsLogin { error }),
+            Status::Waiting {
+                retry_at,
+                reason: WaitReason::Rejected { .. },
+            } => match self.last_failure() {
+                Some(error) => Readiness::Failed(WaitError::Rejected { error, retry_at }),
+                None => Readiness::Pending,
+            },
             Status::Revoked => Readiness::Failed(WaitError::Revoked),
             _ => Readiness::Pending,
         }

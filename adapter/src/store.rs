@@ -2,6 +2,7 @@
 //! persistence points and reads at start, and a store in memory.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use oauth_lifecycle::time::{Duration, UtcDateTime};
@@ -90,18 +91,56 @@ pub enum Saved {
     Newer(StoredSession),
 }
 
-/// Why a store could not load or save. Never carries a secret.
+/// Why a store could not load or save, or a key could not be read. Never carries a
+/// secret.
+///
+/// Each message carries its cause (the storage's own reason) and none is repeated as a
+/// [`source`](std::error::Error::source): logs and tools that print an error alone show
+/// the whole of it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The storage itself failed (a file, a connection).
-    #[error("session store unavailable: {0}")]
-    Unavailable(#[source] std::io::Error),
+    /// The storage itself failed (a connection, a file).
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(std::io::Error),
     /// What the store holds cannot be read: damaged, another format, or encrypted with
     /// another key.
-    #[error("stored session unreadable: {reason}")]
+    #[error("the stored session is unreadable: {reason}")]
     Unreadable {
         /// Why, without the content.
+        reason: &'static str,
+    },
+    /// The directory a [`FileStore`](crate::FileStore) keeps its session in cannot be
+    /// used: it does not exist, or a part of its path is not a directory.
+    #[error("cannot open the session store directory {}: {error}", .path.display())]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+    /// A file of a [`FileStore`](crate::FileStore) (the session, or its lock) could not
+    /// be opened, locked, read or written.
+    #[error("cannot {operation} {}: {error}", .path.display())]
+    File {
+        /// What was attempted, naming the file's role: "read the session file".
+        operation: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+    /// The key configured to encrypt the session is no key: not standard base64, or not
+    /// 32 bytes ([`StoreKey::from_base64`](crate::StoreKey::from_base64)). Nothing was
+    /// read: the stored session may well be fine.
+    #[error(
+        "the {setting} setting is {reason}; a session key is 32 random bytes in standard base64"
+    )]
+    InvalidKey {
+        /// The setting's name: "session key", or the name given to
+        /// [`StoreKey::from_setting`](crate::StoreKey::from_setting).
+        setting: String,
+        /// What is wrong with its value, which is never shown.
         reason: &'static str,
     },
 }

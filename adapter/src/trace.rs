@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{Event, RequestId, Status, TokenRequest, TransportError};
+use oauth_lifecycle::{Event, RequestId, Rfc3339, Status, TokenRequest, TransportError};
 use sha2::{Digest, Sha256};
 
 /// A short, stable identifier of a token for logs: the first 8 hex digits of its
@@ -32,7 +32,7 @@ pub(crate) fn event(event: &Event, now: UtcDateTime) {
         } => tracing::info!(
             generation = generation.get(),
             token = %fingerprint(token.secret()),
-            %valid_until,
+            valid_until = %Rfc3339(*valid_until),
             via = %via,
             renewal,
             "token issued"
@@ -45,14 +45,18 @@ pub(crate) fn event(event: &Event, now: UtcDateTime) {
         } => tracing::info!(
             generation = generation.get(),
             token = %fingerprint(token.secret()),
-            %valid_until,
+            valid_until = %Rfc3339(*valid_until),
             "token restored"
         ),
         Event::TokenExtended {
             generation,
             valid_until,
             ..
-        } => tracing::debug!(generation = generation.get(), %valid_until, "token extended"),
+        } => tracing::debug!(
+            generation = generation.get(),
+            valid_until = %Rfc3339(*valid_until),
+            "token extended"
+        ),
         Event::TokenWithdrawn { generation, reason } => {
             tracing::info!(generation = generation.get(), reason = %reason, "token withdrawn")
         }
@@ -68,6 +72,22 @@ pub(crate) fn event(event: &Event, now: UtcDateTime) {
         Event::Rejected { error } => {
             tracing::error!(error = %error, "rejected by the token endpoint")
         }
+        Event::RejectedRetryScheduled {
+            purpose,
+            error,
+            retry_at,
+            attempts_left,
+        } => {
+            // An error, not a warning: a rejection usually needs a person, even though
+            // the session tries again by itself.
+            tracing::error!(
+                purpose = %purpose,
+                retry_at = %Rfc3339(*retry_at),
+                attempts_left = attempts_left.map_or(-1, i64::from),
+                error = %error,
+                "rejected by the token endpoint; trying again slowly"
+            )
+        }
         Event::RetryScheduled { purpose, error } => {
             let delay = error
                 .retry_at()
@@ -76,7 +96,7 @@ pub(crate) fn event(event: &Event, now: UtcDateTime) {
             tracing::warn!(
                 purpose = %purpose,
                 delay_ms = delay as i64,
-                retry_at = ?error.retry_at(),
+                retry_at = %error.retry_at().map(Rfc3339).map(|at| at.to_string()).unwrap_or_default(),
                 error = %error,
                 "backing off"
             )
@@ -121,5 +141,5 @@ pub(crate) fn transport_error(id: RequestId, error: TransportError) {
 
 /// Traces a change of status.
 pub(crate) fn status(status: &Status) {
-    tracing::debug!(status = ?status, "session status");
+    tracing::debug!(status = %status, "session status");
 }

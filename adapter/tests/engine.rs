@@ -158,9 +158,11 @@ fn the_engine_publishes_the_token_and_the_status() {
     // read again sooner.
     assert!(refresh_moment(&engine) > START + Duration::minutes(30));
     assert_eq!(waits(&mut engine, START), START + SUPPLIED_CLOCK_RECHECK);
-    // A 401 withdraws it at once, for every reader, and a renewal follows.
+    // A 401 withdraws it at once, for every reader, and a renewal follows (once the
+    // token is a second old: `Policy::unauthorized_spacing`).
+    let reported = START + Duration::seconds(1);
     engine.mailbox().report_unauthorized(generation);
-    assert_eq!(run(&mut engine, &mut server, START), [Purpose::Refresh]);
+    assert_eq!(run(&mut engine, &mut server, reported), [Purpose::Refresh]);
     assert_eq!(cell.generation().map(|g| g > generation), Some(true));
     assert_eq!(cell.status(), Status::Ready);
     assert_eq!(server.stats().token_requests, 2);

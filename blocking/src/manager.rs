@@ -238,7 +238,7 @@ pub enum StartError {
     /// something that is not a session of this dialect (nothing was overwritten).
     #[error(transparent)]
     Session(#[from] oauth_lifecycle_adapter::StartError),
-    /// The background thread could not be started.
-    #[error("could not start the token manager's thread: {0}")]
+    /// The background thread could not be started; the source says why.
+    #[error("could not start the token manager's thread")]
     Thread(#[source] std::io::Error),
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{Policy, Status};
+use oauth_lifecycle::{Policy, Status, WaitReason};
 use oauth_lifecycle_emulator::{
     InjectedFailure, StandardServer, StandardServerConfig, TransportFault,
 };
@@ -38,8 +38,10 @@ enum Outcome {
     Throttled(Option<Span>),
     /// Knows the refresh grant is dead and logs in again at once.
     LogsInInstead,
-    /// Stops renewing until someone acts; the valid token is served until it expires.
-    NeedsLogin,
+    /// A rejection of the client: the session tries again by itself after a minute
+    /// (`Policy::rejected_login_retry`), with a refresh (the token was not spent); the
+    /// valid token is served meanwhile.
+    RetriesSlowly,
 }
 
 struct Row {
@@ -153,7 +155,7 @@ fn table() -> Vec<Row> {
         Row {
             name: "invalid_client",
             fault: oauth_error(401, "invalid_client"),
-            outcome: NeedsLogin,
+            outcome: RetriesSlowly,
         },
     ]
 }
@@ -291,24 +293,46 @@ fn expect<E: oauth_lifecycle_emulator::Emulator + Send + 'static>(
             let stats = sim.stats();
             assert_eq!(stats.logins, 2, "{stats:?}");
         }
-        Outcome::NeedsLogin => {
-            eventually("the session needs a login", || {
-                matches!(tokens.status(), Status::NeedsLogin { .. })
-            });
-            let served = tokens.token(Duration::ZERO).expect("the valid token");
-            assert_eq!(served.secret(), first.secret());
-            assert_eq!(sim.call_api(&served), 200);
-            // Nothing more is tried by itself.
-            sim.advance(Span::minutes(5));
-            // Once the manager has seen the clock move: still stopped, nothing sent.
-            tokens.clock_moved();
-            tokens.flush().unwrap();
+        Outcome::RetriesSlowly => {
+            let retry_at = wait_for_retry(tokens);
             assert!(
-                matches!(tokens.status(), Status::NeedsLogin { .. }),
+                matches!(
+                    tokens.status(),
+                    Status::Waiting {
+                        reason: WaitReason::Rejected {
+                            attempts_left: None
+                        },
+                        ..
+                    }
+                ),
                 "{:?}",
                 tokens.status()
             );
+            assert_eq!(retry_at, attempt + Span::minutes(1));
+            let failure = tokens.last_failure().expect("the rejection");
+            assert!(matches!(failure, oauth_lifecycle::Error::Rejected { .. }));
+            let served = tokens.token(Duration::ZERO).expect("the valid token");
+            assert_eq!(served.secret(), first.secret());
+            assert_eq!(sim.call_api(&served), 200);
+            // Nothing more before the minute is up...
+            sim.clock.set(retry_at - Span::SECOND);
+            tokens.clock_moved();
+            tokens.flush().unwrap();
             assert_eq!(sim.front.stats().auth_requests, 2);
+            // ...then a refresh, with the refresh token the rejection did not spend. (Until
+            // the manager has seen the clock reach the retry, a caller is told of the
+            // rejection at once rather than kept waiting.)
+            sim.clock.set(retry_at);
+            tokens.clock_moved();
+            tokens.flush().unwrap();
+            let renewed = tokens
+                .token_newer_than(first.generation(), PATIENCE)
+                .expect("renewed at the retry");
+            assert_eq!(sim.call_api(&renewed), 200);
+            let stats = sim.stats();
+            // The login, the rejected refresh, then a refresh that succeeds.
+            let counts = (stats.logins, stats.refreshes, stats.token_requests);
+            assert_eq!(counts, (1, 1, 3), "{stats:?}");
         }
     }
 }
@@ -380,7 +404,7 @@ fn a_given_agent_still_answers_every_status_and_keeps_the_request_deadline() {
         Some(first.generation())
     );
 
-    // invalid_client, a 401, is an answer too: the session stops.
+    // invalid_client, a 401, is an answer too: the session retries it slowly.
     sim.fail_next(InjectedFailure::OAuthError {
         status: 401,
         code: "invalid_client".into(),
@@ -389,8 +413,14 @@ fn a_given_agent_still_answers_every_status_and_keeps_the_request_deadline() {
         unreachable!()
     };
     sim.clock.set(retry_at);
-    eventually("the session needs a login", || {
-        matches!(tokens.status(), Status::NeedsLogin { .. })
+    eventually("the session retries the rejection slowly", || {
+        matches!(
+            tokens.status(),
+            Status::Waiting {
+                reason: WaitReason::Rejected { .. },
+                ..
+            }
+        )
     });
 }
 

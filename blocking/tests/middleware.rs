@@ -404,11 +404,13 @@ fn credentials_the_provider_refuses_are_a_typed_error_not_a_request() {
 
     let error = client.get(api.url("/orders")).call().unwrap_err();
     let bearer_error = BearerAuthError::of(&error).unwrap_or_else(|| panic!("{error:?}"));
+    // Told at once, not kept waiting for the session's slow retry of a rejection.
     assert!(
         matches!(
             bearer_error,
-            BearerAuthError::NoToken(WaitError::NeedsLogin {
-                error: Error::Rejected { .. }
+            BearerAuthError::NoToken(WaitError::Rejected {
+                error: Error::Rejected { .. },
+                ..
             })
         ),
         "{bearer_error:?}"
@@ -442,7 +444,7 @@ fn an_empty_origin_is_refused_when_the_middleware_is_made() {
     let error = BearerAuth::new(manager.clone(), "api.example.com").unwrap_err();
     assert_eq!(
         error.to_string(),
-        "not an origin (scheme, host and port): api.example.com"
+        "not an origin (scheme, host and port): \"api.example.com\""
     );
     let auth = BearerAuth::new(manager, "https://api.example.com/v1").unwrap();
     assert!(auth.allow_origin("").is_err());

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use oauth_lifecycle::{Policy, Status};
+use oauth_lifecycle::{Policy, Status, WaitReason};
 use oauth_lifecycle_adapter::trace::fingerprint;
 use oauth_lifecycle_emulator::{
     ConvirzaV3Server, ConvirzaV3ServerConfig, InjectedFailure, StandardServer,
@@ -166,15 +166,21 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
             sim.clock.set(retry_at);
         });
     }
-    // invalid_client: the session stops; an explicit login resumes it.
+    // invalid_client: the session retries it slowly; an explicit login goes at once.
     sim.fail_next(InjectedFailure::OAuthError {
         status: 401,
         code: "invalid_client".into(),
     });
     renew(&|| {
         tokens.report_unauthorized(tokens.with_token(|t| t.generation()).unwrap_or_default());
-        eventually("the session needs a login", || {
-            matches!(tokens.status(), Status::NeedsLogin { .. })
+        eventually("the session retries the rejection slowly", || {
+            matches!(
+                tokens.status(),
+                Status::Waiting {
+                    reason: WaitReason::Rejected { .. },
+                    ..
+                }
+            )
         });
         tokens.login().unwrap();
     });

@@ -72,6 +72,8 @@ fn callers_without_a_token_during_a_renewal_cause_one_token_request() {
         .unwrap();
     let first = tokens.token(PATIENCE).unwrap();
     assert_eq!(sim.front.stats().auth_requests, 1);
+    // Old enough that a 401 renews it at once (`Policy::unauthorized_spacing`).
+    sim.advance(Span::SECOND);
 
     let asked = AtomicUsize::new(0);
     let answers = thread::scope(|scope| {
@@ -166,6 +168,8 @@ fn a_401_renews_once_per_generation_and_stale_reports_change_nothing() {
         .start()
         .unwrap();
     let first = tokens.token(PATIENCE).unwrap();
+    // Old enough that a 401 renews it at once (`Policy::unauthorized_spacing`).
+    sim.advance(Span::SECOND);
 
     // Fifty threads meet a 401 with the same token at once.
     let start = std::sync::Barrier::new(50);
@@ -204,8 +208,8 @@ fn a_401_renews_once_per_generation_and_stale_reports_change_nothing() {
     assert_eq!(tokens.status(), Status::Ready);
     assert_eq!(sim.front.stats().auth_requests, 2);
 
-    // A report about the current token renews it, once, when the policy's spacing of
-    // report-driven renewals has passed since the last one.
+    // A report about the current token renews it, once: a token that lived the policy's
+    // spacing is renewed at once.
     sim.advance(Policy::default().unauthorized_renewal_spacing);
     for _ in 0..50 {
         tokens.report_unauthorized(second.generation());

@@ -20,6 +20,7 @@
 
 pub mod clocked;
 pub mod drain;
+pub mod errors;
 pub mod fixtures;
 mod redis_cluster;
 mod redis_sentinels;
@@ -34,6 +35,7 @@ pub use crate::redis_server::RedisServer;
 
 pub use crate::clocked::{token_answer, Clocked};
 pub use crate::drain::{collect, drain, Drained};
+pub use crate::errors::assert_reads_as_sentence;
 pub use crate::fixtures::*;
 pub use crate::traces::TraceBuffer;
 #[cfg(feature = "tokio")]

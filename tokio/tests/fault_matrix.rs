@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::time::{Duration, UtcDateTime};
-use oauth_lifecycle::{Error, Policy, Status};
+use oauth_lifecycle::{Error, Policy, Status, WaitReason};
 use oauth_lifecycle_emulator::{
     DrivenClock, Emulator, HttpFront, InjectedFailure, StandardServer, StandardServerConfig,
     TransportFault,
@@ -47,9 +47,10 @@ enum Outcome {
     Throttled(Option<i64>),
     /// The grant is dead but the password is not: it logs in again at once.
     LogsInAgain,
-    /// The client itself is refused: it needs new configuration, and keeps serving the
-    /// token until its hard expiry.
-    NeedsLogin(&'static str),
+    /// The client itself is refused: it tries again by itself after a minute
+    /// (`Policy::rejected_login_retry`), serving the token meanwhile; the one-off
+    /// rejection over, the retry renews.
+    RetriesSlowly(&'static str),
 }
 
 fn status(status: u16, retry_after: Option<&str>) -> Fault {
@@ -134,7 +135,7 @@ fn rows() -> Vec<(&'static str, Fault, Outcome)> {
         (
             "invalid_client",
             oauth_error(401, "invalid_client"),
-            NeedsLogin("invalid_client"),
+            RetriesSlowly("invalid_client"),
         ),
     ]
 }
@@ -276,20 +277,32 @@ async fn row(name: &str, fault: Fault, outcome: Outcome) {
             assert_eq!(second.generation().get(), 2, "{name}");
             assert_eq!(front.with_emulator(|s| s.stats().logins), 2, "{name}");
         }
-        Outcome::NeedsLogin(code) => {
-            let error = eventually(name, || match manager.status() {
-                Status::NeedsLogin { error } => Some(error),
+        Outcome::RetriesSlowly(code) => {
+            let retry_at = eventually(name, || match manager.status() {
+                Status::Waiting {
+                    retry_at,
+                    reason: WaitReason::Rejected { .. },
+                } => Some(retry_at),
                 _ => None,
             })
             .await;
-            let Error::Rejected { failure } = &error else {
-                panic!("{name}: {error:?}");
+            assert_eq!(retry_at, faulted_at + Duration::minutes(1), "{name}");
+            let Some(Error::Rejected { failure }) = manager.last_failure() else {
+                panic!("{name}: {:?}", manager.last_failure());
             };
             assert_eq!(failure.code().map(|c| c.as_ref()), Some(code), "{name}");
             assert_eq!(secret(&manager).as_deref(), Some(first.secret()), "{name}");
             // Callers get the token without waiting, until its hard expiry.
             let token = manager.token(std::time::Duration::ZERO).await.unwrap();
             assert_eq!(token.secret(), first.secret(), "{name}");
+            // A minute later, the session renews by itself. (Until the manager has seen the
+            // clock reach the retry, a caller is told of the rejection at once.)
+            advance(&clock, &manager, retry_at - faulted_at);
+            manager.flush().await.unwrap();
+            let second = bounded(name, manager.token_newer_than(first.generation(), PATIENCE))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(second.generation().get(), 2, "{name}");
         }
     }
 

@@ -222,11 +222,13 @@ async fn no_token_is_a_typed_error_not_a_request() {
         panic!("{error:?}");
     };
     let error = error.downcast::<BearerAuthError>().unwrap();
+    // Told at once, not kept waiting for the session's slow retry of a rejection.
     assert!(
         matches!(
             error,
-            BearerAuthError::NoToken(WaitError::NeedsLogin {
-                error: Error::Rejected { .. }
+            BearerAuthError::NoToken(WaitError::Rejected {
+                error: Error::Rejected { .. },
+                ..
             })
         ),
         "{error:?}"

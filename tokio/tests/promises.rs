@@ -83,6 +83,8 @@ async fn ten_thousand_waiters_during_one_renewal_cause_one_token_request() {
     let front = front(&clock);
     let manager = start(&front, &clock, "single-flight");
     let first = manager.token(PATIENCE).await.unwrap();
+    // Old enough that a 401 renews it at once (`Policy::unauthorized_spacing`).
+    advance(&clock, &manager, Duration::SECOND);
 
     let held = hold(&front);
     manager.report_unauthorized(first.generation());
@@ -172,6 +174,8 @@ async fn unauthorized_reports_count_by_generation() {
     let name = "reports-by-generation";
     let manager = start(&front, &clock, name);
     let first = manager.token(PATIENCE).await.unwrap();
+    // Old enough that a 401 renews it at once (`Policy::unauthorized_spacing`).
+    advance(&clock, &manager, Duration::SECOND);
 
     // 50 callers report the same 401 at once: one renewal.
     let reporters: Vec<_> = (0..50)
@@ -209,8 +213,8 @@ async fn unauthorized_reports_count_by_generation() {
     assert_eq!(manager.status(), Status::Ready);
     assert_eq!(front.stats().auth_requests, 2, "login, and one renewal");
 
-    // A report about the current token renews it: one more request, no more, once the
-    // policy's spacing of report-driven renewals has passed since the last one.
+    // A report about the current token renews it: one more request, no more (a token
+    // that lived the policy's spacing is renewed at once).
     advance(
         &clock,
         &manager,
@@ -239,6 +243,8 @@ async fn shutdown_and_drop_leave_no_task_behind() {
     // Shut down while a caller waits for a renewal that hangs.
     let manager = start(&front, &clock, "shutdown");
     let first = manager.token(PATIENCE).await.unwrap();
+    // Old enough that a 401 renews it at once (`Policy::unauthorized_spacing`).
+    advance(&clock, &manager, Duration::SECOND);
     front.inject(TransportFault::Hang(StdDuration::from_secs(30)));
     manager.report_unauthorized(first.generation());
     eventually("the renewal to hang", || {

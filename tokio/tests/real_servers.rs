@@ -117,8 +117,9 @@ async fn oidc_provider_refuses_a_wrong_secret_with_a_typed_reason() {
         .unwrap();
     let manager = TokenManager::start(dialect, policy()).unwrap();
     let error = manager.token(PATIENCE).await.unwrap_err();
-    let WaitError::NeedsLogin {
+    let WaitError::Rejected {
         error: Error::Rejected { failure },
+        ..
     } = &error
     else {
         panic!("{error:?}");
