@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::Provider;
+use crate::config::{ClientAuthMethod, Provider};
 use crate::time_format::parse_duration;
 
 const EXAMPLES: &str = "\
 Examples:
   tokenctl init -p v3 --provider convirza-v3 --username me@example.com --password-env CONVIRZA_PASSWORD
   tokenctl login -p v3                      # asks for the password on the terminal
-  curl -H @<(tokenctl token -p v3 --format header) https://platform-api.convirza.com/v3/...
+  tokenctl token -p v3 --format header | curl -H @- https://platform-api.convirza.com/v3/...
   tokenctl token -p v3 --format curl-config | curl -K - https://platform-api.convirza.com/v3/...
-  tokenctl exec -p v3 -- sh -c 'curl -H \"Authorization: Bearer $ACCESS_TOKEN\" https://...'
+  tokenctl exec -p v3 -- ./sync-calls.sh    # the token in $ACCESS_TOKEN, not on a command line
   tokenctl inspect -p v3
+  (The token stays out of every command line, where others on the machine could read it.)
 
 Profiles, one per provider (in the config file, `tokenctl init --help` for every field):
   [profiles.v2]                            [profiles.v3]
@@ -241,6 +242,10 @@ pub(crate) struct InitArgs {
     /// The environment variable holding the client secret.
     #[arg(long, value_name = "NAME")]
     pub(crate) client_secret_env: Option<String>,
+    /// `standard`: how the client secret is sent: `basic` (HTTP Basic,
+    /// client_secret_basic, the default) or `post` (in the body, client_secret_post).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub(crate) client_auth: Option<ClientAuthMethod>,
     /// `standard`, `convercus`: client-credentials or password.
     #[arg(long)]
     pub(crate) grant: Option<String>,

@@ -44,14 +44,23 @@ impl Provider {
     }
 }
 
-/// How a standard client authenticates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// How a standard client authenticates (`oauth_lifecycle::dialect::ClientAuth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum ClientAuthMethod {
-    /// HTTP Basic (`client_secret_basic`).
+    /// HTTP Basic (`client_secret_basic`), the default.
     Basic,
     /// In the body (`client_secret_post`).
     Post,
+}
+
+impl ClientAuthMethod {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ClientAuthMethod::Basic => "basic",
+            ClientAuthMethod::Post => "post",
+        }
+    }
 }
 
 /// The grant a profile logs in with.
@@ -277,6 +286,16 @@ impl Profile {
         if self.scope.is_some() && self.provider != Provider::Standard {
             return Err(format!("provider `{provider}` takes no `scope`"));
         }
+        if self.client_auth.is_some() {
+            // Only a standard server lets the client choose; the others have their way.
+            refuse(self.provider != Provider::Standard, "client_auth")?;
+            if self.client_secret_env.is_none() {
+                return Err(
+                    "`client_auth` says how the client secret is sent: give `client_secret_env` too"
+                        .into(),
+                );
+            }
+        }
         let keys = [
             self.key_env.is_some(),
             self.key_file.is_some(),
@@ -437,6 +456,14 @@ mod tests {
                 "scope",
             ),
             ("provider = \"nope\"\nplaintext_storage = true", "unknown variant"),
+            (
+                "provider = \"convirza-v3\"\nusername = \"u\"\nclient_auth = \"post\"\nplaintext_storage = true",
+                "client_auth",
+            ),
+            (
+                "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"\nclient_auth = \"post\"\nplaintext_storage = true",
+                "client_secret_env",
+            ),
         ];
         for (body, expected) in table {
             let error = parse(&format!("[profiles.p]\n{body}\n")).unwrap_err();

@@ -7,7 +7,7 @@ use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::Policy;
 
 use crate::cli::Global;
-use crate::config::{self, Locations, Profile};
+use crate::config::{self, Locations, Profile, Provider};
 use crate::failure::{Exit, Failure};
 use crate::secrets::Prompting;
 use crate::session_file::SessionFile;
@@ -46,6 +46,12 @@ impl Context {
             )
             .fix(format!("run: tokenctl init -p {name}, or pick one with -p"))
         })?;
+        if global.timeout.is_zero() {
+            return Err(
+                Failure::new(Exit::Usage, "--timeout 0s leaves no time for anything")
+                    .fix("give --timeout of at least 1s (default 30s)"),
+            );
+        }
         Ok(Context {
             name,
             profile,
@@ -60,6 +66,30 @@ impl Context {
     /// The session for `scope` (the profile's, with `None`).
     pub(crate) fn session_file(&self, scope: Option<&str>) -> SessionFile {
         SessionFile::locate(&self.locations.state_dir, &self.name, &self.profile, scope)
+    }
+
+    /// Refuses a `--scope` the profile's provider cannot ask for: only a standard OAuth
+    /// server takes one. A usage error, before anything is read or sent.
+    pub(crate) fn check_scope(&self, scope: Option<&str>) -> Result<(), Failure> {
+        let Some(scope) = scope else {
+            return Ok(());
+        };
+        if self.profile.provider != Provider::Standard {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "--scope: provider `{}` of profile `{}` takes no scope",
+                    self.profile.provider.name(),
+                    self.name
+                ),
+            )
+            .fix("leave out --scope"));
+        }
+        if scope.split_whitespace().next().is_none() {
+            return Err(Failure::new(Exit::Usage, "--scope is empty")
+                .fix("give one or more scopes, separated by spaces, or leave out --scope"));
+        }
+        Ok(())
     }
 
     /// The moment every wait of this command ends.

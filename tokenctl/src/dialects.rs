@@ -82,9 +82,10 @@ pub(crate) fn build(
             if profile.client_secret_env.is_some() {
                 builder = builder.client_secret(client_secret);
             }
-            if let Some(ClientAuthMethod::Post) = profile.client_auth {
-                builder = builder.client_auth(ClientAuth::Post);
-            }
+            builder = builder.client_auth(match profile.client_auth {
+                Some(ClientAuthMethod::Basic) | None => ClientAuth::Basic,
+                Some(ClientAuthMethod::Post) => ClientAuth::Post,
+            });
             if profile.grant == Some(GrantKind::Password) {
                 builder = builder.password(username, password);
             }

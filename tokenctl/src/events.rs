@@ -56,7 +56,7 @@ impl StatusLine {
 }
 
 /// Prints the session's events (INFO and above from the crates of this workspace) as
-/// plain lines: `08:00:01 token issued generation=2 token=1a2b3c4d …`.
+/// plain lines: `08:00:01 token issued generation=2 token=1a2b3c4d …`, in local time.
 struct EventLines {
     out: StatusLine,
 }
@@ -69,10 +69,10 @@ impl<S: Subscriber> Layer<S> for EventLines {
         }
         let mut line = Line::default();
         event.record(&mut line);
-        let time = crate::time_format::rfc3339(crate::context::now());
-        let clock = time.get(11..19).unwrap_or(&time);
-        self.out
-            .print_above(&format!("{clock} {}{}", line.message, line.fields));
+        // For a person: the local time of day, and every moment in local time.
+        let clock = crate::time_format::local_clock(crate::context::now());
+        let text = crate::time_format::localize(&format!("{}{}", line.message, line.fields));
+        self.out.print_above(&format!("{clock} {text}"));
     }
 }
 
@@ -100,12 +100,29 @@ impl Visit for Line {
     }
 }
 
+/// Standard error, with every moment in what is written (the traces' own timestamps, and
+/// the moments in their fields) in local time: `--verbose` is read by a person. The fmt
+/// layer writes each event whole, so no moment is split between writes.
+struct LocalStderr;
+
+impl std::io::Write for LocalStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = crate::time_format::localize(&String::from_utf8_lossy(buf));
+        std::io::stderr().lock().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().lock().flush()
+    }
+}
+
 /// Installs what the command shows: `verbose` sends the managers' debug traces to
 /// stderr; `events` prints the session's events to stdout through `status_line`.
 pub(crate) fn install(verbose: bool, events: Option<StatusLine>) {
     let stderr = verbose.then(|| {
         tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            .with_writer(|| LocalStderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .with_filter(EnvFilter::new(

@@ -2,16 +2,22 @@
 //! session needs none, a renewal by refresh token needs no password, a login needs all.
 
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 use oauth_lifecycle::dialect::RefreshTokenUse;
-use oauth_lifecycle::time::Duration;
+use oauth_lifecycle::time::{Duration, UtcDateTime};
 use oauth_lifecycle::token::TokenGrant;
-use oauth_lifecycle::{http, Dialect, Failure, Purpose, RefreshToken, RequestBudget, TokenKind};
+use oauth_lifecycle::{
+    http, Dialect, Failure, FailureKind, Purpose, RefreshToken, RequestBudget, TokenKind,
+};
 
 /// Which requests a [`Limited`] dialect produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sends {
-    /// None: the session is only read (`inspect`, and a stored token good enough).
+    /// None: the session is only read (`inspect`, and a stored token good enough). It
+    /// reports what the session would do with the profile's credentials (so a stored
+    /// session reads as it stands, backing off or rejected, not as one that cannot log
+    /// in), but never produces a request.
     Nothing,
     /// Refreshes and revocations, no login: the password is not at hand. A session that
     /// needs a login stops with [`Status::NeedsLogin`](oauth_lifecycle::Status::NeedsLogin).
@@ -53,7 +59,11 @@ impl<D: Dialect> Dialect for Limited<D> {
     }
 
     fn can_login(&self) -> bool {
-        self.sends == Sends::Everything && self.inner.can_login()
+        match self.sends {
+            // Read only: as the session stands with its credentials. Never driven.
+            Sends::Everything | Sends::Nothing => self.inner.can_login(),
+            Sends::NoLogin => false,
+        }
     }
 
     fn login_credentials(&self) -> oauth_lifecycle::LoginCredentials {
@@ -87,7 +97,11 @@ impl<D: Dialect> Dialect for Limited<D> {
         purpose: Purpose,
         response: &http::Response<Vec<u8>>,
     ) -> Result<TokenGrant<Self::Extra>, Failure> {
-        self.inner.parse_token_response(purpose, response)
+        let parsed = self.inner.parse_token_response(purpose, response);
+        if let Err(failure) = &parsed {
+            remember_refusal(purpose, failure);
+        }
+        parsed
     }
 
     fn parse_revocation_response(&self, response: &http::Response<Vec<u8>>) -> Result<(), Failure> {
@@ -105,4 +119,66 @@ impl<D: Dialect> Dialect for Limited<D> {
     fn request_budget(&self) -> Option<RequestBudget> {
         self.inner.request_budget()
     }
+}
+
+/// An answer of the token endpoint that was no token, seen by this process: when it came
+/// and what it was. The core's verdict on it (a retry, a rejection) comes from the
+/// session; this is the evidence a message quotes when the session keeps only the verdict
+/// (a rejection it retries later by itself).
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    pub(crate) at: UtcDateTime,
+    /// What was refused: `login`, `refresh`.
+    pub(crate) purpose: String,
+    /// Kind, status and error code: never the server's description, which may echo what
+    /// was sent.
+    pub(crate) evidence: String,
+}
+
+/// The last [`Refusal`] of this process. One command per process: a global is its
+/// memory, filled on the manager's thread and read by the command's.
+static LAST_REFUSAL: Mutex<Option<Refusal>> = Mutex::new(None);
+
+fn remember_refusal(purpose: Purpose, failure: &Failure) {
+    let evidence = match failure.kind() {
+        FailureKind::OAuth | FailureKind::Status => {
+            let mut text = "endpoint error".to_owned();
+            if let Some(status) = failure.status() {
+                text.push_str(&format!(", status {}", status.as_u16()));
+            }
+            // A code of RFC 6749 §5.2 only: any other is the server's own text.
+            const STANDARD: &[&str] = &[
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unauthorized_client",
+                "unsupported_grant_type",
+                "invalid_scope",
+            ];
+            if let Some(code) = failure
+                .code()
+                .map(|code| code.as_ref())
+                .filter(|code| STANDARD.contains(code))
+            {
+                text.push_str(&format!(", error {code}"));
+            }
+            text
+        }
+        // The other kinds hold no text of the server's.
+        _ => failure.to_string(),
+    };
+    let refusal = Refusal {
+        at: crate::context::now(),
+        purpose: purpose.to_string(),
+        evidence,
+    };
+    *LAST_REFUSAL.lock().unwrap_or_else(PoisonError::into_inner) = Some(refusal);
+}
+
+/// The last answer of the token endpoint in this process that was no token.
+pub(crate) fn last_refusal() -> Option<Refusal> {
+    LAST_REFUSAL
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }

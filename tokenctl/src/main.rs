@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod config;
 mod context;
+mod credentials;
 mod dialects;
 mod events;
 mod failure;
@@ -38,7 +39,8 @@ fn main() -> ExitCode {
     match run(&cli, &status_line) {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("{failure}");
+            // For a person: moments in local time.
+            eprintln!("{}", time_format::localize(&failure.to_string()));
             failure.exit.code()
         }
     }

@@ -81,6 +81,19 @@ pub(crate) fn resolve(
     })
 }
 
+/// The secrets `profile` names that are in their variables now: never asks, never
+/// fails. For comparing with what a rejected attempt had.
+pub(crate) fn at_hand(profile: &Profile) -> Secrets {
+    Secrets {
+        client_secret: profile.client_secret_env.as_deref().and_then(from_env),
+        password: if profile.logs_in_as_user() {
+            profile.password_env.as_deref().and_then(from_env)
+        } else {
+            None
+        },
+    }
+}
+
 fn from_env(variable: &str) -> Option<Zeroizing<String>> {
     std::env::var(variable)
         .ok()

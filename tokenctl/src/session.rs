@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{AnySession, Dialect, Driver, Error, Generation, Output, Policy, Status};
+use oauth_lifecycle::{
+    AnySession, Dialect, Driver, Error, Generation, Output, Policy, Status, WaitReason,
+};
 use oauth_lifecycle_adapter::{SessionStore, WaitError};
 use oauth_lifecycle_blocking::{PublishedToken, TokenManager};
 use zeroize::Zeroizing;
@@ -32,6 +34,20 @@ impl Issued {
             scope,
         }
     }
+}
+
+/// The stored session, read without sending anything: what it offers, and where it
+/// stands.
+pub(crate) struct Reading {
+    /// What it offers.
+    pub(crate) stored: Stored,
+    /// Its status; `None` when nothing is stored.
+    pub(crate) status: Option<Status>,
+    /// The generation of its last token (0 before the first).
+    pub(crate) generation: Generation,
+    /// How long its token may be handed out, from issue to hard expiry: what the
+    /// provider's tokens last, as far as the session knows.
+    pub(crate) token_life: Option<oauth_lifecycle::time::Duration>,
 }
 
 /// What the stored session offers, read without sending anything.
@@ -90,19 +106,44 @@ pub(crate) fn read<D: Dialect>(
     force: bool,
     profile: &str,
     now: UtcDateTime,
-) -> Result<Stored, Failure> {
+) -> Result<Reading, Failure> {
     let (driver, stored) = driver(dialect, policy, store)?;
     if !stored {
-        return Ok(Stored::Nothing);
+        return Ok(Reading {
+            stored: Stored::Nothing,
+            status: None,
+            generation: Generation::default(),
+            token_life: None,
+        });
     }
-    if driver.status() == Status::Revoked {
+    let status = driver.status();
+    if status == Status::Revoked {
         return Err(revoked(profile));
     }
+    let offers = offers(&driver, min_ttl, force, profile, now);
+    Ok(Reading {
+        stored: offers,
+        status: Some(status),
+        generation: driver.session().generation(),
+        token_life: driver
+            .session()
+            .tokens()
+            .map(|tokens| tokens.hard_expiry() - tokens.issued_at()),
+    })
+}
+
+fn offers<D: Dialect>(
+    driver: &Driver<D>,
+    min_ttl: Option<Duration>,
+    force: bool,
+    profile: &str,
+    now: UtcDateTime,
+) -> Stored {
     let due = driver
         .next_deadline()
         .is_some_and(|deadline| deadline <= now);
     let Some(token) = driver.access_token(now) else {
-        return Ok(Stored::Nothing);
+        return Stored::Nothing;
     };
     let generation = token.generation();
     let left = token.valid_until() - now;
@@ -119,25 +160,30 @@ pub(crate) fn read<D: Dialect>(
         Status::Waiting { retry_at, reason } if retry_at > now => {
             if force || short {
                 let throttled = reason.is_throttled();
-                return Ok(Stored::Waiting { retry_at, throttled });
+                return Stored::Waiting { retry_at, throttled };
             }
             None
         }
-        _ => return Ok(Stored::Renew { generation, ask: false }),
+        _ => {
+            return Stored::Renew {
+                generation,
+                ask: false,
+            }
+        }
     };
     if force || short {
-        return Ok(Stored::Renew {
+        return Stored::Renew {
             generation,
             ask: true,
-        });
+        };
     }
     let issued = Issued {
         secret: Zeroizing::new(token.secret().to_owned()),
         valid_until: token.valid_until(),
         generation,
-        scope: scope_of(&driver),
+        scope: scope_of(driver),
     };
-    Ok(Stored::Good { issued, warning })
+    Stored::Good { issued, warning }
 }
 
 /// The scope the provider granted with token `generation`, read from the store.
@@ -234,14 +280,31 @@ impl Running {
             match waited {
                 Ok(token) => return Ok(token),
                 Err(WaitError::NeedsLogin { error }) => return Err(self.needs_login(&error)),
+                Err(WaitError::Rejected { error, retry_at }) => {
+                    let evidence = error
+                        .failure()
+                        .map_or_else(|| error.to_string(), ToString::to_string);
+                    return Err(self.rejected(retry_at, Some(evidence)));
+                }
                 Err(WaitError::Revoked) => return Err(revoked(&self.profile)),
                 Err(WaitError::Timeout { .. }) => {
                     // A failure whose retry comes within moments (the first backoff, or
                     // the loss of a request a previous run left in flight) is waited
                     // for; a longer wait fails the command now, with its reason.
+                    let now = crate::context::now();
+                    let soon = now + QUICK_RETRY.min(left);
+                    if let Status::Waiting {
+                        retry_at,
+                        reason: WaitReason::Rejected { .. },
+                    } = self.manager.status()
+                    {
+                        // The credentials rejected: the session tries again by itself,
+                        // slowly; the command does not wait for that.
+                        if retry_at > soon {
+                            return Err(self.rejected(retry_at, None));
+                        }
+                    }
                     if let Some(error) = self.manager.last_failure() {
-                        let now = crate::context::now();
-                        let soon = now + QUICK_RETRY.min(left);
                         if error.retry_at().is_none_or(|at| at > soon) {
                             return Err(Failure::from_error(&error, &self.profile));
                         }
@@ -250,6 +313,33 @@ impl Running {
                 Err(other) => return Err(Failure::new(Exit::Internal, other.to_string())),
             }
         }
+    }
+
+    /// The provider rejected the credentials (or the client) just now; the session tries
+    /// again by itself at `retry_at`.
+    /// `evidence`: what the provider answered, if the manager said.
+    fn rejected(&self, retry_at: UtcDateTime, evidence: Option<String>) -> Failure {
+        let attempts_left = match self.manager.status() {
+            Status::Waiting {
+                reason: WaitReason::Rejected { attempts_left },
+                ..
+            } => attempts_left,
+            _ => None,
+        };
+        let evidence = evidence
+            .or_else(|| crate::limited::last_refusal().map(|refusal| refusal.evidence))
+            .unwrap_or_else(|| "no details".to_owned());
+        Failure::new(
+            Exit::Rejected,
+            format!(
+                "the provider refused the credentials ({evidence}); {}",
+                retry_clause(retry_at, attempts_left)
+            ),
+        )
+        .fix(format!(
+            "check the account in profile `{0}` and the secrets it names (a changed one is tried at once), or run: tokenctl login -p {0}",
+            self.profile
+        ))
     }
 
     /// Why the session stopped, told apart: without a password at hand a login is what
@@ -277,6 +367,21 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.manager.shutdown();
+    }
+}
+
+/// When a session whose credentials were rejected tries again by itself, in a clause.
+pub(crate) fn retry_clause(retry_at: UtcDateTime, attempts_left: Option<u32>) -> String {
+    let at = crate::time_format::rfc3339(retry_at);
+    match attempts_left {
+        Some(0) => format!("the session tries them once more by itself at {at}, and then no more"),
+        Some(1) => {
+            format!("the session tries them again by itself at {at}, and once more after that")
+        }
+        Some(left) => format!(
+            "the session tries them again by itself at {at}, and {left} more times after that"
+        ),
+        None => format!("the session tries them again by itself at {at}, and slowly after that"),
     }
 }
 

@@ -79,93 +79,110 @@ impl SessionFile {
         private_dir(self.path.parent().unwrap_or(Path::new(".")), Exit::Store)
     }
 
+    /// The record of the last rejection of the credentials (see [`crate::credentials`]).
+    pub(crate) fn rejection_path(&self) -> PathBuf {
+        self.sibling(".rejection")
+    }
+
     /// Waits, at most `timeout`, until no other invocation uses the session, and keeps
     /// it until the returned lock is dropped: one invocation renews, the others then
     /// find its result.
+    ///
+    /// The lock is taken on the file `….session.in-use`, which `logout` deletes while it
+    /// holds the lock: an invocation that was waiting then holds a lock on a file no
+    /// longer there, which excludes nobody, so it checks that the path still names the
+    /// file it locked, and starts again if not.
     pub(crate) fn lock(&self, timeout: Duration) -> Result<SessionLock, Failure> {
         self.create_dir()?;
-        let path = self.sibling(".in-use");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|error| {
-                Failure::new(
-                    Exit::Store,
-                    format!("cannot open {}: {error}", path.display()),
-                )
-            })?;
+        let path = self.lock_path();
         let deadline = Instant::now() + timeout;
+        // Bounded: every pass either returns, or waits 10 ms, until the deadline; a file
+        // deleted under a waiter is opened again (once per logout that deletes it).
         loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(SessionLock { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Failure::new(
-                        Exit::Unavailable,
-                        format!(
-                            "another tokenctl has been using this session for over {}",
-                            crate::time_format::span(timeout.as_secs() as i64)
-                        ),
-                    )
-                    .fix("wait for it, or give a longer --timeout"))
-                }
-                Err(std::fs::TryLockError::Error(error)) => {
-                    return Err(Failure::new(
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|error| {
+                    Failure::new(
                         Exit::Store,
-                        format!("cannot lock {}: {error}", path.display()),
-                    ))
+                        format!("cannot open {}: {error}", path.display()),
+                    )
+                })?;
+            loop {
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(Failure::new(
+                            Exit::Unavailable,
+                            format!(
+                                "another tokenctl has been using this session for over {}",
+                                crate::time_format::span(timeout.as_secs() as i64)
+                            ),
+                        )
+                        .fix("wait for it, or give a longer --timeout"))
+                    }
+                    Err(std::fs::TryLockError::Error(error)) => {
+                        return Err(Failure::new(
+                            Exit::Store,
+                            format!("cannot lock {}: {error}", path.display()),
+                        ))
+                    }
                 }
             }
+            if names(&path, &file) {
+                return Ok(SessionLock { _file: file });
+            }
+            // Deleted (and perhaps made again) while we waited: take it afresh.
         }
     }
 
-    /// Deletes the session and the files beside it.
-    pub(crate) fn remove(&self) -> Result<(), Failure> {
-        for path in [
+    fn lock_path(&self) -> PathBuf {
+        self.sibling(".in-use")
+    }
+
+    /// Deletes the session and the records beside it; the lock file stays, for the
+    /// invocation that holds it to go on using the session.
+    pub(crate) fn discard(&self) -> Result<(), Failure> {
+        delete(&[
             self.path.clone(),
             self.sibling(".lock"),
             self.sibling(".failure"),
-        ] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                Err(error) => {
-                    return Err(Failure::new(
-                        Exit::Store,
-                        format!("cannot delete {}: {error}", path.display()),
-                    ))
-                }
-            }
-        }
-        Ok(())
+            self.rejection_path(),
+        ])
     }
 
-    /// Records the last failure (or, with `None`, that the last command succeeded).
-    /// Best effort: a record that cannot be written changes no outcome.
-    pub(crate) fn record_failure(&self, failure: Option<RecordedFailure>) {
+    /// Deletes the session and every file beside it, the lock file included: what
+    /// `logout` leaves is nothing. Call it holding the lock (`_lock`), as the last use of
+    /// the session: no other invocation holds the lock then, and those waiting for it
+    /// notice that its file is gone and take it afresh ([`lock`](Self::lock)).
+    pub(crate) fn remove(&self, _lock: &SessionLock) -> Result<(), Failure> {
+        self.discard()?;
+        delete(&[self.lock_path()])
+    }
+
+    /// Records how a command that went to the provider ended, for `inspect` and the next
+    /// run's messages: its failure, or (`Ok`) that it succeeded. A usage error is no
+    /// outcome of the session's and is never recorded. Best effort: a record that cannot
+    /// be written changes no outcome.
+    pub(crate) fn record_outcome(&self, outcome: Result<(), &Failure>) {
         let path = self.sibling(".failure");
-        match failure {
-            None => {
+        match outcome {
+            Ok(()) => {
                 let _ = std::fs::remove_file(path);
             }
-            Some(failure) => {
-                let Ok(json) = serde_json::to_vec(&failure) else {
-                    return;
+            Err(failure) if failure.exit == Exit::Usage => {}
+            Err(failure) => {
+                let record = RecordedFailure {
+                    at: crate::time_format::rfc3339(crate::context::now()),
+                    message: failure.message.clone(),
                 };
-                let file = OpenOptions::new()
-                    .create(true)
-                    .truncate(true)
-                    .write(true)
-                    .mode(0o600)
-                    .open(&path);
-                if let Ok(mut file) = file {
-                    let _ = file.write_all(&json);
-                }
+                write_private(&path, &record);
             }
         }
     }
@@ -181,6 +198,60 @@ impl SessionFile {
 /// ends, however it ends).
 pub(crate) struct SessionLock {
     _file: File,
+}
+
+/// Deletes `paths`; one already gone is fine.
+fn delete(paths: &[PathBuf]) -> Result<(), Failure> {
+    for path in paths {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(Failure::new(
+                    Exit::Store,
+                    format!("cannot delete {}: {error}", path.display()),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` still names the open `file` (the same inode on the same device).
+fn names(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
+}
+
+/// Writes `value` as JSON to `path`, readable by its owner only. Best effort.
+pub(crate) fn write_private(path: &Path, value: &impl Serialize) {
+    let Ok(json) = serde_json::to_vec(value) else {
+        return;
+    };
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path);
+    if let Ok(mut file) = file {
+        let _ = file.write_all(&json);
+    }
+}
+
+/// The material the session key gives a keyed hash: its base64 form, or `None` for a
+/// plaintext session.
+pub(crate) fn key_material(
+    name: &str,
+    profile: &Profile,
+) -> Result<Option<zeroize::Zeroizing<String>>, Failure> {
+    if profile.plaintext_storage {
+        return Ok(None);
+    }
+    key(name, profile).map(|key| Some(key.to_base64()))
 }
 
 /// The session key the profile names.
@@ -270,4 +341,50 @@ fn private_dir(dir: &Path, exit: Exit) -> Result<(), Failure> {
             )
             .fix("give a writable directory (--state-dir, --config)")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session_file(dir: &Path) -> SessionFile {
+        SessionFile {
+            path: dir.join("sessions").join("p-0.session"),
+        }
+    }
+
+    /// `logout` deletes the lock file while it holds the lock: an invocation that was
+    /// waiting for it takes the lock afresh, on a file that excludes the next one.
+    #[test]
+    fn a_lock_file_deleted_under_a_waiter_is_taken_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = session_file(dir.path());
+        let held = file.lock(Duration::from_secs(1)).unwrap();
+        let lock_path = file.lock_path();
+        let open_on_lock_file = || {
+            std::fs::read_dir("/proc/self/fd")
+                .unwrap()
+                .flatten()
+                .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|to| to == lock_path))
+                .count()
+        };
+        let waiter = std::thread::spawn({
+            let file = file.clone();
+            move || file.lock(Duration::from_secs(20))
+        });
+        // The waiter has the file open and waits for the lock.
+        oauth_lifecycle_testkit::eventually("the waiter to open the lock file", || {
+            open_on_lock_file() == 2
+        });
+        file.remove(&held).unwrap();
+        assert!(!file.lock_path().exists());
+        drop(held);
+        let second = waiter.join().unwrap().unwrap();
+        // The waiter's lock is on the file that exists now: a third invocation waits.
+        assert!(file.lock_path().exists());
+        let third = file.lock(Duration::from_millis(50));
+        assert!(third.is_err(), "two invocations held the session at once");
+        drop(second);
+        file.lock(Duration::from_millis(50)).unwrap();
+    }
 }

@@ -268,21 +268,38 @@ fn walk(provider: &Provider) {
         "{name}: {stats_now:?}"
     );
     assert_eq!(stats_now.refresh_token_reuses, 0, "{name}");
-    // --min-ttl beyond any token's life: renewed, then refused with a clear message.
+    // --min-ttl beyond any token's life, or beyond what this provider's tokens last (the
+    // stored one shows it): refused before anything is sent, with a clear message.
+    let before = stats(front).token_requests;
     let short = lab
         .run(&["token", "-p", "p", "--min-ttl", "300d"])
         .expect(2);
     assert!(
-        short.stderr.contains("less than --min-ttl 7200h"),
+        short
+            .stderr
+            .contains("--min-ttl 7200h is more than any token lasts"),
         "{name}: {}",
         short.stderr
     );
+    let short = lab.run(&["token", "-p", "p", "--min-ttl", "8d"]).expect(2);
     assert!(
+        short
+            .stderr
+            .contains("--min-ttl 192h is more than the provider's tokens last"),
+        "{name}: {}",
+        short.stderr
+    );
+    assert_eq!(
+        stats(front).token_requests,
+        before,
+        "{name}: nothing sent for a usage error"
+    );
+    assert_eq!(
         lab.run(&["token", "-p", "p", "--min-ttl", "1m"])
             .ok()
-            .line()
-            != second,
-        "{name}: renewed for --min-ttl"
+            .line(),
+        second,
+        "{name}: enough left for --min-ttl 1m"
     );
 
     // revoke: revoked at the provider where it can be; the session stays, revoked.
@@ -450,15 +467,17 @@ fn failing_renewals_exit_with_their_code_and_keep_the_valid_token() {
     }
 }
 
-/// Rejected credentials stop the session's renewals, not its valid token: it is handed
-/// out with a warning until `login` restarts the session.
+/// Rejected credentials stop the session's renewals, not its valid token: with the same
+/// credentials it is handed out with a warning that the rejection is an earlier
+/// attempt's; changed credentials are tried at once, and so is an explicit `login`.
 #[test]
-fn a_rejected_renewal_keeps_the_token_until_login() {
+fn a_rejected_renewal_keeps_the_token_until_the_credentials_change() {
     for provider in providers() {
         let name = provider.name;
         let lab = lab(&provider);
         let first = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
         let (variable, _) = provider.secret;
+        let wrong = [(variable, "wrong-secret-value")];
         // Renewal by refresh token needs no password: reject the refresh itself.
         provider.front.with_emulator(|emulator| {
             emulator.fail_next(oauth_lifecycle_emulator::InjectedFailure::OAuthError {
@@ -466,25 +485,36 @@ fn a_rejected_renewal_keeps_the_token_until_login() {
                 code: "invalid_client".into(),
             })
         });
-        lab.run_with(
-            &["token", "-p", "p", "--force-refresh"],
-            &[(variable, "wrong-secret-value")],
-        )
-        .expect(5);
-        let served = lab.run(&["token", "-p", "p"]).ok();
+        lab.run_with(&["token", "-p", "p", "--force-refresh"], &wrong)
+            .expect(5);
+        // The same credentials: nothing sent; the valid token, with a warning.
+        let before = stats(&provider.front).token_requests;
+        let served = lab.run_with(&["token", "-p", "p"], &wrong).ok();
         assert_eq!(served.line(), first, "{name}: the valid token is kept");
         assert!(
             served
                 .stderr
-                .starts_with("warning: the session cannot renew by itself"),
+                .starts_with("warning: the provider rejected the credentials of profile `p` at 20")
+                && served.stderr.contains("in an earlier attempt"),
             "{name}: {}",
             served.stderr
         );
         assert!(served.stderr.contains("run: tokenctl login -p p"), "{name}");
-        let logged_in = lab.run(&["login", "-p", "p"]).ok().stdout;
-        assert!(logged_in.starts_with("logged in"), "{name}: {logged_in}");
+        let forced = lab
+            .run_with(&["token", "-p", "p", "--force-refresh"], &wrong)
+            .expect(5);
+        assert!(
+            forced.stderr.contains("in an earlier attempt"),
+            "{name}: {}",
+            forced.stderr
+        );
+        assert_eq!(stats(&provider.front).token_requests, before, "{name}");
+        // The credentials fixed: tried at once, a new token.
         let renewed = lab.run(&["token", "-p", "p"]).ok();
         assert_ne!(renewed.line(), first, "{name}");
         assert!(renewed.stderr.is_empty(), "{name}: {}", renewed.stderr);
+        // An explicit login always tries at once.
+        let logged_in = lab.run(&["login", "-p", "p"]).ok().stdout;
+        assert!(logged_in.contains("logged in"), "{name}: {logged_in}");
     }
 }

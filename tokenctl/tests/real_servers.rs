@@ -115,8 +115,20 @@ fn oidc_provider_token_inspect_refresh_exec_dry_run_and_revoke() {
         "{}",
         rejected.stderr
     );
-    // The session stops there until the fix the message gives: a login.
-    lab.run(&["token", "-p", "oidc"]).expect(5);
+    // The same wrong secret is not sent again: the rejection is an earlier attempt's.
+    let again = lab
+        .run_with(
+            &["token", "-p", "oidc"],
+            &[("OIDC_SECRET", "not-the-secret")],
+        )
+        .expect(5);
+    assert!(
+        again.stderr.contains("in an earlier attempt"),
+        "{}",
+        again.stderr
+    );
+    // The secret fixed: tried at once.
+    lab.run(&["token", "-p", "oidc"]).ok();
     lab.run(&["login", "-p", "oidc"]).ok();
 
     // The server goes down: a clear failure, exit 7.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::ValueEnum as _;
 
 use crate::cli::{Global, InitArgs};
-use crate::config::{self, Locations, Provider};
+use crate::config::{self, ClientAuthMethod, Locations, Provider};
 use crate::failure::{Exit, Failure};
 use crate::secrets::Prompting;
 use crate::session_file::write_new_key;
@@ -62,6 +62,16 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
             })?
         }
     };
+    if args.client_auth.is_some() && provider != Provider::Standard {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--client-auth: provider `{}` sends the client secret its own way",
+                provider.name()
+            ),
+        )
+        .fix("leave out --client-auth (it is for --provider standard)"));
+    }
     let mut profile = Profile::new(name, provider);
     match provider {
         Provider::Standard => {
@@ -84,7 +94,8 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
                 "the OAuth client",
                 ask.field(&args.client_id, "client id", true)?,
             );
-            client_secret(&mut profile, &mut ask, args, false)?;
+            let confidential = client_secret(&mut profile, &mut ask, args, false)?;
+            client_auth(&mut profile, &mut ask, args, confidential)?;
             let grant = ask.field(&args.grant, "grant (client-credentials or password)", false)?;
             let password_grant = grant.as_deref() == Some("password");
             profile.set("grant", "client-credentials or password", grant);
@@ -235,21 +246,66 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     Ok(ExitCode::SUCCESS)
 }
 
+/// Sets `client_secret_env`; whether the profile has one.
 fn client_secret(
     profile: &mut Profile,
     ask: &mut Asker,
     args: &InitArgs,
     required: bool,
-) -> Result<(), Failure> {
+) -> Result<bool, Failure> {
     let question = if required {
         "variable holding the client secret"
     } else {
         "variable holding the client secret (empty for a public client)"
     };
+    let variable = ask.field(&args.client_secret_env, question, required)?;
+    let given = variable.as_deref().is_some_and(|name| !name.is_empty());
     profile.set(
         "client_secret_env",
         "the environment variable holding the client secret",
-        ask.field(&args.client_secret_env, question, required)?,
+        variable,
+    );
+    Ok(given)
+}
+
+/// `standard`: how the client secret is sent, for a client that has one.
+fn client_auth(
+    profile: &mut Profile,
+    ask: &mut Asker,
+    args: &InitArgs,
+    confidential: bool,
+) -> Result<(), Failure> {
+    let method = match args.client_auth {
+        Some(_) if !confidential => {
+            return Err(Failure::new(
+                Exit::Usage,
+                "--client-auth says how the client secret is sent, and the profile has none",
+            )
+            .fix("give --client-secret-env too, or leave out --client-auth"))
+        }
+        Some(method) => Some(method),
+        None if !confidential => None,
+        None => match ask.field(
+            &None,
+            "client authentication (basic or post; empty for basic)",
+            false,
+        )? {
+            None => None,
+            Some(answer) => Some(ClientAuthMethod::from_str(&answer, true).map_err(|_| {
+                Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "client authentication `{}`: basic or post",
+                        answer.escape_debug()
+                    ),
+                )
+            })?),
+        },
+    };
+    profile.set(
+        "client_auth",
+        "how the client secret is sent: basic (HTTP Basic, the default) or post (in the body)",
+        method.map(|method| method.name().to_owned()),
     );
     Ok(())
 }

@@ -4,30 +4,41 @@
 use std::process::ExitCode;
 
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{Dialect, Driver, Policy, Status};
+use oauth_lifecycle::{Dialect, Driver, Policy, Status, WaitReason};
 use serde_json::{json, Value};
 
 use crate::cli::InspectArgs;
 use crate::context::{now, Context};
+use crate::credentials::Rejection;
 use crate::dialects::{self, with_dialect};
 use crate::failure::Failure;
 use crate::limited::Sends;
-use crate::secrets::Secrets;
+use crate::secrets::{self, Secrets};
 use crate::session;
-use crate::time_format::{rfc3339, span};
+use crate::time_format::{localize, rfc3339, span};
 
 pub(crate) fn inspect(context: &Context, args: &InspectArgs) -> Result<ExitCode, Failure> {
     let (name, profile) = (&context.name, &context.profile);
     let scope = args.scope.scope.as_deref();
+    context.check_scope(scope)?;
     let file = context.session_file(scope);
     let store = file.store(name, profile)?;
     let policy = context.policy();
     let now = now();
+    // Read as it stands: the dialect sends nothing, and holds no secret.
     let reading = dialects::build(name, profile, &Secrets::default(), scope)?;
     let session = with_dialect!(reading, Sends::Nothing, |dialect| {
         session::driver(dialect, &policy, &*store)
             .map(|(driver, stored)| stored.then(|| describe(&driver, &policy, now)))
     })?;
+    let rejection = Rejection::load(&file).map(|rejection| {
+        json!({
+            "at": rejection.at,
+            "purpose": rejection.purpose,
+            "evidence": rejection.evidence,
+            "changed_since": rejection.changed(name, profile, &secrets::at_hand(profile)),
+        })
+    });
     let report = json!({
         "profile": name,
         "provider": profile.provider.name(),
@@ -35,6 +46,7 @@ pub(crate) fn inspect(context: &Context, args: &InspectArgs) -> Result<ExitCode,
         "file": file.path().display().to_string(),
         "encrypted": !profile.plaintext_storage,
         "session": session,
+        "credentials_rejected": rejection,
         "last_failure": file.last_failure().map(|failure| json!({
             "at": failure.at,
             "message": failure.message,
@@ -43,30 +55,33 @@ pub(crate) fn inspect(context: &Context, args: &InspectArgs) -> Result<ExitCode,
     if args.json {
         println!("{report}");
     } else {
-        print!("{}", text(&report));
+        print!("{}", text(&report, now));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The session's facts, as JSON. Never a secret: only times, counts and states.
+/// The session's facts, as JSON (moments in UTC). Never a secret: only times, counts
+/// and states.
 fn describe<D: Dialect>(driver: &Driver<D>, policy: &Policy, now: UtcDateTime) -> Value {
     let session = driver.session();
     let status = driver.status();
-    let (status_name, retry_at, reason) = match &status {
-        Status::Ready => ("ready", None, None),
-        Status::Renewing => ("renewing", None, None),
+    let (status_name, retry_at, waiting, stopped) = match &status {
+        Status::Ready => ("ready", None, None, None),
+        Status::Renewing => ("renewing", None, None, None),
         Status::Waiting { retry_at, reason } => (
-            if reason.is_throttled() {
-                "throttled"
-            } else {
-                "backing off"
+            match reason {
+                WaitReason::Backoff => "backing off",
+                WaitReason::Throttled | WaitReason::RequestBudget => "throttled",
+                WaitReason::Rejected { .. } => "credentials rejected",
+                _ => "waiting",
             },
             Some(rfc3339(*retry_at)),
             Some(reason.to_string()),
+            None,
         ),
-        Status::NeedsLogin { error } => ("needs login", None, Some(error.to_string())),
-        Status::Revoked => ("revoked", None, None),
-        _ => ("unknown", None, None),
+        Status::NeedsLogin { error } => ("needs login", None, None, Some(error.to_string())),
+        Status::Revoked => ("revoked", None, None, None),
+        _ => ("unknown", None, None, None),
     };
     let token = session.tokens().map(|tokens| {
         let renewal = renewal_reason(
@@ -92,7 +107,8 @@ fn describe<D: Dialect>(driver: &Driver<D>, policy: &Policy, now: UtcDateTime) -
         "state": session.state_name(),
         "status": status_name,
         "retry_at": retry_at,
-        "stopped_because": reason,
+        "wait_reason": waiting,
+        "stopped_because": stopped,
         "generation": session.generation().get(),
         "token": token,
     })
@@ -135,9 +151,10 @@ fn renewal_reason(
     })
 }
 
-fn text(report: &Value) -> String {
+/// The report for a person: moments in local time.
+fn text(report: &Value, now: UtcDateTime) -> String {
     let field = |value: &Value| match value {
-        Value::String(text) => text.clone(),
+        Value::String(text) => localize(text),
         Value::Null => "none".into(),
         other => other.to_string(),
     };
@@ -146,7 +163,7 @@ fn text(report: &Value) -> String {
         field(&report["profile"]),
         field(&report["provider"]),
         field(&report["account"]),
-        field(&report["file"]),
+        report["file"].as_str().unwrap_or_default(),
         if report["encrypted"] == Value::Bool(true) {
             "encrypted"
         } else {
@@ -163,8 +180,25 @@ fn text(report: &Value) -> String {
             field(&session["status"]),
             field(&session["generation"])
         ));
-        if !session["retry_at"].is_null() {
-            out.push_str(&format!("next attempt {}\n", field(&session["retry_at"])));
+        if let Some(retry_at) = session["retry_at"].as_str() {
+            let left = crate::time_format::parse_rfc3339(retry_at)
+                .map(|at| (at - now).whole_seconds())
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "next attempt {} ({})\n",
+                localize(retry_at),
+                if left > 0 {
+                    format!("in {}", span(left))
+                } else {
+                    "due".to_owned()
+                }
+            ));
+        }
+        if !session["wait_reason"].is_null() {
+            out.push_str(&format!(
+                "waiting      {}\n",
+                field(&session["wait_reason"])
+            ));
         }
         if !session["stopped_because"].is_null() {
             out.push_str(&format!(
@@ -197,6 +231,20 @@ fn text(report: &Value) -> String {
                 },
             ));
         }
+    }
+    let rejected = &report["credentials_rejected"];
+    if !rejected.is_null() {
+        out.push_str(&format!(
+            "rejected     {} at {} ({}){}\n",
+            field(&rejected["purpose"]),
+            field(&rejected["at"]),
+            field(&rejected["evidence"]),
+            if rejected["changed_since"] == Value::Bool(true) {
+                "; the credentials changed since: the next command tries them at once"
+            } else {
+                "; the same credentials are not sent again before the session's own retry"
+            }
+        ));
     }
     let failure = &report["last_failure"];
     if failure.is_null() {

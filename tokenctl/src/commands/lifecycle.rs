@@ -3,43 +3,44 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use oauth_lifecycle::Status;
+use oauth_lifecycle::{Dialect, Generation, Status, WaitReason};
 use oauth_lifecycle_adapter::{MemoryStore, SessionStore};
 
 use crate::cli::{ScopeArg, Want};
 use crate::commands::obtain::{obtain, Obtained};
 use crate::commands::prepare::{self, Act};
-use crate::context::{now, Context};
+use crate::context::Context;
 use crate::dialects::{self, with_dialect};
 use crate::failure::Failure;
+use crate::limited::Sends;
 use crate::secrets::PasswordUse;
 use crate::session::{Issued, Running};
-use crate::session_file::RecordedFailure;
-use crate::time_format::rfc3339;
+use crate::time_format::local;
 
 fn summary(issued: &Issued) -> String {
     format!(
         "generation {}, valid until {}",
         issued.generation.get(),
-        rfc3339(issued.valid_until)
+        local(issued.valid_until)
     )
 }
 
 /// Logs in with the profile's credentials (asking for the password on a terminal) and
-/// stores the session. A session still logged in is kept; a revoked one is replaced.
+/// stores the session. A session still logged in is kept; a revoked one is replaced; one
+/// that stopped, or waits to try rejected credentials again, logs in now.
 pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Failure> {
     let (name, profile) = (&context.name, &context.profile);
     let scope = args.scope.as_deref();
+    context.check_scope(scope)?;
     let file = context.session_file(scope);
     let _turn = file.lock(context.timeout)?;
     let store = file.store(name, profile)?;
-    let policy = context.policy();
 
     let stored = prepare::stored_status(context, scope, &*store)?;
     let status = stored.as_ref().map(|(status, _)| status.clone());
     if status == Some(Status::Revoked) && !context.dry_run {
         // A revoked session has nothing left to keep.
-        file.remove()?;
+        file.discard()?;
     }
     if context.dry_run {
         // A revoked session would be deleted first: the login starts from nothing.
@@ -48,30 +49,35 @@ pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Fail
         } else {
             store.clone()
         };
-        println!("{}", prepare::dry_run(context, scope, &*store, Act::Login)?);
+        println!(
+            "{}",
+            crate::time_format::localize(&prepare::dry_run(context, scope, &*store, Act::Login)?)
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let (secrets, sends) = prepare::secrets(context, PasswordUse::Login)?;
     let dialect = dialects::build(name, profile, &secrets, scope)?;
-    let issued = with_dialect!(dialect, sends, |dialect| {
-        let running = Running::start(dialect, sends, policy.clone(), store.clone(), name)?;
-        // A session stopped for want of a login logs in now; one without a token logs
-        // in by itself; one that is fine stays as it is.
-        let after = match &stored {
-            Some((Status::NeedsLogin { .. }, generation)) => {
-                running.manager.login().map_err(Failure::closed)?;
-                Some(*generation)
-            }
-            _ => None,
-        };
-        running
-            .token(after, context.deadline())
-            .map(|token| Issued::from_published(&token, None))
-    });
-    file.record_failure(issued.as_ref().err().map(|failure| RecordedFailure {
-        at: rfc3339(now()),
-        message: failure.message.clone(),
-    }));
+    let restart = matches!(
+        &stored,
+        Some((
+            Status::NeedsLogin { .. }
+                | Status::Waiting {
+                    reason: WaitReason::Rejected { .. },
+                    ..
+                },
+            _
+        ))
+    );
+    let after = stored.as_ref().map(|(_, generation)| *generation);
+    let issued = with_dialect!(dialect, sends, |dialect| log_in(
+        context,
+        dialect,
+        sends,
+        store.clone(),
+        restart.then_some(after).flatten()
+    ));
+    prepare::settle_rejection(context, scope, &*store, &file, &secrets);
+    file.record_outcome(issued.as_ref().map(|_| ()));
     let issued = issued?;
     let already =
         matches!(stored, Some((Status::Ready, generation)) if generation == issued.generation);
@@ -88,6 +94,29 @@ pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Fail
     Ok(ExitCode::SUCCESS)
 }
 
+/// Starts the manager over the session in `store`; with `restart` (the generation the
+/// session is at), logs in now, whatever the session was waiting for, and waits for a
+/// newer token; otherwise for any token. The manager stops (and stores the session)
+/// before this returns.
+fn log_in<D: Dialect>(
+    context: &Context,
+    dialect: D,
+    sends: Sends,
+    store: Arc<dyn SessionStore>,
+    restart: Option<Generation>,
+) -> Result<Issued, Failure> {
+    let running = Running::start(dialect, sends, context.policy(), store, &context.name)?;
+    // A session stopped for want of a login, or waiting to try rejected credentials
+    // again, logs in now; one without a token logs in by itself; one that is fine stays
+    // as it is.
+    if restart.is_some() {
+        running.manager.login().map_err(Failure::closed)?;
+    }
+    running
+        .token(restart, context.deadline())
+        .map(|token| Issued::from_published(&token, None))
+}
+
 /// Renews the token now and says what came.
 pub(crate) fn refresh(context: &Context, args: &ScopeArg) -> Result<ExitCode, Failure> {
     let want = Want {
@@ -96,14 +125,14 @@ pub(crate) fn refresh(context: &Context, args: &ScopeArg) -> Result<ExitCode, Fa
         force_refresh: true,
     };
     match obtain(context, &want)? {
-        Obtained::DryRun(shown) => println!("{shown}"),
+        Obtained::DryRun(shown) => println!("{}", crate::time_format::localize(&shown)),
         Obtained::Token(issued) => println!("renewed: {}", summary(&issued)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Revokes the session at the provider (where it has revocation) and keeps it stored as
-/// revoked; with `forget`, deletes it too.
+/// revoked; with `forget` (`logout`), deletes it and every file beside it.
 pub(crate) fn revoke(
     context: &Context,
     args: &ScopeArg,
@@ -111,8 +140,9 @@ pub(crate) fn revoke(
 ) -> Result<ExitCode, Failure> {
     let (name, profile) = (&context.name, &context.profile);
     let scope = args.scope.as_deref();
+    context.check_scope(scope)?;
     let file = context.session_file(scope);
-    let _turn = file.lock(context.timeout)?;
+    let turn = file.lock(context.timeout)?;
     let store = file.store(name, profile)?;
     let policy = context.policy();
 
@@ -123,7 +153,7 @@ pub(crate) fn revoke(
         // Logging out of a session that cannot be read: delete it all the same.
         Err(failure) if forget && failure.exit == crate::failure::Exit::Store => {
             if !context.dry_run {
-                file.remove()?;
+                file.remove(&turn)?;
             }
             println!("logged out (the stored session could not be read, so it was not revoked at the provider)");
             return Ok(ExitCode::SUCCESS);
@@ -133,11 +163,18 @@ pub(crate) fn revoke(
     if context.dry_run {
         println!(
             "{}",
-            prepare::dry_run(context, scope, &*store, Act::Revoke)?
+            crate::time_format::localize(&prepare::dry_run(context, scope, &*store, Act::Revoke)?)
         );
         return Ok(ExitCode::SUCCESS);
     }
     match status {
+        None if forget => {
+            // Nothing to revoke or delete; what a failed first login left beside it (its
+            // record, the lock file) goes all the same.
+            file.remove(&turn)?;
+            println!("no stored session for profile `{name}`: nothing to log out of");
+            return Ok(ExitCode::SUCCESS);
+        }
         None => println!("no stored session for profile `{name}`: nothing to revoke"),
         Some(Status::Revoked) => println!("the session was already revoked"),
         Some(_) => {
@@ -154,7 +191,7 @@ pub(crate) fn revoke(
         }
     }
     if forget {
-        file.remove()?;
+        file.remove(&turn)?;
         println!("logged out: the stored session is deleted");
     }
     Ok(ExitCode::SUCCESS)

@@ -5,11 +5,13 @@ use oauth_lifecycle::{Dialect, Driver, Generation, Status};
 use oauth_lifecycle_adapter::SessionStore;
 
 use crate::context::{now, Context};
+use crate::credentials;
 use crate::dialects::{self, with_dialect};
 use crate::failure::Failure;
 use crate::limited::Sends;
 use crate::secrets::{self, PasswordUse, Secrets};
 use crate::session;
+use crate::session_file::SessionFile;
 
 /// The secrets for requests, and which requests they allow: without the password (not
 /// in its variable, and not asked for) a session refreshes but does not log in.
@@ -40,6 +42,28 @@ pub(crate) fn stored_status(
             stored.then(|| (driver.status(), driver.session().generation()))
         })
     })
+}
+
+/// After a run of the manager with `secrets`: keeps the record of a rejection of the
+/// credentials in step with the stored session ([`credentials::settle`]). A session that
+/// cannot be read now leaves the record as it is.
+pub(crate) fn settle_rejection(
+    context: &Context,
+    scope: Option<&str>,
+    store: &dyn SessionStore,
+    file: &SessionFile,
+    secrets: &Secrets,
+) {
+    if let Ok(stored) = stored_status(context, scope, store) {
+        let status = stored.map(|(status, _)| status);
+        credentials::settle(
+            file,
+            &context.name,
+            &context.profile,
+            secrets,
+            status.as_ref(),
+        );
+    }
 }
 
 /// What a command would make the session do, for `--dry-run`.

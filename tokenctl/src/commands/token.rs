@@ -16,7 +16,7 @@ const DEFAULT_VARIABLE: &str = "ACCESS_TOKEN";
 
 pub(crate) fn token(context: &Context, args: &TokenArgs) -> Result<ExitCode, Failure> {
     match obtain(context, &args.want)? {
-        Obtained::DryRun(shown) => println!("{shown}"),
+        Obtained::DryRun(shown) => println!("{}", crate::time_format::localize(&shown)),
         Obtained::Token(issued) => {
             let text = formats::render(&issued, args.format);
             let mut stdout = std::io::stdout().lock();
@@ -52,7 +52,7 @@ pub(crate) fn exec(context: &Context, args: &ExecArgs) -> Result<ExitCode, Failu
         .ok_or_else(|| Failure::new(Exit::Usage, "no command to run after `--`"))?;
     let issued = match obtain(context, &args.want)? {
         Obtained::DryRun(shown) => {
-            println!("{shown}");
+            println!("{}", crate::time_format::localize(&shown));
             return Ok(ExitCode::SUCCESS);
         }
         Obtained::Token(issued) => issued,

@@ -12,13 +12,14 @@ use oauth_lifecycle_adapter::WaitError;
 use crate::cli::WatchArgs;
 use crate::commands::prepare::{self, Act};
 use crate::context::{now, Context};
+use crate::credentials::{self, Rejection};
 use crate::dialects::{self, with_dialect};
 use crate::events::StatusLine;
 use crate::failure::Failure;
 use crate::limited::Sends;
-use crate::secrets::{PasswordUse, Secrets};
+use crate::secrets::{self, PasswordUse, Secrets};
 use crate::session::{self, Running};
-use crate::time_format::{rfc3339, span};
+use crate::time_format::{local, localize, span};
 
 /// How often the status is looked at (and the status line redrawn).
 const TICK: Duration = Duration::from_millis(250);
@@ -30,16 +31,24 @@ pub(crate) fn watch(
 ) -> Result<ExitCode, Failure> {
     let (name, profile) = (&context.name, &context.profile);
     let scope = args.scope.scope.as_deref();
+    context.check_scope(scope)?;
     let file = context.session_file(scope);
     let store = file.store(name, profile)?;
     let policy = context.policy();
     if context.dry_run {
         println!(
             "{}",
-            prepare::dry_run(context, scope, &*store, Act::Timeout)?
+            localize(&prepare::dry_run(context, scope, &*store, Act::Timeout)?)
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // Credentials rejected by an earlier attempt, and changed since: tried at once.
+    let retry_now = prepare::stored_status(context, scope, &*store)?.is_some_and(|(status, _)| {
+        credentials::is_rejection(&status)
+            && Rejection::load(&file).is_some_and(|rejection| {
+                rejection.changed(name, profile, &secrets::at_hand(profile))
+            })
+    });
     // A long watch may need a login: ask for the password up front, if we may ask.
     let password = if context.prompting.allowed() {
         PasswordUse::Login
@@ -66,6 +75,30 @@ pub(crate) fn watch(
         store.clone(),
         name
     ))?;
+    if retry_now {
+        running.manager.login().map_err(Failure::closed)?;
+    }
+    let ended = keep_fresh(context, args, status_line, &running, renewal_at);
+    status_line.clear();
+    drop(running);
+    // How it went, for `inspect` and the next run: stored as the session ended.
+    prepare::settle_rejection(context, scope, &*store, &file, &secrets);
+    file.record_outcome(ended.as_ref().map(|_| ()));
+    let renewals = ended?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "watch ended after {renewals} renewal(s)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the session's life until `args` says to stop; how many renewals it saw.
+fn keep_fresh(
+    context: &Context,
+    args: &WatchArgs,
+    status_line: &StatusLine,
+    running: &Running,
+    renewal_at: impl Fn() -> Option<(oauth_lifecycle::Generation, UtcDateTime)>,
+) -> Result<u64, Failure> {
+    let name = &context.name;
     let live = std::io::stdout().is_terminal();
     let until = args.duration.map(|duration| Instant::now() + duration);
     let mut seen: Option<oauth_lifecycle::Generation> = None;
@@ -100,24 +133,18 @@ pub(crate) fn watch(
             next_renewal = renewal_at().filter(|(generation, _)| Some(*generation) == seen);
         }
         match running.manager.status() {
-            Status::NeedsLogin { error } => {
-                status_line.clear();
-                return Err(Failure::from_error(&error, name));
-            }
-            Status::Revoked => {
-                status_line.clear();
-                return Err(session::revoked(name));
-            }
+            Status::NeedsLogin { error } => return Err(Failure::from_error(&error, name)),
+            Status::Revoked => return Err(session::revoked(name)),
             status if live => {
                 let now = now();
                 let line = format!(
                     "generation {} · {} · {}",
                     seen.map_or("none".into(), |g| g.get().to_string()),
-                    session::describe(&status),
+                    localize(&session::describe(&status)),
                     match next_renewal.map(|(_, at)| at) {
                         Some(at) if at > now =>
                             format!("renewal in {}", span((at - now).whole_seconds())),
-                        Some(at) => format!("renewal due since {}", rfc3339(at)),
+                        Some(at) => format!("renewal due since {}", local(at)),
                         None if seen.is_none() => "no token yet".into(),
                         None => "renewal time not stored yet".into(),
                     }
@@ -127,9 +154,5 @@ pub(crate) fn watch(
             _ => {}
         }
     }
-    status_line.clear();
-    drop(running);
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "watch ended after {renewals} renewal(s)");
-    Ok(ExitCode::SUCCESS)
+    Ok(renewals)
 }

@@ -112,6 +112,40 @@ impl Lab {
         env.push((variable.to_owned(), value.to_owned()));
     }
 
+    /// Leaves `variable` out of every run from now on (its value stays a secret).
+    pub fn unset(&self, variable: &str) {
+        self.env
+            .lock()
+            .unwrap()
+            .retain(|(name, _)| name != variable);
+    }
+
+    /// Runs `script` with `sh -c`, in the lab's environment, with `$TOKENCTL` naming the
+    /// binary: for pipelines as a user types them. Nothing in its output may be a
+    /// secret or a token.
+    pub fn shell(&self, script: &str) -> Outcome {
+        let template = self.command(&[], &[]);
+        let mut shell = Command::new("sh");
+        shell
+            .args(["-c", script])
+            .env_clear()
+            .envs(template.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .env("TOKENCTL", env!("CARGO_BIN_EXE_tokenctl"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let outcome = run_bounded(shell);
+        self.check_no_leaks(&outcome, false);
+        outcome
+    }
+
+    /// Every file in the state directory's `sessions` directory.
+    pub fn state_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.state.join("sessions"))
+            .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+            .unwrap_or_default()
+    }
+
     /// Runs `tokenctl args…` (non-interactive: stdin is not a terminal). Only `token`
     /// may print an access token, on stdout.
     pub fn run(&self, args: &[&str]) -> Outcome {
