@@ -367,3 +367,33 @@ fn a_rejection_is_reported_with_its_error() {
     assert_eq!(*retry_at, START + Duration::minutes(1));
     assert_eq!(*attempts_left, Some(2));
 }
+
+#[test]
+fn temporary_failures_between_rejections_neither_reset_the_count_nor_slow_the_pace() {
+    // A server that rejects the password and, between rejections, is unavailable.
+    let mut sim = start(password(), Policy::default(), |_, _, n| {
+        if n % 2 == 1 {
+            respond(400, r#"{"error":"invalid_grant"}"#)
+        } else {
+            respond(503, "")
+        }
+    });
+    sim.advance(START + Duration::days(2));
+    let rejected = sim
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::RejectedRetryScheduled { .. } | Event::ReauthenticationRequired { .. }
+            )
+        })
+        .count();
+    // The first rejection and three retries, each seen by the account: never more.
+    assert_eq!(rejected, 4, "{:?}", sim.sent);
+    assert!(matches!(sim.driver.status(), Status::NeedsLogin { .. }));
+    // A 503 after rejections is retried after the usual short backoff (one failure),
+    // not one grown by the rejections before it.
+    let gaps = gaps(&sim.sent);
+    assert!(gaps[1] <= Policy::default().backoff_initial, "{gaps:?}");
+}

@@ -293,16 +293,21 @@ impl<D: Dialect> Session<LoggingIn, D> {
             .core
             .verdict(Purpose::Login, failure, failures, [], now);
         let mut rejections = self.state.rejections;
+        // Rejections and temporary failures are counted apart, each for its own pace:
+        // neither resets the other, so a wrong password is retried a bounded number of
+        // times however many connection errors come between.
         let (backoff, halt) = if Halt::from_error(&error).is_some() {
             // Rejected: retried slowly, a bounded number of times, then halted.
             rejections = rejections.saturating_add(1);
             let (retry_at, halt) = self.core.rejected(Purpose::Login, &error, rejections, now);
+            let failures = self.state.failures;
             let backoff = Backoff::new(failures, rejections, retry_at, WaitCause::Rejected);
             (backoff, halt)
         } else {
             self.core.retry_scheduled(Purpose::Login, error.clone());
             let cause = WaitCause::of(&error);
-            (Backoff::new(failures, 0, error.retry_at(), cause), None)
+            let backoff = Backoff::new(failures, rejections, error.retry_at(), cause);
+            (backoff, None)
         };
         let state = Unauthenticated { backoff, halt };
         LoginOutcome::Failed(self.with(state, ()), error)
@@ -654,7 +659,7 @@ impl<D: Dialect> Session<Refreshing, D> {
     fn fail(mut self, failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
         let mut tokens = self.tokens;
         let reached_server = failure.may_have_reached_server();
-        let failures = self.state.failures.saturating_add(1);
+        let mut failures = self.state.failures.saturating_add(1);
         let held = std::iter::once(tokens.bearer.secret())
             .chain(tokens.refresh_token.as_ref().map(|t| t.secret().as_str()));
         let error = self
@@ -692,9 +697,10 @@ impl<D: Dialect> Session<Refreshing, D> {
                 (None, Some(Box::new(halt)), WaitCause::Failure)
             }
             // The credentials or the client rejected: retried slowly, a bounded number of
-            // times, then halted.
+            // times, then halted. Counted apart from temporary failures.
             Error::Rejected { .. } | Error::Reauthenticate { .. } if renewable => {
                 rejections = rejections.saturating_add(1);
+                failures = self.state.failures;
                 let (retry_at, halt) = self.core.rejected(purpose, &error, rejections, now);
                 (retry_at, halt, WaitCause::Rejected)
             }
