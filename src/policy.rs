@@ -57,8 +57,8 @@ pub struct Policy {
     /// Youngest a token may be when a reported 401 makes the session renew it, at most.
     /// The rejected token is withdrawn at once all the same; its renewal waits until the
     /// token is 1 s old, then 2 s, 4 s… for each further token rejected young, up to this
-    /// cap, and never past the token's own refresh moment. A first rejection (a token
-    /// revoked on the server) is renewed at once; a resource server that rejects every
+    /// cap, and never past the token's own refresh moment. A token revoked on the server
+    /// is renewed as soon as it is a second old; a resource server that rejects every
     /// token causes a handful of renewals, then one per this interval, not a
     /// token-endpoint storm. A token that lived this long before its rejection, or a
     /// scheduled renewal, starts the count again. Default 30 s.

@@ -64,12 +64,34 @@ pub const DOT_USER: (&str, &str) = ("alice", "p&ss=w+rd %\"é");
 /// A running server; dropping it stops the server.
 pub struct Peer {
     pub base_url: String,
+    port: u16,
     child: Child,
 }
 
 impl Peer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Revokes `token` at oidc-provider (RFC 7009, as [`OIDC_POST_CLIENT`]): from then on
+    /// its introspection says inactive.
+    pub fn oidc_revoke(&self, token: &str) {
+        let (id, secret) = OIDC_POST_CLIENT;
+        let request = form(
+            &self.url("/token/revocation"),
+            &[
+                ("token", token),
+                ("client_id", id),
+                ("client_secret", secret),
+            ],
+        );
+        let response = send(&request).expect("oidc-provider answers");
+        assert_eq!(response.status(), 200);
     }
 
     /// Whether oidc-provider says `token` is active (RFC 7662 introspection, as
@@ -159,14 +181,14 @@ fn require(path: &Path) {
     );
 }
 
-/// Starts `program args… <port>` and waits (at most [`PATIENCE`]) for it to print
-/// `READY <port>`.
-fn start(program: &Path, args: &[&Path], ttl_seconds: u32) -> Peer {
-    let port = free_port();
+/// Starts `program args… <port>` (on a free port unless one is given) with `env`, and
+/// waits (at most [`PATIENCE`]) for it to print `READY <port>`.
+fn start(program: &Path, args: &[&Path], port: Option<u16>, env: &[(&str, String)]) -> Peer {
+    let port = port.unwrap_or_else(free_port);
     let mut child = Command::new(program)
         .args(args)
         .arg(port.to_string())
-        .env("ACCESS_TOKEN_TTL", ttl_seconds.to_string())
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -190,15 +212,55 @@ fn start(program: &Path, args: &[&Path], ttl_seconds: u32) -> Peer {
     }
     Peer {
         base_url: format!("http://127.0.0.1:{port}"),
+        port,
         child,
+    }
+}
+
+/// How to start oidc-provider.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    /// Lifetime of its access tokens, in seconds.
+    pub ttl_seconds: u32,
+    /// The port; a free one when `None`. Give a stopped peer's [`Peer::port`] to restart
+    /// a server where its clients expect it.
+    pub port: Option<u16>,
+    /// Whether it knows the test clients. Without them it rejects every client with its
+    /// own `401 invalid_client`, as a server restarted before its clients were loaded.
+    pub with_clients: bool,
+}
+
+impl OidcProvider {
+    /// A fresh oidc-provider on a free port, with the test clients.
+    pub fn new(ttl_seconds: u32) -> Self {
+        OidcProvider {
+            ttl_seconds,
+            port: None,
+            with_clients: true,
+        }
+    }
+
+    /// Starts it.
+    pub fn start(&self) -> Peer {
+        let dir = peers_dir().join("oidc");
+        require(&dir.join("node_modules/oidc-provider"));
+        let clients = if self.with_clients { "all" } else { "none" };
+        let env = [
+            ("ACCESS_TOKEN_TTL", self.ttl_seconds.to_string()),
+            ("CLIENTS", clients.to_owned()),
+        ];
+        start(
+            Path::new("node"),
+            &[&dir.join("server.mjs")],
+            self.port,
+            &env,
+        )
     }
 }
 
 /// A fresh panva oidc-provider (paths `/token`, `/token/revocation`).
 pub fn start_oidc_provider(ttl_seconds: u32) -> Peer {
-    let dir = peers_dir().join("oidc");
-    require(&dir.join("node_modules/oidc-provider"));
-    start(Path::new("node"), &[&dir.join("server.mjs")], ttl_seconds)
+    OidcProvider::new(ttl_seconds).start()
 }
 
 /// A fresh django-oauth-toolkit (paths `/o/token/`, `/o/revoke_token/`).
@@ -206,7 +268,8 @@ pub fn start_django_oauth_toolkit(ttl_seconds: u32) -> Peer {
     let dir = peers_dir();
     let python = dir.join(".venv/bin/python");
     require(&python);
-    start(&python, &[&dir.join("dot/serve.py")], ttl_seconds)
+    let env = [("ACCESS_TOKEN_TTL", ttl_seconds.to_string())];
+    start(&python, &[&dir.join("dot/serve.py")], None, &env)
 }
 
 /// Mints a genuine refresh token at oidc-provider, as if a user had completed the

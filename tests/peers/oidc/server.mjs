@@ -3,6 +3,8 @@
 // Usage: node server.mjs <port>
 // Prints "READY <port>" once listening; exits when its stdin closes, so it never outlives
 // the test process that started it. State is in memory: every start is fresh.
+// CLIENTS=none starts it knowing no client, as a server restarted before its clients
+// were loaded: it rejects every client with its own 401 invalid_client.
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] || process.env.PORT);
@@ -14,8 +16,9 @@ const issuer = `http://127.0.0.1:${port}`;
 const ttl = Number(process.env.ACCESS_TOKEN_TTL || 300);
 
 const grantTypes = ['client_credentials', 'refresh_token', 'authorization_code'];
+const withoutClients = process.env.CLIENTS === 'none';
 const configuration = {
-  clients: [
+  clients: withoutClients ? [] : [
     {
       client_id: 'lifecycle-basic',
       client_secret: 'basic-secret-0123456789',
