@@ -92,7 +92,7 @@ impl Origin {
     }
 
     /// Whether a URL of `scheme`, `host` and `port` (`None`: the scheme's default)
-    /// belongs to this origin, for clients whose URL type is not an [`http::Uri`]: no
+    /// belongs to this origin, for clients whose URL type is not an [`Uri`]: no
     /// allocation, no parsing.
     pub fn matches_parts(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
         if !scheme.eq_ignore_ascii_case(&self.scheme) {
