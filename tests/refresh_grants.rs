@@ -9,7 +9,7 @@ use oauth_lifecycle::{
     AccessToken, AnySession, Driver, Error, Event, Policy, Purpose, RefreshToken, Session, Status,
     TokenRequest, WaitReason,
 };
-use oauth_lifecycle_testkit::{collect, Drained};
+use oauth_lifecycle_testkit::{collect, reply, Drained};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
@@ -48,13 +48,6 @@ fn adopted(dialect: Standard) -> Driver<Standard> {
     Driver::from_session(AnySession::from(session))
 }
 
-fn respond(status: u16, body: &str) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .body(body.as_bytes().to_vec())
-        .unwrap()
-}
-
 fn token(access: &str, refresh: Option<&str>) -> http::Response<Vec<u8>> {
     let mut body = serde_json::json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 3600,
@@ -62,7 +55,7 @@ fn token(access: &str, refresh: Option<&str>) -> http::Response<Vec<u8>> {
     if let Some(refresh) = refresh {
         body["refresh_token"] = refresh.into();
     }
-    respond(200, &body.to_string())
+    reply(200, &body.to_string())
 }
 
 /// A session with renewal due whose refresh is answered with `status` and `body`: the
@@ -77,7 +70,7 @@ fn refresh_answered(
     let requests = collect(&mut driver).requests;
     assert_eq!(requests[0].purpose(), Purpose::Refresh);
     driver
-        .handle_response(requests[0].id(), &respond(status, body), START)
+        .handle_response(requests[0].id(), &reply(status, body), START)
         .unwrap();
     let Drained {
         requests, events, ..
@@ -138,7 +131,7 @@ fn a_refused_refresh_is_a_dead_grant_and_a_session_with_credentials_logs_in_once
 fn a_refused_login_after_a_dead_grant_is_retried_slowly_then_stops() {
     for (name, status, body) in DEAD_GRANT_ANSWERS {
         let (mut driver, requests, _) = refresh_answered(password_dialect(), status, body);
-        let refused = respond(400, r#"{"error":"invalid_grant"}"#);
+        let refused = reply(400, r#"{"error":"invalid_grant"}"#);
         driver
             .handle_response(requests[0].id(), &refused, START)
             .unwrap();

@@ -8,7 +8,7 @@ use oauth_lifecycle::time::{Duration, UtcDateTime};
 use oauth_lifecycle::{
     AnySession, Driver, Error, Event, Policy, Purpose, Status, TokenRequest, WaitReason,
 };
-use oauth_lifecycle_testkit::{token_answer, Clocked};
+use oauth_lifecycle_testkit::{reply, token_answer, Clocked};
 use time::macros::utc_datetime;
 
 const START: UtcDateTime = utc_datetime!(2026-09-01 00:00:00);
@@ -39,13 +39,6 @@ fn password() -> Standard {
         .unwrap()
 }
 
-fn respond(status: u16, body: &str) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .body(body.as_bytes().to_vec())
-        .unwrap()
-}
-
 /// A token endpoint that rejects with `status`/`body` before `until`, and issues hour-long
 /// tokens from then on.
 fn rejecting_until(
@@ -55,7 +48,7 @@ fn rejecting_until(
 ) -> impl FnMut(&TokenRequest, UtcDateTime, usize) -> http::Response<Vec<u8>> {
     move |_, now, n| {
         if now < until {
-            respond(status, body)
+            reply(status, body)
         } else {
             token_answer(n, 3600)
         }
@@ -275,14 +268,14 @@ fn a_refresh_the_server_rejects_is_retried_slowly_and_the_token_served_meanwhile
     let dialect = client_credentials();
     let answer = |request: &TokenRequest, now: UtcDateTime, n: usize| {
         if request.purpose() == Purpose::Refresh {
-            respond(401, r#"{"error":"invalid_client"}"#)
+            reply(401, r#"{"error":"invalid_client"}"#)
         } else if now == START {
             let body = format!(
                 r#"{{"access_token":"at-{n}","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-{n}"}}"#
             );
-            respond(200, Box::leak(body.into_boxed_str()))
+            reply(200, &body)
         } else {
-            respond(401, r#"{"error":"invalid_client"}"#)
+            reply(401, r#"{"error":"invalid_client"}"#)
         }
     };
     let mut sim = Clocked::start(
@@ -373,9 +366,9 @@ fn temporary_failures_between_rejections_neither_reset_the_count_nor_slow_the_pa
     // A server that rejects the password and, between rejections, is unavailable.
     let mut sim = start(password(), Policy::default(), |_, _, n| {
         if n % 2 == 1 {
-            respond(400, r#"{"error":"invalid_grant"}"#)
+            reply(400, r#"{"error":"invalid_grant"}"#)
         } else {
-            respond(503, "")
+            reply(503, "")
         }
     });
     sim.advance(START + Duration::days(2));

@@ -6,6 +6,7 @@
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::{AnySession, Driver, Policy, RequestId};
 use oauth_lifecycle_testkit::collect;
+use oauth_lifecycle_testkit::reply;
 use proptest::prelude::*;
 use serde_json::Value;
 use time::macros::utc_datetime;
@@ -19,13 +20,6 @@ fn dialect() -> Standard {
         .password("alice", "alice-password")
         .revocation_url("http://127.0.0.1/revoke")
         .build()
-        .unwrap()
-}
-
-fn respond(status: u16, body: &str) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .body(body.as_bytes().to_vec())
         .unwrap()
 }
 
@@ -73,7 +67,7 @@ fn snapshots() -> Vec<Value> {
             driver.revoke(now);
         } else if let Some(request) = in_flight.take() {
             driver
-                .handle_response(request.id(), &respond(status, &body), now)
+                .handle_response(request.id(), &reply(status, &body), now)
                 .unwrap();
         }
         let (request, deadline) = settle(&mut driver);
@@ -217,7 +211,7 @@ proptest! {
                     if let Some((id, _)) = driver.in_flight() {
                         n += 1;
                         let body = if status == 200 { token_body(n) } else { String::new() };
-                        driver.handle_response(id, &respond(status, &body), now).unwrap();
+                        driver.handle_response(id, &reply(status, &body), now).unwrap();
                     }
                 }
                 Input::Lost => {

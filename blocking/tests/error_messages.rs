@@ -2,15 +2,13 @@
 //! anyhow's `{:#}` prints it) never repeats itself.
 
 use std::io;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::time::macros::utc_datetime;
 use oauth_lifecycle::{ConfigError, Error, Failure, FailureKind, Policy, Status, WaitReason};
 use oauth_lifecycle_blocking::{
-    BearerAuth, BearerAuthError, FileStore, FileStoreOptions, StartError, StoreError, StoreKey,
-    TokenManager, WaitError,
+    BearerAuth, BearerAuthError, StartError, StoreError, TokenManager, WaitError,
 };
 use oauth_lifecycle_testkit::errors::{alternate, assert_reads_as_sentence};
 
@@ -23,15 +21,6 @@ fn dialect() -> Standard {
         .client_secret("client-secret")
         .build()
         .unwrap()
-}
-
-fn missing_directory(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "oauth-lifecycle-blocking-error-messages-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&path);
-    path
 }
 
 fn wait_errors() -> Vec<WaitError> {
@@ -115,28 +104,6 @@ fn a_wait_error_is_said_once_by_bearer_auth() {
         assert_reads_as_sentence(&error);
     }
     assert!(waited.starts_with("no token within the timeout; the session "));
-}
-
-#[test]
-fn a_manager_whose_store_directory_does_not_exist_names_it() {
-    let directory = missing_directory("no-dir");
-    let store = FileStore::new(
-        directory.join("session.json"),
-        FileStoreOptions::encrypted(StoreKey::generate()),
-    );
-    let error = TokenManager::builder(dialect(), Policy::default())
-        .store(store)
-        .start()
-        .unwrap_err();
-    let shown = alternate(&error);
-    assert!(
-        shown.starts_with(&format!(
-            "cannot open the session store directory {}: ",
-            directory.display()
-        )),
-        "{shown}"
-    );
-    assert_reads_as_sentence(&error);
 }
 
 #[test]

@@ -16,6 +16,26 @@ use oauth_lifecycle::{Dialect, Error, Generation, Policy, Status};
 use oauth_lifecycle_adapter::{Closed, PublishedToken, SessionStore, WaitError};
 use oauth_lifecycle_emulator::DrivenClock;
 
+/// Runs each named scenario, a `fn(Runtime)` of the calling module, once per runtime: a
+/// `#[test]` of that name in a module `blocking` and one in a module `tokio`.
+#[macro_export]
+macro_rules! per_runtime {
+    ($($scenario:ident),* $(,)?) => {
+        mod blocking {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario($crate::Runtime::Blocking);
+            })*
+        }
+        mod tokio {
+            $(#[test]
+            fn $scenario() {
+                super::$scenario($crate::Runtime::Tokio);
+            })*
+        }
+    };
+}
+
 /// A runtime of the manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
@@ -82,7 +102,16 @@ fn tokio_runtime() -> &'static tokio::runtime::Runtime {
 impl Runtime {
     /// Starts a manager on this runtime.
     pub fn start<D: Dialect + Send + Sync + 'static>(self, setup: Setup<D>) -> Manager {
-        match self {
+        self.try_start(setup)
+            .unwrap_or_else(|error| panic!("the {self:?} manager starts: {error}"))
+    }
+
+    /// Starts a manager of this runtime with `setup`, or says why it could not start.
+    pub fn try_start<D: Dialect + Send + Sync + 'static>(
+        self,
+        setup: Setup<D>,
+    ) -> Result<Manager, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(match self {
             Runtime::Blocking => {
                 let mut builder =
                     oauth_lifecycle_blocking::TokenManager::builder(setup.dialect, setup.policy)
@@ -94,7 +123,7 @@ impl Runtime {
                 if let Some(clock) = setup.clock {
                     builder = builder.clock(move || clock.now());
                 }
-                Manager::Blocking(builder.start().expect("the blocking manager starts"))
+                Manager::Blocking(builder.start()?)
             }
             Runtime::Tokio => {
                 let _entered = tokio_runtime().enter();
@@ -108,9 +137,9 @@ impl Runtime {
                 if let Some(clock) = setup.clock {
                     builder = builder.clock(move || clock.now());
                 }
-                Manager::Tokio(builder.start().expect("the tokio manager starts"))
+                Manager::Tokio(builder.start()?)
             }
-        }
+        })
     }
 }
 

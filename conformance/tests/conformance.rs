@@ -1,6 +1,6 @@
 //! The behaviour every runtime of the manager shares (`docs/adapters.md`, "One behaviour
 //! table"), proven once per runtime over real sockets against the emulators' HTTP front.
-//! Every scenario is a function of the [`Runtime`]; `conformance!` runs each one against
+//! Every scenario is a function of the [`Runtime`]; `per_runtime!` runs each one against
 //! the blocking and the tokio manager.
 
 use std::io;
@@ -13,33 +13,18 @@ use std::time::{Duration, Instant};
 use oauth_lifecycle::time::macros::utc_datetime;
 use oauth_lifecycle::time::{Duration as Span, UtcDateTime};
 use oauth_lifecycle::{FailureKind, Policy, Status};
-use oauth_lifecycle_adapter::{Closed, MemoryStore, SessionStore};
+use oauth_lifecycle_adapter::{
+    Closed, FileStore, FileStoreOptions, MemoryStore, SessionStore, StoreKey,
+};
 use oauth_lifecycle_conformance::{system_now, Runtime, Setup};
 use oauth_lifecycle_emulator::{
     Clock, DrivenClock, Emulator as _, HttpFront, HttpFrontConfig, InjectedFailure, StandardServer,
     StandardServerConfig, TransportFault,
 };
+use oauth_lifecycle_testkit::errors::{alternate, assert_reads_as_sentence};
 use oauth_lifecycle_testkit::{eventually, standard, PATIENCE};
 
-/// Runs every scenario once per runtime.
-macro_rules! conformance {
-    ($($scenario:ident),* $(,)?) => {
-        mod blocking {
-            $(#[test]
-            fn $scenario() {
-                super::$scenario(oauth_lifecycle_conformance::Runtime::Blocking);
-            })*
-        }
-        mod tokio {
-            $(#[test]
-            fn $scenario() {
-                super::$scenario(oauth_lifecycle_conformance::Runtime::Tokio);
-            })*
-        }
-    };
-}
-
-conformance!(
+oauth_lifecycle_conformance::per_runtime!(
     reports_of_one_rejection_cause_one_renewal,
     a_command_returns_once_applied,
     commands_are_applied_while_a_request_is_out,
@@ -51,6 +36,7 @@ conformance!(
     two_second_tokens_are_served_until_their_hard_expiry,
     ten_second_tokens_are_served_until_their_hard_expiry,
     forty_second_tokens_are_served_until_their_hard_expiry,
+    a_store_directory_that_does_not_exist_is_named,
 );
 
 const START: UtcDateTime = utc_datetime!(2026-10-01 08:00:00);
@@ -428,4 +414,30 @@ fn pipe(from: &TcpStream, to: &TcpStream) {
         let _ = io::copy(&mut from, &mut to);
         let _ = to.shutdown(std::net::Shutdown::Write);
     });
+}
+
+/// A manager whose file store's directory does not exist does not start, and its error
+/// names the directory, in a chain that reads as sentences.
+fn a_store_directory_that_does_not_exist_is_named(runtime: Runtime) {
+    let directory = std::env::temp_dir().join(format!(
+        "oauth-lifecycle-conformance-no-dir-{runtime:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&directory);
+    let store = FileStore::new(
+        directory.join("session.json"),
+        FileStoreOptions::encrypted(StoreKey::generate()),
+    );
+    let front = front();
+    let setup = Setup::new(standard(&front), policy()).store(Arc::new(store));
+    let Err(error) = runtime.try_start(setup) else {
+        panic!("started without its store's directory");
+    };
+    let shown = alternate(&*error);
+    let expected = format!(
+        "cannot open the session store directory {}: ",
+        directory.display()
+    );
+    assert!(shown.starts_with(&expected), "{shown}");
+    assert_reads_as_sentence(&*error);
 }

@@ -21,24 +21,7 @@ use oauth_lifecycle::{Policy, Status};
 use oauth_lifecycle_conformance::{Manager, Runtime, Setup};
 use oauth_lifecycle_testkit::{eventually, OidcProvider, Peer, OIDC_POST_CLIENT, PATIENCE};
 
-macro_rules! per_runtime {
-    ($($scenario:ident),* $(,)?) => {
-        mod blocking {
-            $(#[test]
-            fn $scenario() {
-                super::$scenario(oauth_lifecycle_conformance::Runtime::Blocking);
-            })*
-        }
-        mod tokio {
-            $(#[test]
-            fn $scenario() {
-                super::$scenario(oauth_lifecycle_conformance::Runtime::Tokio);
-            })*
-        }
-    };
-}
-
-per_runtime!(
+oauth_lifecycle_conformance::per_runtime!(
     a_second_revocation_soon_after_the_first_is_healed_at_once,
     a_server_restarted_into_rejecting_the_client_is_healed_within_the_pace,
 );

@@ -111,8 +111,13 @@ impl<D: Dialect> Clocked<D> {
 pub fn token_answer(n: usize, expires_in: i64) -> http::Response<Vec<u8>> {
     let body =
         format!(r#"{{"access_token":"at-{n}","token_type":"Bearer","expires_in":{expires_in}}}"#);
+    reply(200, &body)
+}
+
+/// An answer with `status` and `body`, no headers.
+pub fn reply(status: u16, body: &str) -> http::Response<Vec<u8>> {
     http::Response::builder()
-        .status(200)
-        .body(body.into_bytes())
+        .status(status)
+        .body(body.as_bytes().to_vec())
         .expect("a valid response")
 }

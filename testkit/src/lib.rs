@@ -33,7 +33,7 @@ pub use crate::redis_cluster::RedisCluster;
 pub use crate::redis_sentinels::{RedisSentinels, SENTINEL_MASTER_PASSWORD, SENTINEL_SERVICE};
 pub use crate::redis_server::RedisServer;
 
-pub use crate::clocked::{token_answer, Clocked};
+pub use crate::clocked::{reply, token_answer, Clocked};
 pub use crate::drain::{collect, drain, Drained};
 pub use crate::errors::assert_reads_as_sentence;
 pub use crate::fixtures::*;

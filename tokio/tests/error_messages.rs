@@ -1,14 +1,10 @@
 //! Every public error of the tokio manager reads as a sentence, and its chain (as
 //! anyhow's `{:#}` prints it) never repeats itself.
 
-use std::path::PathBuf;
-
 use oauth_lifecycle::dialect::Standard;
 use oauth_lifecycle::{ConfigError, Policy};
 use oauth_lifecycle_testkit::errors::{alternate, assert_reads_as_sentence};
-use oauth_lifecycle_tokio::{
-    FileStore, FileStoreOptions, StartError, StoreError, StoreKey, TokenManager,
-};
+use oauth_lifecycle_tokio::{StartError, StoreError, TokenManager};
 
 /// A token endpoint nothing listens on: every request fails unsent, and the session
 /// backs off.
@@ -19,15 +15,6 @@ fn dialect() -> Standard {
         .client_secret("client-secret")
         .build()
         .unwrap()
-}
-
-fn missing_directory(name: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "oauth-lifecycle-tokio-error-messages-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&path);
-    path
 }
 
 /// The error of a client that cannot be built: its TLS configuration failed.
@@ -73,28 +60,6 @@ fn a_client_that_cannot_be_built_says_why_once() {
 fn a_start_outside_a_runtime_says_so() {
     let error = TokenManager::start(dialect(), Policy::default()).unwrap_err();
     assert!(matches!(error, StartError::NoRuntime), "{error:?}");
-    assert_reads_as_sentence(&error);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_manager_whose_store_directory_does_not_exist_names_it() {
-    let directory = missing_directory("no-dir");
-    let store = FileStore::new(
-        directory.join("session.json"),
-        FileStoreOptions::encrypted(StoreKey::generate()),
-    );
-    let error = TokenManager::builder(dialect(), Policy::default())
-        .store(store)
-        .start()
-        .unwrap_err();
-    let shown = alternate(&error);
-    assert!(
-        shown.starts_with(&format!(
-            "cannot open the session store directory {}: ",
-            directory.display()
-        )),
-        "{shown}"
-    );
     assert_reads_as_sentence(&error);
 }
 
