@@ -11,7 +11,7 @@ use oauth_lifecycle_adapter::{Engine, SessionStore, StoreCall, Wake};
 
 use crate::clock::Clock;
 use crate::driving::{Driving, Message};
-use crate::manager::{Inner, StartError, TokenManager};
+use crate::manager::{Inner, TokenManager};
 use crate::transport;
 
 /// A [`TokenManager`] being configured; [`start`](Self::start) starts it.
@@ -37,6 +37,34 @@ pub struct TokenManagerBuilder<D> {
     clock: Option<Arc<dyn Fn() -> UtcDateTime + Send + Sync>>,
     revoke_on_shutdown: bool,
     name: String,
+}
+
+/// Why a manager could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The dialect or policy is invalid, or the store could not be read or holds
+    /// something that is not a session of this dialect (nothing was overwritten).
+    #[error(transparent)]
+    Session(#[from] oauth_lifecycle_adapter::StartError),
+    /// The background thread could not be started; the source says why.
+    #[error("could not start the token manager's thread")]
+    Thread(#[source] std::io::Error),
+}
+
+/// The ways to start a manager: at once, or configured first.
+impl TokenManager {
+    /// Starts a manager for `dialect` with the system clock, the default ureq agent, no
+    /// store, and no revocation on shutdown: the one-line use. The background thread
+    /// logs in at once.
+    pub fn start<D: Dialect>(dialect: D, policy: Policy) -> Result<TokenManager, StartError> {
+        Self::builder(dialect, policy).start()
+    }
+
+    /// A manager to configure before starting it.
+    pub fn builder<D: Dialect>(dialect: D, policy: Policy) -> TokenManagerBuilder<D> {
+        TokenManagerBuilder::new(dialect, policy)
+    }
 }
 
 impl<D: Dialect> TokenManagerBuilder<D> {

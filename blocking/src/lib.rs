@@ -79,8 +79,8 @@ mod manager;
 mod middleware;
 mod transport;
 
-pub use crate::builder::TokenManagerBuilder;
-pub use crate::manager::{StartError, TokenManager};
+pub use crate::builder::{StartError, TokenManagerBuilder};
+pub use crate::manager::TokenManager;
 pub use crate::middleware::{BearerAuth, BearerAuthError, InvalidOrigin};
 pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{

@@ -6,12 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use oauth_lifecycle::{Dialect, Generation, Policy, Status};
+use oauth_lifecycle::{Generation, Status};
 use oauth_lifecycle_adapter::{
     Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell, WaitError,
 };
-
-use crate::builder::TokenManagerBuilder;
 
 /// Keeps an OAuth 2.0 access token fresh on one background thread, for any number of
 /// threads to read.
@@ -38,18 +36,6 @@ pub(crate) struct Inner {
 }
 
 impl TokenManager {
-    /// Starts a manager for `dialect` with the system clock, the default ureq agent, no
-    /// store, and no revocation on shutdown: the one-line use. The background thread
-    /// logs in at once.
-    pub fn start<D: Dialect>(dialect: D, policy: Policy) -> Result<TokenManager, StartError> {
-        Self::builder(dialect, policy).start()
-    }
-
-    /// A manager to configure before starting it.
-    pub fn builder<D: Dialect>(dialect: D, policy: Policy) -> TokenManagerBuilder<D> {
-        TokenManagerBuilder::new(dialect, policy)
-    }
-
     pub(crate) fn from_inner(inner: Inner) -> Self {
         TokenManager {
             inner: Arc::new(inner),
@@ -177,7 +163,7 @@ impl TokenManager {
     }
 
     /// Tells the thread to read the clock again now: after a clock given to
-    /// [`TokenManagerBuilder::clock`] was moved. (A moved system clock is noticed within
+    /// [`crate::TokenManagerBuilder::clock`] was moved. (A moved system clock is noticed within
     /// a second.)
     pub fn clock_moved(&self) {
         self.inner.mailbox.wake();
@@ -188,7 +174,7 @@ impl TokenManager {
     }
 
     /// Stops the background thread and waits for it, revoking the session first if the
-    /// manager was built with [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown).
+    /// manager was built with [`revoke_on_shutdown`](crate::TokenManagerBuilder::revoke_on_shutdown).
     /// A renewal out is awaited, so that its result is stored. Takes at most as long as
     /// the requests under way or still to send (each bounded by the policy's response
     /// timeout). Every clone sees the manager closed: readers get no token, waiters get
@@ -228,17 +214,4 @@ impl fmt::Debug for TokenManager {
             .field("closed", &self.inner.cell.is_closed())
             .finish()
     }
-}
-
-/// Why a manager could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// The dialect or policy is invalid, or the store could not be read or holds
-    /// something that is not a session of this dialect (nothing was overwritten).
-    #[error(transparent)]
-    Session(#[from] oauth_lifecycle_adapter::StartError),
-    /// The background thread could not be started; the source says why.
-    #[error("could not start the token manager's thread")]
-    Thread(#[source] std::io::Error),
 }

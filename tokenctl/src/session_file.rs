@@ -179,7 +179,7 @@ impl SessionFile {
             Err(failure) if failure.exit == Exit::Usage => {}
             Err(failure) => {
                 let record = RecordedFailure {
-                    at: crate::time_format::rfc3339(crate::context::now()),
+                    at: crate::time_format::rfc3339(oauth_lifecycle_adapter::transport::now()),
                     message: failure.message.clone(),
                 };
                 write_private(&path, &record);

@@ -61,6 +61,27 @@ pub struct TokenManagerBuilder<D> {
     clock: Option<Clock>,
 }
 
+/// The ways to start a manager: at once, or configured first.
+impl TokenManager {
+    /// Starts a manager for `dialect` with `policy`, and its background task: the
+    /// one-line use. Call it from within a tokio runtime.
+    pub fn start<D: Dialect + Send + Sync + 'static>(
+        dialect: D,
+        policy: Policy,
+    ) -> Result<TokenManager, StartError> {
+        Self::builder(dialect, policy).start()
+    }
+
+    /// A manager with a store, a client, a name, revocation on shutdown or a clock of its
+    /// own.
+    pub fn builder<D: Dialect + Send + Sync + 'static>(
+        dialect: D,
+        policy: Policy,
+    ) -> TokenManagerBuilder<D> {
+        TokenManagerBuilder::new(dialect, policy)
+    }
+}
+
 impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
     pub(crate) fn new(dialect: D, policy: Policy) -> Self {
         TokenManagerBuilder {

@@ -5,14 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth_lifecycle::{Dialect, Generation, Policy, Status};
+use oauth_lifecycle::{Generation, Status};
 use oauth_lifecycle_adapter::{
     Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell, WaitError,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-
-use crate::builder::{StartError, TokenManagerBuilder};
 
 /// Keeps one OAuth session's access token fresh in a background task, and hands it to
 /// any number of callers.
@@ -22,7 +20,7 @@ use crate::builder::{StartError, TokenManagerBuilder};
 /// wait, for as long as they choose ([`token`](Self::token)).
 /// [`shutdown`](Self::shutdown) stops the task and waits for it, revoking the session
 /// first if the manager was built with
-/// [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown); dropping the last
+/// [`revoke_on_shutdown`](crate::TokenManagerBuilder::revoke_on_shutdown); dropping the last
 /// clone starts the same sequence without waiting for it.
 #[derive(Clone)]
 pub struct TokenManager {
@@ -46,24 +44,6 @@ impl Drop for Inner {
 }
 
 impl TokenManager {
-    /// Starts a manager for `dialect` with `policy`, and its background task: the
-    /// one-line use. Call it from within a tokio runtime.
-    pub fn start<D: Dialect + Send + Sync + 'static>(
-        dialect: D,
-        policy: Policy,
-    ) -> Result<TokenManager, StartError> {
-        Self::builder(dialect, policy).start()
-    }
-
-    /// A manager with a store, a client, a name, revocation on shutdown or a clock of its
-    /// own.
-    pub fn builder<D: Dialect + Send + Sync + 'static>(
-        dialect: D,
-        policy: Policy,
-    ) -> TokenManagerBuilder<D> {
-        TokenManagerBuilder::new(dialect, policy)
-    }
-
     pub(crate) fn new(
         cell: Arc<TokenCell>,
         mailbox: Arc<Mailbox>,
@@ -231,7 +211,7 @@ impl TokenManager {
     }
 
     /// Tells the task to read the clock again now: after a clock given to
-    /// [`TokenManagerBuilder::clock`] was moved. (A moved system clock is noticed within
+    /// [`crate::TokenManagerBuilder::clock`] was moved. (A moved system clock is noticed within
     /// a second.)
     pub fn clock_moved(&self) {
         self.inner.mailbox.wake();
@@ -243,7 +223,7 @@ impl TokenManager {
 
     /// Stops the background task and waits until it has ended, revoking the session
     /// first if the manager was built with
-    /// [`revoke_on_shutdown`](TokenManagerBuilder::revoke_on_shutdown). A renewal out is
+    /// [`revoke_on_shutdown`](crate::TokenManagerBuilder::revoke_on_shutdown). A renewal out is
     /// awaited, so that its result is stored. Every clone is shut down with it: waiters
     /// get [`WaitError::Closed`].
     pub async fn shutdown(self) {
