@@ -1,7 +1,8 @@
 //! Whole token lifecycles against the in-process emulators, in simulated time, one run per
 //! provider. Each prints a timeline: login, proactive renewal, the provider's quirks
-//! (a 401 after the server ended every session, failures with backoff, a rate limit,
-//! sliding expiry, daily re-logins), and a revoke.
+//! (a 401 after the server ended every session, failures with backoff, a rate limit, a
+//! restarted server rejecting the client until it heals, sliding expiry, daily
+//! re-logins), and a revoke.
 //!
 //! Run it with `cargo run --example lifecycle`.
 
@@ -107,11 +108,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let convercus = Convercus::builder("ABC", Environment::Staging, "convercus-secret")
         .auth_url(LOCAL)
         .build()?;
+    // A restarted server that has not loaded its clients yet rejects the client: the
+    // session tries again by itself a minute later, then two, and heals.
+    let not_loaded = || InjectedFailure::OAuthError {
+        status: 401,
+        code: "invalid_client".into(),
+    };
     run(
         "Convercus via Keycloak (client credentials, 30-minute tokens, renewed at 80 %)",
         convercus,
         StandardServer::new(StandardServerConfig::keycloak("abc-staging")),
         vec![
+            (
+                minutes(20),
+                Action::ServerFails(vec![not_loaded(), not_loaded()]),
+            ),
             (minutes(50), Action::CallApi),
             (minutes(75), Action::Revoke),
         ],
@@ -301,6 +312,16 @@ fn describe(event: &Event) -> String {
             "event: {purpose} failed ({}); retrying at {}",
             error.failure().map(ToString::to_string).unwrap_or_default(),
             error.retry_at().map(clock).unwrap_or_default()
+        ),
+        Event::RejectedRetryScheduled {
+            purpose,
+            error,
+            retry_at,
+            ..
+        } => format!(
+            "event: {purpose} rejected ({}); trying again by itself at {}",
+            error.failure().map(ToString::to_string).unwrap_or_default(),
+            clock(*retry_at)
         ),
         other => format!("event: {other:?}"),
     }
