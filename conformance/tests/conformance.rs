@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use oauth_lifecycle::time::macros::utc_datetime;
 use oauth_lifecycle::time::{Duration as Span, UtcDateTime};
-use oauth_lifecycle::{FailureKind, Policy, Status};
+use oauth_lifecycle::{FailureKind, Policy, Status, WaitReason};
 use oauth_lifecycle_adapter::{
     Closed, FileStore, FileStoreOptions, MemoryStore, SessionStore, StoreKey,
 };
@@ -95,7 +95,8 @@ fn reports_of_one_rejection_cause_one_renewal(runtime: Runtime) {
 /// reads right after already shows it. After shutdown they fail with `Closed`.
 fn a_command_returns_once_applied(runtime: Runtime) {
     let front = front();
-    // The first login is refused: the session stops until told to log in.
+    // The first login is refused: the session would try again only in a minute; an
+    // explicit login goes at once.
     front.with_emulator(|server| {
         server.fail_next(InjectedFailure::OAuthError {
             status: 401,
@@ -103,15 +104,20 @@ fn a_command_returns_once_applied(runtime: Runtime) {
         })
     });
     let manager = runtime.start(Setup::new(standard(&front), policy()));
-    eventually("the refused login to stop the session", || {
-        matches!(manager.status(), Status::NeedsLogin { .. })
+    let rejected = |status: &Status| {
+        matches!(
+            status,
+            Status::Waiting {
+                reason: WaitReason::Rejected { .. },
+                ..
+            }
+        )
+    };
+    eventually("the refused login to be retried slowly", || {
+        rejected(&manager.status())
     });
     manager.login().unwrap();
-    assert!(
-        !matches!(manager.status(), Status::NeedsLogin { .. }),
-        "{:?}",
-        manager.status()
-    );
+    assert!(!rejected(&manager.status()), "{:?}", manager.status());
     let token = manager.token(PATIENCE).unwrap();
     manager.revoke().unwrap();
     assert_eq!(manager.status(), Status::Revoked);
