@@ -351,8 +351,9 @@ impl<D: Dialect> Session<Active, D> {
     /// soon as the token is old enough: 1 s for a first token rejected young, doubling for
     /// each further one, up to the policy's `unauthorized_renewal_spacing`, and never
     /// later than the token's own refresh moment ([`Policy::unauthorized_spacing`]). A
-    /// token revoked on the server is replaced at once; a resource server that rejects
-    /// every token cannot drive the session into a token-endpoint storm. A token that
+    /// token revoked on the server is replaced as soon as it is a second old; a resource
+    /// server that rejects every token cannot drive the session into a token-endpoint
+    /// storm. A token that
     /// lived `unauthorized_renewal_spacing` before its rejection starts the count again.
     /// A report about an earlier token changes nothing ([`Step::Same`]).
     pub fn on_unauthorized(
@@ -506,8 +507,8 @@ impl<D: Dialect> Session<Expiring, D> {
     ///
     /// Refused while a backoff runs ([`Misuse::TooEarly`]) and when there is neither a
     /// refresh token nor credentials ([`Misuse::NoCredentials`]). An explicit call clears
-    /// a halt and does not wait for the slow retry of a rejection. A refresh that spends a single-use refresh token is preceded by a
-    /// persistence point.
+    /// a halt and does not wait for the slow retry of a rejection. A refresh that spends
+    /// a single-use refresh token is preceded by a persistence point.
     pub fn refresh(
         mut self,
         now: UtcDateTime,
