@@ -14,16 +14,19 @@ use oauth_lifecycle_testkit::errors::{alternate, assert_reads_as_sentence};
 
 const AT: UtcDateTime = utc_datetime!(2026-12-06 9:49:19.257_010_562);
 
+/// Every way a body can be malformed.
+const MALFORMED: [Malformed; 6] = [
+    Malformed::NotJson,
+    Malformed::MissingAccessToken,
+    Malformed::UnsupportedTokenType,
+    Malformed::UnreadableExpiry,
+    Malformed::LifetimeOutOfRange,
+    Malformed::InvalidAccessToken,
+];
+
 /// Every kind of evidence, with what each comes with in practice.
 fn failures() -> Vec<Failure> {
-    let malformed = [
-        Malformed::NotJson,
-        Malformed::MissingAccessToken,
-        Malformed::UnsupportedTokenType,
-        Malformed::UnreadableExpiry,
-        Malformed::LifetimeOutOfRange,
-        Malformed::InvalidAccessToken,
-    ];
+    let malformed = MALFORMED;
     let mut failures = vec![
         Failure::transport(TransportError::OutcomeUnknown),
         Failure::transport(TransportError::NotSent),
@@ -132,14 +135,7 @@ fn every_error_reads_as_a_sentence() {
         assert_reads_as_sentence(&error);
         assert_reads_as_sentence(&Refused { session: (), error });
     }
-    for malformed in [
-        Malformed::NotJson,
-        Malformed::MissingAccessToken,
-        Malformed::UnsupportedTokenType,
-        Malformed::UnreadableExpiry,
-        Malformed::LifetimeOutOfRange,
-        Malformed::InvalidAccessToken,
-    ] {
+    for malformed in MALFORMED {
         assert_reads_as_sentence(&malformed);
     }
     for error in [TransportError::NotSent, TransportError::OutcomeUnknown] {
