@@ -340,17 +340,7 @@ impl Policy {
         expires_at: UtcDateTime,
         token: &[u8],
     ) -> UtcDateTime {
-        let lifetime = (expires_at - issued_at).max(Duration::ZERO);
-        let by_fraction = issued_at.saturating_add(lifetime * self.refresh_fraction);
-        let margin = self
-            .min_margin
-            .min(lifetime * (1.0 - self.refresh_fraction));
-        let by_margin = expires_at.saturating_sub(margin);
-        let jitter = lifetime * (self.jitter_fraction * unit_interval(self.jitter_seed, token));
-        by_fraction
-            .min(by_margin)
-            .saturating_sub(jitter)
-            .max(issued_at.saturating_add(self.min_renewal_interval))
+        self.moments(issued_at, expires_at, token).0
     }
 
     /// The last moment a token valid from `issued_at` to `expires_at` may be handed out:
@@ -358,11 +348,36 @@ impl Policy {
     /// refresh fraction leaves, so a 1-second token is still handed out for most of its
     /// second.
     pub fn hard_expiry(&self, issued_at: UtcDateTime, expires_at: UtcDateTime) -> UtcDateTime {
-        let lifetime = (expires_at - issued_at).max(Duration::ZERO);
-        let allowance = self
-            .skew_allowance
-            .min(lifetime * ((1.0 - self.refresh_fraction) / 2.0));
-        expires_at.saturating_sub(allowance)
+        self.moments(issued_at, expires_at, &[]).1
+    }
+
+    /// The [refresh moment](Policy::refresh_moment) and the
+    /// [hard expiry](Policy::hard_expiry) of one token, computed together in nanoseconds
+    /// since the epoch: two conversions each way instead of a calendar sum per step.
+    /// Moments past the calendar's ends saturate.
+    pub(crate) fn moments(
+        &self,
+        issued_at: UtcDateTime,
+        expires_at: UtcDateTime,
+        token: &[u8],
+    ) -> (UtcDateTime, UtcDateTime) {
+        let nanos = |duration: Duration| duration.whole_nanoseconds();
+        // A fraction of the lifetime, rounded to the nanosecond; fractions lie in [0, 1].
+        let part = |lifetime: i128, fraction: f64| (lifetime as f64 * fraction + 0.5) as i128;
+        let issued = issued_at.unix_timestamp_nanos();
+        let expires = expires_at.unix_timestamp_nanos();
+        let lifetime = (expires - issued).max(0);
+        let by_fraction = issued + part(lifetime, self.refresh_fraction);
+        let margin = nanos(self.min_margin).min(part(lifetime, 1.0 - self.refresh_fraction));
+        let jitter = part(
+            lifetime,
+            self.jitter_fraction * unit_interval(self.jitter_seed, token),
+        );
+        let refresh_at = (by_fraction.min(expires - margin) - jitter)
+            .max(issued + nanos(self.min_renewal_interval));
+        let allowance =
+            nanos(self.skew_allowance).min(part(lifetime, (1.0 - self.refresh_fraction) / 2.0));
+        (moment(refresh_at), moment(expires - allowance))
     }
 
     /// How young a token may be when a reported 401 makes the session renew it, for the
@@ -391,30 +406,51 @@ impl Policy {
     }
 }
 
+/// The moment `nanos` after the epoch, saturating at the calendar's ends.
+fn moment(nanos: i128) -> UtcDateTime {
+    UtcDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(if nanos < 0 {
+        UtcDateTime::MIN
+    } else {
+        UtcDateTime::MAX
+    })
+}
+
 /// A number in `[0, 1)` derived deterministically from `seed` and `bytes`: a
 /// multiply-xorshift over 8-byte words, then a SplitMix64 finaliser. Stable across
-/// processes, platforms and releases: a fleet given different seeds spreads out; one
-/// process always computes the same moment. Word-at-a-time keeps long JWTs cheap.
+/// processes and platforms: a fleet given different seeds spreads out; one process always
+/// computes the same moment.
+///
+/// Only the first and last [`JITTER_SAMPLE`] bytes and the length are hashed, so a long
+/// JWT costs no more than a short token: its first bytes (the header) are shared by every
+/// token a server signs, its last (the signature) are its own, and an opaque token is
+/// random throughout.
 fn unit_interval(seed: u64, bytes: &[u8]) -> f64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut hash = seed ^ (bytes.len() as u64).wrapping_mul(K);
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let mut buf = [0_u8; 8];
-        buf.copy_from_slice(word);
-        hash = (hash ^ u64::from_le_bytes(buf))
-            .wrapping_mul(K)
-            .rotate_left(29);
+    let head = &bytes[..bytes.len().min(JITTER_SAMPLE)];
+    let tail = &bytes[bytes.len().saturating_sub(JITTER_SAMPLE).max(head.len())..];
+    for part in [head, tail] {
+        let mut words = part.chunks_exact(8);
+        for word in &mut words {
+            let mut buf = [0_u8; 8];
+            buf.copy_from_slice(word);
+            hash = (hash ^ u64::from_le_bytes(buf))
+                .wrapping_mul(K)
+                .rotate_left(29);
+        }
+        let mut rest = [0_u8; 8];
+        rest[..words.remainder().len()].copy_from_slice(words.remainder());
+        hash = (hash ^ u64::from_le_bytes(rest)).wrapping_mul(K);
     }
-    let mut tail = [0_u8; 8];
-    tail[..words.remainder().len()].copy_from_slice(words.remainder());
-    hash = (hash ^ u64::from_le_bytes(tail)).wrapping_mul(K);
     hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     hash ^= hash >> 31;
     // 53 significant bits give every representable double in [0, 1).
     (hash >> 11) as f64 / (1_u64 << 53) as f64
 }
+
+/// How many bytes at each end of a token the refresh-moment jitter hashes.
+const JITTER_SAMPLE: usize = 64;
 
 #[cfg(test)]
 mod budget_tests {
@@ -549,13 +585,28 @@ mod tests {
     }
 
     #[test]
-    fn jitter_depends_on_every_part_of_the_token() {
+    fn jitter_depends_on_both_ends_and_the_length_of_the_token() {
         let a = unit_interval(1, b"eyJhbGciOiJSUzI1NiJ9.payload.signature-1");
         let b = unit_interval(1, b"eyJhbGciOiJSUzI1NiJ9.payload.signature-2");
         let c = unit_interval(1, b"Xyj");
         let d = unit_interval(1, b"Xyk");
         assert!(a != b && c != d);
         assert!((0.0..1.0).contains(&a) && (0.0..1.0).contains(&c));
+        // A long token: its first bytes, its last bytes and its length each count; its
+        // middle does not, so the cost stays flat however long the token.
+        let token = |first: u8, middle: u8, last: u8, len: usize| {
+            let mut token = vec![middle; len];
+            token[..JITTER_SAMPLE].fill(b'h');
+            token[len - JITTER_SAMPLE..].fill(b's');
+            token[0] = first;
+            token[len - 1] = last;
+            unit_interval(1, &token)
+        };
+        let base = token(b'a', b'm', b'z', 1000);
+        assert_ne!(base, token(b'b', b'm', b'z', 1000));
+        assert_ne!(base, token(b'a', b'm', b'y', 1000));
+        assert_ne!(base, token(b'a', b'm', b'z', 1001));
+        assert_eq!(base, token(b'a', b'n', b'z', 1000));
     }
 
     #[test]
