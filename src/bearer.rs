@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 
 use crate::error::Malformed;
-use crate::wipe::{sensitive_header_value, wipe_secret};
+use crate::wipe::{shared_sensitive_header_value, WipedString};
 
 /// Which of a session's access tokens this is: the first token a session obtains is
 /// generation 1, and each new one (a refresh, a new login) is one more. Kept across
@@ -54,28 +54,23 @@ impl fmt::Display for Generation {
 /// `Authorization: Bearer …` header value, built once and shared.
 ///
 /// Cloning is a reference-count increment: publishing one token to many readers copies
-/// its bytes once, when the session obtains it. The header value is marked
+/// its bytes once, when the session obtains it. The token is held once: the header value
+/// and [`secret`](BearerToken::secret) are views of the same bytes, wiped when the last
+/// of them is dropped. The header value is marked
 /// [sensitive](HeaderValue::set_sensitive), so HTTP/2 encoders never index it and
 /// well-behaved loggers hide it. `Debug` never shows the secret.
 #[derive(Clone)]
 pub struct BearerToken(Arc<BearerInner>);
 
 struct BearerInner {
-    access_token: AccessToken,
+    /// `Bearer <token>`, the one copy of the secret; the header value's bytes are this
+    /// string's.
+    text: Arc<WipedString>,
     header_value: HeaderValue,
 }
 
-/// Both copies of the secret are wiped when the last clone of the token is dropped: the
-/// `AccessToken` here, and the header's bytes (see [`sensitive_header_value`]).
-impl Drop for BearerInner {
-    fn drop(&mut self) {
-        wipe_secret(
-            &mut self.access_token,
-            || AccessToken::new(String::new()),
-            AccessToken::into_secret,
-        );
-    }
-}
+/// What precedes the token in the `Authorization` header.
+const PREFIX: &str = "Bearer ";
 
 /// Whether `token` is an RFC 6750 §2.1 `b64token`:
 /// `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. Nothing else can
@@ -100,22 +95,33 @@ impl BearerToken {
     /// Wraps `access_token`, refusing one outside RFC 6750 `b64token` syntax (spaces,
     /// commas, quotes, control characters, non-ASCII): it could not travel in an
     /// `Authorization` header unchanged.
+    ///
+    /// The token's own buffer becomes the header's when it has room for the `Bearer `
+    /// prefix ([`access_token_with_room`](crate::token::access_token_with_room) makes one
+    /// that has); otherwise the token is
+    /// copied once and its buffer wiped.
     pub fn new(access_token: AccessToken) -> Result<Self, Malformed> {
-        let secret = access_token.secret();
-        if secret.is_empty() {
+        let mut token = WipedString(access_token.into_secret());
+        if token.0.is_empty() {
             return Err(Malformed::MissingAccessToken);
         }
-        if !is_b64token(secret) {
+        if !is_b64token(&token.0) {
             return Err(Malformed::InvalidAccessToken);
         }
-        let mut bytes = Vec::with_capacity(7 + secret.len());
-        bytes.extend_from_slice(b"Bearer ");
-        bytes.extend_from_slice(secret.as_bytes());
-        let header_value = sensitive_header_value(bytes).ok_or(Malformed::InvalidAccessToken)?;
-        Ok(BearerToken(Arc::new(BearerInner {
-            access_token,
-            header_value,
-        })))
+        let text = if token.0.capacity() - token.0.len() >= PREFIX.len() {
+            // In place: the bytes move within the buffer, which is never reallocated.
+            token.0.insert_str(0, PREFIX);
+            token
+        } else {
+            let mut text = String::with_capacity(PREFIX.len() + token.0.len());
+            text.push_str(PREFIX);
+            text.push_str(&token.0);
+            WipedString(text)
+        };
+        let text = Arc::new(text);
+        let header_value =
+            shared_sensitive_header_value(&text).ok_or(Malformed::InvalidAccessToken)?;
+        Ok(BearerToken(Arc::new(BearerInner { text, header_value })))
     }
 
     /// A stand-in holding `[redacted]`, for pictures of a session that must not hold the
@@ -124,19 +130,14 @@ impl BearerToken {
         let mut header_value = HeaderValue::from_static("Bearer [redacted]");
         header_value.set_sensitive(true);
         BearerToken(Arc::new(BearerInner {
-            access_token: AccessToken::new("[redacted]".to_owned()),
+            text: Arc::new(WipedString("Bearer [redacted]".to_owned())),
             header_value,
         }))
     }
 
     /// The token itself.
     pub fn secret(&self) -> &str {
-        self.0.access_token.secret()
-    }
-
-    /// The token as `oauth2`'s secret type.
-    pub fn access_token(&self) -> &AccessToken {
-        &self.0.access_token
+        &self.0.text.0[PREFIX.len()..]
     }
 
     /// `Bearer <token>`, for the `Authorization` header; marked sensitive.
@@ -148,6 +149,15 @@ impl BearerToken {
     pub fn ptr_eq(&self, other: &BearerToken) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+}
+
+/// `token` as an [`AccessToken`] whose buffer has room for the `Bearer ` prefix, so
+/// [`BearerToken::new`] never copies it again: for dialects that read the token from a
+/// response.
+pub fn access_token_with_room(token: &str) -> AccessToken {
+    let mut text = String::with_capacity(PREFIX.len() + token.len());
+    text.push_str(token);
+    AccessToken::new(text)
 }
 
 impl PartialEq for BearerToken {

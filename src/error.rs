@@ -16,6 +16,7 @@ use oauth2::basic::BasicErrorResponseType;
 use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 
+use crate::echo::{redact, Secrets, REDACTED};
 use crate::request::{Purpose, RequestId, TransportError};
 use crate::timestamp::Rfc3339;
 
@@ -207,24 +208,20 @@ impl Failure {
         self.retry_after
     }
 
-    /// Replaces every occurrence of `secret` in the description and the error code with
-    /// `[redacted]`: raw, percent-encoded (form or URI style, either hex case) and
-    /// base64-encoded (standard or URL-safe, with or without padding), the forms a server
-    /// may echo it in. Call [`seal`](Failure::seal) once every secret is scrubbed.
-    pub(crate) fn scrub(&mut self, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        for form in encoded_forms(secret) {
-            if let Some(description) = &mut self.description {
-                if description.contains(form.as_str()) {
-                    *description = description.replace(form.as_str(), REDACTED);
-                }
+    /// Replaces every occurrence of the `sets`' secrets in the description with
+    /// `[redacted]`, in any form a server may echo one in ([`Secrets`]), and an error code
+    /// that holds one with `[redacted]` whole. One pass over each text, however many
+    /// secrets; the description is read no further than [`seal`](Failure::seal) keeps.
+    /// Call `seal` once every secret is scrubbed.
+    pub(crate) fn scrub(&mut self, sets: &[&Secrets]) {
+        if let Some(description) = &mut self.description {
+            if let Some(scrubbed) = redact(description, sets, Failure::MAX_DESCRIPTION) {
+                *description = scrubbed;
             }
-            if let Some(BasicErrorResponseType::Extension(code)) = &mut self.code {
-                if code.contains(form.as_str()) {
-                    REDACTED.clone_into(code);
-                }
+        }
+        if let Some(BasicErrorResponseType::Extension(code)) = &mut self.code {
+            if sets.iter().any(|set| set.is_echoed_in(code)) {
+                REDACTED.clone_into(code);
             }
         }
     }
@@ -244,60 +241,6 @@ impl Failure {
             seal(code);
         }
     }
-}
-
-const REDACTED: &str = "[redacted]";
-
-/// Whether `text` holds `secret` in any form a server may echo it in (see
-/// [`Failure::scrub`]).
-pub(crate) fn echoes_secret(text: &str, secret: &str) -> bool {
-    // Every form is at least as long as the secret: a shorter text (a scope, usually)
-    // holds none, and costs no encoding.
-    !secret.is_empty()
-        && text.len() >= secret.len()
-        && encoded_forms(secret)
-            .iter()
-            .any(|form| text.contains(form.as_str()))
-}
-
-/// The forms a server may echo `secret` in.
-fn encoded_forms(secret: &str) -> Vec<String> {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    use base64::Engine as _;
-
-    let form: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-    let uri = form.replace('+', "%20");
-    let mut forms = vec![secret.to_owned()];
-    for encoded in [form, uri] {
-        let lower = lowercase_hex(&encoded);
-        forms.push(encoded);
-        forms.push(lower);
-    }
-    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
-        forms.push(engine.encode(secret));
-    }
-    // Longest first: a form that contains another is replaced whole.
-    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
-    forms.dedup();
-    forms
-}
-
-/// `encoded` with the hex digits of its percent-escapes in lower case.
-fn lowercase_hex(encoded: &str) -> String {
-    let mut out = String::with_capacity(encoded.len());
-    let mut escape = 0;
-    for c in encoded.chars() {
-        if escape > 0 {
-            out.push(c.to_ascii_lowercase());
-            escape -= 1;
-        } else {
-            if c == '%' {
-                escape = 2;
-            }
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `text` cut to [`Failure::MAX_DESCRIPTION`] bytes.

@@ -132,6 +132,8 @@
 // sorting them.
 mod wipe; // secrets zeroed when dropped
 
+mod echo; // secrets a server may echo back
+
 mod timestamp; // moments as servers write them
 
 mod request; // requests and transport failures

@@ -7,7 +7,9 @@ use oauth2::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
 use time::{Duration, UtcDateTime};
 
+pub use crate::bearer::access_token_with_room;
 use crate::bearer::{BearerToken, CurrentToken, Generation, Withdrawal};
+use crate::echo::Secrets;
 use crate::error::Malformed;
 use crate::policy::{Policy, MAX_LIFETIME};
 pub use crate::timestamp::parse_timestamp;
@@ -63,7 +65,7 @@ pub struct TokenSet<E> {
     #[serde(default)]
     pub(crate) refresh_expires_at: Option<UtcDateTime>,
     #[serde(default)]
-    pub(crate) scope: Option<String>,
+    pub(crate) scope: Option<Box<str>>,
     pub(crate) extra: E,
     /// When renewal starts (policy applied at creation).
     pub(crate) refresh_at: UtcDateTime,
@@ -73,6 +75,22 @@ pub struct TokenSet<E> {
     /// replacement arrived.
     #[serde(default)]
     pub(crate) withdrawn: Option<Withdrawal>,
+    /// The tokens' echo forms, built the first time a text long enough to hold one of
+    /// them is checked, then kept: never persisted, compared or shown.
+    #[serde(skip)]
+    pub(crate) echoes: TokenEchoes,
+}
+
+/// The lazily built [`Secrets`] of a token set, boxed so a set that never needs them
+/// grows by one word. A copy builds its own, so no clone of a set carries another's
+/// forms.
+#[derive(Default)]
+pub(crate) struct TokenEchoes(Option<Box<Secrets>>);
+
+impl Clone for TokenEchoes {
+    fn clone(&self) -> Self {
+        TokenEchoes::default()
+    }
 }
 
 /// Why a token response could not become a token set.
@@ -112,7 +130,8 @@ impl<E> TokenSet<E> {
             Some(expiry) => resolve(expiry, issued_at, offset, None, MAX_LIFETIME)
                 .ok_or(Malformed::LifetimeOutOfRange)?,
         };
-        let refresh_at = policy.refresh_moment(issued_at, expires_at, bearer.secret().as_bytes());
+        let (refresh_at, hard_expiry) =
+            policy.moments(issued_at, expires_at, bearer.secret().as_bytes());
         Ok(TokenSet {
             bearer,
             generation: Generation::default(),
@@ -122,17 +141,18 @@ impl<E> TokenSet<E> {
             issued_at,
             expires_at,
             refresh_expires_at,
-            scope: grant.scope,
+            scope: grant.scope.map(String::into_boxed_str),
             extra: grant.extra,
             refresh_at,
-            hard_expiry: policy.hard_expiry(issued_at, expires_at),
+            hard_expiry,
             withdrawn: None,
+            echoes: TokenEchoes::default(),
         })
     }
 
     /// The access token. Prefer the session's `access_token(now)`, which checks expiry.
-    pub fn access_token(&self) -> &AccessToken {
-        self.bearer.access_token()
+    pub fn access_token(&self) -> &str {
+        self.bearer.secret()
     }
 
     /// The access token with its ready-made `Authorization` header value, shared.
@@ -212,10 +232,40 @@ impl<E> TokenSet<E> {
         self.refresh_token.is_some() && self.refresh_expires_at.is_none_or(|expiry| at < expiry)
     }
 
+    /// The access and refresh tokens with the forms a server may echo them in, built on
+    /// first use.
+    pub(crate) fn secrets(&mut self) -> &Secrets {
+        let refresh = self.refresh_token.as_ref().map(|t| t.secret().as_str());
+        let bearer = &self.bearer;
+        self.echoes.0.get_or_insert_with(|| {
+            Box::new(Secrets::new(std::iter::once(bearer.secret()).chain(refresh)))
+        })
+    }
+
+    /// Whether `text` (a granted scope) holds the access or the refresh token in any form
+    /// a server may echo one in. A text shorter than both cannot, and builds no forms.
+    pub(crate) fn is_echoed_in(&mut self, text: &str) -> bool {
+        let refresh = self
+            .refresh_token
+            .as_ref()
+            .map_or(usize::MAX, |t| t.secret().len());
+        text.len() >= self.bearer.secret().len().min(refresh) && self.secrets().is_echoed_in(text)
+    }
+
+    /// Takes over `held`'s refresh token and its expiry (RFC 6749 §6: a refresh answered
+    /// without a new one leaves the old one in use).
+    pub(crate) fn keep_refresh_token(&mut self, held: &mut TokenSet<E>) {
+        self.refresh_token = held.refresh_token.take();
+        self.refresh_expires_at = held.refresh_expires_at;
+        self.echoes = TokenEchoes::default();
+        held.echoes = TokenEchoes::default();
+    }
+
     /// Drops the refresh token and its expiry, wiping the secret, so it is never
     /// presented again. Whether there was one.
     pub(crate) fn forget_refresh_token(&mut self) -> bool {
         self.refresh_expires_at = None;
+        self.echoes = TokenEchoes::default();
         let Some(mut token) = self.refresh_token.take() else {
             return false;
         };
@@ -373,6 +423,21 @@ mod tests {
             SENT + Duration::SECOND,
             date,
         )
+    }
+
+    #[test]
+    fn token_forms_are_built_once_and_only_for_a_text_that_could_hold_a_token() {
+        let mut set = build(Expiry::In(3600), None).unwrap();
+        // "at" and "rt": a one-letter text cannot hold either, and builds nothing.
+        assert!(!set.is_echoed_in("a"));
+        assert!(set.echoes.0.is_none());
+        assert!(set.is_echoed_in("openid at profile"));
+        let built: *const Secrets = &**set.echoes.0.as_ref().unwrap();
+        assert!(set.is_echoed_in("cnQ="), "the refresh token in base64");
+        assert!(std::ptr::eq(built, &**set.echoes.0.as_ref().unwrap()), "built once");
+        // A refresh token forgotten is no longer looked for.
+        set.forget_refresh_token();
+        assert!(!set.is_echoed_in("cnQ="));
     }
 
     #[test]

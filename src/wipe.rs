@@ -1,6 +1,8 @@
 //! Secrets overwritten with zeros when dropped: the bytes behind a sensitive header
 //! value, and the strings inside `oauth2`'s secret types, which do not wipe themselves.
 
+use std::sync::Arc;
+
 use http::HeaderValue;
 use oauth2::ResourceOwnerPassword;
 use zeroize::Zeroize;
@@ -18,6 +20,34 @@ impl Drop for WipedOnDrop {
     fn drop(&mut self) {
         self.0.zeroize();
     }
+}
+
+/// A string overwritten with zeros when dropped.
+pub(crate) struct WipedString(pub(crate) String);
+
+impl Drop for WipedString {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// A shared string as the owner of a header value's bytes.
+struct SharedText(Arc<WipedString>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0 .0.as_bytes()
+    }
+}
+
+/// A header value marked [sensitive](HeaderValue::set_sensitive) over the bytes of
+/// `text` itself, not a copy: the text is wiped when it and every clone of the value are
+/// dropped. `None` if the text cannot be a header value.
+pub(crate) fn shared_sensitive_header_value(text: &Arc<WipedString>) -> Option<HeaderValue> {
+    let bytes = bytes::Bytes::from_owner(SharedText(Arc::clone(text)));
+    let mut value = HeaderValue::from_maybe_shared(bytes).ok()?;
+    value.set_sensitive(true);
+    Some(value)
 }
 
 /// A header value marked [sensitive](HeaderValue::set_sensitive) whose bytes are wiped

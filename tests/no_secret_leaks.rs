@@ -185,7 +185,7 @@ impl World {
         let mut held = self.secrets[..2].to_vec();
         match self.driver.session().tokens() {
             Some(tokens) if revoking.is_empty() => {
-                held.push(tokens.access_token().secret().clone());
+                held.push(tokens.access_token().to_owned());
                 held.extend(tokens.refresh_token().map(|t| t.secret().clone()));
             }
             _ => held.extend(revoking.iter().cloned()),

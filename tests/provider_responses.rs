@@ -155,7 +155,7 @@ fn convirza_v2_example_response_parses() {
     let session = logged_in(v2(), V2_BODY);
     let tokens = session.tokens();
     assert_eq!(
-        tokens.access_token().secret(),
+        tokens.access_token(),
         "946e347b-48ce-41d1-aae6-756ddc552d18"
     );
     assert_eq!(
@@ -209,7 +209,7 @@ fn convirza_v2_error_statuses() {
     assert_eq!(session.retry_at(), Some(due + Duration::seconds(61)));
     assert_eq!(
         session.access_token(due).map(|t| t.secret()),
-        Some(before.access_token().secret().as_str())
+        Some(before.access_token())
     );
 }
 
@@ -217,10 +217,7 @@ fn convirza_v2_error_statuses() {
 fn convirza_v3_example_response_parses_with_absolute_expiries_and_user() {
     let session = logged_in(v3(), V3_BODY);
     let tokens = session.tokens();
-    assert!(tokens
-        .access_token()
-        .secret()
-        .starts_with("eyJhbGciOiJIUzI1NiIs"));
+    assert!(tokens.access_token().starts_with("eyJhbGciOiJIUzI1NiIs"));
     assert_eq!(
         tokens.refresh_token().unwrap().secret(),
         "xyz789refresh012345678901234567890"
@@ -315,7 +312,7 @@ fn convirza_v3_error_statuses() {
         assert!(session.halted().is_none());
         assert_eq!(
             session.access_token(due).map(|t| t.secret()),
-            Some(before.access_token().secret().as_str())
+            Some(before.access_token())
         );
         let (_, next) = session.refresh(due).unwrap();
         assert_eq!(next.purpose(), oauth_lifecycle::Purpose::Login);
@@ -330,7 +327,7 @@ fn convirza_v3_error_statuses() {
 fn convercus_example_responses_parse_with_keycloak_extras() {
     let machine = logged_in(keycloak(false), KEYCLOAK_CLIENT_CREDENTIALS_BODY);
     let tokens = machine.tokens();
-    assert_eq!(tokens.access_token().secret(), "eyJhbGc...");
+    assert_eq!(tokens.access_token(), "eyJhbGc...");
     assert_eq!(tokens.expires_at(), NOW + Duration::seconds(1800));
     assert!(tokens.refresh_token().is_none());
     assert_eq!(tokens.refresh_expires_at(), None, "0 means none");
@@ -381,7 +378,7 @@ fn convercus_legacy_reads_the_token_where_configured() {
         legacy(TokenLocation::default()),
         r#"{"token":"legacy-token"}"#,
     );
-    assert_eq!(json.tokens().access_token().secret(), "legacy-token");
+    assert_eq!(json.tokens().access_token(), "legacy-token");
     assert_eq!(json.tokens().expires_at(), NOW + Duration::hours(24));
     assert!(json.tokens().refresh_token().is_none());
     assert!(json.refresh_at() <= NOW + Duration::hours(24) * 0.8);
@@ -390,7 +387,7 @@ fn convercus_legacy_reads_the_token_where_configured() {
         legacy(TokenLocation::json_field("data.jwt")),
         r#"{"data":{"jwt":"nested-token"}}"#,
     );
-    assert_eq!(nested.tokens().access_token().secret(), "nested-token");
+    assert_eq!(nested.tokens().access_token(), "nested-token");
 
     let mut headed = response(200, "{}");
     headed
@@ -402,7 +399,7 @@ fn convercus_legacy_reads_the_token_where_configured() {
     ) else {
         panic!("the header token was not read");
     };
-    assert_eq!(session.tokens().access_token().secret(), "header-token");
+    assert_eq!(session.tokens().access_token(), "header-token");
 
     // The token is missing where it was looked for: a typed, temporary error.
     let (error, halted) = login_error(

@@ -100,10 +100,8 @@ impl<D: Dialect> Run<D> {
         };
         // The credentials this dialect holds (a client-credentials dialect holds no
         // password: a server echoing one is echoing nothing secret of this session).
-        run.driver
-            .session()
-            .dialect()
-            .for_each_secret(&mut |secret| run.held.push(secret.to_owned()));
+        let credentials = run.driver.session().dialect().secrets();
+        run.held.extend(credentials.iter().map(str::to_owned));
         run.settle();
         run
     }
@@ -242,14 +240,14 @@ impl<D: Dialect> Run<D> {
     /// Learns the tokens the session holds now: from here on they must never show.
     fn learn_held(&mut self) {
         if let Some(tokens) = self.driver.session().tokens() {
-            let access = tokens.access_token().secret();
-            let refresh = tokens.refresh_token().map(|token| token.secret());
+            let access = tokens.access_token();
+            let refresh = tokens.refresh_token().map(|token| token.secret().as_str());
             // Only tokens the fuzzed server minted: an arbitrary text the fuzzer made a
             // token of ("Bearer", "]") shows up in `Debug` output by coincidence.
             for secret in std::iter::once(access).chain(refresh) {
                 let minted = self.server.minted().iter().any(|minted| minted == secret);
                 if minted && !self.held.iter().any(|held| held == secret) {
-                    self.held.push(secret.clone());
+                    self.held.push(secret.to_owned());
                 }
             }
         }

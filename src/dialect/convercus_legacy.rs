@@ -4,13 +4,14 @@ use std::fmt;
 
 use http::HeaderName;
 use oauth2::basic::BasicErrorResponseType as Code;
-use oauth2::{AccessToken, RefreshToken, ResourceOwnerPassword};
+use oauth2::{RefreshToken, ResourceOwnerPassword};
 use time::Duration;
 
 use super::request::{json_object, post, JSON};
 use super::response::{error_failure, retry_after};
 use super::url::Endpoint;
-use super::{Dialect, Environment};
+use super::{Dialect, Environment, Secrets};
+use crate::bearer::access_token_with_room;
 use crate::error::{ConfigError, Failure, FailureKind, Malformed};
 use crate::policy::{LoginCredentials, MAX_LIFETIME};
 use crate::request::{Purpose, TokenKind};
@@ -76,6 +77,8 @@ pub struct ConvercusLegacy {
     login: Endpoint,
     login_body: Vec<u8>,
     password: ResourceOwnerPassword,
+    /// The password with its echo forms.
+    secrets: Secrets,
     location: TokenLocation,
     lifetime: Duration,
 }
@@ -183,6 +186,7 @@ impl ConvercusLegacyBuilder {
                 ("userName", &self.user_name),
                 ("password", &self.password),
             ]),
+            secrets: Secrets::new([self.password.as_str()]),
             password: ResourceOwnerPassword::new(self.password),
             location: self.location,
             lifetime: self.lifetime,
@@ -282,7 +286,7 @@ impl Dialect for ConvercusLegacy {
             return Err(error_failure(response));
         }
         Ok(TokenGrant {
-            access_token: AccessToken::new(self.token(response)?),
+            access_token: access_token_with_room(&self.token(response)?),
             refresh_token: None,
             expires: Expiry::In(self.lifetime.whole_seconds()),
             refresh_expires: None,
@@ -291,7 +295,7 @@ impl Dialect for ConvercusLegacy {
         })
     }
 
-    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-        visit(self.password.secret());
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 }

@@ -5,15 +5,16 @@ use std::borrow::Cow;
 use std::fmt;
 
 use oauth2::basic::BasicErrorResponseType as Code;
-use oauth2::{AccessToken, RefreshToken, ResourceOwnerPassword};
+use oauth2::{RefreshToken, ResourceOwnerPassword};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
 use super::request::{json_object, post, JSON};
-use super::response::{error_failure, retry_after};
+use super::response::{borrowed, error_failure, retry_after, token_text};
 use super::url::Endpoint;
-use super::{Dialect, ExtraFields, RefreshTokenUse};
+use super::{Dialect, ExtraFields, RefreshTokenUse, Secrets};
+use crate::bearer::access_token_with_room;
 use crate::error::{ConfigError, Failure, FailureKind, Malformed};
 use crate::policy::{LoginCredentials, RequestBudget};
 use crate::request::{Purpose, TokenKind};
@@ -63,6 +64,8 @@ pub struct ConvirzaV3 {
     /// The login body, precomputed: it holds the password.
     login_body: Vec<u8>,
     password: ResourceOwnerPassword,
+    /// The password with its echo forms.
+    secrets: Secrets,
     email: String,
     sliding: Option<Duration>,
     budget: Option<RequestBudget>,
@@ -182,6 +185,7 @@ impl ConvirzaV3Builder {
             revoke: base.with_path("/oauth/revoke-token", "revocation")?,
             login_body: json_object(&[("email", &self.email), ("password", &self.password)]),
             email: self.email,
+            secrets: Secrets::new([self.password.as_str()]),
             password: ResourceOwnerPassword::new(self.password),
             sliding: self.sliding,
             budget: self.budget,
@@ -254,13 +258,13 @@ impl ExtraFields for ConvirzaV3Extra {
 /// a `user` of another shape reads as absent.
 #[derive(Deserialize)]
 struct Body<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "token_text")]
     access_token: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "token_text")]
     refresh_token: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     frontend_token: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     token_type: Option<Cow<'a, str>>,
     #[serde(default)]
     expires_in: Option<Stamp>,
@@ -274,11 +278,11 @@ struct Body<'a> {
 /// `error`.
 #[derive(Deserialize)]
 struct ErrorBody<'a> {
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     message: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     error_description: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     error: Option<Cow<'a, str>>,
 }
 
@@ -337,8 +341,10 @@ impl<'de> Deserialize<'de> for Stamp {
 fn lenient_user<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<ConvirzaUser>, D::Error> {
-    let value = serde_json::Value::deserialize(deserializer)?;
-    Ok(ConvirzaUser::deserialize(value).ok())
+    // Kept as the raw text and read on its own, so a `user` of another shape costs no
+    // tree of values and fails only itself.
+    let raw = <&serde_json::value::RawValue>::deserialize(deserializer)?;
+    Ok(serde_json::from_str(raw.get()).ok())
 }
 
 fn malformed(reason: Malformed, status: http::StatusCode) -> Failure {
@@ -428,7 +434,7 @@ impl Dialect for ConvirzaV3 {
         let body: Body<'_> = serde_json::from_slice(response.body())
             .map_err(|_| malformed(Malformed::NotJson, status))?;
         let access_token = match body.access_token {
-            Some(token) if !token.is_empty() => token.into_owned(),
+            Some(token) if !token.is_empty() => access_token_with_room(&token),
             _ => return Err(malformed(Malformed::MissingAccessToken, status)),
         };
         // Always "Bearer" in the documents; a missing type is read as Bearer.
@@ -449,7 +455,7 @@ impl Dialect for ConvirzaV3 {
             _ => None,
         };
         Ok(TokenGrant {
-            access_token: AccessToken::new(access_token),
+            access_token,
             refresh_token: body
                 .refresh_token
                 .filter(|token| !token.is_empty())
@@ -468,8 +474,8 @@ impl Dialect for ConvirzaV3 {
         self.sliding
     }
 
-    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-        visit(self.password.secret());
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     fn request_budget(&self) -> Option<RequestBudget> {

@@ -39,6 +39,7 @@ pub use self::convirza_v3::{ConvirzaUser, ConvirzaV3, ConvirzaV3Builder, Convirz
 pub use self::response::{error_failure, StandardTokenBody};
 pub use self::rfc6749::{ClientAuth, Grant, Standard, StandardBuilder};
 pub use self::url::Endpoint;
+pub use crate::echo::Secrets;
 use crate::error::Failure;
 use crate::policy::{LoginCredentials, RequestBudget};
 use crate::request::{Purpose, TokenKind};
@@ -64,8 +65,8 @@ macro_rules! delegate_to_standard {
             self.standard.refresh_token_use()
         }
 
-        fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-            self.standard.for_each_secret(visit);
+        fn secrets(&self) -> &$crate::dialect::Secrets {
+            self.standard.secrets()
         }
 
         fn login_credentials(&self) -> LoginCredentials {
@@ -163,11 +164,12 @@ pub trait Dialect: Debug + Send + Sync + 'static {
         None
     }
 
-    /// Shows `visit` every credential the dialect holds (passwords, client secrets), so
-    /// the session can scrub them from error descriptions a server might echo them in.
-    /// The default holds none.
-    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-        let _ = visit;
+    /// Every credential the dialect holds (passwords, client secrets), with the forms a
+    /// server might echo them in: the session keeps them out of the error descriptions
+    /// and granted scopes it shows. Build the set once, when the dialect is configured
+    /// ([`Secrets::new`]); the default, [`Secrets::none`], is for dialects that hold none.
+    fn secrets(&self) -> &Secrets {
+        Secrets::none()
     }
 
     /// The cap on the session's own logins and refreshes, for providers that rate-limit
@@ -241,7 +243,7 @@ impl<D: Dialect> Dialect for Arc<D> {
         (**self).request_budget()
     }
 
-    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-        (**self).for_each_secret(visit)
+    fn secrets(&self) -> &Secrets {
+        (**self).secrets()
     }
 }

@@ -7,6 +7,9 @@ use oauth2::basic::BasicErrorResponse;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use oauth2::AccessToken;
+
+use crate::bearer::access_token_with_room;
 use crate::error::{Failure, FailureKind, Malformed, RetryAfter};
 use crate::token::Expiry;
 
@@ -16,29 +19,107 @@ use crate::token::Expiry;
 #[non_exhaustive]
 pub struct StandardTokenBody<'a> {
     /// `access_token`.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "token_text")]
     pub access_token: Option<Cow<'a, str>>,
     /// `token_type`.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub token_type: Option<Cow<'a, str>>,
     /// `expires_in`, as a number or a numeric string.
     #[serde(default)]
     pub expires_in: Option<Lifetime>,
     /// `refresh_token`.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "token_text")]
     pub refresh_token: Option<Cow<'a, str>>,
     /// `refresh_expires_in` (a common extension: Keycloak sends it).
     #[serde(default)]
     pub refresh_expires_in: Option<Lifetime>,
     /// `scope`.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub scope: Option<Cow<'a, str>>,
     /// `error`, when a server reports an error with status 200.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub error: Option<Cow<'a, str>>,
     /// `error_description`.
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "borrowed")]
     pub error_description: Option<Cow<'a, str>>,
+    /// `id_token` (OpenID Connect Core §3.1.3.3), unverified: a JWT about the user.
+    #[serde(borrow, default, deserialize_with = "token_text")]
+    pub id_token: Option<Cow<'a, str>>,
+}
+
+/// An optional string that borrows from the body unless it holds escapes. (`serde`'s own
+/// `Cow<str>` always copies inside an `Option`.)
+pub(crate) fn borrowed<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct CowVisitor;
+    impl<'v> Visitor<'v> for CowVisitor {
+        type Value = Option<Cow<'v, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'v str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'v>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+    deserializer.deserialize_option(CowVisitor)
+}
+
+/// An optional token: read as the raw bytes between the quotes (escapes resolved), which
+/// skips the JSON parser's per-byte control-character scan, then checked to be UTF-8.
+/// Tokens are long and a token's own syntax (RFC 6750 `b64token`, checked when it
+/// becomes a [`BearerToken`](crate::BearerToken)) is stricter than JSON's.
+pub(crate) fn token_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct TokenVisitor;
+    impl<'v> Visitor<'v> for TokenVisitor {
+        type Value = Option<Cow<'v, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a token")
+        }
+        fn visit_borrowed_bytes<E: de::Error>(self, v: &'v [u8]) -> Result<Self::Value, E> {
+            std::str::from_utf8(v)
+                .map(|text| Some(Cow::Borrowed(text)))
+                .map_err(E::custom)
+        }
+        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+            std::str::from_utf8(v)
+                .map(|text| Some(Cow::Owned(text.to_owned())))
+                .map_err(E::custom)
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'v str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'v>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_bytes(self)
+        }
+    }
+    deserializer.deserialize_option(TokenVisitor)
 }
 
 impl<'a> StandardTokenBody<'a> {
@@ -69,10 +150,11 @@ impl<'a> StandardTokenBody<'a> {
         }
     }
 
-    /// The access token, required and non-empty.
-    pub fn take_access_token(&mut self, status: http::StatusCode) -> Result<String, Failure> {
+    /// The access token, required and non-empty, in a buffer with room for the header's
+    /// `Bearer ` prefix ([`access_token_with_room`]).
+    pub fn take_access_token(&mut self, status: http::StatusCode) -> Result<AccessToken, Failure> {
         match self.access_token.take() {
-            Some(token) if !token.is_empty() => Ok(token.into_owned()),
+            Some(token) if !token.is_empty() => Ok(access_token_with_room(&token)),
             _ => Err(malformed(Malformed::MissingAccessToken, status)),
         }
     }

@@ -5,15 +5,14 @@ use std::fmt;
 use base64::Engine as _;
 use http::header::{HeaderValue, AUTHORIZATION};
 use oauth2::{
-    AccessToken, ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword,
-    ResourceOwnerUsername, Scope,
+    ClientId, ClientSecret, RefreshToken, ResourceOwnerPassword, ResourceOwnerUsername, Scope,
 };
 use zeroize::{Zeroize, Zeroizing};
 
 use super::request::{post, FORM};
 use super::response::{Lifetime, StandardTokenBody};
 use super::url::Endpoint;
-use super::{Dialect, RefreshTokenUse};
+use super::{Dialect, RefreshTokenUse, Secrets};
 use crate::error::{ConfigError, Failure};
 use crate::policy::LoginCredentials;
 use crate::request::{Purpose, TokenKind};
@@ -97,6 +96,8 @@ pub struct Standard {
     /// Precomputed refresh body suffix: the scope (when sent on refresh) and the client
     /// suffix.
     refresh_suffix: String,
+    /// The client secret, the password and the Basic credentials, with their echo forms.
+    secrets: Secrets,
 }
 
 impl Standard {
@@ -298,7 +299,28 @@ impl StandardBuilder {
         } else {
             client_suffix.clone()
         };
+        let basic_credentials = basic_header
+            .as_ref()
+            .and_then(|header| header.to_str().ok())
+            .and_then(|header| header.strip_prefix("Basic "));
+        let password = match &self.grant {
+            Grant::Password { password, .. } => Some(password.secret().as_str()),
+            _ => None,
+        };
+        // The client secret as configured and as it travels in `Authorization: Basic …`.
+        let secrets = Secrets::new(
+            [
+                self.client_secret
+                    .as_ref()
+                    .map(|secret| secret.secret().as_str()),
+                password,
+                basic_credentials,
+            ]
+            .into_iter()
+            .flatten(),
+        );
         Ok(Standard {
+            secrets,
             token,
             revocation,
             client_id: ClientId::new(self.client_id),
@@ -389,22 +411,8 @@ impl Dialect for Standard {
         self.refresh_token_use
     }
 
-    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-        if let Some(secret) = &self.client_secret {
-            visit(secret.secret());
-        }
-        if let Grant::Password { password, .. } = &self.grant {
-            visit(password.secret());
-        }
-        // The client secret as it travels in `Authorization: Basic …`.
-        if let Some(credentials) = self
-            .basic_header
-            .as_ref()
-            .and_then(|header| header.to_str().ok())
-            .and_then(|header| header.strip_prefix("Basic "))
-        {
-            visit(credentials);
-        }
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     fn revocation_request(&self, token: &str, kind: TokenKind) -> Option<http::Request<Vec<u8>>> {
@@ -443,7 +451,7 @@ pub(crate) fn parse_standard(
     let access_token = body.take_access_token(status)?;
     body.require_bearer(status)?;
     Ok(TokenGrant {
-        access_token: AccessToken::new(access_token),
+        access_token,
         refresh_token: body
             .refresh_token
             .take()

@@ -8,7 +8,8 @@ use time::{Duration, UtcDateTime};
 use super::states::Flight;
 use super::Core;
 use crate::dialect::Dialect;
-use crate::error::{echoes_secret, Error, Failure, FailureKind, Misuse};
+use crate::echo::{Secrets, REDACTED};
+use crate::error::{Error, Failure, FailureKind, Misuse};
 use crate::output::Event;
 use crate::request::{Purpose, RequestId, TokenRequest};
 use crate::token::TokenSet;
@@ -93,7 +94,7 @@ impl<D: Dialect> Core<D> {
         flight: &Flight,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
-        held: Option<&TokenSet<D::Extra>>,
+        held: Option<&mut TokenSet<D::Extra>>,
     ) -> Result<TokenSet<D::Extra>, Failure> {
         self.check_size(response)?;
         let server_date = self.server_date(response, now);
@@ -110,19 +111,11 @@ impl<D: Dialect> Core<D> {
         result.map(|mut tokens| {
             // The granted scope is the server's text and is shown in `Debug`: one that
             // echoes a secret is not kept.
-            let scope = tokens.scope.as_deref().unwrap_or_default();
-            let mut echoed = [Some(&tokens), held].into_iter().flatten().any(|set| {
-                echoes_secret(scope, set.bearer.secret())
-                    || set
-                        .refresh_token
-                        .as_ref()
-                        .is_some_and(|token| echoes_secret(scope, token.secret()))
-            });
-            shared
-                .dialect
-                .for_each_secret(&mut |secret| echoed |= echoes_secret(scope, secret));
-            if echoed {
-                tokens.scope = Some("[redacted]".to_owned());
+            if let Some(scope) = tokens.scope.take() {
+                let echoed = shared.dialect.secrets().is_echoed_in(&scope)
+                    || tokens.is_echoed_in(&scope)
+                    || held.is_some_and(|held| held.is_echoed_in(&scope));
+                tokens.scope = Some(if echoed { REDACTED.into() } else { scope });
             }
             tokens
         })
@@ -159,20 +152,18 @@ impl<D: Dialect> Core<D> {
     /// A server may echo any secret it was sent: the dialect's credentials and `tokens`
     /// (those the session holds or is spending) are scrubbed from the failure, and only
     /// then is it cut to size.
-    pub(super) fn verdict<'t>(
+    pub(super) fn verdict(
         &self,
         purpose: Purpose,
         mut failure: Failure,
         failures: u32,
-        tokens: impl IntoIterator<Item = &'t str>,
+        tokens: &[&Secrets],
         now: UtcDateTime,
     ) -> Error {
-        self.shared
-            .dialect
-            .for_each_secret(&mut |secret| failure.scrub(secret));
-        for token in tokens {
-            failure.scrub(token);
-        }
+        let mut sets = Vec::with_capacity(tokens.len() + 1);
+        sets.push(self.shared.dialect.secrets());
+        sets.extend_from_slice(tokens);
+        failure.scrub(&sets);
         failure.seal();
         let policy = &self.shared.policy;
         let backoff = now.saturating_add(policy.backoff(failures, self.next_id));
@@ -251,9 +242,8 @@ impl<D: Dialect> Core<D> {
         let policy = &self.shared.policy;
         tokens.issued_at = now;
         tokens.expires_at = expires_at;
-        tokens.hard_expiry = policy.hard_expiry(now, expires_at);
-        tokens.refresh_at =
-            policy.refresh_moment(now, expires_at, tokens.bearer.secret().as_bytes());
+        (tokens.refresh_at, tokens.hard_expiry) =
+            policy.moments(now, expires_at, tokens.bearer.secret().as_bytes());
         self.notify(Event::TokenExtended {
             generation: tokens.generation,
             valid_until: tokens.hard_expiry,

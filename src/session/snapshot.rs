@@ -174,8 +174,7 @@ impl<E> Snapshot<E> {
                 return inconsistent("a token lifetime out of range");
             }
             // Derived moments are computed again, never trusted.
-            tokens.hard_expiry = policy.hard_expiry(tokens.issued_at, tokens.expires_at);
-            tokens.refresh_at = policy.refresh_moment(
+            (tokens.refresh_at, tokens.hard_expiry) = policy.moments(
                 tokens.issued_at,
                 tokens.expires_at,
                 tokens.bearer.secret().as_bytes(),
@@ -190,7 +189,7 @@ impl<E> Snapshot<E> {
     fn scrub_halts<D: Dialect>(&mut self, dialect: &D) {
         let (halt, tokens) = match &mut self.state {
             SnapshotState::Unauthenticated { halt, .. } => (halt, None),
-            SnapshotState::Expiring { halt, tokens, .. } => (halt, Some(&*tokens)),
+            SnapshotState::Expiring { halt, tokens, .. } => (halt, Some(tokens)),
             _ => return,
         };
         let Some(halt) = halt.as_deref_mut() else {
@@ -199,12 +198,9 @@ impl<E> Snapshot<E> {
         let (Halt::Reauthenticate(failure) | Halt::Rejected(failure)) = halt else {
             return;
         };
-        dialect.for_each_secret(&mut |secret| failure.scrub(secret));
-        if let Some(tokens) = tokens {
-            failure.scrub(tokens.bearer.secret());
-            if let Some(refresh_token) = &tokens.refresh_token {
-                failure.scrub(refresh_token.secret());
-            }
+        match tokens {
+            Some(tokens) => failure.scrub(&[dialect.secrets(), tokens.secrets()]),
+            None => failure.scrub(&[dialect.secrets()]),
         }
         failure.seal();
     }

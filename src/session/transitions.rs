@@ -48,7 +48,7 @@ use super::{
     Step, Unauthenticated,
 };
 use crate::bearer::{Generation, Withdrawal};
-use crate::dialect::{Dialect, RefreshTokenUse};
+use crate::dialect::{Dialect, RefreshTokenUse, Secrets};
 use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
 use crate::output::{Event, Unauthorized, WaitReason};
 use crate::policy::{LoginCredentials, Policy};
@@ -291,7 +291,7 @@ impl<D: Dialect> Session<LoggingIn, D> {
         let failures = self.state.failures.saturating_add(1);
         let error = self
             .core
-            .verdict(Purpose::Login, failure, failures, [], now);
+            .verdict(Purpose::Login, failure, failures, &[], now);
         let mut rejections = self.state.rejections;
         // Rejections and temporary failures are counted apart, each for its own pace:
         // neither resets the other, so a wrong password is retried a bounded number of
@@ -612,15 +612,14 @@ impl<D: Dialect> Session<Refreshing, D> {
                 error,
             });
         }
-        let mut tokens = match self.core.accept(&flight, response, now, Some(&self.tokens)) {
+        let mut tokens = match self.core.accept(&flight, response, now, Some(&mut self.tokens)) {
             Ok(tokens) => tokens,
             Err(failure) => return Ok(self.fail(failure, now)),
         };
         let outlives = self.core.shared.dialect.refresh_token_outlives_refresh();
         if flight.purpose == Purpose::Refresh && tokens.refresh_token.is_none() && outlives {
             // RFC 6749 §6: no new refresh token means the old one stays in use.
-            tokens.refresh_token = self.tokens.refresh_token.take();
-            tokens.refresh_expires_at = self.tokens.refresh_expires_at;
+            tokens.keep_refresh_token(&mut self.tokens);
         }
         self.core.issue(&mut tokens, flight.purpose, true);
         Ok(RenewOutcome::Renewed(
@@ -661,11 +660,13 @@ impl<D: Dialect> Session<Refreshing, D> {
         let mut tokens = self.tokens;
         let reached_server = failure.may_have_reached_server();
         let mut failures = self.state.failures.saturating_add(1);
-        let held = std::iter::once(tokens.bearer.secret())
-            .chain(tokens.refresh_token.as_ref().map(|t| t.secret().as_str()));
-        let error = self
-            .core
-            .verdict(self.state.flight.purpose, failure, failures, held, now);
+        let error = self.core.verdict(
+            self.state.flight.purpose,
+            failure,
+            failures,
+            &[tokens.secrets()],
+            now,
+        );
         let dialect = &self.core.shared.dialect;
         let mut refresh_token_dropped = false;
         if self.state.flight.purpose == Purpose::Refresh && tokens.refresh_token.is_some() {
@@ -1053,16 +1054,21 @@ impl<D: Dialect> Session<Revoking, D> {
                 None => None,
                 Some(failure) => {
                     // Any token this revocation sent or has still to send may be echoed.
-                    let echoed = self
-                        .state
-                        .sent
-                        .iter()
-                        .chain(self.tokens.queue.iter().map(|(_, token)| token))
-                        .map(String::as_str);
+                    let echoed = Secrets::new(
+                        self.state
+                            .sent
+                            .iter()
+                            .chain(self.tokens.queue.iter().map(|(_, token)| token))
+                            .map(String::as_str),
+                    );
                     let attempts = self.state.retry.failures.saturating_add(1);
-                    let error =
-                        self.core
-                            .verdict(Purpose::Revoke(kind), failure, attempts, echoed, now);
+                    let error = self.core.verdict(
+                        Purpose::Revoke(kind),
+                        failure,
+                        attempts,
+                        &[&echoed],
+                        now,
+                    );
                     let allowed = self.core.shared.policy.revocation_attempts;
                     match error.retry_at() {
                         // Temporary (a 5xx, a transport error, a timeout, throttling):

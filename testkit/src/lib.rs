@@ -20,6 +20,7 @@
 
 pub mod clocked;
 pub mod drain;
+pub mod echo;
 pub mod errors;
 pub mod fixtures;
 mod redis_cluster;

@@ -112,8 +112,8 @@ impl<D: Dialect> Dialect for Limited<D> {
         self.inner.sliding_lifetime()
     }
 
-    fn for_each_secret(&self, visit: &mut dyn FnMut(&str)) {
-        self.inner.for_each_secret(visit)
+    fn secrets(&self) -> &oauth_lifecycle::dialect::Secrets {
+        self.inner.secrets()
     }
 
     fn request_budget(&self) -> Option<RequestBudget> {

@@ -417,13 +417,10 @@ pub(crate) fn dry_run<D: Dialect>(
     for _ in 0..64 {
         match driver.poll_output() {
             Output::Request(request) => {
-                let mut secrets = Vec::new();
-                driver
-                    .session()
-                    .dialect()
-                    .for_each_secret(&mut |secret| secrets.push(secret.to_owned()));
+                let credentials = driver.session().dialect().secrets();
+                let mut secrets: Vec<String> = credentials.iter().map(str::to_owned).collect();
                 if let Some(tokens) = driver.session().tokens() {
-                    secrets.push(tokens.access_token().secret().to_owned());
+                    secrets.push(tokens.access_token().to_owned());
                     if let Some(refresh) = tokens.refresh_token() {
                         secrets.push(refresh.secret().to_owned());
                     }
