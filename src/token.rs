@@ -238,7 +238,9 @@ impl<E> TokenSet<E> {
         let refresh = self.refresh_token.as_ref().map(|t| t.secret().as_str());
         let bearer = &self.bearer;
         self.echoes.0.get_or_insert_with(|| {
-            Box::new(Secrets::new(std::iter::once(bearer.secret()).chain(refresh)))
+            Box::new(Secrets::new(
+                std::iter::once(bearer.secret()).chain(refresh),
+            ))
         })
     }
 
@@ -434,7 +436,10 @@ mod tests {
         assert!(set.is_echoed_in("openid at profile"));
         let built: *const Secrets = &**set.echoes.0.as_ref().unwrap();
         assert!(set.is_echoed_in("cnQ="), "the refresh token in base64");
-        assert!(std::ptr::eq(built, &**set.echoes.0.as_ref().unwrap()), "built once");
+        assert!(
+            std::ptr::eq(built, &**set.echoes.0.as_ref().unwrap()),
+            "built once"
+        );
         // A refresh token forgotten is no longer looked for.
         set.forget_refresh_token();
         assert!(!set.is_echoed_in("cnQ="));

@@ -18,16 +18,14 @@ fn holds(text: &str, secrets: &[String]) -> bool {
 /// Whether a redacted text still holds a secret between its markers (a one-letter secret
 /// is in the marker's own letters).
 fn leaks(redacted: &str, secrets: &[String]) -> bool {
-    redacted.split("[redacted]").any(|piece| holds(piece, secrets))
+    redacted
+        .split("[redacted]")
+        .any(|piece| holds(piece, secrets))
 }
 
 /// Secrets as servers issue them, and as people choose them (any Unicode).
 fn secret() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[A-Za-z0-9._~+/=-]{1,48}",
-        "\\PC{1,12}",
-        "[ -~]{1,16}",
-    ]
+    prop_oneof!["[A-Za-z0-9._~+/=-]{1,48}", "\\PC{1,12}", "[ -~]{1,16}",]
 }
 
 proptest! {
