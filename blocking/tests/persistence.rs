@@ -57,12 +57,17 @@ fn child_process() {
             let token = tokens.token(PATIENCE).expect("a token");
             say("TOKEN", &token);
             assert_eq!(call_api(&format!("{front}/api/profile"), &token), 200);
+            // Dropping the manager does not wait for its thread (nor for the store write
+            // that follows the token's publication): a process that means to resume
+            // next time shuts down.
+            tokens.shutdown();
         }
         "v3-resume" => {
             let tokens = start(v3(&front), Policy::default(), store);
             let token = tokens.token(PATIENCE).expect("a token");
             say("TOKEN", &token);
             assert_eq!(call_api(&format!("{front}/api/profile"), &token), 200);
+            tokens.shutdown();
         }
         // Logs in, then on `GO` reports a 401, which sends the single-use refresh token;
         // then waits to be killed.
