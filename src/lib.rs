@@ -167,7 +167,8 @@ pub use crate::resource::ResourceVerdict;
 pub use crate::session::{
     Active, AnySession, AwaitingResponse, Driver, Expiring, ExpiringStep, LoggingIn, LoginOutcome,
     PendingRevocation, Refreshing, Refused, RenewOutcome, Revocable, Revocation, RevocationStep,
-    Revoked, Revoking, Session, Snapshot, State, Step, Unauthenticated,
+    Revoked, Revoking, Session, Snapshot, State, StateName, Step, Transition, Unauthenticated,
+    TRANSITIONS,
 };
 pub use crate::timestamp::Rfc3339;
 pub use crate::token::TokenSet;

@@ -1,74 +1,87 @@
-//! The state diagram in docs/architecture.md is generated from the transition table in
-//! src/session/transitions.rs; this test keeps the two in step.
+//! The state table and the state diagram in docs/architecture.md are generated from the
+//! crate's own table (`StateName`, `TRANSITIONS`); this test keeps them in step. Run it
+//! with `UPDATE_DOCS=1` to write the generated blocks into the document.
 
 mod support;
 
+use oauth_lifecycle::{State, StateName};
 use support::transition_table::rows;
 
-fn table() -> Vec<String> {
-    rows()
-        .iter()
-        .map(|row| format!("    {} --> {}: {}", row.from, row.to, row.label()))
-        .collect()
-}
+const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/architecture.md");
 
-fn diagram() -> Vec<String> {
-    let doc = include_str!("../docs/architecture.md");
-    let start = doc
-        .find("<!-- BEGIN GENERATED DIAGRAM -->")
-        .expect("diagram start");
-    let end = doc
-        .find("<!-- END GENERATED DIAGRAM -->")
-        .expect("diagram end");
-    doc[start..end]
-        .lines()
-        .filter(|line| line.contains(" --> ") && !line.contains("[*]"))
-        .map(str::to_owned)
-        .collect()
-}
-
-#[test]
-fn state_diagram_matches_the_transition_table() {
-    let expected = table();
-    assert!(expected.len() > 10, "the table was found and read");
-    assert_eq!(
-        diagram(),
-        expected,
-        "regenerate the diagram in docs/architecture.md from the table"
-    );
-}
-
-#[test]
-fn every_state_in_the_table_is_a_type() {
-    let states = [
-        "Unauthenticated",
-        "LoggingIn",
-        "Active",
-        "Expiring",
-        "Refreshing",
-        "Revoking",
-        "Revoked",
-    ];
-    for row in table() {
-        let row = row.trim();
-        let from = row.split(' ').next().unwrap();
-        assert!(states.contains(&from), "{from}");
-        let to = row
-            .split(" --> ")
-            .nth(1)
-            .unwrap()
-            .split(':')
-            .next()
-            .unwrap();
-        assert!(states.contains(&to), "{to}");
+/// The table of states: what each holds, and the caller's next move.
+fn state_table() -> String {
+    let mut out = String::from("| state | holds | the caller's next move |\n|---|---|---|\n");
+    for state in StateName::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            state.type_name(),
+            state.holds(),
+            state.next_move()
+        ));
     }
-    // Each of those names is exported as a type.
-    fn exists<T>() {}
-    exists::<oauth_lifecycle::Unauthenticated>();
-    exists::<oauth_lifecycle::LoggingIn>();
-    exists::<oauth_lifecycle::Active>();
-    exists::<oauth_lifecycle::Expiring>();
-    exists::<oauth_lifecycle::Refreshing>();
-    exists::<oauth_lifecycle::Revoking>();
-    exists::<oauth_lifecycle::Revoked>();
+    out
+}
+
+/// The mermaid diagram of every transition.
+fn diagram() -> String {
+    let mut out = String::from("```mermaid\nstateDiagram-v2\n    [*] --> Unauthenticated\n");
+    for row in rows() {
+        out.push_str(&format!(
+            "    {} --> {}: {}\n",
+            row.from,
+            row.to,
+            row.label()
+        ));
+    }
+    out.push_str("    Revoked --> [*]\n```\n");
+    out
+}
+
+/// `doc` with the block between `<!-- BEGIN {name} -->` and `<!-- END {name} -->`
+/// replaced by `content`.
+fn with_block(doc: &str, name: &str, content: &str) -> String {
+    let begin = format!("<!-- BEGIN {name} -->\n");
+    let end = format!("<!-- END {name} -->");
+    let start = doc.find(&begin).unwrap_or_else(|| panic!("no {begin}")) + begin.len();
+    let stop = doc.find(&end).unwrap_or_else(|| panic!("no {end}"));
+    format!("{}{content}{}", &doc[..start], &doc[stop..])
+}
+
+#[test]
+fn the_state_table_and_diagram_are_generated_from_the_crates_table() {
+    let doc = std::fs::read_to_string(DOC_PATH).expect("the document");
+    let generated = with_block(
+        &with_block(&doc, "GENERATED STATES", &state_table()),
+        "GENERATED DIAGRAM",
+        &diagram(),
+    );
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(DOC_PATH, &generated).expect("the document is written");
+    } else {
+        assert!(
+            doc == generated,
+            "docs/architecture.md is not what the table generates: run \
+             `UPDATE_DOCS=1 cargo test --test architecture_doc`"
+        );
+    }
+}
+
+#[test]
+fn every_state_name_is_a_state_type() {
+    fn words<S: State>() -> &'static str {
+        S::NAME
+    }
+    let types = [
+        words::<oauth_lifecycle::Unauthenticated>(),
+        words::<oauth_lifecycle::LoggingIn>(),
+        words::<oauth_lifecycle::Active>(),
+        words::<oauth_lifecycle::Expiring>(),
+        words::<oauth_lifecycle::Refreshing>(),
+        words::<oauth_lifecycle::Revoking>(),
+        words::<oauth_lifecycle::Revoked>(),
+    ];
+    let names: Vec<&str> = StateName::ALL.iter().map(|state| state.words()).collect();
+    assert_eq!(names, types);
+    assert!(rows().len() > 20, "the table was read");
 }

@@ -1,6 +1,6 @@
-//! Every row of the transition table in `src/session/transitions.rs`, driven through every
-//! method it names with the public typestate API, against the provider emulators in
-//! simulated time: each lands where its row says.
+//! Every row of the transition table (`TRANSITIONS`, in `src/session/table.rs`), driven
+//! through every method it names with the public typestate API, against the provider
+//! emulators in simulated time: each lands where its row says.
 //!
 //! The scenarios are kept in a registry keyed by `(from, method, to)`. A row's method
 //! without a scenario fails, and so does a scenario for a row the table does not have:
@@ -923,7 +923,7 @@ fn every_row_is_driven_through_every_method_it_names() {
     let report: Vec<String> = [
         (
             &missing,
-            "(row, method) pairs of src/session/transitions.rs have no scenario here",
+            "(row, method) pairs of the transition table have no scenario here",
         ),
         (&ambiguous, "are ambiguous"),
         (&wrong, "did not land where the table says"),

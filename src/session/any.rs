@@ -2,6 +2,7 @@
 
 use time::UtcDateTime;
 
+use super::table::{check, StateName};
 use super::transitions::{ExpiringStep, LoginOutcome, RenewOutcome, Revocation, RevocationStep};
 use super::{
     Active, Core, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Step,
@@ -89,7 +90,12 @@ macro_rules! each_state {
 impl<D: Dialect> AnySession<D> {
     /// The state's name.
     pub fn state_name(&self) -> &'static str {
-        each_state!(self, s => s.state_name())
+        self.state().words()
+    }
+
+    /// The state, as the transition table names it.
+    pub fn state(&self) -> StateName {
+        each_state!(self, s => s.state())
     }
 
     /// The access token, if one may be handed out at `now`. Never allocates.
@@ -210,7 +216,8 @@ impl<D: Dialect> AnySession<D> {
         fn same<D: Dialect>(session: impl Into<AnySession<D>>) -> (Routed<D>, bool) {
             ((session.into(), None), false)
         }
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::Unauthenticated(s) => match s.on_timeout(now) {
                 Step::Same(s) => same(s),
                 Step::Next((s, request)) => ((s.into(), Some(request)), true),
@@ -237,7 +244,9 @@ impl<D: Dialect> AnySession<D> {
                 Step::Next(step) => (revocation_step(step), true),
             },
             AnySession::Revoked(s) => same(s),
-        }
+        };
+        check(from, "on_timeout", result.0 .0.state());
+        result
     }
 
     /// Hands back the response to request `id`.
@@ -247,7 +256,8 @@ impl<D: Dialect> AnySession<D> {
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
     ) -> Result<Routed<D>, Refused<Self>> {
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::LoggingIn(s) => s
                 .on_response(id, response, now)
                 .map(|outcome| (login(outcome), None))
@@ -264,7 +274,11 @@ impl<D: Dialect> AnySession<D> {
                 session: other,
                 error: Misuse::UnknownRequest { id },
             }),
+        };
+        if let Ok((session, _)) = &result {
+            check(from, "on_response", session.state());
         }
+        result
     }
 
     /// Reports that request `id` failed in transport.
@@ -274,7 +288,8 @@ impl<D: Dialect> AnySession<D> {
         error: TransportError,
         now: UtcDateTime,
     ) -> Result<Routed<D>, Refused<Self>> {
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::LoggingIn(s) => s
                 .on_transport_error(id, error, now)
                 .map(|outcome| (login(outcome), None))
@@ -291,7 +306,11 @@ impl<D: Dialect> AnySession<D> {
                 session: other,
                 error: Misuse::UnknownRequest { id },
             }),
+        };
+        if let Ok((session, _)) = &result {
+            check(from, "on_transport_error", session.state());
         }
+        result
     }
 
     /// Reports that a resource server rejected token `generation`.
@@ -300,7 +319,8 @@ impl<D: Dialect> AnySession<D> {
         generation: Generation,
         now: UtcDateTime,
     ) -> (Self, Unauthorized) {
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::Active(s) => match s.on_unauthorized(generation, now) {
                 Step::Same(s) => (s.into(), Unauthorized::Stale),
                 Step::Next(s) => (s.into(), Unauthorized::Withdrawn),
@@ -314,12 +334,15 @@ impl<D: Dialect> AnySession<D> {
                 (s.into(), answer)
             }
             other => (other, Unauthorized::Stale),
-        }
+        };
+        check(from, "on_unauthorized", result.0.state());
+        result
     }
 
     /// Reports that a call authenticated with token `generation` succeeded.
     pub(crate) fn on_call_succeeded(self, generation: Generation, now: UtcDateTime) -> Self {
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::Active(mut s) => {
                 s.on_call_succeeded(generation, now);
                 s.into()
@@ -333,14 +356,17 @@ impl<D: Dialect> AnySession<D> {
                 s.into()
             }
             other => other,
-        }
+        };
+        check(from, "on_call_succeeded", result.state());
+        result
     }
 
     /// Reports that the refresh token may have been spent elsewhere: dropped in the states
     /// that hold one (a refresh in flight with it is abandoned); nothing changes in the
     /// others.
     pub(crate) fn on_refresh_token_spent_elsewhere(self, now: UtcDateTime) -> Self {
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::Active(s) => match s.on_refresh_token_spent_elsewhere(now) {
                 Step::Same(s) => s.into(),
                 Step::Next(s) => s.into(),
@@ -359,12 +385,15 @@ impl<D: Dialect> AnySession<D> {
             | AnySession::LoggingIn(_)
             | AnySession::Revoking(_)
             | AnySession::Revoked(_)) => other,
-        }
+        };
+        check(from, "on_refresh_token_spent_elsewhere", result.state());
+        result
     }
 
     /// Asks for a login (or a renewal) now, clearing a halt.
     pub(crate) fn login(self, now: UtcDateTime) -> Result<(Self, TokenRequest), Refused<Self>> {
-        match self {
+        let from = self.state();
+        let result: Result<(Self, TokenRequest), Refused<Self>> = match self {
             AnySession::Unauthenticated(s) => s
                 .login(now)
                 .map(|(s, request)| (s.into(), request))
@@ -387,32 +416,60 @@ impl<D: Dialect> AnySession<D> {
                     },
                 })
             }
+        };
+        if let Ok((session, _)) = &result {
+            check(from, login_method(from), session.state());
         }
+        result
     }
 
     /// Starts a renewal now: an active session moves to expiring with the renewal due at
     /// once; one without a token, or already expiring, logs in or refreshes as
     /// [`login`](Self::login) does; one with a request in flight is already renewing.
     pub(crate) fn renew(self, now: UtcDateTime) -> Result<Routed<D>, Refused<Self>> {
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::Active(s) => Ok((s.renew(now).into(), None)),
             renewing @ (AnySession::LoggingIn(_) | AnySession::Refreshing(_)) => {
                 Ok((renewing, None))
             }
             other => other.login(now).map(|(s, request)| (s, Some(request))),
+        };
+        if let Ok((session, _)) = &result {
+            // An active session renews; any other logs in (or refreshes) instead.
+            let method = if from == StateName::Active {
+                "renew"
+            } else {
+                login_method(from)
+            };
+            check(from, method, session.state());
         }
+        result
     }
 
     /// Starts revoking; nothing happens if already revoking or revoked.
     pub(crate) fn revoke(self, now: UtcDateTime) -> Routed<D> {
-        match self {
+        let from = self.state();
+        let result = match self {
             AnySession::Unauthenticated(s) => revocation(s.revoke(now)),
             AnySession::LoggingIn(s) => revocation(s.revoke(now)),
             AnySession::Active(s) => revocation(s.revoke(now)),
             AnySession::Expiring(s) => revocation(s.revoke(now)),
             AnySession::Refreshing(s) => revocation(s.revoke(now)),
             other => (other, None),
-        }
+        };
+        check(from, "revoke", result.0.state());
+        result
+    }
+}
+
+/// The typestate method a login asked of a session in `from` calls: an expiring session
+/// renews its token by a refresh.
+fn login_method(from: StateName) -> &'static str {
+    if from == StateName::Expiring {
+        "refresh"
+    } else {
+        "login"
     }
 }
 

@@ -6,40 +6,45 @@
 //! request that was never sent, does not compile. [`AnySession`] erases the state for
 //! storage and adapters; [`Driver`] runs an [`AnySession`] as a poll-style state machine.
 //!
-//! All transitions live in `transitions.rs`; the state diagram in `docs/architecture.md`
-//! is kept in step with that file by a test. Transitions report what happened as
+//! Which transitions exist is one table, `table.rs` ([`TRANSITIONS`]): the router checks
+//! every move against it, and the docs' table and diagram are generated from it. The
+//! transitions themselves live in `transitions/`, one file per state plus revocation and
+//! the request in flight. What every state
+//! shares (`Core`: configuration, counters, notices, and the mechanics of emitting,
+//! judging and sliding) is in `common.rs`. Transitions report what happened as
 //! [`Notice`]s queued in the session ([`Session::poll_notice`]); the driver only routes
 //! inputs to the state's method and hands the notices on.
 
 mod any;
-mod core;
+mod common;
 mod driver;
 mod snapshot;
 mod states;
+mod table;
 mod transitions;
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
 
 use time::UtcDateTime;
 
 pub use self::any::AnySession;
+pub(crate) use self::common::{Core, Shared};
 pub use self::driver::Driver;
 pub use self::snapshot::Snapshot;
 pub use self::states::{
     Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, State,
     Unauthenticated,
 };
+pub use self::table::{StateName, Transition, TRANSITIONS};
 pub use self::transitions::{
     AwaitingResponse, ExpiringStep, LoginOutcome, RenewOutcome, Revocable, Revocation,
     RevocationStep,
 };
-use crate::bearer::{CurrentToken, Generation, Withdrawal};
+use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
 use crate::error::Misuse;
-use crate::output::{Event, Notice, Unauthorized};
-use crate::policy::{BudgetLog, Policy};
+use crate::output::Notice;
+use crate::policy::Policy;
 use crate::token::TokenSet;
 
 /// A token session in state `S`, speaking dialect `D`.
@@ -50,126 +55,6 @@ pub struct Session<S: State, D: Dialect> {
     pub(crate) core: Core<D>,
     pub(crate) state: S,
     pub(crate) tokens: S::Tokens<D::Extra>,
-}
-
-/// What every state shares: the configuration, the counters, and the notices not yet
-/// handed out.
-pub(crate) struct Core<D> {
-    pub(crate) shared: Arc<Shared<D>>,
-    pub(crate) next_id: u64,
-    /// The generation of the last token the session obtained.
-    pub(crate) generation: Generation,
-    /// Recent logins and refreshes, for dialects with a request budget.
-    pub(crate) budget: BudgetLog,
-    /// Recent logins and refreshes, for the policy's own `token_request_budget`.
-    pub(crate) pace: BudgetLog,
-    /// How many tokens in a row a reported 401 rejected young: the renewal each causes
-    /// is spaced longer ([`Policy::unauthorized_spacing`]).
-    pub(crate) rejected_young: u32,
-    /// Events and persistence points, in order, for the caller to drain.
-    pub(crate) notices: VecDeque<Notice>,
-}
-
-/// Immutable configuration, shared by a session's successive states.
-#[derive(Debug)]
-pub(crate) struct Shared<D> {
-    pub(crate) dialect: D,
-    pub(crate) policy: Policy,
-}
-
-impl<D> Core<D> {
-    pub(crate) fn new(shared: Arc<Shared<D>>, next_id: u64, generation: Generation) -> Self {
-        Core {
-            shared,
-            next_id,
-            generation,
-            budget: BudgetLog::default(),
-            pace: BudgetLog::default(),
-            rejected_young: 0,
-            notices: VecDeque::new(),
-        }
-    }
-
-    /// Queues an event.
-    pub(crate) fn notify(&mut self, event: Event) {
-        self.notices.push_back(Notice::Event(event));
-    }
-
-    /// Queues a persistence point, unless one is already the last notice.
-    pub(crate) fn persist(&mut self) {
-        if self.notices.back() != Some(&Notice::Persist) {
-            self.notices.push_back(Notice::Persist);
-        }
-    }
-
-    /// Numbers a newly obtained token and announces it.
-    pub(crate) fn issue<E>(
-        &mut self,
-        tokens: &mut TokenSet<E>,
-        via: crate::request::Purpose,
-        renewal: bool,
-    ) {
-        self.generation = self.generation.next();
-        tokens.generation = self.generation;
-        tokens.withdrawn = None;
-        self.notify(Event::TokenIssued {
-            token: tokens.bearer.clone(),
-            generation: tokens.generation,
-            valid_until: tokens.hard_expiry,
-            expires_at: tokens.expires_at,
-            via,
-            renewal,
-        });
-        self.persist();
-    }
-
-    /// Stops handing out the token, once, and announces it.
-    pub(crate) fn withdraw<E>(&mut self, tokens: &mut TokenSet<E>, reason: Withdrawal) {
-        if tokens.withdrawn.is_some() {
-            return;
-        }
-        tokens.withdrawn = Some(reason);
-        // A restored token whose announcement no one has drained yet is withdrawn
-        // unheard: the announcement goes, so no reader ever sees a token already gone
-        // (a store that held it past its hard expiry).
-        let unheard = self.notices.iter().position(|notice| {
-            matches!(notice, Notice::Event(Event::TokenRestored { generation, .. })
-                if *generation == tokens.generation)
-        });
-        match unheard {
-            Some(at) => {
-                self.notices.remove(at);
-            }
-            None => self.notify(Event::TokenWithdrawn {
-                generation: tokens.generation,
-                reason,
-            }),
-        }
-        self.persist();
-    }
-
-    /// Withdraws the token when its hard expiry has come.
-    pub(crate) fn expire_if_due<E>(&mut self, tokens: &mut TokenSet<E>, now: UtcDateTime) {
-        if now >= tokens.hard_expiry {
-            self.withdraw(tokens, Withdrawal::Expired);
-        }
-    }
-
-    /// Withdraws the token a resource server rejected, if the report is about it.
-    pub(crate) fn reject<E>(
-        &mut self,
-        tokens: &mut TokenSet<E>,
-        generation: Generation,
-    ) -> Unauthorized {
-        if generation != tokens.generation {
-            Unauthorized::Stale
-        } else if tokens.withdrawn.is_some() {
-            Unauthorized::AlreadyWithdrawn
-        } else {
-            self.withdraw(tokens, Withdrawal::Rejected);
-            Unauthorized::Withdrawn
-        }
-    }
 }
 
 /// A transition the session refused: the session comes back unchanged, with the reason.
@@ -211,6 +96,11 @@ impl<Same, Next> Step<Same, Next> {
 
 /// What every state offers.
 impl<S: State, D: Dialect> Session<S, D> {
+    /// The state, as the transition table names it.
+    pub fn state(&self) -> StateName {
+        S::STATE
+    }
+
     /// The dialect.
     pub fn dialect(&self) -> &D {
         &self.core.shared.dialect

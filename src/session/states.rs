@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 use zeroize::Zeroize;
 
-use crate::error::{ConfigError, Error, Failure};
+use super::table::StateName;
+use crate::error::{ConfigError, Error, Failure, Misuse};
 use crate::request::{Purpose, RequestId, TokenKind};
 use crate::token::TokenSet;
 
@@ -18,6 +19,8 @@ pub trait State: sealed::Sealed {
     type Tokens<E>;
     /// The state's name, for messages.
     const NAME: &'static str;
+    /// The state as the transition table names it.
+    const STATE: StateName;
 }
 
 /// No token. Next: [`login`](crate::Session::login), after [`retry_at`](crate::Session::retry_at)
@@ -158,23 +161,24 @@ impl std::fmt::Debug for PendingRevocation {
 }
 
 macro_rules! states {
-    ($($state:ident => $tokens:ty, $name:literal;)*) => {$(
+    ($($state:ident => $tokens:ty;)*) => {$(
         impl sealed::Sealed for $state {}
         impl State for $state {
             type Tokens<E> = $tokens;
-            const NAME: &'static str = $name;
+            const NAME: &'static str = StateName::$state.words();
+            const STATE: StateName = StateName::$state;
         }
     )*};
 }
 
 states! {
-    Unauthenticated => (), "unauthenticated";
-    LoggingIn => (), "logging in";
-    Active => TokenSet<E>, "active";
-    Expiring => TokenSet<E>, "expiring";
-    Refreshing => TokenSet<E>, "refreshing";
-    Revoking => PendingRevocation, "revoking";
-    Revoked => (), "revoked";
+    Unauthenticated => ();
+    LoggingIn => ();
+    Active => TokenSet<E>;
+    Expiring => TokenSet<E>;
+    Refreshing => TokenSet<E>;
+    Revoking => PendingRevocation;
+    Revoked => ();
 }
 
 /// One request in flight.
@@ -213,6 +217,14 @@ impl Flight {
             ..self
         }
     }
+
+    pub(super) fn check(&self, id: RequestId) -> Result<(), Misuse> {
+        if id == self.id {
+            Ok(())
+        } else {
+            Err(Misuse::UnknownRequest { id })
+        }
+    }
 }
 
 /// Consecutive failures and when the next attempt is allowed.
@@ -249,6 +261,16 @@ pub(crate) enum WaitCause {
     Rejected,
 }
 
+impl WaitCause {
+    /// The wait a temporary verdict imposes.
+    pub(super) fn of(error: &Error) -> Self {
+        match error {
+            Error::Throttled { .. } => WaitCause::Throttled,
+            _ => WaitCause::Failure,
+        }
+    }
+}
+
 impl Backoff {
     /// A wait of `cause` until `retry_at` (if any), after `failures` consecutive failures
     /// and `rejections` consecutive rejections.
@@ -263,6 +285,17 @@ impl Backoff {
             retry_at,
             cause,
             rejections,
+        }
+    }
+
+    /// Refuses an explicit request before `retry_at`, unless the wait is the slow retry of
+    /// a rejection: a person or program asking again is what that wait stands in for.
+    pub(super) fn check(&self, purpose: Purpose, now: UtcDateTime) -> Result<(), Misuse> {
+        match self.retry_at {
+            Some(retry_at) if now < retry_at && self.cause != WaitCause::Rejected => {
+                Err(Misuse::TooEarly { purpose, retry_at })
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -1,21 +1,164 @@
-//! The mechanics every state shares: emitting a request, reading a token response,
-//! judging a failure, checking the request budget, sliding an expiry.
+//! What every state shares, [`Core`]: the configuration, the counters, the notices not
+//! yet handed out; and the mechanics every state shares: emitting a request, reading a
+//! token response, judging a failure, checking the request budget, sliding an expiry.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
 
 use http::StatusCode;
 use oauth2::basic::BasicErrorResponseType as Code;
 use time::{Duration, UtcDateTime};
 
-use super::states::Flight;
-use super::Core;
+use super::states::{Backoff, Flight, Halt, WaitCause};
+use crate::bearer::{Generation, Withdrawal};
 use crate::dialect::Dialect;
 use crate::echo::{Secrets, REDACTED};
 use crate::error::{Error, Failure, FailureKind, Misuse};
-use crate::output::Event;
+use crate::output::{Event, Notice, Unauthorized, WaitReason};
+use crate::policy::{BudgetLog, LoginCredentials, Policy};
 use crate::request::{Purpose, RequestId, TokenRequest};
 use crate::token::TokenSet;
 
 /// The shortest extension a successful call makes to a sliding expiry.
 pub(crate) const MIN_SLIDE: Duration = Duration::MINUTE;
+
+/// What every state shares: the configuration, the counters, and the notices not yet
+/// handed out.
+pub(crate) struct Core<D> {
+    pub(crate) shared: Arc<Shared<D>>,
+    pub(crate) next_id: u64,
+    /// The generation of the last token the session obtained.
+    pub(crate) generation: Generation,
+    /// Recent logins and refreshes, for dialects with a request budget.
+    pub(crate) budget: BudgetLog,
+    /// Recent logins and refreshes, for the policy's own `token_request_budget`.
+    pub(crate) pace: BudgetLog,
+    /// How many tokens in a row a reported 401 rejected young: the renewal each causes
+    /// is spaced longer ([`Policy::unauthorized_spacing`]).
+    pub(crate) rejected_young: u32,
+    /// Events and persistence points, in order, for the caller to drain.
+    pub(crate) notices: VecDeque<Notice>,
+}
+
+/// Immutable configuration, shared by a session's successive states.
+#[derive(Debug)]
+pub(crate) struct Shared<D> {
+    pub(crate) dialect: D,
+    pub(crate) policy: Policy,
+}
+
+impl<D> Core<D> {
+    pub(crate) fn new(shared: Arc<Shared<D>>, next_id: u64, generation: Generation) -> Self {
+        Core {
+            shared,
+            next_id,
+            generation,
+            budget: BudgetLog::default(),
+            pace: BudgetLog::default(),
+            rejected_young: 0,
+            notices: VecDeque::new(),
+        }
+    }
+
+    /// Queues an event.
+    pub(crate) fn notify(&mut self, event: Event) {
+        self.notices.push_back(Notice::Event(event));
+    }
+
+    /// Queues a persistence point, unless one is already the last notice.
+    pub(crate) fn persist(&mut self) {
+        if self.notices.back() != Some(&Notice::Persist) {
+            self.notices.push_back(Notice::Persist);
+        }
+    }
+
+    /// Numbers a newly obtained token and announces it.
+    pub(crate) fn issue<E>(
+        &mut self,
+        tokens: &mut TokenSet<E>,
+        via: crate::request::Purpose,
+        renewal: bool,
+    ) {
+        self.generation = self.generation.next();
+        tokens.generation = self.generation;
+        tokens.withdrawn = None;
+        self.notify(Event::TokenIssued {
+            token: tokens.bearer.clone(),
+            generation: tokens.generation,
+            valid_until: tokens.hard_expiry,
+            expires_at: tokens.expires_at,
+            via,
+            renewal,
+        });
+        self.persist();
+    }
+
+    /// Stops handing out the token, once, and announces it.
+    pub(crate) fn withdraw<E>(&mut self, tokens: &mut TokenSet<E>, reason: Withdrawal) {
+        if tokens.withdrawn.is_some() {
+            return;
+        }
+        tokens.withdrawn = Some(reason);
+        // A restored token whose announcement no one has drained yet is withdrawn
+        // unheard: the announcement goes, so no reader ever sees a token already gone
+        // (a store that held it past its hard expiry).
+        let unheard = self.notices.iter().position(|notice| {
+            matches!(notice, Notice::Event(Event::TokenRestored { generation, .. })
+                if *generation == tokens.generation)
+        });
+        match unheard {
+            Some(at) => {
+                self.notices.remove(at);
+            }
+            None => self.notify(Event::TokenWithdrawn {
+                generation: tokens.generation,
+                reason,
+            }),
+        }
+        self.persist();
+    }
+
+    /// Withdraws the token when its hard expiry has come.
+    pub(crate) fn expire_if_due<E>(&mut self, tokens: &mut TokenSet<E>, now: UtcDateTime) {
+        if now >= tokens.hard_expiry {
+            self.withdraw(tokens, Withdrawal::Expired);
+        }
+    }
+
+    /// Withdraws the token a resource server rejected, if the report is about it.
+    pub(crate) fn reject<E>(
+        &mut self,
+        tokens: &mut TokenSet<E>,
+        generation: Generation,
+    ) -> Unauthorized {
+        if generation != tokens.generation {
+            Unauthorized::Stale
+        } else if tokens.withdrawn.is_some() {
+            Unauthorized::AlreadyWithdrawn
+        } else {
+            self.withdraw(tokens, Withdrawal::Rejected);
+            Unauthorized::Withdrawn
+        }
+    }
+
+    /// Announces a retry after a temporary failure, and persists, so that a restart
+    /// keeps the backoff (or the endpoint's `Retry-After`) instead of trying at once,
+    /// and knows the request is answered.
+    pub(super) fn retry_scheduled(&mut self, purpose: Purpose, error: Error) {
+        self.notify(Event::RetryScheduled { purpose, error });
+        self.persist();
+    }
+
+    /// Announces that the session stopped trying by itself, and persists it so that a
+    /// restart does not try again what was refused.
+    pub(super) fn halted(&mut self, error: Error) {
+        self.notify(match error {
+            Error::Rejected { .. } => Event::Rejected { error },
+            error => Event::ReauthenticationRequired { error },
+        });
+        self.persist();
+    }
+}
 
 impl<D: Dialect> Core<D> {
     pub(super) fn emit(
@@ -250,5 +393,96 @@ impl<D: Dialect> Core<D> {
             expires_at,
         });
         self.persist();
+    }
+
+    /// Why the session waits, if it does: the request budget when it is what holds the
+    /// next `purpose` request longest, otherwise what `backoff` says.
+    pub(super) fn wait_reason(&self, backoff: &Backoff, purpose: Purpose) -> Option<WaitReason> {
+        let budget = self.budget_slot();
+        let reason = match backoff.retry_at {
+            Some(at) if budget.is_none_or(|slot| slot < at) => match backoff.cause {
+                WaitCause::Failure => WaitReason::Backoff,
+                WaitCause::Throttled => WaitReason::Throttled,
+                WaitCause::UnauthorizedSpacing => WaitReason::UnauthorizedSpacing,
+                WaitCause::MinRenewalInterval => WaitReason::MinRenewalInterval,
+                WaitCause::Rejected => WaitReason::Rejected {
+                    attempts_left: self
+                        .rejection_attempts(purpose)
+                        .map(|allowed| allowed.saturating_sub(backoff.rejections)),
+                },
+            },
+            _ => {
+                budget?;
+                WaitReason::RequestBudget
+            }
+        };
+        Some(reason)
+    }
+
+    /// How many automatic attempts a rejection of a `purpose` request allows; `None` for
+    /// no limit. A login presents the dialect's credentials; a refresh, the client's.
+    fn rejection_attempts(&self, purpose: Purpose) -> Option<u32> {
+        let credentials = match purpose {
+            Purpose::Login => self.shared.dialect.login_credentials(),
+            _ => LoginCredentials::Client,
+        };
+        self.shared
+            .policy
+            .rejected_login_retry
+            .attempts(credentials)
+    }
+
+    /// After the `rejections`-th consecutive rejection of a `purpose` request: when the
+    /// session tries again by itself, announced, or (attempts spent) the halt, announced.
+    pub(super) fn rejected(
+        &mut self,
+        purpose: Purpose,
+        error: &Error,
+        rejections: u32,
+        now: UtcDateTime,
+    ) -> (Option<UtcDateTime>, Option<Box<Halt>>) {
+        let allowed = self.rejection_attempts(purpose);
+        if allowed.is_some_and(|allowed| rejections > allowed) {
+            self.halted(error.clone());
+            return (None, Halt::from_error(error));
+        }
+        let delay = self.shared.policy.rejected_login_retry.delay(rejections);
+        let retry_at = now.saturating_add(delay);
+        self.notify(Event::RejectedRetryScheduled {
+            purpose,
+            error: error.clone(),
+            retry_at: later(Some(retry_at), self.budget_slot()).unwrap_or(retry_at),
+            attempts_left: allowed.map(|allowed| allowed - rejections),
+        });
+        self.persist();
+        (Some(retry_at), None)
+    }
+
+    /// Drops the refresh token another process or tool may have spent (wiped, never
+    /// presented again) and announces it. Whether there was one.
+    pub(super) fn forget_spent_refresh_token(&mut self, tokens: &mut TokenSet<D::Extra>) -> bool {
+        if !tokens.forget_refresh_token() {
+            return false;
+        }
+        self.notify(Event::RefreshTokenSpentElsewhere {
+            generation: tokens.generation,
+        });
+        true
+    }
+}
+
+/// The later of two optional moments.
+pub(super) fn later(a: Option<UtcDateTime>, b: Option<UtcDateTime>) -> Option<UtcDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The earlier of two optional moments.
+pub(super) fn earlier(a: Option<UtcDateTime>, b: Option<UtcDateTime>) -> Option<UtcDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

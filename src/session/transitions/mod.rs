@@ -1,0 +1,133 @@
+//! The transitions of the session: what each state does with each input it accepts.
+//!
+//! Which transitions exist, and where each lands, is the table in `table.rs`
+//! ([`TRANSITIONS`](crate::TRANSITIONS)); a row names the methods here that perform it.
+//!
+//! Besides moving between states, transitions queue [`Notice`](crate::Notice)s: the events
+//! that say what happened, and the persistence points. Nothing else decides anything: the
+//! driver only routes inputs here.
+//!
+//! Each state's transitions have a file: `unauthenticated.rs`, `logging_in.rs`,
+//! `active.rs`, `expiring.rs`, `refreshing.rs`; revocation, from every state that allows
+//! it, is `revocation.rs`, and what every state with a request in flight shares is
+//! `in_flight.rs`. The mechanics they all use are `Core`'s, in `../common.rs`.
+
+mod active;
+mod expiring;
+mod in_flight;
+mod logging_in;
+mod refreshing;
+mod revocation;
+mod unauthenticated;
+
+use super::states::State;
+use super::{Active, Expiring, Refreshing, Revoked, Revoking, Session, Unauthenticated};
+use crate::dialect::Dialect;
+use crate::error::{Error, Failure, FailureKind};
+use crate::request::{Purpose, RequestId, TokenKind, TokenRequest};
+use crate::token::TokenSet;
+
+pub use self::in_flight::AwaitingResponse;
+pub use self::revocation::Revocable;
+
+/// How a login ended.
+#[derive(Debug)]
+#[must_use = "the session moved into the returned value"]
+pub enum LoginOutcome<D: Dialect> {
+    /// A token was obtained.
+    LoggedIn(Session<Active, D>),
+    /// The login failed: [`Error::retry_at`] says when another is allowed; a permanent
+    /// error halts automatic logins.
+    Failed(Session<Unauthenticated, D>, Error),
+}
+
+/// How a renewal ended.
+#[derive(Debug)]
+#[must_use = "the session moved into the returned value"]
+pub enum RenewOutcome<D: Dialect> {
+    /// A new token was obtained, by the given means (a refresh, or a login standing in).
+    Renewed(Session<Active, D>, Purpose),
+    /// The renewal failed; the old token is still served until its hard expiry. The error
+    /// says whether the session retries later ([`Error::retry_at`]), logs in again at once
+    /// ([`Error::Reauthenticate`] with credentials configured), or cannot renew by itself
+    /// ([`Session::halted`]).
+    Failed(Session<Expiring, D>, Error),
+}
+
+/// What showing an [`Expiring`] session the time led to.
+#[derive(Debug)]
+#[must_use = "the session moved into the returned value"]
+pub enum ExpiringStep<D: Dialect> {
+    /// Nothing to send yet: a backoff runs, or the session is halted and its token still
+    /// within its hard expiry.
+    Waiting(Session<Expiring, D>),
+    /// The renewal request to send.
+    Renewing(Session<Refreshing, D>, TokenRequest),
+    /// The session was halted and its token passed its hard expiry: nothing is left.
+    Halted(Session<Unauthenticated, D>),
+}
+
+/// Where a revocation stands.
+#[derive(Debug)]
+#[must_use = "the session moved into the returned value"]
+pub enum Revocation<D: Dialect> {
+    /// Send this request next.
+    Pending(Session<Revoking, D>, TokenRequest),
+    /// A login or refresh was in flight: hand back its response (or its failure) first.
+    Awaiting(Session<Revoking, D>),
+    /// A revocation failed temporarily: it is sent again at
+    /// [`retry_at`](Session::retry_at), when the session is shown the time.
+    Retrying(Session<Revoking, D>),
+    /// Done: the session is revoked.
+    Done(Session<Revoked, D>),
+}
+
+/// One answered revocation request: where the revocation stands, and whether that
+/// request failed (the token is forgotten locally all the same).
+#[derive(Debug)]
+#[must_use = "the session moved into the returned value"]
+pub struct RevocationStep<D: Dialect> {
+    /// What comes next.
+    pub next: Revocation<D>,
+    /// The request's failure, if it failed.
+    pub failure: Option<(TokenKind, Error)>,
+}
+
+// ---------------------------------------------------------------------------------------
+// A refresh token spent elsewhere: the states that hold one.
+
+/// The halt of a session whose refresh token may have been spent elsewhere and that has
+/// no credentials to log in with.
+fn spent_elsewhere() -> Error {
+    Error::Reauthenticate {
+        failure: Failure::new(FailureKind::SpentElsewhere, None),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What the transitions of every state share.
+
+impl<S, D> Session<S, D>
+where
+    S: State<Tokens<D::Extra> = TokenSet<D::Extra>>,
+    D: Dialect,
+{
+    /// The same tokens in another token-holding state.
+    fn with_tokens<T>(self, state: T) -> Session<T, D>
+    where
+        T: State<Tokens<D::Extra> = TokenSet<D::Extra>>,
+    {
+        Session {
+            core: self.core,
+            state,
+            tokens: self.tokens,
+        }
+    }
+}
+
+impl<S: State, D: Dialect> Session<S, D> {
+    /// The id the next emitted request will carry.
+    pub fn next_request_id(&self) -> RequestId {
+        RequestId(self.core.next_id)
+    }
+}

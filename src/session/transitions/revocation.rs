@@ -1,0 +1,274 @@
+//! Revocation: from every state that is not already revoking.
+
+use time::UtcDateTime;
+use zeroize::Zeroize;
+
+use super::in_flight::awaiting;
+use super::{Revocation, RevocationStep};
+use crate::bearer::Withdrawal;
+use crate::dialect::{Dialect, Secrets};
+use crate::error::{Failure, Misuse};
+use crate::output::Event;
+use crate::request::{Purpose, RequestId};
+use crate::session::states::{Backoff, Flight, PendingRevocation, State, WaitCause};
+use crate::session::{
+    Active, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Unauthenticated,
+};
+use crate::token::TokenSet;
+
+/// States a revocation can start from: every state but [`Revoking`] and [`Revoked`].
+pub trait Revocable: State + sealed::IntoRevocation {}
+
+impl<S: State + sealed::IntoRevocation> Revocable for S {}
+
+mod sealed {
+    use super::{Flight, PendingRevocation, State};
+
+    pub trait IntoRevocation: State + Sized {
+        /// The tokens the state holds, to revoke, and the login or refresh in flight, to
+        /// await.
+        fn into_revocation<E>(self, tokens: Self::Tokens<E>)
+            -> (PendingRevocation, Option<Flight>);
+
+        /// The token the state hands out, if any.
+        fn tokens<E>(tokens: &mut Self::Tokens<E>) -> Option<&mut super::TokenSet<E>>;
+    }
+}
+
+impl sealed::IntoRevocation for Unauthenticated {
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::default(), None)
+    }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
+}
+
+impl sealed::IntoRevocation for LoggingIn {
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::default(), Some(self.flight))
+    }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
+}
+
+impl sealed::IntoRevocation for Active {
+    fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::of(tokens), None)
+    }
+
+    fn tokens<E>(tokens: &mut TokenSet<E>) -> Option<&mut TokenSet<E>> {
+        Some(tokens)
+    }
+}
+
+impl sealed::IntoRevocation for Expiring {
+    fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::of(tokens), None)
+    }
+
+    fn tokens<E>(tokens: &mut TokenSet<E>) -> Option<&mut TokenSet<E>> {
+        Some(tokens)
+    }
+}
+
+impl sealed::IntoRevocation for Refreshing {
+    fn into_revocation<E>(self, tokens: TokenSet<E>) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::of(tokens), Some(self.flight))
+    }
+
+    fn tokens<E>(tokens: &mut TokenSet<E>) -> Option<&mut TokenSet<E>> {
+        Some(tokens)
+    }
+}
+
+impl<S: Revocable, D: Dialect> Session<S, D> {
+    /// Starts revoking: the token is withdrawn at once. RFC 7009 requests go out one at a
+    /// time, refresh tokens first, then access tokens.
+    ///
+    /// A login or refresh in flight is awaited first ([`Revocation::Awaiting`]): hand back
+    /// its response as usual, and any token it minted is revoked too.
+    pub fn revoke(mut self, now: UtcDateTime) -> Revocation<D> {
+        if let Some(tokens) = <S as sealed::IntoRevocation>::tokens(&mut self.tokens) {
+            self.core.withdraw(tokens, Withdrawal::Revoked);
+        }
+        let (pending, in_flight) = sealed::IntoRevocation::into_revocation(self.state, self.tokens);
+        match in_flight {
+            Some(flight) => Revocation::Awaiting(Session {
+                core: self.core,
+                state: Revoking {
+                    flight,
+                    sent: Vec::new(),
+                    retry: Backoff::default(),
+                },
+                tokens: pending,
+            }),
+            None => Session {
+                core: self.core,
+                state: Revoked { _private: () },
+                tokens: (),
+            }
+            .next_revocation(pending, Vec::new(), now),
+        }
+    }
+}
+
+impl<D: Dialect> Session<Revoked, D> {
+    /// Sends the next revocation request, if any is left; `sent` are the tokens this
+    /// revocation sent before.
+    fn next_revocation(
+        mut self,
+        mut pending: PendingRevocation,
+        mut sent: Vec<String>,
+        now: UtcDateTime,
+    ) -> Revocation<D> {
+        let dialect = &self.core.shared.dialect;
+        while !pending.queue.is_empty() {
+            let (kind, token) = pending.queue.remove(0);
+            if let Some(request) = dialect.revocation_request(&token, kind) {
+                let (flight, request) = self.core.emit(Purpose::Revoke(kind), request, true, now);
+                sent.push(token);
+                return Revocation::Pending(
+                    Session {
+                        core: self.core,
+                        state: Revoking {
+                            flight,
+                            sent,
+                            retry: Backoff::default(),
+                        },
+                        tokens: pending,
+                    },
+                    request,
+                );
+            }
+        }
+        // Done with them: wiped, not just freed.
+        sent.iter_mut().for_each(Zeroize::zeroize);
+        self.core.notify(Event::Revoked);
+        self.core.persist();
+        Revocation::Done(self)
+    }
+}
+
+impl<D: Dialect> Session<Revoking, D> {
+    /// How many tokens are still to be revoked after the request in flight.
+    pub fn pending(&self) -> &PendingRevocation {
+        &self.tokens
+    }
+
+    /// When a revocation that failed temporarily is sent again, if one did.
+    pub fn retry_at(&self) -> Option<UtcDateTime> {
+        self.state.retry.retry_at
+    }
+
+    /// When showing the session the time next matters: the retry, or the response
+    /// deadline of the request in flight.
+    pub fn deadline(&self) -> UtcDateTime {
+        self.retry_at().unwrap_or(self.state.flight.due())
+    }
+
+    /// Hands back the response to the request in flight.
+    pub fn on_response(
+        mut self,
+        id: RequestId,
+        response: &http::Response<Vec<u8>>,
+        now: UtcDateTime,
+    ) -> Result<RevocationStep<D>, Refused<Self>> {
+        let flight = self.state.flight;
+        if let Err(error) = awaiting::Fail::awaiting(&self.state)
+            .ok_or(Misuse::UnknownRequest { id })
+            .and_then(|flight| flight.check(id))
+        {
+            return Err(Refused {
+                session: self,
+                error,
+            });
+        }
+        let failure = match flight.purpose {
+            Purpose::Revoke(_) => match self.core.check_size(response) {
+                Ok(()) => self
+                    .core
+                    .shared
+                    .dialect
+                    .parse_revocation_response(response)
+                    .err(),
+                Err(failure) => Some(failure),
+            },
+            Purpose::Login | Purpose::Refresh => {
+                // The awaited renewal: whatever it minted is revoked too, never handed out.
+                if let Ok(tokens) = self.core.accept(&flight, response, now, None) {
+                    self.tokens.push(tokens);
+                }
+                None
+            }
+        };
+        Ok(self.advance(failure, now))
+    }
+
+    pub(super) fn advance(
+        mut self,
+        failure: Option<Failure>,
+        now: UtcDateTime,
+    ) -> RevocationStep<D> {
+        let failure = match self.state.flight.purpose {
+            Purpose::Revoke(kind) => match failure {
+                None => None,
+                Some(failure) => {
+                    // Any token this revocation sent or has still to send may be echoed.
+                    let echoed = Secrets::new(
+                        self.state
+                            .sent
+                            .iter()
+                            .chain(self.tokens.queue.iter().map(|(_, token)| token))
+                            .map(String::as_str),
+                    );
+                    let attempts = self.state.retry.failures.saturating_add(1);
+                    let error = self.core.verdict(
+                        Purpose::Revoke(kind),
+                        failure,
+                        attempts,
+                        &[&echoed],
+                        now,
+                    );
+                    let allowed = self.core.shared.policy.revocation_attempts;
+                    match error.retry_at() {
+                        // Temporary (a 5xx, a transport error, a timeout, throttling):
+                        // the same token again after the backoff, a bounded number of times.
+                        Some(retry_at) if attempts < allowed => {
+                            self.core.retry_scheduled(Purpose::Revoke(kind), error);
+                            self.state.retry =
+                                Backoff::new(attempts, 0, Some(retry_at), WaitCause::Failure);
+                            return RevocationStep {
+                                next: Revocation::Retrying(self),
+                                failure: None,
+                            };
+                        }
+                        _ => {
+                            self.core.notify(Event::RevocationFailed {
+                                kind,
+                                error: error.clone(),
+                            });
+                            Some((kind, error))
+                        }
+                    }
+                }
+            },
+            // The awaited renewal's own failure concerns nobody any more.
+            Purpose::Login | Purpose::Refresh => None,
+        };
+        let pending = self.tokens;
+        let sent = std::mem::take(&mut self.state.sent);
+        let revoked = Session {
+            core: self.core,
+            state: Revoked { _private: () },
+            tokens: (),
+        };
+        RevocationStep {
+            next: revoked.next_revocation(pending, sent, now),
+            failure,
+        }
+    }
+}
