@@ -12,7 +12,7 @@ const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/architecture.m
 /// The table of states: what each holds, and the caller's next move.
 fn state_table() -> String {
     let mut out = String::from("| state | holds | the caller's next move |\n|---|---|---|\n");
-    for state in StateName::ALL {
+    for &state in StateName::ALL {
         out.push_str(&format!(
             "| `{}` | {} | {} |\n",
             state.type_name(),

@@ -1,13 +1,11 @@
-//! The runtime form of a session: one enum over every state.
+//! The runtime form of a session, [`AnySession`] (declared with the states in
+//! `table.rs`): its getters, and each input routed to the state's own transition.
 
 use time::UtcDateTime;
 
-use super::table::{check, StateName};
+use super::table::{check, each_state, AnySession, StateName};
 use super::transitions::{ExpiringStep, LoginOutcome, RenewOutcome, Revocation, RevocationStep};
-use super::{
-    Active, Core, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Step,
-    Unauthenticated,
-};
+use super::{Core, Refused, Revoked, Session, Step};
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
 use crate::error::{ConfigError, Misuse};
@@ -15,76 +13,8 @@ use crate::output::{Notice, Status, Unauthorized, WaitReason};
 use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
 use crate::token::TokenSet;
 
-/// A session in any state, for storage, snapshots and adapters.
-///
-/// Converts from every `Session<S, D>` with `From`, and back with `TryFrom` (which gives
-/// the session back unchanged when the state does not match). Its inputs route to the
-/// state's own transition; [`Driver`](crate::Driver) wraps them in the drain loop.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum AnySession<D: Dialect> {
-    /// See [`Unauthenticated`].
-    Unauthenticated(Session<Unauthenticated, D>),
-    /// See [`LoggingIn`].
-    LoggingIn(Session<LoggingIn, D>),
-    /// See [`Active`].
-    Active(Session<Active, D>),
-    /// See [`Expiring`].
-    Expiring(Session<Expiring, D>),
-    /// See [`Refreshing`].
-    Refreshing(Session<Refreshing, D>),
-    /// See [`Revoking`].
-    Revoking(Session<Revoking, D>),
-    /// See [`Revoked`].
-    Revoked(Session<Revoked, D>),
-}
-
-macro_rules! conversions {
-    ($($state:ident),*) => {$(
-        impl<D: Dialect> From<Session<$state, D>> for AnySession<D> {
-            fn from(session: Session<$state, D>) -> Self {
-                AnySession::$state(session)
-            }
-        }
-
-        impl<D: Dialect> TryFrom<AnySession<D>> for Session<$state, D> {
-            type Error = AnySession<D>;
-            fn try_from(session: AnySession<D>) -> Result<Self, AnySession<D>> {
-                match session {
-                    AnySession::$state(session) => Ok(session),
-                    other => Err(other),
-                }
-            }
-        }
-    )*};
-}
-
-conversions!(
-    Unauthenticated,
-    LoggingIn,
-    Active,
-    Expiring,
-    Refreshing,
-    Revoking,
-    Revoked
-);
-
 /// A routed transition's result: the session after it, and the request it emitted.
 pub(crate) type Routed<D> = (AnySession<D>, Option<TokenRequest>);
-
-macro_rules! each_state {
-    ($session:expr, $s:ident => $body:expr) => {
-        match $session {
-            AnySession::Unauthenticated($s) => $body,
-            AnySession::LoggingIn($s) => $body,
-            AnySession::Active($s) => $body,
-            AnySession::Expiring($s) => $body,
-            AnySession::Refreshing($s) => $body,
-            AnySession::Revoking($s) => $body,
-            AnySession::Revoked($s) => $body,
-        }
-    };
-}
 
 // Getters.
 impl<D: Dialect> AnySession<D> {

@@ -27,7 +27,6 @@ use std::fmt;
 
 use time::UtcDateTime;
 
-pub use self::any::AnySession;
 pub(crate) use self::common::{Core, Shared};
 pub use self::driver::Driver;
 pub use self::snapshot::Snapshot;
@@ -35,7 +34,7 @@ pub use self::states::{
     Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, State,
     Unauthenticated,
 };
-pub use self::table::{StateName, Transition, TRANSITIONS};
+pub use self::table::{AnySession, StateName, Transition, TRANSITIONS};
 pub use self::transitions::{
     AwaitingResponse, ExpiringStep, LoginOutcome, RenewOutcome, Revocable, Revocation,
     RevocationStep,

@@ -12,6 +12,7 @@ use crate::token::TokenSet;
 mod sealed {
     pub trait Sealed {}
 }
+pub(super) use sealed::Sealed;
 
 /// A session state. Sealed: the set of states is fixed.
 pub trait State: sealed::Sealed {
@@ -158,27 +159,6 @@ impl std::fmt::Debug for PendingRevocation {
             .entries(self.queue.iter().map(|(kind, _)| kind))
             .finish()
     }
-}
-
-macro_rules! states {
-    ($($state:ident => $tokens:ty;)*) => {$(
-        impl sealed::Sealed for $state {}
-        impl State for $state {
-            type Tokens<E> = $tokens;
-            const NAME: &'static str = StateName::$state.words();
-            const STATE: StateName = StateName::$state;
-        }
-    )*};
-}
-
-states! {
-    Unauthenticated => ();
-    LoggingIn => ();
-    Active => TokenSet<E>;
-    Expiring => TokenSet<E>;
-    Refreshing => TokenSet<E>;
-    Revoking => PendingRevocation;
-    Revoked => ();
 }
 
 /// One request in flight.

@@ -16,95 +16,169 @@
 
 use std::fmt;
 
-/// One of the session's states, named as its type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum StateName {
-    /// [`Unauthenticated`](super::Unauthenticated).
+use super::states::{
+    Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Sealed, State,
     Unauthenticated,
-    /// [`LoggingIn`](super::LoggingIn).
-    LoggingIn,
-    /// [`Active`](super::Active).
-    Active,
-    /// [`Expiring`](super::Expiring).
-    Expiring,
-    /// [`Refreshing`](super::Refreshing).
-    Refreshing,
-    /// [`Revoking`](super::Revoking).
-    Revoking,
-    /// [`Revoked`](super::Revoked).
-    Revoked,
+};
+use super::Session;
+use crate::dialect::Dialect;
+use crate::token::TokenSet;
+
+/// Declares the states, once: each row gives the state's type, what it holds of the
+/// tokens, its name in words, what it holds, and the caller's next move. From the rows
+/// come [`StateName`], the [`State`] impls, [`AnySession`] with its conversions, and
+/// `each_state!`, the match over every state.
+macro_rules! states {
+    ($d:tt $(
+        $state:ident {
+            tokens: $tokens:ty,
+            words: $words:literal,
+            holds: $holds:literal,
+            next: $next:literal $(,)?
+        }
+    )*) => {
+        /// One of the session's states, named as its type.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum StateName {
+            $(
+                #[doc = concat!("[`", stringify!($state), "`](crate::", stringify!($state), ").")]
+                $state,
+            )*
+        }
+
+        impl StateName {
+            /// Every state, in the order of the lifecycle.
+            pub const ALL: &'static [StateName] = &[$(StateName::$state),*];
+
+            /// The state's type name: `LoggingIn`.
+            pub const fn type_name(self) -> &'static str {
+                match self {
+                    $(StateName::$state => stringify!($state),)*
+                }
+            }
+
+            /// The state in words, as [`State::NAME`] and status lines show it:
+            /// `logging in`.
+            pub const fn words(self) -> &'static str {
+                match self {
+                    $(StateName::$state => $words,)*
+                }
+            }
+
+            /// What a session in this state holds, in words.
+            pub const fn holds(self) -> &'static str {
+                match self {
+                    $(StateName::$state => $holds,)*
+                }
+            }
+
+            /// What the caller must do next with a session in this state.
+            pub const fn next_move(self) -> &'static str {
+                match self {
+                    $(StateName::$state => $next,)*
+                }
+            }
+        }
+
+        $(
+            impl Sealed for $state {}
+
+            impl State for $state {
+                type Tokens<E> = $tokens;
+                const NAME: &'static str = $words;
+                const STATE: StateName = StateName::$state;
+            }
+        )*
+
+        /// A session in any state, for storage, snapshots and adapters.
+        ///
+        /// Converts from every `Session<S, D>` with `From`, and back with `TryFrom` (which
+        /// gives the session back unchanged when the state does not match). Its inputs route
+        /// to the state's own transition; [`Driver`](crate::Driver) wraps them in the drain
+        /// loop.
+        #[derive(Debug)]
+        #[non_exhaustive]
+        pub enum AnySession<D: Dialect> {
+            $(
+                #[doc = concat!("See [`", stringify!($state), "`].")]
+                $state(Session<$state, D>),
+            )*
+        }
+
+        $(
+            impl<D: Dialect> From<Session<$state, D>> for AnySession<D> {
+                fn from(session: Session<$state, D>) -> Self {
+                    AnySession::$state(session)
+                }
+            }
+
+            impl<D: Dialect> TryFrom<AnySession<D>> for Session<$state, D> {
+                type Error = AnySession<D>;
+                fn try_from(session: AnySession<D>) -> Result<Self, AnySession<D>> {
+                    match session {
+                        AnySession::$state(session) => Ok(session),
+                        other => Err(other),
+                    }
+                }
+            }
+        )*
+
+        /// Runs `$body` with `$s` bound to the session, whatever its state.
+        macro_rules! each_state {
+            ($d session:expr, $d s:ident => $d body:expr) => {
+                match $d session {
+                    $(AnySession::$state($d s) => $d body,)*
+                }
+            };
+        }
+        pub(super) use each_state;
+    };
 }
 
-impl StateName {
-    /// Every state, in the order of the lifecycle.
-    pub const ALL: [StateName; 7] = [
-        StateName::Unauthenticated,
-        StateName::LoggingIn,
-        StateName::Active,
-        StateName::Expiring,
-        StateName::Refreshing,
-        StateName::Revoking,
-        StateName::Revoked,
-    ];
-
-    /// The state's type name: `LoggingIn`.
-    pub const fn type_name(self) -> &'static str {
-        match self {
-            StateName::Unauthenticated => "Unauthenticated",
-            StateName::LoggingIn => "LoggingIn",
-            StateName::Active => "Active",
-            StateName::Expiring => "Expiring",
-            StateName::Refreshing => "Refreshing",
-            StateName::Revoking => "Revoking",
-            StateName::Revoked => "Revoked",
-        }
+states! {
+    $
+    Unauthenticated {
+        tokens: (),
+        words: "unauthenticated",
+        holds: "backoff, halt reason",
+        next: "`login(now)`; `on_timeout(now)` logs in when due unless halted",
     }
-
-    /// The state in words, as [`State::NAME`](super::State::NAME) and status lines
-    /// show it: `logging in`.
-    pub const fn words(self) -> &'static str {
-        match self {
-            StateName::Unauthenticated => "unauthenticated",
-            StateName::LoggingIn => "logging in",
-            StateName::Active => "active",
-            StateName::Expiring => "expiring",
-            StateName::Refreshing => "refreshing",
-            StateName::Revoking => "revoking",
-            StateName::Revoked => "revoked",
-        }
+    LoggingIn {
+        tokens: (),
+        words: "logging in",
+        holds: "the login in flight",
+        next: "hand back its response or transport error",
     }
-}
-
-impl StateName {
-    /// What a session in this state holds, in words.
-    pub const fn holds(self) -> &'static str {
-        match self {
-            StateName::Unauthenticated => "backoff, halt reason",
-            StateName::LoggingIn => "the login in flight",
-            StateName::Active => "token set",
-            StateName::Expiring => "token set, backoff, halt reason",
-            StateName::Refreshing => "token set, the renewal in flight",
-            StateName::Revoking => "tokens left to revoke, the revocation in flight",
-            StateName::Revoked => "nothing",
-        }
+    Active {
+        tokens: TokenSet<E>,
+        words: "active",
+        holds: "token set",
+        next: "hand out the token; report 401s, successful calls, time",
     }
-
-    /// What the caller must do next with a session in this state.
-    pub const fn next_move(self) -> &'static str {
-        match self {
-            StateName::Unauthenticated => {
-                "`login(now)`; `on_timeout(now)` logs in when due unless halted"
-            }
-            StateName::LoggingIn => "hand back its response or transport error",
-            StateName::Active => "hand out the token; report 401s, successful calls, time",
-            StateName::Expiring => {
-                "`refresh(now)` after `retry_at`; `on_timeout(now)` renews when due, halts \
-                 without credentials, withdraws the token at its hard expiry"
-            }
-            StateName::Refreshing => "hand back its response; the old token is still served",
-            StateName::Revoking => "hand back its response",
-            StateName::Revoked => "nothing: terminal",
-        }
+    Expiring {
+        tokens: TokenSet<E>,
+        words: "expiring",
+        holds: "token set, backoff, halt reason",
+        next: "`refresh(now)` after `retry_at`; `on_timeout(now)` renews when due, halts \
+               without credentials, withdraws the token at its hard expiry",
+    }
+    Refreshing {
+        tokens: TokenSet<E>,
+        words: "refreshing",
+        holds: "token set, the renewal in flight",
+        next: "hand back its response; the old token is still served",
+    }
+    Revoking {
+        tokens: PendingRevocation,
+        words: "revoking",
+        holds: "tokens left to revoke, the revocation in flight",
+        next: "hand back its response",
+    }
+    Revoked {
+        tokens: (),
+        words: "revoked",
+        holds: "nothing",
+        next: "nothing: terminal",
     }
 }
 
@@ -209,7 +283,7 @@ mod tests {
 
     #[test]
     fn every_state_is_reached_and_every_state_but_the_last_is_left() {
-        for state in StateName::ALL {
+        for &state in StateName::ALL {
             let reached = TRANSITIONS.iter().any(|row| row.to == state);
             let left = TRANSITIONS
                 .iter()
