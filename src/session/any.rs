@@ -8,8 +8,8 @@ use super::transitions::{ExpiringStep, LoginOutcome, RenewOutcome, Revocation, R
 use super::{Core, Refused, Revoked, Session, Step};
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
-use crate::error::{ConfigError, Misuse};
-use crate::output::{Notice, Status, Unauthorized, WaitReason};
+use crate::error::Misuse;
+use crate::output::{Notice, Status, Unauthorized};
 use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
 use crate::token::TokenSet;
 
@@ -85,29 +85,9 @@ impl<D: Dialect> AnySession<D> {
         matches!(self, AnySession::Revoked(_))
     }
 
-    /// Where the session stands.
+    /// Where the session stands: each state says ([`Session::status`]).
     pub fn status(&self) -> Status {
-        let waiting =
-            |retry_at: Option<UtcDateTime>, reason: Option<WaitReason>| match (retry_at, reason) {
-                (Some(retry_at), Some(reason)) => Status::Waiting { retry_at, reason },
-                _ => Status::Renewing,
-            };
-        match self {
-            AnySession::Unauthenticated(s) => match s.halted() {
-                Some(error) => Status::NeedsLogin { error },
-                None if !s.dialect().can_login() => Status::NeedsLogin {
-                    error: ConfigError::NoCredentials.into(),
-                },
-                None => waiting(s.retry_at(), s.wait_reason()),
-            },
-            AnySession::Expiring(s) => match s.halted() {
-                Some(error) => Status::NeedsLogin { error },
-                None => waiting(s.retry_at(), s.wait_reason()),
-            },
-            AnySession::Active(_) => Status::Ready,
-            AnySession::LoggingIn(_) | AnySession::Refreshing(_) => Status::Renewing,
-            AnySession::Revoking(_) | AnySession::Revoked(_) => Status::Revoked,
-        }
+        each_state!(self, s => s.status())
     }
 
     /// When the session next needs to be shown the time, if ever: a renewal or login

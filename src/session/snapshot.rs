@@ -7,6 +7,7 @@ use oauth2::RefreshToken;
 use serde::{Deserialize, Serialize};
 
 use super::states::{Backoff, Flight, Halt, PendingRevocation};
+use super::table::StateName;
 use super::{
     Active, AnySession, Core, Expiring, LoggingIn, Refreshing, Revoked, Revoking, Session, Shared,
     Unauthenticated,
@@ -106,14 +107,19 @@ impl<E> Snapshot<E> {
 
     /// The state's name.
     pub fn state_name(&self) -> &'static str {
+        self.state().words()
+    }
+
+    /// The state, as the transition table names it.
+    pub fn state(&self) -> StateName {
         match self.state {
-            SnapshotState::Unauthenticated { .. } => "unauthenticated",
-            SnapshotState::LoggingIn { .. } => "logging in",
-            SnapshotState::Active { .. } => "active",
-            SnapshotState::Expiring { .. } => "expiring",
-            SnapshotState::Refreshing { .. } => "refreshing",
-            SnapshotState::Revoking { .. } => "revoking",
-            SnapshotState::Revoked => "revoked",
+            SnapshotState::Unauthenticated { .. } => StateName::Unauthenticated,
+            SnapshotState::LoggingIn { .. } => StateName::LoggingIn,
+            SnapshotState::Active { .. } => StateName::Active,
+            SnapshotState::Expiring { .. } => StateName::Expiring,
+            SnapshotState::Refreshing { .. } => StateName::Refreshing,
+            SnapshotState::Revoking { .. } => StateName::Revoking,
+            SnapshotState::Revoked => StateName::Revoked,
         }
     }
 }

@@ -5,11 +5,17 @@ use time::UtcDateTime;
 use super::spent_elsewhere;
 use crate::bearer::Generation;
 use crate::dialect::Dialect;
+use crate::output::Status;
 use crate::output::{Event, Unauthorized};
 use crate::session::states::{Backoff, Halt, WaitCause};
 use crate::session::{Active, Expiring, Session, Step};
 
 impl<D: Dialect> Session<Active, D> {
+    /// Where the session stands: ready, its token handed out.
+    pub fn status(&self) -> Status {
+        Status::Ready
+    }
+
     /// When renewal becomes due.
     pub fn refresh_at(&self) -> UtcDateTime {
         self.tokens.refresh_at

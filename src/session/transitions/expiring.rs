@@ -2,10 +2,12 @@
 
 use time::UtcDateTime;
 
+use super::waiting;
 use super::{spent_elsewhere, ExpiringStep};
 use crate::bearer::Generation;
 use crate::dialect::{Dialect, RefreshTokenUse};
 use crate::error::{ConfigError, Error, Misuse};
+use crate::output::Status;
 use crate::output::{Unauthorized, WaitReason};
 use crate::request::{Purpose, TokenRequest};
 use crate::session::common::{earlier, later};
@@ -13,6 +15,15 @@ use crate::session::states::{Backoff, Halt, WaitCause};
 use crate::session::{Active, Expiring, Refreshing, Refused, Session, Step, Unauthenticated};
 
 impl<D: Dialect> Session<Expiring, D> {
+    /// Where the session stands: waiting to renew, or needing a login it cannot make by
+    /// itself (halted).
+    pub fn status(&self) -> Status {
+        match self.halted() {
+            Some(error) => Status::NeedsLogin { error },
+            None => waiting(self.retry_at(), self.wait_reason()),
+        }
+    }
+
     /// When the next renewal attempt is allowed, if one failed temporarily or the
     /// dialect's request budget is spent.
     pub fn retry_at(&self) -> Option<UtcDateTime> {

@@ -5,11 +5,17 @@ use time::UtcDateTime;
 use super::LoginOutcome;
 use crate::dialect::Dialect;
 use crate::error::Failure;
+use crate::output::Status;
 use crate::request::{Purpose, RequestId};
 use crate::session::states::{Backoff, Halt, WaitCause};
 use crate::session::{Active, LoggingIn, Refused, Session, Unauthenticated};
 
 impl<D: Dialect> Session<LoggingIn, D> {
+    /// Where the session stands: renewing, its login in flight.
+    pub fn status(&self) -> Status {
+        Status::Renewing
+    }
+
     /// Hands back the login response.
     pub fn on_response(
         mut self,

@@ -20,10 +20,13 @@ mod refreshing;
 mod revocation;
 mod unauthenticated;
 
+use time::UtcDateTime;
+
 use super::states::State;
 use super::{Active, Expiring, Refreshing, Revoked, Revoking, Session, Unauthenticated};
 use crate::dialect::Dialect;
 use crate::error::{Error, Failure, FailureKind};
+use crate::output::{Status, WaitReason};
 use crate::request::{Purpose, RequestId, TokenKind, TokenRequest};
 use crate::token::TokenSet;
 
@@ -129,5 +132,14 @@ impl<S: State, D: Dialect> Session<S, D> {
     /// The id the next emitted request will carry.
     pub fn next_request_id(&self) -> RequestId {
         RequestId(self.core.next_id)
+    }
+}
+
+/// The status of a session that waits for `retry_at` for `reason`; renewing when it
+/// waits for nothing.
+fn waiting(retry_at: Option<UtcDateTime>, reason: Option<WaitReason>) -> Status {
+    match (retry_at, reason) {
+        (Some(retry_at), Some(reason)) => Status::Waiting { retry_at, reason },
+        _ => Status::Renewing,
     }
 }

@@ -6,6 +6,7 @@ use super::{spent_elsewhere, RenewOutcome};
 use crate::bearer::Generation;
 use crate::dialect::{Dialect, RefreshTokenUse};
 use crate::error::{Error, Failure};
+use crate::output::Status;
 use crate::output::{Event, Unauthorized};
 use crate::request::{Purpose, RequestId};
 use crate::session::common::earlier;
@@ -13,6 +14,11 @@ use crate::session::states::{Backoff, Halt, WaitCause};
 use crate::session::{Active, Expiring, Refreshing, Refused, Session, Step};
 
 impl<D: Dialect> Session<Refreshing, D> {
+    /// Where the session stands: renewing, the old token still served.
+    pub fn status(&self) -> Status {
+        Status::Renewing
+    }
+
     /// What the request in flight is: a refresh, or a login standing in for one.
     pub fn purpose(&self) -> Purpose {
         self.state.flight.purpose

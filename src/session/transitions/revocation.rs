@@ -9,6 +9,7 @@ use crate::bearer::Withdrawal;
 use crate::dialect::{Dialect, Secrets};
 use crate::error::{Failure, Misuse};
 use crate::output::Event;
+use crate::output::Status;
 use crate::request::{Purpose, RequestId};
 use crate::session::states::{Backoff, Flight, PendingRevocation, State, WaitCause};
 use crate::session::{
@@ -117,6 +118,11 @@ impl<S: Revocable, D: Dialect> Session<S, D> {
 }
 
 impl<D: Dialect> Session<Revoked, D> {
+    /// Where the session stands: revoked, for good.
+    pub fn status(&self) -> Status {
+        Status::Revoked
+    }
+
     /// Sends the next revocation request, if any is left; `sent` are the tokens this
     /// revocation sent before.
     fn next_revocation(
@@ -154,6 +160,11 @@ impl<D: Dialect> Session<Revoked, D> {
 }
 
 impl<D: Dialect> Session<Revoking, D> {
+    /// Where the session stands: revoked; the revocation requests are still going out.
+    pub fn status(&self) -> Status {
+        Status::Revoked
+    }
+
     /// How many tokens are still to be revoked after the request in flight.
     pub fn pending(&self) -> &PendingRevocation {
         &self.tokens

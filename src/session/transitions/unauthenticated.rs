@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use time::UtcDateTime;
 
+use super::waiting;
 use crate::bearer::Generation;
 use crate::dialect::Dialect;
 use crate::error::{ConfigError, Error, Misuse};
+use crate::output::Status;
 use crate::output::WaitReason;
 use crate::policy::Policy;
 use crate::request::{Purpose, TokenRequest};
@@ -16,6 +18,18 @@ use crate::session::{Active, Core, LoggingIn, Refused, Session, Shared, Step, Un
 use crate::token::{TokenGrant, TokenSet};
 
 impl<D: Dialect> Session<Unauthenticated, D> {
+    /// Where the session stands: waiting for a login that is due later, or needing one
+    /// that it cannot make by itself (halted, or no credentials configured).
+    pub fn status(&self) -> Status {
+        match self.halted() {
+            Some(error) => Status::NeedsLogin { error },
+            None if !self.dialect().can_login() => Status::NeedsLogin {
+                error: ConfigError::NoCredentials.into(),
+            },
+            None => waiting(self.retry_at(), self.wait_reason()),
+        }
+    }
+
     /// A new session with no token, after checking the policy.
     pub fn new(dialect: D, policy: Policy) -> Result<Self, ConfigError> {
         policy.validate()?;
