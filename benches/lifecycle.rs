@@ -272,30 +272,36 @@ fn fair_cycle(c: &mut Criterion) {
                     .map(|token| !token.access_token().secret().is_empty())
                     .unwrap_or(false)
             };
-            assert!(cycle(&v3, &prebuilt), "{name}: ours must log in");
-            assert!(theirs(), "{name}: oauth2 must log in");
-            group.bench_function(format!("{name}/oauth_lifecycle"), |b| {
-                b.iter(|| cycle(&v3, black_box(&prebuilt)))
-            });
-            group.bench_function(format!("{name}/oauth2_5_0"), |b| b.iter(theirs));
-            continue;
+            side_by_side(&mut group, name, &v3, &prebuilt, theirs);
+        } else {
+            let theirs = || {
+                client
+                    .exchange_client_credentials()
+                    .add_scope(Scope::new("openid".into()))
+                    .request(&http_client)
+                    .map(|token| !token.access_token().secret().is_empty())
+                    .unwrap_or(false)
+            };
+            side_by_side(&mut group, name, &ours, &prebuilt, theirs);
         }
-        let theirs = || {
-            client
-                .exchange_client_credentials()
-                .add_scope(Scope::new("openid".into()))
-                .request(&http_client)
-                .map(|token| !token.access_token().secret().is_empty())
-                .unwrap_or(false)
-        };
-        assert!(cycle(&ours, &prebuilt), "{name}: ours must log in");
-        assert!(theirs(), "{name}: oauth2 must log in");
-        group.bench_function(format!("{name}/oauth_lifecycle"), |b| {
-            b.iter(|| cycle(&ours, black_box(&prebuilt)))
-        });
-        group.bench_function(format!("{name}/oauth2_5_0"), |b| b.iter(theirs));
     }
     group.finish();
+}
+
+/// Our cycle and `theirs` on the same prebuilt response, each checked to log in first.
+fn side_by_side<D: Dialect>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    ours: &Arc<D>,
+    prebuilt: &http::Response<Vec<u8>>,
+    theirs: impl Fn() -> bool,
+) {
+    assert!(cycle(ours, prebuilt), "{name}: ours must log in");
+    assert!(theirs(), "{name}: oauth2 must log in");
+    group.bench_function(format!("{name}/oauth_lifecycle"), |b| {
+        b.iter(|| cycle(ours, black_box(prebuilt)))
+    });
+    group.bench_function(format!("{name}/oauth2_5_0"), |b| b.iter(&theirs));
 }
 
 /// Convirza V3's answer as an `oauth2` user would type it.

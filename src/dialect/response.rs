@@ -52,32 +52,7 @@ pub struct StandardTokenBody<'a> {
 pub(crate) fn borrowed<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Cow<'de, str>>, D::Error> {
-    struct CowVisitor;
-    impl<'v> Visitor<'v> for CowVisitor {
-        type Value = Option<Cow<'v, str>>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_borrowed_str<E: de::Error>(self, v: &'v str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(v)))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_owned())))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v)))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'v>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-            deserializer.deserialize_str(self)
-        }
-    }
-    deserializer.deserialize_option(CowVisitor)
+    deserializer.deserialize_option(OptionalText { raw: false })
 }
 
 /// An optional token: read as the raw bytes between the quotes (escapes resolved), which
@@ -87,39 +62,51 @@ pub(crate) fn borrowed<'de, D: Deserializer<'de>>(
 pub(crate) fn token_text<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Cow<'de, str>>, D::Error> {
-    struct TokenVisitor;
-    impl<'v> Visitor<'v> for TokenVisitor {
-        type Value = Option<Cow<'v, str>>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a token")
-        }
-        fn visit_borrowed_bytes<E: de::Error>(self, v: &'v [u8]) -> Result<Self::Value, E> {
-            std::str::from_utf8(v)
-                .map(|text| Some(Cow::Borrowed(text)))
-                .map_err(E::custom)
-        }
-        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-            std::str::from_utf8(v)
-                .map(|text| Some(Cow::Owned(text.to_owned())))
-                .map_err(E::custom)
-        }
-        fn visit_borrowed_str<E: de::Error>(self, v: &'v str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Borrowed(v)))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(Cow::Owned(v.to_owned())))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'v>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    deserializer.deserialize_option(OptionalText { raw: true })
+}
+
+/// Reads an optional string, borrowing it where the body allows; `raw` reads it as bytes.
+struct OptionalText {
+    raw: bool,
+}
+
+impl<'v> Visitor<'v> for OptionalText {
+    type Value = Option<Cow<'v, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'v [u8]) -> Result<Self::Value, E> {
+        std::str::from_utf8(v)
+            .map(|text| Some(Cow::Borrowed(text)))
+            .map_err(E::custom)
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        std::str::from_utf8(v)
+            .map(|text| Some(Cow::Owned(text.to_owned())))
+            .map_err(E::custom)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'v str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Owned(v)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'v>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        if self.raw {
             deserializer.deserialize_bytes(self)
+        } else {
+            deserializer.deserialize_str(self)
         }
     }
-    deserializer.deserialize_option(TokenVisitor)
 }
 
 impl<'a> StandardTokenBody<'a> {
