@@ -31,10 +31,9 @@ pub(crate) use self::common::{Core, Shared};
 pub use self::driver::Driver;
 pub use self::snapshot::Snapshot;
 pub use self::states::{
-    Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, State,
-    Unauthenticated,
+    Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Unauthenticated,
 };
-pub use self::table::{AnySession, StateName, Transition, TRANSITIONS};
+pub use self::table::{AnySession, State, StateName, Transition, TRANSITIONS};
 pub use self::transitions::{
     AwaitingResponse, ExpiringStep, LoginOutcome, RenewOutcome, Revocable, Revocation,
     RevocationStep,

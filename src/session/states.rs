@@ -1,28 +1,13 @@
-//! The states, as types. Each one's doc says what the caller must do next.
+//! The states' data, as types. Each one's doc says what the caller must do next; which
+//! states there are, and the [`State`](super::State) trait, are declared in `table.rs`.
 
 use serde::{Deserialize, Serialize};
 use time::UtcDateTime;
 use zeroize::Zeroize;
 
-use super::table::StateName;
 use crate::error::{ConfigError, Error, Failure, Misuse};
 use crate::request::{Purpose, RequestId, TokenKind};
 use crate::token::TokenSet;
-
-mod sealed {
-    pub trait Sealed {}
-}
-pub(super) use sealed::Sealed;
-
-/// A session state. Sealed: the set of states is fixed.
-pub trait State: sealed::Sealed {
-    /// What the state holds of the tokens, for a dialect whose extras are `E`.
-    type Tokens<E>;
-    /// The state's name, for messages.
-    const NAME: &'static str;
-    /// The state as the transition table names it.
-    const STATE: StateName;
-}
 
 /// No token. Next: [`login`](crate::Session::login), after [`retry_at`](crate::Session::retry_at)
 /// if a login failed.

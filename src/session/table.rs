@@ -17,12 +17,26 @@
 use std::fmt;
 
 use super::states::{
-    Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Sealed, State,
-    Unauthenticated,
+    Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Unauthenticated,
 };
 use super::Session;
 use crate::dialect::Dialect;
 use crate::token::TokenSet;
+
+mod sealed {
+    pub trait Sealed {}
+}
+use sealed::Sealed;
+
+/// A session state. Sealed: the set of states is fixed.
+pub trait State: Sealed {
+    /// What the state holds of the tokens, for a dialect whose extras are `E`.
+    type Tokens<E>;
+    /// The state's name, for messages.
+    const NAME: &'static str;
+    /// The state as the transition table names it.
+    const STATE: StateName;
+}
 
 /// Declares the states, once: each row gives the state's type, what it holds of the
 /// tokens, its name in words, what it holds, and the caller's next move. From the rows

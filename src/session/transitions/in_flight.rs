@@ -6,7 +6,8 @@ use super::{LoginOutcome, RenewOutcome, Revocation, RevocationStep};
 use crate::dialect::Dialect;
 use crate::error::{Failure, FailureKind, Misuse};
 use crate::request::{Purpose, RequestId, TransportError};
-use crate::session::states::{Backoff, Flight, State};
+use crate::session::states::{Backoff, Flight};
+use crate::session::State;
 use crate::session::{LoggingIn, Refreshing, Refused, Revoking, Session, Step};
 
 /// States with a request in flight: [`LoggingIn`], [`Refreshing`], [`Revoking`].

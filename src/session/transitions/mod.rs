@@ -22,7 +22,7 @@ mod unauthenticated;
 
 use time::UtcDateTime;
 
-use super::states::State;
+use super::State;
 use super::{Active, Expiring, Refreshing, Revoked, Revoking, Session, Unauthenticated};
 use crate::dialect::Dialect;
 use crate::error::{Error, Failure, FailureKind};

@@ -11,7 +11,8 @@ use crate::error::{Failure, Misuse};
 use crate::output::Event;
 use crate::output::Status;
 use crate::request::{Purpose, RequestId};
-use crate::session::states::{Backoff, Flight, PendingRevocation, State, WaitCause};
+use crate::session::states::{Backoff, Flight, PendingRevocation, WaitCause};
+use crate::session::State;
 use crate::session::{
     Active, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Unauthenticated,
 };
