@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 /// What replaces a secret found in a server's text.
 pub(crate) const REDACTED: &str = "[redacted]";
@@ -37,11 +37,15 @@ pub(crate) const REDACTED: &str = "[redacted]";
 /// ```
 #[derive(Clone)]
 pub struct Secrets {
-    /// The secrets as given.
-    raw: Vec<Zeroizing<String>>,
-    /// Every form of every secret, ordered by first byte, longest first within one: the
-    /// first form that matches at a position is the longest there.
-    forms: Vec<Zeroizing<String>>,
+    /// Every secret as given and every form of it, end to end: one allocation, sized
+    /// before it is written (so no partial copy is left in a freed one) and wiped when
+    /// the set is dropped.
+    text: String,
+    /// Where each secret as given lies in `text`.
+    raw: Vec<Span>,
+    /// Where each form lies in `text`, ordered by first byte, longest first within one:
+    /// the first form that matches at a position is the longest there.
+    forms: Vec<Span>,
     /// Which pairs of bytes some form starts with, hashed to one of 4,096 bits: a
     /// position where a first byte occurs is passed over on one lookup unless the byte
     /// after it fits too.
@@ -55,11 +59,19 @@ pub struct Secrets {
     shortest: usize,
 }
 
+/// Where a secret or a form lies in [`Secrets::text`].
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
 /// The empty set, for owners that hold no secret.
 static NONE: Secrets = Secrets::EMPTY;
 
 impl Secrets {
     const EMPTY: Secrets = Secrets {
+        text: String::new(),
         raw: Vec::new(),
         forms: Vec::new(),
         pairs: [0; 64],
@@ -70,7 +82,9 @@ impl Secrets {
 
     /// The set of `secrets` (empty ones are skipped), with their forms computed now.
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Self {
+        let secrets: Vec<&str> = secrets.into_iter().collect();
         let mut set = Secrets::EMPTY;
+        set.text = String::with_capacity(secrets.iter().map(|secret| forms_len(secret)).sum());
         for secret in secrets {
             set.insert(secret);
         }
@@ -79,29 +93,69 @@ impl Secrets {
 
     /// Adds `secret` and its forms. An empty secret is skipped: it would match anything.
     pub fn insert(&mut self, secret: &str) {
-        if secret.is_empty() || self.raw.iter().any(|held| held.as_str() == secret) {
+        if secret.is_empty() || self.iter().any(|held| held == secret) {
             return;
         }
-        self.raw.push(Zeroizing::new(secret.to_owned()));
-        for form in encoded_forms(secret) {
-            if self.forms.iter().any(|held| **held == *form) {
-                continue;
-            }
-            let first = form.as_bytes()[0];
-            match form.as_bytes().get(1) {
-                Some(&second) => set_bit(&mut self.pairs, pair(first, second)),
-                None => set_bit(&mut self.singles, usize::from(first)),
-            }
-            if !self.firsts.contains(&first) {
-                self.firsts.push(first);
-            }
-            self.shortest = self.shortest.min(form.len());
-            self.forms.push(form);
+        let need = forms_len(secret);
+        if self.text.capacity() - self.text.len() < need {
+            // A larger buffer, and the old one wiped: never a reallocation that leaves a
+            // copy behind.
+            let mut grown = String::with_capacity(self.text.len() + need);
+            grown.push_str(&self.text);
+            self.text.zeroize();
+            self.text = grown;
         }
-        self.forms.sort_unstable_by(|a, b| {
-            (a.as_bytes()[0], std::cmp::Reverse(a.len()))
-                .cmp(&(b.as_bytes()[0], std::cmp::Reverse(b.len())))
+        let start = self.text.len();
+        self.text.push_str(secret);
+        self.raw.push(Span {
+            start,
+            len: secret.len(),
         });
+        self.add_form(start);
+        write_forms(secret, &mut self.text);
+        debug_assert_eq!(
+            self.text.len(),
+            start + need,
+            "the forms' lengths are exact"
+        );
+        // `write_forms` appended the eight encoded forms; each is one span.
+        let mut at = start + secret.len();
+        for len in encoded_lens(secret) {
+            self.add_form_span(Span { start: at, len });
+            at += len;
+        }
+        let text = self.text.as_bytes();
+        self.forms
+            .sort_unstable_by_key(|form| (text[form.start], std::cmp::Reverse(form.len)));
+    }
+
+    /// Records the raw secret written at `start` as a form.
+    fn add_form(&mut self, start: usize) {
+        let len = self.raw.last().map_or(0, |span| span.len);
+        self.add_form_span(Span { start, len });
+    }
+
+    /// Records `span` as a form, unless an equal form is already recorded.
+    fn add_form_span(&mut self, span: Span) {
+        let form = self.bytes(span);
+        if self.forms.iter().any(|held| self.bytes(*held) == form) {
+            return;
+        }
+        let (first, second) = (form[0], form.get(1).copied());
+        match second {
+            Some(second) => set_bit(&mut self.pairs, pair(first, second)),
+            None => set_bit(&mut self.singles, usize::from(first)),
+        }
+        if !self.firsts.contains(&first) {
+            self.firsts.push(first);
+        }
+        self.shortest = self.shortest.min(span.len);
+        self.forms.push(span);
+    }
+
+    /// The bytes of `span`.
+    fn bytes(&self, span: Span) -> &[u8] {
+        &self.text.as_bytes()[span.start..span.start + span.len]
     }
 
     /// Whether the set holds no secret.
@@ -111,7 +165,9 @@ impl Secrets {
 
     /// The secrets as given, for a caller that checks its own output for them.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.raw.iter().map(|secret| secret.as_str())
+        self.raw
+            .iter()
+            .map(|span| &self.text[span.start..span.start + span.len])
     }
 
     /// Whether `text` holds any of the secrets in any of its forms.
@@ -148,13 +204,14 @@ impl Secrets {
         }
         let from = self
             .forms
-            .partition_point(|form| form.as_bytes()[0] < first);
+            .partition_point(|form| self.bytes(*form)[0] < first);
         let rest = &text.as_bytes()[at..];
         self.forms[from..]
             .iter()
-            .take_while(|form| form.as_bytes()[0] == first)
-            .find(|form| rest.starts_with(form.as_bytes()))
-            .map_or(0, |form| form.len())
+            .map(|form| self.bytes(*form))
+            .take_while(|form| form[0] == first)
+            .find(|form| rest.starts_with(form))
+            .map_or(0, <[u8]>::len)
     }
 }
 
@@ -171,9 +228,10 @@ impl Default for Secrets {
     }
 }
 
-/// The first bytes are wiped too; the strings wipe themselves.
+/// The secrets, their forms and their first bytes are wiped.
 impl Drop for Secrets {
     fn drop(&mut self) {
+        self.text.zeroize();
         self.pairs.zeroize();
         self.singles.zeroize();
         self.firsts.zeroize();
@@ -249,55 +307,51 @@ pub(crate) fn redact(text: &str, sets: &[&Secrets], limit: usize) -> Option<Stri
     Some(out)
 }
 
-/// The forms a server may echo `secret` in: raw, form and URI percent-encoding (each in
-/// both hex cases), and the four base64 alphabets. Each buffer is sized before it is
-/// written, so no partial copy is left behind in a freed allocation.
-fn encoded_forms(secret: &str) -> Vec<Zeroizing<String>> {
+/// The percent-encoded length of one byte: form style writes a space as `+`, URI style
+/// as `%20`; the bytes `form_urlencoded` leaves alone stay as they are.
+fn escaped_len(byte: u8, uri: bool) -> usize {
+    match byte {
+        b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => 1,
+        b' ' if !uri => 1,
+        _ => 3,
+    }
+}
+
+/// The lengths of the eight encoded forms [`write_forms`] appends, in its order.
+fn encoded_lens(secret: &str) -> [usize; 8] {
+    let bytes = secret.as_bytes();
+    let form = bytes.iter().map(|&b| escaped_len(b, false)).sum();
+    let uri = bytes.iter().map(|&b| escaped_len(b, true)).sum();
+    let padded = secret.len().div_ceil(3) * 4;
+    let unpadded = (secret.len() * 4).div_ceil(3);
+    [form, form, uri, uri, padded, unpadded, padded, unpadded]
+}
+
+/// How many bytes `secret` and all its forms take.
+fn forms_len(secret: &str) -> usize {
+    secret.len() + encoded_lens(secret).iter().sum::<usize>()
+}
+
+/// Appends the forms a server may echo `secret` in to `text`, in the order of
+/// [`encoded_lens`]: form-urlencoded in upper- and lower-case hex, URI style in both, and
+/// the four base64 alphabets. `text` must have room: it is never reallocated here.
+fn write_forms(secret: &str, text: &mut String) {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     use base64::Engine as _;
 
-    let mut form = Zeroizing::new(String::with_capacity(secret.len() * 3));
-    for piece in form_urlencoded::byte_serialize(secret.as_bytes()) {
-        form.push_str(piece);
-    }
-    let mut uri = Zeroizing::new(String::with_capacity(form.len() * 3));
-    for c in form.chars() {
-        if c == '+' {
-            uri.push_str("%20");
-        } else {
-            uri.push(c);
+    for (uri, lower) in [(false, false), (false, true), (true, false), (true, true)] {
+        for piece in form_urlencoded::byte_serialize(secret.as_bytes()) {
+            let piece = if uri && piece == "+" { "%20" } else { piece };
+            if lower && piece.starts_with('%') {
+                text.extend(piece.chars().map(|c| c.to_ascii_lowercase()));
+            } else {
+                text.push_str(piece);
+            }
         }
-    }
-    let mut forms = vec![Zeroizing::new(secret.to_owned())];
-    for encoded in [form, uri] {
-        let lower = lowercase_hex(&encoded);
-        forms.push(encoded);
-        forms.push(lower);
     }
     for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
-        let mut encoded = Zeroizing::new(String::with_capacity(secret.len().div_ceil(3) * 4));
-        engine.encode_string(secret, &mut encoded);
-        forms.push(encoded);
+        engine.encode_string(secret, text);
     }
-    forms
-}
-
-/// `encoded` with the hex digits of its percent-escapes in lower case.
-fn lowercase_hex(encoded: &str) -> Zeroizing<String> {
-    let mut out = Zeroizing::new(String::with_capacity(encoded.len()));
-    let mut escape = 0;
-    for c in encoded.chars() {
-        if escape > 0 {
-            out.push(c.to_ascii_lowercase());
-            escape -= 1;
-        } else {
-            if c == '%' {
-                escape = 2;
-            }
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
