@@ -9,8 +9,11 @@
 //!
 //! The search is written here rather than taken from a multi-pattern crate such as
 //! `aho-corasick`, because its tables would hold the forms where nothing can wipe them:
-//! every copy kept here is overwritten with zeros when dropped. The bench group
-//! `secret_search` compares the two on the texts a session checks.
+//! every copy kept here is overwritten with zeros when dropped. It scans with `memchr` for
+//! the forms' first bytes (vectorised, and given only those bytes, never a form), passes
+//! over a position whose next byte fits no form, and compares forms only where one may
+//! start. The bench group `secret_search` compares it with `aho-corasick` on the texts a
+//! session checks (`docs/performance.md`).
 
 use std::fmt;
 
@@ -111,7 +114,10 @@ impl Secrets {
             start,
             len: secret.len(),
         });
-        self.add_form(start);
+        self.add_form(Span {
+            start,
+            len: secret.len(),
+        });
         write_forms(secret, &mut self.text);
         debug_assert_eq!(
             self.text.len(),
@@ -121,7 +127,7 @@ impl Secrets {
         // `write_forms` appended the eight encoded forms; each is one span.
         let mut at = start + secret.len();
         for len in encoded_lens(secret) {
-            self.add_form_span(Span { start: at, len });
+            self.add_form(Span { start: at, len });
             at += len;
         }
         let text = self.text.as_bytes();
@@ -129,14 +135,8 @@ impl Secrets {
             .sort_unstable_by_key(|form| (text[form.start], std::cmp::Reverse(form.len)));
     }
 
-    /// Records the raw secret written at `start` as a form.
-    fn add_form(&mut self, start: usize) {
-        let len = self.raw.last().map_or(0, |span| span.len);
-        self.add_form_span(Span { start, len });
-    }
-
     /// Records `span` as a form, unless an equal form is already recorded.
-    fn add_form_span(&mut self, span: Span) {
+    fn add_form(&mut self, span: Span) {
         let form = self.bytes(span);
         if self.forms.iter().any(|held| self.bytes(*held) == form) {
             return;

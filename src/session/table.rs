@@ -41,7 +41,8 @@ pub trait State: Sealed {
 /// Declares the states, once: each row gives the state's type, what it holds of the
 /// tokens, its name in words, what it holds, and the caller's next move. From the rows
 /// come [`StateName`], the [`State`] impls, [`AnySession`] with its conversions, and
-/// `each_state!`, the match over every state.
+/// `each_state!`, the match over every state. (`$d` is a `$` handed in by the caller, so
+/// that this macro can write the metavariables of the one it defines.)
 macro_rules! states {
     ($d:tt $(
         $state:ident {
