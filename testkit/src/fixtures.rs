@@ -146,8 +146,8 @@ pub fn convercus_legacy(base: &(impl BaseUrl + ?Sized)) -> ConvercusLegacy {
 mod tests {
     use oauth_lifecycle::Dialect;
     use oauth_lifecycle_emulator::{
-        ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server,
-        ConvirzaV3ServerConfig, Emulator, StandardServer, StandardServerConfig,
+        ConvercusLegacyServerConfig, ConvirzaV3ServerConfig, Emulator, StandardServer,
+        StandardServerConfig,
     };
 
     use super::*;
@@ -204,36 +204,28 @@ mod tests {
         );
     }
 
+    /// Each provider row's dialect logs in to its emulator.
+    macro_rules! logs_in_to_its_emulator {
+        ($($name:ident {
+            emulator: $emulator:expr,
+            dialect: $dialect:expr,
+            lifecycle: $lifecycle:expr $(,)?
+        })*) => {$(
+            assert!(
+                logs_in(($dialect)(IN_PROCESS), $emulator),
+                "{}",
+                stringify!($name)
+            );
+        )*};
+    }
+
     #[test]
     fn every_dialect_logs_in_to_its_emulator() {
-        let base = IN_PROCESS;
+        crate::providers!(logs_in_to_its_emulator);
+        // The builders' own client-credentials defaults log in too.
         assert!(logs_in(
-            standard(base),
+            standard_client(IN_PROCESS).build().unwrap(),
             StandardServer::new(StandardServerConfig::default())
-        ));
-        assert!(logs_in(
-            standard_client(base).build().unwrap(),
-            StandardServer::new(StandardServerConfig::default())
-        ));
-        assert!(logs_in(
-            convirza_v2(base),
-            StandardServer::new(StandardServerConfig::convirza_v2())
-        ));
-        assert!(logs_in(
-            convirza_v3(base),
-            ConvirzaV3Server::new(ConvirzaV3ServerConfig::default())
-        ));
-        assert!(logs_in(
-            convercus(base),
-            StandardServer::new(StandardServerConfig::keycloak(CONVERCUS_REALM))
-        ));
-        assert!(logs_in(
-            convercus_client(base).build().unwrap(),
-            StandardServer::new(StandardServerConfig::keycloak(CONVERCUS_REALM))
-        ));
-        assert!(logs_in(
-            convercus_legacy(&format!("{base}/")),
-            ConvercusLegacyServer::new(ConvercusLegacyServerConfig::default())
         ));
     }
 }

@@ -23,6 +23,7 @@ pub mod drain;
 pub mod echo;
 pub mod errors;
 pub mod fixtures;
+pub mod providers;
 mod redis_cluster;
 mod redis_sentinels;
 mod redis_server;
@@ -42,6 +43,8 @@ pub use crate::traces::TraceBuffer;
 #[cfg(feature = "tokio")]
 pub use crate::wait::{bounded, eventually_async};
 pub use crate::wait::{eventually, eventually_within, Probe, PATIENCE};
+/// The emulators, for the rows of [`providers!`].
+pub use oauth_lifecycle_emulator as emulator;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -5,35 +5,21 @@
 
 mod support;
 
-use oauth_lifecycle::dialect::{
-    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Standard,
-};
+use oauth_lifecycle::dialect::Dialect;
 use oauth_lifecycle::time::Duration;
 use oauth_lifecycle::{Policy, Status};
-use oauth_lifecycle_emulator::{
-    ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
-    DrivenClock, Emulator, HttpFront, StandardServer, StandardServerConfig,
-};
+use oauth_lifecycle_emulator::{DrivenClock, Emulator, HttpFront};
+use oauth_lifecycle_testkit::providers::Lifecycle;
 use oauth_lifecycle_tokio::{TokenManager, WaitError};
 use support::*;
 
-/// How a provider renews, and what its revocation looks like.
-struct Expect {
-    /// Simulated time after which renewal is due (the refresh moment has passed, the
-    /// token is still valid).
-    renew_after: Duration,
-    /// Whether renewal is a refresh (else a new login).
-    refreshes: bool,
-    /// Revocation requests sent to the provider (0 where it has no endpoint).
-    revocation_requests: u64,
-}
-
 /// Runs one provider's lifecycle; `dialect` is built from the front's base URL.
-async fn lifecycle<D, E>(name: &str, server: E, dialect: impl FnOnce(&str) -> D, expect: Expect)
+async fn lifecycle<D, E>(server: E, dialect: impl FnOnce(&str) -> D, expect: Lifecycle)
 where
     D: Dialect + Send + Sync + 'static,
     E: Emulator + Send + 'static,
 {
+    let name = expect.name;
     let clock = DrivenClock::new(START);
     let front = HttpFront::start(server, clock.clone()).unwrap();
     let dialect = dialect(&front.base_url());
@@ -57,7 +43,7 @@ where
     assert_eq!(call_api(&client, &manager, &api).await, 200, "{name}");
 
     // Renewal, when the provider's refresh moment comes.
-    advance(&clock, &manager, expect.renew_after);
+    advance(&clock, &manager, expect.renew_after());
     let second = bounded(name, manager.token_newer_than(first.generation(), PATIENCE))
         .await
         .unwrap();
@@ -97,112 +83,26 @@ where
     manager.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standard_password_grant_refreshes_and_revokes_both_tokens() {
-    lifecycle(
-        "standard",
-        StandardServer::new(StandardServerConfig::default()),
-        |base| {
-            Standard::builder(format!("{base}/token"), "emulated-client")
-                .client_secret("emulated-secret")
-                .password("alice", "alice-password")
-                .revocation_url(format!("{base}/revoke"))
-                .build()
-                .unwrap()
-        },
-        Expect {
-            renew_after: Duration::minutes(50),
-            refreshes: true,
-            revocation_requests: 2,
-        },
-    )
-    .await;
+/// One test per provider row of the testkit ([`providers!`]).
+macro_rules! lifecycle_tests {
+    ($($name:ident {
+        emulator: $emulator:expr,
+        dialect: $dialect:expr,
+        lifecycle: $lifecycle:expr $(,)?
+    })*) => {
+        mod every_provider {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    lifecycle($emulator, $dialect, $lifecycle).await;
+                }
+            )*
+        }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn convirza_v2_refreshes_and_revokes_locally() {
-    lifecycle(
-        "convirza-v2",
-        StandardServer::new(StandardServerConfig::convirza_v2()),
-        |base| {
-            ConvirzaV2::builder(
-                "system",
-                "convirza-v2-secret",
-                "user@convirza.com",
-                "mySecurePassword123",
-            )
-            .token_url(format!("{base}/oauth/token"))
-            .build()
-            .unwrap()
-        },
-        Expect {
-            renew_after: Duration::minutes(50),
-            refreshes: true,
-            revocation_requests: 0,
-        },
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn convirza_v3_rotates_its_single_use_refresh_token_and_revokes_both() {
-    lifecycle(
-        "convirza-v3",
-        ConvirzaV3Server::new(ConvirzaV3ServerConfig::default()),
-        |base| {
-            ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-                .base_url(base)
-                .build()
-                .unwrap()
-        },
-        Expect {
-            renew_after: Duration::days(6),
-            refreshes: true,
-            revocation_requests: 2,
-        },
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn convercus_client_credentials_logs_in_again_and_revokes() {
-    lifecycle(
-        "convercus",
-        StandardServer::new(StandardServerConfig::keycloak("abc-staging")),
-        |base| {
-            Convercus::builder("ABC", Environment::Staging, "convercus-secret")
-                .auth_url(base)
-                .build()
-                .unwrap()
-        },
-        Expect {
-            renew_after: Duration::minutes(26),
-            refreshes: false,
-            revocation_requests: 1,
-        },
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn convercus_legacy_logs_in_again_and_revokes_locally() {
-    lifecycle(
-        "convercus-legacy",
-        ConvercusLegacyServer::new(ConvercusLegacyServerConfig::default()),
-        |base| {
-            ConvercusLegacy::builder("ACME", "api-user", "api-password", Environment::Production)
-                .api_url(base)
-                .build()
-                .unwrap()
-        },
-        Expect {
-            renew_after: Duration::hours(20),
-            refreshes: false,
-            revocation_requests: 0,
-        },
-    )
-    .await;
-}
+oauth_lifecycle_testkit::providers!(lifecycle_tests);
 
 /// Convirza V3's tokens live longer with use: a successful call reported to the manager
 /// moves the published token's end as the provider moved it, with no renewal.

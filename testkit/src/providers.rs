@@ -1,0 +1,132 @@
+//! Every provider, one row each: its emulator, its dialect configured for that emulator,
+//! and what a lifecycle against it shows. Suites that run the same scenario against
+//! every provider take the rows from [`providers!`](macro@crate::providers) instead of keeping
+//! their own list, so a provider added here is run by all of them.
+
+use oauth_lifecycle::time::Duration;
+
+/// What a lifecycle against a provider's emulator, in its default configuration, shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// The provider's name, as `tokenctl` profiles spell it.
+    pub name: &'static str,
+    /// The access token's lifetime.
+    pub lifetime: Duration,
+    /// Whether renewal is a refresh (else a new login).
+    pub refreshes: bool,
+    /// How many revocation requests a revoke sends: 0 where the provider has no
+    /// revocation endpoint.
+    pub revocation_requests: u64,
+}
+
+impl Lifecycle {
+    /// How far to move time after the login for the token to be renewed: nine tenths of
+    /// its lifetime, past the refresh moment (at most four fifths) and before the hard
+    /// expiry.
+    pub fn renew_after(&self) -> Duration {
+        self.lifetime * 9 / 10
+    }
+
+    /// Whether a revoke reaches the provider.
+    pub fn revocable(&self) -> bool {
+        self.revocation_requests > 0
+    }
+}
+
+/// Calls `$callback!` with every provider's row:
+/// `name { emulator: <expr>, dialect: <fn(&str) -> D>, lifecycle: <Lifecycle> }`.
+/// `dialect` takes the emulator's base URL.
+///
+/// ```text
+/// macro_rules! lifecycle_tests {
+///     ($($name:ident { emulator: $emulator:expr, dialect: $dialect:expr, lifecycle: $lifecycle:expr $(,)? })*) => {$(
+///         #[test]
+///         fn $name() { run($emulator, $dialect, $lifecycle) }
+///     )*};
+/// }
+/// oauth_lifecycle_testkit::providers!(lifecycle_tests);
+/// ```
+#[macro_export]
+macro_rules! providers {
+    ($callback:ident) => {
+        $callback! {
+            standard {
+                emulator: $crate::emulator::StandardServer::new(
+                    $crate::emulator::StandardServerConfig::default(),
+                ),
+                dialect: |base: &str| $crate::fixtures::standard(base),
+                lifecycle: $crate::providers::Lifecycle {
+                    name: "standard",
+                    lifetime: $crate::emulator::StandardServerConfig::default().access_token_lifetime,
+                    refreshes: true,
+                    revocation_requests: 2,
+                },
+            }
+            convirza_v2 {
+                emulator: $crate::emulator::StandardServer::new(
+                    $crate::emulator::StandardServerConfig::convirza_v2(),
+                ),
+                dialect: |base: &str| $crate::fixtures::convirza_v2(base),
+                lifecycle: $crate::providers::Lifecycle {
+                    name: "convirza-v2",
+                    lifetime: $crate::emulator::StandardServerConfig::convirza_v2().access_token_lifetime,
+                    refreshes: true,
+                    revocation_requests: 0,
+                },
+            }
+            convirza_v3 {
+                emulator: $crate::emulator::ConvirzaV3Server::new(
+                    $crate::emulator::ConvirzaV3ServerConfig::default(),
+                ),
+                dialect: |base: &str| $crate::fixtures::convirza_v3(base),
+                lifecycle: $crate::providers::Lifecycle {
+                    name: "convirza-v3",
+                    lifetime: $crate::emulator::ConvirzaV3ServerConfig::default().access_token_lifetime,
+                    refreshes: true,
+                    revocation_requests: 2,
+                },
+            }
+            convercus_password {
+                emulator: $crate::emulator::StandardServer::new(
+                    $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM),
+                ),
+                dialect: |base: &str| $crate::fixtures::convercus(base),
+                lifecycle: $crate::providers::Lifecycle {
+                    name: "convercus",
+                    lifetime: $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM).access_token_lifetime,
+                    refreshes: true,
+                    revocation_requests: 2,
+                },
+            }
+            convercus_client_credentials {
+                emulator: $crate::emulator::StandardServer::new(
+                    $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM),
+                ),
+                dialect: |base: &str| {
+                    $crate::fixtures::convercus_client(base)
+                        .build()
+                        .expect("a valid dialect")
+                },
+                lifecycle: $crate::providers::Lifecycle {
+                    name: "convercus",
+                    lifetime: $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM).access_token_lifetime,
+                    refreshes: false,
+                    revocation_requests: 1,
+                },
+            }
+            convercus_legacy {
+                emulator: $crate::emulator::ConvercusLegacyServer::new(
+                    $crate::emulator::ConvercusLegacyServerConfig::default(),
+                ),
+                dialect: |base: &str| $crate::fixtures::convercus_legacy(base),
+                lifecycle: $crate::providers::Lifecycle {
+                    name: "convercus-legacy",
+                    // The legacy login states no expiry: the dialect's documented one.
+                    lifetime: oauth_lifecycle::dialect::ConvercusLegacy::TOKEN_LIFETIME,
+                    refreshes: false,
+                    revocation_requests: 0,
+                },
+            }
+        }
+    };
+}
