@@ -1,5 +1,5 @@
-//! Property test: the session over every dialect, with that provider's emulator as the
-//! server. Random sequences of time steps, answered, lost and dropped requests, injected
+//! Property test: the session over every provider row of the testkit (`providers!`),
+//! with that provider's emulator as the server. Random sequences of time steps, answered, lost and dropped requests, injected
 //! failures, API calls, administrative revocations and revokes; after every step the
 //! session must keep its promises:
 //!
@@ -16,7 +16,7 @@
 //! - no token-endpoint storm: requests in any window of the policy's
 //!   `token_request_budget` stay within it.
 //!
-//! 300 cases per dialect; `PROPTEST_CASES` can lower that (it is capped at 300 so a
+//! 300 cases per row; `PROPTEST_CASES` can lower that (it is capped at 300 so a
 //! global setting meant for the faster standard model keeps this one bounded).
 
 mod support;
@@ -25,15 +25,7 @@ use std::collections::HashSet;
 
 use oauth_lifecycle::dialect::Dialect;
 use oauth_lifecycle::{AnySession, Event, Output, Policy, Purpose, TokenRequest, TransportError};
-use oauth_lifecycle_emulator::{
-    ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
-    Emulator, InjectedFailure, StandardServer, StandardServerConfig,
-};
-use oauth_lifecycle_testkit::{
-    convercus, convercus_client, convercus_legacy, convirza_v2, convirza_v3,
-    CONVERCUS_CLIENT_SECRET, CONVERCUS_REALM, CONVERCUS_USER, CONVIRZA_V2_CLIENT, CONVIRZA_V2_USER,
-    CONVIRZA_V3_USER, LEGACY_USER,
-};
+use oauth_lifecycle_emulator::{Emulator, InjectedFailure};
 use proptest::prelude::*;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
@@ -315,49 +307,30 @@ fn run<D: Dialect, E: Emulator>(model: &mut Model<D, E>, commands: &[Command]) {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+/// One property per provider row of the testkit ([`providers!`]): the session keeps its
+/// promises against that provider's emulator, whatever the commands.
+macro_rules! keeps_its_promises {
+    ($($name:ident {
+        emulator: $emulator:expr,
+        dialect: $dialect:expr,
+        facts: $facts:expr $(,)?
+    })*) => {
+        mod every_provider {
+            use super::*;
 
-    #[test]
-    fn convirza_v2_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
-        let server = StandardServer::new(StandardServerConfig::convirza_v2());
-        let mut model = Model::new(
-            || convirza_v2(LOCAL),
-            server,
-            &[CONVIRZA_V2_CLIENT.1, CONVIRZA_V2_USER.1],
-        );
-        run(&mut model, &commands);
-    }
-
-    #[test]
-    fn convirza_v3_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
-        let server = ConvirzaV3Server::new(ConvirzaV3ServerConfig::default());
-        let mut model = Model::new(|| convirza_v3(LOCAL), server, &[CONVIRZA_V3_USER.1]);
-        run(&mut model, &commands);
-    }
-
-    #[test]
-    fn convercus_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
-        let server = StandardServer::new(StandardServerConfig::keycloak(CONVERCUS_REALM));
-        let mut model = Model::new(
-            || convercus(LOCAL),
-            server,
-            &[CONVERCUS_CLIENT_SECRET, CONVERCUS_USER.1],
-        );
-        run(&mut model, &commands);
-        let server = StandardServer::new(StandardServerConfig::keycloak(CONVERCUS_REALM));
-        let mut model = Model::new(
-            || convercus_client(LOCAL).build().unwrap(),
-            server,
-            &[CONVERCUS_CLIENT_SECRET],
-        );
-        run(&mut model, &commands);
-    }
-
-    #[test]
-    fn convercus_legacy_keeps_its_promises(commands in proptest::collection::vec(command(), 1..40)) {
-        let server = ConvercusLegacyServer::new(ConvercusLegacyServerConfig::default());
-        let mut model = Model::new(|| convercus_legacy(LOCAL), server, &[LEGACY_USER.1]);
-        run(&mut model, &commands);
-    }
+            proptest! {
+                #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+                $(
+                    #[test]
+                    fn $name(commands in proptest::collection::vec(command(), 1..40)) {
+                        let mut model =
+                            Model::new(|| ($dialect)(LOCAL), $emulator, $facts.secrets);
+                        run(&mut model, &commands);
+                    }
+                )*
+            }
+        }
+    };
 }
+
+oauth_lifecycle_testkit::providers!(keeps_its_promises);

@@ -8,16 +8,12 @@ use std::time::Duration;
 use oauth_lifecycle::{Dialect, Policy, Status};
 use oauth_lifecycle_blocking::WaitError;
 use oauth_lifecycle_emulator::{ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator};
-use oauth_lifecycle_testkit::providers::Lifecycle;
+use oauth_lifecycle_testkit::providers::Facts;
 use support::*;
 use time::Duration as Span;
 
 /// Logs in, calls the API, renews, calls again, revokes, shuts down.
-fn lifecycle<E: Emulator + Send + 'static, D: Dialect>(
-    sim: Sim<E>,
-    dialect: D,
-    expected: Lifecycle,
-) {
+fn lifecycle<E: Emulator + Send + 'static, D: Dialect>(sim: Sim<E>, dialect: D, expected: Facts) {
     let tokens = sim
         .manager(dialect, Policy::default())
         .name("provider-test")
@@ -75,7 +71,7 @@ macro_rules! lifecycle_tests {
     ($($name:ident {
         emulator: $emulator:expr,
         dialect: $dialect:expr,
-        lifecycle: $lifecycle:expr $(,)?
+        facts: $facts:expr $(,)?
     })*) => {
         mod every_provider {
             use super::*;
@@ -84,7 +80,7 @@ macro_rules! lifecycle_tests {
                 fn $name() {
                     let sim = Sim::new($emulator);
                     let dialect = ($dialect)(&sim.front.base_url());
-                    lifecycle(sim, dialect, $lifecycle);
+                    lifecycle(sim, dialect, $facts);
                 }
             )*
         }

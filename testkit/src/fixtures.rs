@@ -209,7 +209,7 @@ mod tests {
         ($($name:ident {
             emulator: $emulator:expr,
             dialect: $dialect:expr,
-            lifecycle: $lifecycle:expr $(,)?
+            facts: $facts:expr $(,)?
         })*) => {$(
             assert!(
                 logs_in(($dialect)(IN_PROCESS), $emulator),

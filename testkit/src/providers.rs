@@ -5,11 +5,15 @@
 
 use oauth_lifecycle::time::Duration;
 
-/// What a lifecycle against a provider's emulator, in its default configuration, shows.
+/// What the testkit knows of a provider row: what a lifecycle against its emulator, in
+/// its default configuration, shows, and the credentials its dialect is configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lifecycle {
+pub struct Facts {
     /// The provider's name, as `tokenctl` profiles spell it.
     pub name: &'static str,
+    /// The credentials the dialect is configured with (client secret, password): no
+    /// output may ever show one.
+    pub secrets: &'static [&'static str],
     /// The access token's lifetime.
     pub lifetime: Duration,
     /// Whether renewal is a refresh (else a new login).
@@ -19,7 +23,7 @@ pub struct Lifecycle {
     pub revocation_requests: u64,
 }
 
-impl Lifecycle {
+impl Facts {
     /// How far to move time after the login for the token to be renewed: nine tenths of
     /// its lifetime, past the refresh moment (at most four fifths) and before the hard
     /// expiry.
@@ -34,14 +38,14 @@ impl Lifecycle {
 }
 
 /// Calls `$callback!` with every provider's row:
-/// `name { emulator: <expr>, dialect: <fn(&str) -> D>, lifecycle: <Lifecycle> }`.
+/// `name { emulator: <expr>, dialect: <fn(&str) -> D>, facts: <Facts> }`.
 /// `dialect` takes the emulator's base URL.
 ///
 /// ```text
 /// macro_rules! lifecycle_tests {
-///     ($($name:ident { emulator: $emulator:expr, dialect: $dialect:expr, lifecycle: $lifecycle:expr $(,)? })*) => {$(
+///     ($($name:ident { emulator: $emulator:expr, dialect: $dialect:expr, facts: $facts:expr $(,)? })*) => {$(
 ///         #[test]
-///         fn $name() { run($emulator, $dialect, $lifecycle) }
+///         fn $name() { run($emulator, $dialect, $facts) }
 ///     )*};
 /// }
 /// oauth_lifecycle_testkit::providers!(lifecycle_tests);
@@ -55,8 +59,9 @@ macro_rules! providers {
                     $crate::emulator::StandardServerConfig::default(),
                 ),
                 dialect: |base: &str| $crate::fixtures::standard(base),
-                lifecycle: $crate::providers::Lifecycle {
+                facts: $crate::providers::Facts {
                     name: "standard",
+                    secrets: &[$crate::fixtures::STANDARD_CLIENT.1, $crate::fixtures::STANDARD_USER.1],
                     lifetime: $crate::emulator::StandardServerConfig::default().access_token_lifetime,
                     refreshes: true,
                     revocation_requests: 2,
@@ -67,8 +72,9 @@ macro_rules! providers {
                     $crate::emulator::StandardServerConfig::convirza_v2(),
                 ),
                 dialect: |base: &str| $crate::fixtures::convirza_v2(base),
-                lifecycle: $crate::providers::Lifecycle {
+                facts: $crate::providers::Facts {
                     name: "convirza-v2",
+                    secrets: &[$crate::fixtures::CONVIRZA_V2_CLIENT.1, $crate::fixtures::CONVIRZA_V2_USER.1],
                     lifetime: $crate::emulator::StandardServerConfig::convirza_v2().access_token_lifetime,
                     refreshes: true,
                     revocation_requests: 0,
@@ -79,8 +85,9 @@ macro_rules! providers {
                     $crate::emulator::ConvirzaV3ServerConfig::default(),
                 ),
                 dialect: |base: &str| $crate::fixtures::convirza_v3(base),
-                lifecycle: $crate::providers::Lifecycle {
+                facts: $crate::providers::Facts {
                     name: "convirza-v3",
+                    secrets: &[$crate::fixtures::CONVIRZA_V3_USER.1],
                     lifetime: $crate::emulator::ConvirzaV3ServerConfig::default().access_token_lifetime,
                     refreshes: true,
                     revocation_requests: 2,
@@ -91,8 +98,9 @@ macro_rules! providers {
                     $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM),
                 ),
                 dialect: |base: &str| $crate::fixtures::convercus(base),
-                lifecycle: $crate::providers::Lifecycle {
+                facts: $crate::providers::Facts {
                     name: "convercus",
+                    secrets: &[$crate::fixtures::CONVERCUS_CLIENT_SECRET, $crate::fixtures::CONVERCUS_USER.1],
                     lifetime: $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM).access_token_lifetime,
                     refreshes: true,
                     revocation_requests: 2,
@@ -107,8 +115,9 @@ macro_rules! providers {
                         .build()
                         .expect("a valid dialect")
                 },
-                lifecycle: $crate::providers::Lifecycle {
+                facts: $crate::providers::Facts {
                     name: "convercus",
+                    secrets: &[$crate::fixtures::CONVERCUS_CLIENT_SECRET],
                     lifetime: $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM).access_token_lifetime,
                     refreshes: false,
                     revocation_requests: 1,
@@ -119,8 +128,9 @@ macro_rules! providers {
                     $crate::emulator::ConvercusLegacyServerConfig::default(),
                 ),
                 dialect: |base: &str| $crate::fixtures::convercus_legacy(base),
-                lifecycle: $crate::providers::Lifecycle {
+                facts: $crate::providers::Facts {
                     name: "convercus-legacy",
+                    secrets: &[$crate::fixtures::LEGACY_USER.1],
                     // The legacy login states no expiry: the dialect's documented one.
                     lifetime: oauth_lifecycle::dialect::ConvercusLegacy::TOKEN_LIFETIME,
                     refreshes: false,

@@ -9,12 +9,12 @@ use oauth_lifecycle::dialect::Dialect;
 use oauth_lifecycle::time::Duration;
 use oauth_lifecycle::{Policy, Status};
 use oauth_lifecycle_emulator::{DrivenClock, Emulator, HttpFront};
-use oauth_lifecycle_testkit::providers::Lifecycle;
+use oauth_lifecycle_testkit::providers::Facts;
 use oauth_lifecycle_tokio::{TokenManager, WaitError};
 use support::*;
 
 /// Runs one provider's lifecycle; `dialect` is built from the front's base URL.
-async fn lifecycle<D, E>(server: E, dialect: impl FnOnce(&str) -> D, expect: Lifecycle)
+async fn lifecycle<D, E>(server: E, dialect: impl FnOnce(&str) -> D, expect: Facts)
 where
     D: Dialect + Send + Sync + 'static,
     E: Emulator + Send + 'static,
@@ -88,14 +88,14 @@ macro_rules! lifecycle_tests {
     ($($name:ident {
         emulator: $emulator:expr,
         dialect: $dialect:expr,
-        lifecycle: $lifecycle:expr $(,)?
+        facts: $facts:expr $(,)?
     })*) => {
         mod every_provider {
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    lifecycle($emulator, $dialect, $lifecycle).await;
+                    lifecycle($emulator, $dialect, $facts).await;
                 }
             )*
         }
