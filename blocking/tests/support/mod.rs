@@ -15,17 +15,14 @@ use oauth_lifecycle_emulator::{
 use serde_json::Value;
 use time::macros::utc_datetime;
 
-// The providers' dialects pointed at an emulator, each taking the front that serves it:
-// `standard` for a `StandardServer` with its default configuration (password grant,
-// client secret, revocation), `convirza_v2` against `StandardServerConfig::convirza_v2()`,
-// `convirza_v3` against `ConvirzaV3Server`, `convercus` (password grant) against
-// `StandardServerConfig::keycloak("abc-staging")`, `convercus_legacy` against
-// `ConvercusLegacyServer`; the wait for a condition; the standard emulator's default
-// client and user; the bound on every wait.
+// The dialects the scenarios use, pointed at an emulator and taking the front that
+// serves it: `standard` for a `StandardServer` with its default configuration (password
+// grant, client secret, revocation), `convirza_v3` against `ConvirzaV3Server` (every
+// provider's lifecycle runs from the testkit's rows, in `providers.rs`); the wait for a
+// condition; the standard emulator's default client and user; the bound on every wait.
 #[allow(unused_imports)] // each test uses some
 pub use oauth_lifecycle_testkit::{
-    convercus, convercus_legacy, convirza_v2, convirza_v3, eventually, standard, PATIENCE,
-    STANDARD_CLIENT as CLIENT, STANDARD_USER as USER,
+    convirza_v3, eventually, standard, PATIENCE, STANDARD_CLIENT as CLIENT, STANDARD_USER as USER,
 };
 
 /// Where simulated time starts.
