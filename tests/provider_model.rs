@@ -307,30 +307,24 @@ fn run<D: Dialect, E: Emulator>(model: &mut Model<D, E>, commands: &[Command]) {
     }
 }
 
-/// One property per provider row of the testkit ([`providers!`]): the session keeps its
-/// promises against that provider's emulator, whatever the commands.
+/// The property of one provider row of the testkit ([`providers!`]): the session keeps
+/// its promises against that provider's emulator, whatever the commands.
 macro_rules! keeps_its_promises {
-    ($($name:ident {
-        emulator: $emulator:expr,
-        dialect: $dialect:expr,
-        facts: $facts:expr $(,)?
-    })*) => {
-        mod every_provider {
-            use super::*;
+    ($name:ident, $emulator:expr, $dialect:expr, $facts:expr) => {
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
-            proptest! {
-                #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
-                $(
-                    #[test]
-                    fn $name(commands in proptest::collection::vec(command(), 1..40)) {
-                        let mut model =
-                            Model::new(|| ($dialect)(LOCAL), $emulator, $facts.secrets);
-                        run(&mut model, &commands);
-                    }
-                )*
+            #[test]
+            fn $name(commands in proptest::collection::vec(command(), 1..40)) {
+                let mut model = Model::new(|| ($dialect)(LOCAL), $emulator, $facts.secrets);
+                run(&mut model, &commands);
             }
         }
     };
 }
 
-oauth_lifecycle_testkit::providers!(keeps_its_promises);
+mod every_provider {
+    use super::*;
+
+    oauth_lifecycle_testkit::providers!(keeps_its_promises);
+}

@@ -206,17 +206,13 @@ mod tests {
 
     /// Each provider row's dialect logs in to its emulator.
     macro_rules! logs_in_to_its_emulator {
-        ($($name:ident {
-            emulator: $emulator:expr,
-            dialect: $dialect:expr,
-            facts: $facts:expr $(,)?
-        })*) => {$(
+        ($name:ident, $emulator:expr, $dialect:expr, $facts:expr) => {
             assert!(
                 logs_in(($dialect)(IN_PROCESS), $emulator),
                 "{}",
                 stringify!($name)
             );
-        )*};
+        };
     }
 
     #[test]

@@ -37,106 +37,126 @@ impl Facts {
     }
 }
 
-/// Calls `$callback!` with every provider's row:
-/// `name { emulator: <expr>, dialect: <fn(&str) -> D>, facts: <Facts> }`.
-/// `dialect` takes the emulator's base URL.
+/// Calls `$callback!(name, emulator, dialect, facts)` once per provider row: `name` an
+/// identifier, `emulator` an expression building the emulator, `dialect` a closure from
+/// the emulator's base URL to the dialect configured for it, `facts` its [`Facts`].
 ///
 /// ```text
-/// macro_rules! lifecycle_tests {
-///     ($($name:ident { emulator: $emulator:expr, dialect: $dialect:expr, facts: $facts:expr $(,)? })*) => {$(
+/// macro_rules! lifecycle_test {
+///     ($name:ident, $emulator:expr, $dialect:expr, $facts:expr) => {
 ///         #[test]
 ///         fn $name() { run($emulator, $dialect, $facts) }
-///     )*};
+///     };
 /// }
-/// oauth_lifecycle_testkit::providers!(lifecycle_tests);
+/// oauth_lifecycle_testkit::providers!(lifecycle_test);
 /// ```
 #[macro_export]
 macro_rules! providers {
     ($callback:ident) => {
-        $callback! {
-            standard {
-                emulator: $crate::emulator::StandardServer::new(
-                    $crate::emulator::StandardServerConfig::default(),
-                ),
-                dialect: |base: &str| $crate::fixtures::standard(base),
-                facts: $crate::providers::Facts {
-                    name: "standard",
-                    secrets: &[$crate::fixtures::STANDARD_CLIENT.1, $crate::fixtures::STANDARD_USER.1],
-                    lifetime: $crate::emulator::StandardServerConfig::default().access_token_lifetime,
-                    refreshes: true,
-                    revocation_requests: 2,
-                },
+        $callback!(
+            standard,
+            $crate::emulator::StandardServer::new(
+                $crate::emulator::StandardServerConfig::default(),
+            ),
+            |base: &str| $crate::fixtures::standard(base),
+            $crate::providers::Facts {
+                name: "standard",
+                secrets: &[
+                    $crate::fixtures::STANDARD_CLIENT.1,
+                    $crate::fixtures::STANDARD_USER.1
+                ],
+                lifetime: $crate::emulator::StandardServerConfig::default().access_token_lifetime,
+                refreshes: true,
+                revocation_requests: 2,
             }
-            convirza_v2 {
-                emulator: $crate::emulator::StandardServer::new(
-                    $crate::emulator::StandardServerConfig::convirza_v2(),
-                ),
-                dialect: |base: &str| $crate::fixtures::convirza_v2(base),
-                facts: $crate::providers::Facts {
-                    name: "convirza-v2",
-                    secrets: &[$crate::fixtures::CONVIRZA_V2_CLIENT.1, $crate::fixtures::CONVIRZA_V2_USER.1],
-                    lifetime: $crate::emulator::StandardServerConfig::convirza_v2().access_token_lifetime,
-                    refreshes: true,
-                    revocation_requests: 0,
-                },
+        );
+        $callback!(
+            convirza_v2,
+            $crate::emulator::StandardServer::new(
+                $crate::emulator::StandardServerConfig::convirza_v2(),
+            ),
+            |base: &str| $crate::fixtures::convirza_v2(base),
+            $crate::providers::Facts {
+                name: "convirza-v2",
+                secrets: &[
+                    $crate::fixtures::CONVIRZA_V2_CLIENT.1,
+                    $crate::fixtures::CONVIRZA_V2_USER.1
+                ],
+                lifetime: $crate::emulator::StandardServerConfig::convirza_v2()
+                    .access_token_lifetime,
+                refreshes: true,
+                revocation_requests: 0,
             }
-            convirza_v3 {
-                emulator: $crate::emulator::ConvirzaV3Server::new(
-                    $crate::emulator::ConvirzaV3ServerConfig::default(),
-                ),
-                dialect: |base: &str| $crate::fixtures::convirza_v3(base),
-                facts: $crate::providers::Facts {
-                    name: "convirza-v3",
-                    secrets: &[$crate::fixtures::CONVIRZA_V3_USER.1],
-                    lifetime: $crate::emulator::ConvirzaV3ServerConfig::default().access_token_lifetime,
-                    refreshes: true,
-                    revocation_requests: 2,
-                },
+        );
+        $callback!(
+            convirza_v3,
+            $crate::emulator::ConvirzaV3Server::new(
+                $crate::emulator::ConvirzaV3ServerConfig::default(),
+            ),
+            |base: &str| $crate::fixtures::convirza_v3(base),
+            $crate::providers::Facts {
+                name: "convirza-v3",
+                secrets: &[$crate::fixtures::CONVIRZA_V3_USER.1],
+                lifetime: $crate::emulator::ConvirzaV3ServerConfig::default().access_token_lifetime,
+                refreshes: true,
+                revocation_requests: 2,
             }
-            convercus_password {
-                emulator: $crate::emulator::StandardServer::new(
-                    $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM),
-                ),
-                dialect: |base: &str| $crate::fixtures::convercus(base),
-                facts: $crate::providers::Facts {
-                    name: "convercus",
-                    secrets: &[$crate::fixtures::CONVERCUS_CLIENT_SECRET, $crate::fixtures::CONVERCUS_USER.1],
-                    lifetime: $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM).access_token_lifetime,
-                    refreshes: true,
-                    revocation_requests: 2,
-                },
+        );
+        $callback!(
+            convercus_password,
+            $crate::emulator::StandardServer::new(
+                $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM),
+            ),
+            |base: &str| $crate::fixtures::convercus(base),
+            $crate::providers::Facts {
+                name: "convercus",
+                secrets: &[
+                    $crate::fixtures::CONVERCUS_CLIENT_SECRET,
+                    $crate::fixtures::CONVERCUS_USER.1
+                ],
+                lifetime: $crate::emulator::StandardServerConfig::keycloak(
+                    $crate::fixtures::CONVERCUS_REALM,
+                )
+                .access_token_lifetime,
+                refreshes: true,
+                revocation_requests: 2,
             }
-            convercus_client_credentials {
-                emulator: $crate::emulator::StandardServer::new(
-                    $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM),
-                ),
-                dialect: |base: &str| {
-                    $crate::fixtures::convercus_client(base)
-                        .build()
-                        .expect("a valid dialect")
-                },
-                facts: $crate::providers::Facts {
-                    name: "convercus",
-                    secrets: &[$crate::fixtures::CONVERCUS_CLIENT_SECRET],
-                    lifetime: $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM).access_token_lifetime,
-                    refreshes: false,
-                    revocation_requests: 1,
-                },
+        );
+        $callback!(
+            convercus_client_credentials,
+            $crate::emulator::StandardServer::new(
+                $crate::emulator::StandardServerConfig::keycloak($crate::fixtures::CONVERCUS_REALM),
+            ),
+            |base: &str| {
+                $crate::fixtures::convercus_client(base)
+                    .build()
+                    .expect("a valid dialect")
+            },
+            $crate::providers::Facts {
+                name: "convercus",
+                secrets: &[$crate::fixtures::CONVERCUS_CLIENT_SECRET],
+                lifetime: $crate::emulator::StandardServerConfig::keycloak(
+                    $crate::fixtures::CONVERCUS_REALM,
+                )
+                .access_token_lifetime,
+                refreshes: false,
+                revocation_requests: 1,
             }
-            convercus_legacy {
-                emulator: $crate::emulator::ConvercusLegacyServer::new(
-                    $crate::emulator::ConvercusLegacyServerConfig::default(),
-                ),
-                dialect: |base: &str| $crate::fixtures::convercus_legacy(base),
-                facts: $crate::providers::Facts {
-                    name: "convercus-legacy",
-                    secrets: &[$crate::fixtures::LEGACY_USER.1],
-                    // The legacy login states no expiry: the dialect's documented one.
-                    lifetime: oauth_lifecycle::dialect::ConvercusLegacy::TOKEN_LIFETIME,
-                    refreshes: false,
-                    revocation_requests: 0,
-                },
+        );
+        $callback!(
+            convercus_legacy,
+            $crate::emulator::ConvercusLegacyServer::new(
+                $crate::emulator::ConvercusLegacyServerConfig::default(),
+            ),
+            |base: &str| $crate::fixtures::convercus_legacy(base),
+            $crate::providers::Facts {
+                name: "convercus-legacy",
+                secrets: &[$crate::fixtures::LEGACY_USER.1],
+                // The legacy login states no expiry: the dialect's documented one.
+                lifetime: oauth_lifecycle::dialect::ConvercusLegacy::TOKEN_LIFETIME,
+                refreshes: false,
+                revocation_requests: 0,
             }
-        }
+        );
     };
 }

@@ -83,26 +83,21 @@ where
     manager.shutdown().await;
 }
 
-/// One test per provider row of the testkit ([`providers!`]).
-macro_rules! lifecycle_tests {
-    ($($name:ident {
-        emulator: $emulator:expr,
-        dialect: $dialect:expr,
-        facts: $facts:expr $(,)?
-    })*) => {
-        mod every_provider {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    lifecycle($emulator, $dialect, $facts).await;
-                }
-            )*
+/// The lifecycle test of one provider row of the testkit ([`providers!`]).
+macro_rules! lifecycle_test {
+    ($name:ident, $emulator:expr, $dialect:expr, $facts:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            lifecycle($emulator, $dialect, $facts).await;
         }
     };
 }
 
-oauth_lifecycle_testkit::providers!(lifecycle_tests);
+mod every_provider {
+    use super::*;
+
+    oauth_lifecycle_testkit::providers!(lifecycle_test);
+}
 
 /// Convirza V3's tokens live longer with use: a successful call reported to the manager
 /// moves the published token's end as the provider moved it, with no renewal.
