@@ -354,6 +354,38 @@ pub enum ConfigError {
         /// What is inconsistent.
         reason: &'static str,
     },
+    /// A provider was given a setting it does not take ([`Provider`](crate::dialect::Provider)).
+    #[error("provider {provider} has no setting `{setting}`")]
+    UnknownSetting {
+        /// The provider.
+        provider: &'static str,
+        /// The key given (at most 64 characters of it).
+        setting: String,
+    },
+    /// A setting the provider needs was not given.
+    #[error("missing setting `{setting}`")]
+    MissingSetting {
+        /// The setting's key.
+        setting: &'static str,
+    },
+    /// A setting that is a choice was given another value.
+    #[error("setting `{setting}` takes one of: {}", choices.join(", "))]
+    NotAChoice {
+        /// The setting's key.
+        setting: &'static str,
+        /// The values it takes.
+        choices: &'static [&'static str],
+    },
+    /// A setting was given that only another setting's value makes used.
+    #[error("setting `{setting}` is used only when `{key}` is `{value}`")]
+    UnusedSetting {
+        /// The setting given.
+        setting: &'static str,
+        /// The setting it depends on.
+        key: &'static str,
+        /// The value of that setting that uses it.
+        value: &'static str,
+    },
     /// A configured value is out of range.
     #[error("invalid setting {setting}: {reason}")]
     InvalidSetting {

@@ -1,5 +1,6 @@
 //! Convercus: OAuth 2.0 through a Keycloak realm per loyalty program.
 
+use super::provider::{self, Provider, Setting, Settings};
 use std::fmt;
 
 use oauth2::RefreshToken;
@@ -278,6 +279,87 @@ impl Dialect for Convercus {
             scope: grant.scope,
             extra,
         })
+    }
+}
+
+/// The `environment` setting Convercus's providers take.
+pub(crate) const ENVIRONMENT_SETTING: Setting = Setting::optional(
+    "environment",
+    "the Convercus environment",
+    "production",
+    "staging",
+)
+.choices(&["staging", "production"]);
+
+/// Reads the `environment` setting [`provider::check`]ed against [`ENVIRONMENT_SETTING`].
+pub(crate) fn environment(settings: &Settings<'_>) -> Environment {
+    match settings.get("environment") {
+        Some("staging") => Environment::Staging,
+        _ => Environment::Production,
+    }
+}
+
+impl Provider for Convercus {
+    const NAME: &'static str = "convercus";
+    const ABOUT: &'static str = "Convercus through Keycloak, a realm per loyalty program";
+    const SETTINGS: &'static [Setting] = &[
+        Setting::required("program", "the loyalty program (its realm)", "abc"),
+        Setting::required(
+            "client_secret",
+            "the client secret",
+            "example-client-secret",
+        )
+        .secret(),
+        ENVIRONMENT_SETTING,
+        Setting::optional(
+            "client_id",
+            "the OAuth client id",
+            Convercus::DEFAULT_CLIENT_ID,
+            "machine-2-machine",
+        ),
+        Setting::optional(
+            "grant",
+            "the grant to log in with",
+            "client-credentials",
+            "password",
+        )
+        .choices(&["client-credentials", "password"]),
+        Setting::required("username", "the user", "user@example.com")
+            .needed_when("grant", "password"),
+        Setting::required("password", "the user's password", "example-password")
+            .secret()
+            .needed_when("grant", "password"),
+        Setting::optional(
+            "auth_url",
+            "another Keycloak host (scheme and authority)",
+            "the environment's",
+            "https://auth.convercus.io",
+        ),
+        provider::REFRESH_TOKEN_USE_SETTING,
+    ];
+
+    fn from_settings(settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let mut builder = Convercus::builder(
+            settings.required("program")?,
+            environment(settings),
+            settings.required("client_secret")?,
+        );
+        if let Some(id) = settings.get("client_id") {
+            builder = builder.client_id(id);
+        }
+        if settings.get("grant") == Some("password") {
+            builder = builder.password(
+                settings.required("username")?,
+                settings.required("password")?,
+            );
+        }
+        if let Some(url) = settings.get("auth_url") {
+            builder = builder.auth_url(url);
+        }
+        if let Some(use_) = provider::refresh_token_use(settings) {
+            builder = builder.refresh_token_use(use_);
+        }
+        builder.build()
     }
 }
 

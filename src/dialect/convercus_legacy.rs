@@ -1,5 +1,6 @@
 //! Convercus legacy login: `POST {api_url}/auth/login`, a 24-hour token, no refresh.
 
+use super::provider::{Provider, Setting, Settings};
 use std::fmt;
 
 use http::HeaderName;
@@ -297,5 +298,67 @@ impl Dialect for ConvercusLegacy {
 
     fn secrets(&self) -> &Secrets {
         &self.secrets
+    }
+}
+
+impl Provider for ConvercusLegacy {
+    const NAME: &'static str = "convercus-legacy";
+    const ABOUT: &'static str = "Convercus legacy login: a 24-hour token, no refresh";
+    const SETTINGS: &'static [Setting] = &[
+        Setting::required("org", "the organization code", "ACME"),
+        Setting::required("username", "the API user", "api-user"),
+        Setting::required("password", "the API user's password", "example-password").secret(),
+        super::convercus::ENVIRONMENT_SETTING,
+        Setting::optional(
+            "api_url",
+            "another API host (scheme and authority)",
+            "the environment's",
+            "https://api.convercus.io",
+        ),
+        Setting::optional(
+            "token_field",
+            "where the login response carries the token: a JSON field path",
+            "token",
+            "data.accessToken",
+        ),
+        Setting::optional(
+            "token_header",
+            "... or a response header (not both)",
+            "none",
+            "x-auth-token",
+        ),
+    ];
+
+    fn from_settings(settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let mut builder = ConvercusLegacy::builder(
+            settings.required("org")?,
+            settings.required("username")?,
+            settings.required("password")?,
+            super::convercus::environment(settings),
+        );
+        if let Some(url) = settings.get("api_url") {
+            builder = builder.api_url(url);
+        }
+        match (settings.get("token_field"), settings.get("token_header")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::InvalidSetting {
+                    setting: "token_header",
+                    reason: "give `token_field` or `token_header`, not both",
+                })
+            }
+            (Some(field), None) => {
+                builder = builder.token_location(TokenLocation::json_field(field))
+            }
+            (None, Some(header)) => {
+                let header =
+                    HeaderName::try_from(header).map_err(|_| ConfigError::InvalidSetting {
+                        setting: "token_header",
+                        reason: "not a header name",
+                    })?;
+                builder = builder.token_location(TokenLocation::Header(header));
+            }
+            (None, None) => {}
+        }
+        builder.build()
     }
 }

@@ -1,6 +1,7 @@
 //! Convirza V2 (deprecated by Convirza, still served): an RFC 6749 password grant with a
 //! rate-limited token endpoint.
 
+use super::provider::{self, Provider, Setting, Settings};
 use std::fmt;
 
 use oauth2::RefreshToken;
@@ -157,5 +158,44 @@ impl Dialect for ConvirzaV2 {
 
     fn request_budget(&self) -> Option<RequestBudget> {
         self.budget
+    }
+}
+
+impl Provider for ConvirzaV2 {
+    const NAME: &'static str = "convirza-v2";
+    const ABOUT: &'static str = "Convirza V2: password grant, 10 token requests a minute";
+    const SETTINGS: &'static [Setting] = &[
+        Setting::required("client_id", "the OAuth client id", "system"),
+        Setting::required(
+            "client_secret",
+            "the client secret",
+            "example-client-secret",
+        )
+        .secret(),
+        Setting::required("username", "the user's email", "user@convirza.com"),
+        Setting::required("password", "the user's password", "example-password").secret(),
+        Setting::optional(
+            "token_url",
+            "the token endpoint",
+            ConvirzaV2::TOKEN_URL,
+            "https://apicfa.convirza.com/oauth/token",
+        ),
+        provider::REFRESH_TOKEN_USE_SETTING,
+    ];
+
+    fn from_settings(settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let mut builder = ConvirzaV2::builder(
+            settings.required("client_id")?,
+            settings.required("client_secret")?,
+            settings.required("username")?,
+            settings.required("password")?,
+        );
+        if let Some(url) = settings.get("token_url") {
+            builder = builder.token_url(url);
+        }
+        if let Some(use_) = provider::refresh_token_use(settings) {
+            builder = builder.refresh_token_use(use_);
+        }
+        builder.build()
     }
 }

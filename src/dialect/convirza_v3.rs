@@ -1,6 +1,7 @@
 //! Convirza V3: JSON login, single-use refresh rotation, absolute expiries, sliding access
 //! tokens.
 
+use super::provider::{Provider, Setting, Settings};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -480,5 +481,32 @@ impl Dialect for ConvirzaV3 {
 
     fn request_budget(&self) -> Option<RequestBudget> {
         self.budget
+    }
+}
+
+impl Provider for ConvirzaV3 {
+    const NAME: &'static str = "convirza-v3";
+    const ABOUT: &'static str =
+        "Convirza V3: JSON login, sliding tokens, single-use refresh tokens";
+    const SETTINGS: &'static [Setting] = &[
+        Setting::required("username", "the user's email", "user@example.com"),
+        Setting::required("password", "the user's password", "example-password").secret(),
+        Setting::optional(
+            "base_url",
+            "the platform's scheme and host",
+            ConvirzaV3::BASE_URL,
+            "https://platform-oauth.convirza.com",
+        ),
+    ];
+
+    fn from_settings(settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let mut builder = ConvirzaV3::builder(
+            settings.required("username")?,
+            settings.required("password")?,
+        );
+        if let Some(url) = settings.get("base_url") {
+            builder = builder.base_url(url);
+        }
+        builder.build()
     }
 }

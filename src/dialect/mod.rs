@@ -20,6 +20,7 @@ mod convercus;
 mod convercus_legacy;
 mod convirza_v2;
 mod convirza_v3;
+mod provider;
 mod request;
 mod response;
 mod rfc6749;
@@ -36,6 +37,7 @@ pub use self::convercus::{Convercus, ConvercusBuilder, Environment, KeycloakExtr
 pub use self::convercus_legacy::{ConvercusLegacy, ConvercusLegacyBuilder, TokenLocation};
 pub use self::convirza_v2::{ConvirzaV2, ConvirzaV2Builder};
 pub use self::convirza_v3::{ConvirzaUser, ConvirzaV3, ConvirzaV3Builder, ConvirzaV3Extra};
+pub use self::provider::{check, Need, Provider, Setting, Settings};
 pub use self::response::{error_failure, StandardTokenBody};
 pub use self::rfc6749::{ClientAuth, Grant, Standard, StandardBuilder};
 pub use self::url::Endpoint;

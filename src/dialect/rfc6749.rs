@@ -1,5 +1,6 @@
 //! The standard dialect: RFC 6749 grants and responses, RFC 7009 revocation.
 
+use super::provider::{self, Provider, Setting, Settings};
 use std::fmt;
 
 use base64::Engine as _;
@@ -476,6 +477,94 @@ impl Standard {
     /// The configured client authentication.
     pub fn client_auth(&self) -> ClientAuth {
         self.client_auth
+    }
+}
+
+/// The `grant` setting's values.
+const GRANTS: &[&str] = &["client-credentials", "password"];
+
+impl Provider for Standard {
+    const NAME: &'static str = "standard";
+    const ABOUT: &'static str = "any RFC 6749 server";
+    const SETTINGS: &'static [Setting] = &[
+        Setting::required(
+            "token_url",
+            "the token endpoint",
+            "https://auth.example.com/token",
+        ),
+        Setting::required("client_id", "the OAuth client id", "example-client"),
+        Setting::optional(
+            "client_secret",
+            "the client secret",
+            "none: a public client",
+            "example-client-secret",
+        )
+        .secret(),
+        Setting::optional(
+            "client_auth",
+            "how the client secret is sent: HTTP Basic or in the body",
+            "basic",
+            "post",
+        )
+        .choices(&["basic", "post"]),
+        Setting::optional(
+            "grant",
+            "the grant to log in with",
+            "client-credentials",
+            "password",
+        )
+        .choices(GRANTS),
+        Setting::required("username", "the user", "user@example.com")
+            .needed_when("grant", "password"),
+        Setting::required("password", "the user's password", "example-password")
+            .secret()
+            .needed_when("grant", "password"),
+        Setting::optional(
+            "scope",
+            "the scope to ask for, space-separated",
+            "none",
+            "read write",
+        ),
+        Setting::optional(
+            "revocation_url",
+            "the RFC 7009 revocation endpoint",
+            "none: revoking forgets the tokens",
+            "https://auth.example.com/revoke",
+        ),
+        provider::REFRESH_TOKEN_USE_SETTING,
+    ];
+
+    fn from_settings(settings: &Settings<'_>) -> Result<Self, ConfigError> {
+        let mut builder = Standard::builder(
+            settings.required("token_url")?,
+            settings.required("client_id")?,
+        );
+        if let Some(secret) = settings.get("client_secret") {
+            builder = builder.client_secret(secret);
+        }
+        if settings.get("client_auth") == Some("post") {
+            builder = builder.client_auth(ClientAuth::Post);
+        }
+        if settings.get("grant") == Some("password") {
+            builder = builder.password(
+                settings.required("username")?,
+                settings.required("password")?,
+            );
+        }
+        for scope in settings
+            .get("scope")
+            .into_iter()
+            .flat_map(str::split_whitespace)
+        {
+            builder = builder.scope(scope);
+        }
+        if let Some(url) = settings.get("revocation_url") {
+            builder = builder.revocation_url(url);
+        }
+        if let Some(use_) = provider::refresh_token_use(settings) {
+            builder = builder.refresh_token_use(use_);
+        }
+        builder.build()
     }
 }
 
