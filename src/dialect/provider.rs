@@ -320,7 +320,8 @@ mod tests {
 
     #[test]
     fn settings_are_checked_by_name_and_never_quote_a_value() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Given = &'static [(&'static str, &'static str)];
+        let cases: &[(Given, Option<&str>)] = &[
             (&[("org", "A")], None),
             (&[], Some("missing setting `org`")),
             (
