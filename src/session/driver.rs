@@ -7,7 +7,7 @@ use std::sync::Arc;
 use time::UtcDateTime;
 use zeroize::Zeroize;
 
-use super::any::Routed;
+use super::route::Routed;
 use super::{AnySession, Refused, Session};
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;

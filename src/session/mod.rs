@@ -18,6 +18,7 @@
 mod any;
 mod common;
 mod driver;
+mod route;
 mod snapshot;
 mod states;
 mod table;

@@ -151,3 +151,74 @@ impl<D: Dialect> Session<Active, D> {
         }))
     }
 }
+
+// As part of `AnySession`: hands out its token, takes reports of calls, the time, a
+// renewal and a revocation.
+mod route {
+    use time::UtcDateTime;
+
+    use crate::bearer::{CurrentToken, Generation};
+    use crate::dialect::Dialect;
+    use crate::output::Unauthorized;
+    use crate::session::route::{Route, Routed, RoutedRefusal};
+    use crate::session::{Active, AnySession, Session, Step};
+    use crate::token::TokenSet;
+
+    impl<D: Dialect> Route<D> for Session<Active, D> {
+        const RENEW_BY: &'static str = "renew";
+
+        fn current_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
+            self.access_token(now)
+        }
+
+        fn token_set(&self) -> Option<&TokenSet<D::Extra>> {
+            Some(self.tokens())
+        }
+
+        fn next_deadline(&self) -> Option<UtcDateTime> {
+            Some(self.deadline())
+        }
+
+        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+            match self.on_timeout(now) {
+                Step::Same(s) => ((s.into(), None), false),
+                Step::Next(s) => ((s.into(), None), true),
+            }
+        }
+
+        fn route_unauthorized(
+            self,
+            generation: Generation,
+            now: UtcDateTime,
+        ) -> (AnySession<D>, Unauthorized) {
+            match self.on_unauthorized(generation, now) {
+                Step::Same(s) => (s.into(), Unauthorized::Stale),
+                Step::Next(s) => (s.into(), Unauthorized::Withdrawn),
+            }
+        }
+
+        fn route_call_succeeded(
+            mut self,
+            generation: Generation,
+            now: UtcDateTime,
+        ) -> AnySession<D> {
+            self.on_call_succeeded(generation, now);
+            self.into()
+        }
+
+        fn route_refresh_token_spent_elsewhere(self, now: UtcDateTime) -> AnySession<D> {
+            match self.on_refresh_token_spent_elsewhere(now) {
+                Step::Same(s) => s.into(),
+                Step::Next(s) => s.into(),
+            }
+        }
+
+        fn route_renew(self, now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+            Ok((self.renew(now).into(), None))
+        }
+
+        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
+            self.revoke(now).into()
+        }
+    }
+}

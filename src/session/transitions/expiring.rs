@@ -208,3 +208,75 @@ impl<D: Dialect> Session<Expiring, D> {
         self.core.halted(error);
     }
 }
+
+// As part of `AnySession`: still hands out its token; a login asked of it is a refresh.
+mod route {
+    use time::UtcDateTime;
+
+    use crate::bearer::{CurrentToken, Generation};
+    use crate::dialect::Dialect;
+    use crate::output::Unauthorized;
+    use crate::request::TokenRequest;
+    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::transitions::ExpiringStep;
+    use crate::session::{AnySession, Expiring, Session, Step};
+    use crate::token::TokenSet;
+
+    impl<D: Dialect> Route<D> for Session<Expiring, D> {
+        const LOGIN_BY: &'static str = "refresh";
+
+        fn current_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
+            self.access_token(now)
+        }
+
+        fn token_set(&self) -> Option<&TokenSet<D::Extra>> {
+            Some(self.tokens())
+        }
+
+        fn next_deadline(&self) -> Option<UtcDateTime> {
+            self.deadline()
+        }
+
+        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+            match self.on_timeout(now) {
+                ExpiringStep::Waiting(s) => ((s.into(), None), false),
+                ExpiringStep::Renewing(s, request) => ((s.into(), Some(request)), true),
+                ExpiringStep::Halted(s) => ((s.into(), None), true),
+            }
+        }
+
+        fn route_unauthorized(
+            mut self,
+            generation: Generation,
+            now: UtcDateTime,
+        ) -> (AnySession<D>, Unauthorized) {
+            let answer = self.on_unauthorized(generation, now);
+            (self.into(), answer)
+        }
+
+        fn route_call_succeeded(self, generation: Generation, now: UtcDateTime) -> AnySession<D> {
+            match self.on_call_succeeded(generation, now) {
+                Step::Same(s) => s.into(),
+                Step::Next(s) => s.into(),
+            }
+        }
+
+        fn route_refresh_token_spent_elsewhere(mut self, now: UtcDateTime) -> AnySession<D> {
+            self.on_refresh_token_spent_elsewhere(now);
+            self.into()
+        }
+
+        fn route_login(
+            self,
+            now: UtcDateTime,
+        ) -> Result<(AnySession<D>, TokenRequest), RoutedRefusal<D>> {
+            self.refresh(now)
+                .map(|(s, request)| (s.into(), request))
+                .map_err(erase)
+        }
+
+        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
+            self.revoke(now).into()
+        }
+    }
+}

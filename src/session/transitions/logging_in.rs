@@ -65,3 +65,60 @@ impl<D: Dialect> Session<LoggingIn, D> {
         LoginOutcome::Failed(self.with(state, ()), error)
     }
 }
+
+// As part of `AnySession`: awaits its response; a renewal asked meanwhile is this login.
+mod route {
+    use time::UtcDateTime;
+
+    use crate::dialect::Dialect;
+    use crate::request::{Purpose, RequestId, TransportError};
+    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::{LoggingIn, Session, Step};
+
+    impl<D: Dialect> Route<D> for Session<LoggingIn, D> {
+        fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
+            Some((self.state.flight.id, self.state.flight.purpose))
+        }
+
+        fn next_deadline(&self) -> Option<UtcDateTime> {
+            Some(self.response_deadline())
+        }
+
+        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+            match self.on_timeout(now) {
+                Step::Same(s) => ((s.into(), None), false),
+                Step::Next(outcome) => ((outcome.into(), None), true),
+            }
+        }
+
+        fn route_response(
+            self,
+            id: RequestId,
+            response: &http::Response<Vec<u8>>,
+            now: UtcDateTime,
+        ) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.on_response(id, response, now)
+                .map(|outcome| (outcome.into(), None))
+                .map_err(erase)
+        }
+
+        fn route_transport_error(
+            self,
+            id: RequestId,
+            error: TransportError,
+            now: UtcDateTime,
+        ) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.on_transport_error(id, error, now)
+                .map(|outcome| (outcome.into(), None))
+                .map_err(erase)
+        }
+
+        fn route_renew(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+            Ok((self.into(), None))
+        }
+
+        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
+            self.revoke(now).into()
+        }
+    }
+}

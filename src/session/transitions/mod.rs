@@ -9,7 +9,10 @@
 //!
 //! Each state's transitions have a file: `unauthenticated.rs`, `logging_in.rs`,
 //! `active.rs`, `expiring.rs`, `refreshing.rs`; revocation, from every state that allows
-//! it, is `revocation.rs`, and what every state with a request in flight shares is
+//! it, and the two revocation states are `revocation.rs`. Each file ends with the state's
+//! `Route` impl: which inputs of [`AnySession`](crate::AnySession) it takes, and what
+//! each is to it (a login asked of an expiring session is a refresh). What every state
+//! with a request in flight shares is and what every state with a request in flight shares is
 //! `in_flight.rs`. The mechanics they all use are `Core`'s, in `../common.rs`.
 
 mod active;

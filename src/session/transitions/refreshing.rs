@@ -206,3 +206,97 @@ impl<D: Dialect> Session<Refreshing, D> {
         Step::Next(self.with_tokens(Expiring { backoff, halt }))
     }
 }
+
+// As part of `AnySession`: awaits its response and still hands out the old token; a
+// renewal asked meanwhile is this one.
+mod route {
+    use time::UtcDateTime;
+
+    use crate::bearer::{CurrentToken, Generation};
+    use crate::dialect::Dialect;
+    use crate::output::Unauthorized;
+    use crate::request::{Purpose, RequestId, TransportError};
+    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::{AnySession, Refreshing, Session, Step};
+    use crate::token::TokenSet;
+
+    impl<D: Dialect> Route<D> for Session<Refreshing, D> {
+        fn current_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
+            self.access_token(now)
+        }
+
+        fn token_set(&self) -> Option<&TokenSet<D::Extra>> {
+            Some(self.tokens())
+        }
+
+        fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
+            Some((self.state.flight.id, self.state.flight.purpose))
+        }
+
+        fn next_deadline(&self) -> Option<UtcDateTime> {
+            Some(self.deadline())
+        }
+
+        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+            match self.on_timeout(now) {
+                Step::Same(s) => ((s.into(), None), false),
+                Step::Next(outcome) => ((outcome.into(), None), true),
+            }
+        }
+
+        fn route_response(
+            self,
+            id: RequestId,
+            response: &http::Response<Vec<u8>>,
+            now: UtcDateTime,
+        ) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.on_response(id, response, now)
+                .map(|outcome| (outcome.into(), None))
+                .map_err(erase)
+        }
+
+        fn route_transport_error(
+            self,
+            id: RequestId,
+            error: TransportError,
+            now: UtcDateTime,
+        ) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.on_transport_error(id, error, now)
+                .map(|outcome| (outcome.into(), None))
+                .map_err(erase)
+        }
+
+        fn route_unauthorized(
+            mut self,
+            generation: Generation,
+            now: UtcDateTime,
+        ) -> (AnySession<D>, Unauthorized) {
+            let answer = self.on_unauthorized(generation, now);
+            (self.into(), answer)
+        }
+
+        fn route_call_succeeded(
+            mut self,
+            generation: Generation,
+            now: UtcDateTime,
+        ) -> AnySession<D> {
+            self.on_call_succeeded(generation, now);
+            self.into()
+        }
+
+        fn route_refresh_token_spent_elsewhere(self, now: UtcDateTime) -> AnySession<D> {
+            match self.on_refresh_token_spent_elsewhere(now) {
+                Step::Same(s) => s.into(),
+                Step::Next(s) => s.into(),
+            }
+        }
+
+        fn route_renew(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+            Ok((self.into(), None))
+        }
+
+        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
+            self.revoke(now).into()
+        }
+    }
+}

@@ -284,3 +284,83 @@ impl<D: Dialect> Session<Revoking, D> {
         }
     }
 }
+
+// As part of `AnySession`: revoking awaits its answers and retries; neither revoking nor
+// revoked logs in again.
+mod route {
+    use time::UtcDateTime;
+
+    use crate::dialect::Dialect;
+    use crate::error::Misuse;
+    use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
+    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::{AnySession, Refused, Revoked, Revoking, Session, Step};
+
+    fn revoked<D: Dialect>(session: impl Into<AnySession<D>>) -> RoutedRefusal<D> {
+        Refused {
+            session: session.into(),
+            error: Misuse::Revoked,
+        }
+    }
+
+    impl<D: Dialect> Route<D> for Session<Revoking, D> {
+        fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
+            // While a retry waits, the flight is the failed request, answered.
+            let flight = &self.state.flight;
+            self.state
+                .retry
+                .retry_at
+                .is_none()
+                .then_some((flight.id, flight.purpose))
+        }
+
+        fn next_deadline(&self) -> Option<UtcDateTime> {
+            Some(self.deadline())
+        }
+
+        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+            match self.on_timeout(now) {
+                Step::Same(s) => ((s.into(), None), false),
+                Step::Next(step) => (step.into(), true),
+            }
+        }
+
+        fn route_response(
+            self,
+            id: RequestId,
+            response: &http::Response<Vec<u8>>,
+            now: UtcDateTime,
+        ) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.on_response(id, response, now)
+                .map(Into::into)
+                .map_err(erase)
+        }
+
+        fn route_transport_error(
+            self,
+            id: RequestId,
+            error: TransportError,
+            now: UtcDateTime,
+        ) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.on_transport_error(id, error, now)
+                .map(Into::into)
+                .map_err(erase)
+        }
+
+        fn route_login(
+            self,
+            _now: UtcDateTime,
+        ) -> Result<(AnySession<D>, TokenRequest), RoutedRefusal<D>> {
+            Err(revoked(self))
+        }
+    }
+
+    impl<D: Dialect> Route<D> for Session<Revoked, D> {
+        fn route_login(
+            self,
+            _now: UtcDateTime,
+        ) -> Result<(AnySession<D>, TokenRequest), RoutedRefusal<D>> {
+            Err(revoked(self))
+        }
+    }
+}

@@ -167,3 +167,39 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         self.state.halt.as_deref().map(Halt::to_error)
     }
 }
+
+// As part of `AnySession`: takes a login, the time, and a revocation.
+mod route {
+    use time::UtcDateTime;
+
+    use crate::dialect::Dialect;
+    use crate::request::TokenRequest;
+    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::{AnySession, Session, Step, Unauthenticated};
+
+    impl<D: Dialect> Route<D> for Session<Unauthenticated, D> {
+        fn next_deadline(&self) -> Option<UtcDateTime> {
+            self.deadline()
+        }
+
+        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+            match self.on_timeout(now) {
+                Step::Same(s) => ((s.into(), None), false),
+                Step::Next((s, request)) => ((s.into(), Some(request)), true),
+            }
+        }
+
+        fn route_login(
+            self,
+            now: UtcDateTime,
+        ) -> Result<(AnySession<D>, TokenRequest), RoutedRefusal<D>> {
+            self.login(now)
+                .map(|(s, request)| (s.into(), request))
+                .map_err(erase)
+        }
+
+        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
+            self.revoke(now).into()
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! How the runtime form, [`AnySession`], reaches a state: each state's file implements
+//! [`Route`] for the inputs it accepts and the getters it has something for; an input a
+//! state does not take gets the default here (refused, or nothing happens). `AnySession`
+//! runs every input through `each_state!` and checks the move against the table, so a new
+//! state adds no routing code: only its row in `table.rs` and its own file.
+
+use time::UtcDateTime;
+
+use super::table::AnySession;
+use super::transitions::{LoginOutcome, RenewOutcome, Revocation, RevocationStep};
+use super::{Refused, Session, State};
+use crate::bearer::{CurrentToken, Generation};
+use crate::dialect::Dialect;
+use crate::error::Misuse;
+use crate::output::Unauthorized;
+use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
+use crate::token::TokenSet;
+
+/// A routed transition's result: the session after it, and the request it emitted.
+pub(crate) type Routed<D> = (AnySession<D>, Option<TokenRequest>);
+
+/// A routed input the state refused: the session, unchanged, and why.
+pub(crate) type RoutedRefusal<D> = Refused<AnySession<D>>;
+
+/// What a state does as part of [`AnySession`]. The defaults are those of a state that
+/// does not take the input: a response or transport error names a request it does not
+/// await, a login is refused, and anything else leaves it where it is.
+pub(crate) trait Route<D: Dialect>: Sized + Into<AnySession<D>> {
+    /// The typestate method a routed login calls (as the transition table names it).
+    const LOGIN_BY: &'static str = "login";
+    /// The typestate method a routed renewal calls.
+    const RENEW_BY: &'static str = Self::LOGIN_BY;
+
+    // Getters.
+
+    /// The access token, if one may be handed out at `now`.
+    fn current_token(&self, _now: UtcDateTime) -> Option<CurrentToken<'_>> {
+        None
+    }
+
+    /// The token set, in the states that hold one.
+    fn token_set(&self) -> Option<&TokenSet<D::Extra>> {
+        None
+    }
+
+    /// The request in flight, if any, and why it was sent.
+    fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
+        None
+    }
+
+    /// When the session next needs to be shown the time, if ever.
+    fn next_deadline(&self) -> Option<UtcDateTime> {
+        None
+    }
+
+    // Inputs.
+
+    /// One step of showing the session the time; the flag says whether it moved.
+    fn route_timeout(self, _now: UtcDateTime) -> (Routed<D>, bool) {
+        ((self.into(), None), false)
+    }
+
+    /// The response to request `id`.
+    fn route_response(
+        self,
+        id: RequestId,
+        _response: &http::Response<Vec<u8>>,
+        _now: UtcDateTime,
+    ) -> Result<Routed<D>, RoutedRefusal<D>> {
+        Err(unknown_request(self, id))
+    }
+
+    /// Request `id` failed in transport.
+    fn route_transport_error(
+        self,
+        id: RequestId,
+        _error: TransportError,
+        _now: UtcDateTime,
+    ) -> Result<Routed<D>, RoutedRefusal<D>> {
+        Err(unknown_request(self, id))
+    }
+
+    /// A resource server rejected token `generation`.
+    fn route_unauthorized(
+        self,
+        _generation: Generation,
+        _now: UtcDateTime,
+    ) -> (AnySession<D>, Unauthorized) {
+        (self.into(), Unauthorized::Stale)
+    }
+
+    /// A call authenticated with token `generation` succeeded.
+    fn route_call_succeeded(self, _generation: Generation, _now: UtcDateTime) -> AnySession<D> {
+        self.into()
+    }
+
+    /// The refresh token may have been spent elsewhere.
+    fn route_refresh_token_spent_elsewhere(self, _now: UtcDateTime) -> AnySession<D> {
+        self.into()
+    }
+
+    /// A login asked for now, clearing a halt.
+    fn route_login(
+        self,
+        _now: UtcDateTime,
+    ) -> Result<(AnySession<D>, TokenRequest), RoutedRefusal<D>> {
+        let session: AnySession<D> = self.into();
+        let state = session.state_name();
+        Err(Refused {
+            session,
+            error: Misuse::WrongState {
+                operation: "log in",
+                state,
+            },
+        })
+    }
+
+    /// A renewal asked for now: by default, what a login does.
+    fn route_renew(self, now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+        self.route_login(now)
+            .map(|(session, request)| (session, Some(request)))
+    }
+
+    /// A revocation asked for now.
+    fn route_revoke(self, _now: UtcDateTime) -> Routed<D> {
+        (self.into(), None)
+    }
+}
+
+/// The typestate method a routed login calls on `session`'s state.
+pub(crate) fn login_by<D: Dialect, R: Route<D>>(_session: &R) -> &'static str {
+    R::LOGIN_BY
+}
+
+/// The typestate method a routed renewal calls on `session`'s state.
+pub(crate) fn renew_by<D: Dialect, R: Route<D>>(_session: &R) -> &'static str {
+    R::RENEW_BY
+}
+
+fn unknown_request<D: Dialect>(
+    session: impl Into<AnySession<D>>,
+    id: RequestId,
+) -> RoutedRefusal<D> {
+    Refused {
+        session: session.into(),
+        error: Misuse::UnknownRequest { id },
+    }
+}
+
+/// A refusal by a state's own transition, as `AnySession` returns it.
+pub(crate) fn erase<S, D>(refused: Refused<Session<S, D>>) -> RoutedRefusal<D>
+where
+    S: State,
+    D: Dialect,
+    AnySession<D>: From<Session<S, D>>,
+{
+    Refused {
+        session: refused.session.into(),
+        error: refused.error,
+    }
+}
+
+impl<D: Dialect> From<LoginOutcome<D>> for AnySession<D> {
+    fn from(outcome: LoginOutcome<D>) -> Self {
+        match outcome {
+            LoginOutcome::LoggedIn(s) => s.into(),
+            LoginOutcome::Failed(s, _) => s.into(),
+        }
+    }
+}
+
+impl<D: Dialect> From<RenewOutcome<D>> for AnySession<D> {
+    fn from(outcome: RenewOutcome<D>) -> Self {
+        match outcome {
+            RenewOutcome::Renewed(s, _) => s.into(),
+            RenewOutcome::Failed(s, _) => s.into(),
+        }
+    }
+}
+
+impl<D: Dialect> From<Revocation<D>> for Routed<D> {
+    fn from(revocation: Revocation<D>) -> Self {
+        match revocation {
+            Revocation::Pending(s, request) => (s.into(), Some(request)),
+            Revocation::Awaiting(s) | Revocation::Retrying(s) => (s.into(), None),
+            Revocation::Done(s) => (s.into(), None),
+        }
+    }
+}
+
+impl<D: Dialect> From<RevocationStep<D>> for Routed<D> {
+    fn from(step: RevocationStep<D>) -> Self {
+        step.next.into()
+    }
+}
