@@ -12,8 +12,7 @@
 //! it, and the two revocation states are `revocation.rs`. Each file ends with the state's
 //! `Route` impl: which inputs of [`AnySession`](crate::AnySession) it takes, and what
 //! each is to it (a login asked of an expiring session is a refresh). What every state
-//! with a request in flight shares is and what every state with a request in flight shares is
-//! `in_flight.rs`. The mechanics they all use are `Core`'s, in `../common.rs`.
+//! with a request in flight shares is `in_flight.rs`. The mechanics they all use are `Core`'s, in `../common.rs`.
 
 mod active;
 mod expiring;
