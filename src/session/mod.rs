@@ -21,6 +21,7 @@ mod driver;
 mod route;
 mod snapshot;
 mod states;
+mod stored;
 mod table;
 mod transitions;
 

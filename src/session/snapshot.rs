@@ -3,24 +3,24 @@
 use std::fmt;
 use std::sync::Arc;
 
-use oauth2::RefreshToken;
 use serde::{Deserialize, Serialize};
 
-use super::states::{Backoff, Flight, Halt, PendingRevocation};
-use super::table::StateName;
+use super::states::Halt;
+use super::stored::{Form, Parts, Persist, REDACTED};
+// The states' forms, as the state list names them.
+use super::table::{stored_states, StateName};
+use super::transitions::forms::*;
 use super::{
     Active, AnySession, Core, Expiring, LoggingIn, Refreshing, Revoked, Revoking, Session, Shared,
     Unauthenticated,
 };
-use crate::bearer::{BearerToken, Generation};
+use crate::bearer::Generation;
 use crate::dialect::Dialect;
 use crate::error::ConfigError;
 use crate::output::Event;
 use crate::policy::{BudgetLog, Policy};
-use crate::token::TokenSet;
 
 const FORMAT: u32 = 2;
-const REDACTED: &str = "[redacted]";
 
 /// A serializable picture of a session: state, tokens with their generation and
 /// withdrawal, expiries, backoff, request budget and the request in flight, so a process
@@ -52,47 +52,50 @@ pub struct Snapshot<E> {
     state: SnapshotState<E>,
 }
 
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-#[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
-enum SnapshotState<E> {
-    Unauthenticated {
-        backoff: Backoff,
-        halt: Option<Box<Halt>>,
-    },
-    LoggingIn {
-        flight: Flight,
-        failures: u32,
-        #[serde(default)]
-        rejections: u32,
-    },
-    Active {
-        tokens: TokenSet<E>,
-    },
-    Expiring {
-        tokens: TokenSet<E>,
-        backoff: Backoff,
-        halt: Option<Box<Halt>>,
-    },
-    Refreshing {
-        tokens: TokenSet<E>,
-        flight: Flight,
-        failures: u32,
-        #[serde(default)]
-        rejections: u32,
-    },
-    Revoking {
-        flight: Flight,
-        pending: PendingRevocation,
-        /// The tokens sent for revocation so far, the one in flight last.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        sent: Vec<String>,
-        /// Failed attempts at the last one, and when it is sent again.
-        #[serde(default)]
-        retry: Backoff,
-    },
-    Revoked,
+/// Generates the snapshot's state enum from the state list in `table.rs`: a variant per
+/// state, holding the state's form, tagged with the state's name; and the two matches
+/// that write a session into it and read one back.
+macro_rules! snapshot_state {
+    ($($state:ident: $form:ty),*) => {
+        #[derive(Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "state", rename_all = "snake_case")]
+        #[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+        enum SnapshotState<E> {
+            $($state($form),)*
+        }
+
+        impl<E> SnapshotState<E> {
+            fn state(&self) -> StateName {
+                match self {
+                    $(SnapshotState::$state(_) => StateName::$state,)*
+                }
+            }
+
+            fn form(&mut self) -> &mut dyn Form<E> {
+                match self {
+                    $(SnapshotState::$state(form) => form,)*
+                }
+            }
+        }
+
+        impl<D: Dialect> AnySession<D> {
+            fn stored_state(&self, secrets: bool) -> SnapshotState<D::Extra> {
+                match self {
+                    $(AnySession::$state(s) => SnapshotState::$state(s.store(secrets)),)*
+                }
+            }
+
+            fn from_stored_state(core: Core<D>, state: SnapshotState<D::Extra>) -> Self {
+                match state {
+                    $(SnapshotState::$state(form) => {
+                        Session::<$state, D>::restore(core, form).into()
+                    })*
+                }
+            }
+        }
+    };
 }
+stored_states!(snapshot_state);
 
 impl<E> Snapshot<E> {
     /// Whether the snapshot holds the secrets (and can be restored).
@@ -112,15 +115,7 @@ impl<E> Snapshot<E> {
 
     /// The state, as the transition table names it.
     pub fn state(&self) -> StateName {
-        match self.state {
-            SnapshotState::Unauthenticated { .. } => StateName::Unauthenticated,
-            SnapshotState::LoggingIn { .. } => StateName::LoggingIn,
-            SnapshotState::Active { .. } => StateName::Active,
-            SnapshotState::Expiring { .. } => StateName::Expiring,
-            SnapshotState::Refreshing { .. } => StateName::Refreshing,
-            SnapshotState::Revoking { .. } => StateName::Revoking,
-            SnapshotState::Revoked => StateName::Revoked,
-        }
+        self.state.state()
     }
 }
 
@@ -142,23 +137,9 @@ impl<E> Snapshot<E> {
             return inconsistent("request counter out of range");
         }
         let generation = self.generation;
-        let (tokens, flight) = match &mut self.state {
-            SnapshotState::Unauthenticated { .. } | SnapshotState::Revoked => (None, None),
-            SnapshotState::LoggingIn { flight, .. } => (None, Some(*flight)),
-            SnapshotState::Active { tokens } | SnapshotState::Expiring { tokens, .. } => {
-                (Some(tokens), None)
-            }
-            SnapshotState::Refreshing { tokens, flight, .. } => (Some(tokens), Some(*flight)),
-            SnapshotState::Revoking { flight, retry, .. } => {
-                // Only a revocation is retried. (Which token is known only to snapshots
-                // that list the tokens sent; without that list, the session moves on.)
-                let revoking = matches!(flight.purpose, crate::request::Purpose::Revoke(_));
-                if retry.retry_at.is_some() && !revoking {
-                    return inconsistent("a retry of a request that is no revocation");
-                }
-                (None, Some(*flight))
-            }
-        };
+        let form = self.state.form();
+        form.check().or_else(inconsistent)?;
+        let Parts { tokens, flight, .. } = form.parts();
         if let Some(flight) = flight {
             if flight.id.get() >= self.next_id {
                 return inconsistent("a request in flight with an id not yet issued");
@@ -193,12 +174,8 @@ impl<E> Snapshot<E> {
     /// secret the dialect holds and of the snapshot's tokens, and cut to size, as it was
     /// when first judged, so an edited snapshot cannot smuggle a secret into `Debug`.
     fn scrub_halts<D: Dialect>(&mut self, dialect: &D) {
-        let (halt, tokens) = match &mut self.state {
-            SnapshotState::Unauthenticated { halt, .. } => (halt, None),
-            SnapshotState::Expiring { halt, tokens, .. } => (halt, Some(tokens)),
-            _ => return,
-        };
-        let Some(halt) = halt.as_deref_mut() else {
+        let Parts { halt, tokens, .. } = self.state.form().parts();
+        let Some(halt) = halt else {
             return;
         };
         let (Halt::Reauthenticate(failure) | Halt::Rejected(failure)) = halt else {
@@ -224,17 +201,6 @@ impl<E> fmt::Debug for Snapshot<E> {
     }
 }
 
-fn redact<E: crate::dialect::ExtraFields>(tokens: &TokenSet<E>) -> TokenSet<E> {
-    let mut tokens = tokens.clone();
-    tokens.bearer = BearerToken::redacted();
-    tokens.refresh_token = tokens
-        .refresh_token
-        .take()
-        .map(|_| RefreshToken::new(REDACTED.to_owned()));
-    tokens.extra.redact();
-    tokens
-}
-
 impl<D: Dialect> AnySession<D> {
     /// A snapshot holding the tokens in clear, to persist the session. Store it as you
     /// would store the tokens themselves.
@@ -248,59 +214,7 @@ impl<D: Dialect> AnySession<D> {
     }
 
     fn snapshot(&self, secrets: bool) -> Snapshot<D::Extra> {
-        let tokens = |tokens: &TokenSet<D::Extra>| {
-            if secrets {
-                tokens.clone()
-            } else {
-                redact(tokens)
-            }
-        };
-        let secret = |value: &String| {
-            if secrets {
-                value.clone()
-            } else {
-                REDACTED.to_owned()
-            }
-        };
-        let state = match self {
-            AnySession::Unauthenticated(s) => SnapshotState::Unauthenticated {
-                backoff: s.state.backoff,
-                halt: s.state.halt.clone(),
-            },
-            AnySession::LoggingIn(s) => SnapshotState::LoggingIn {
-                flight: s.state.flight.stored(),
-                failures: s.state.failures,
-                rejections: s.state.rejections,
-            },
-            AnySession::Active(s) => SnapshotState::Active {
-                tokens: tokens(&s.tokens),
-            },
-            AnySession::Expiring(s) => SnapshotState::Expiring {
-                tokens: tokens(&s.tokens),
-                backoff: s.state.backoff,
-                halt: s.state.halt.clone(),
-            },
-            AnySession::Refreshing(s) => SnapshotState::Refreshing {
-                tokens: tokens(&s.tokens),
-                flight: s.state.flight.stored(),
-                failures: s.state.failures,
-                rejections: s.state.rejections,
-            },
-            AnySession::Revoking(s) => SnapshotState::Revoking {
-                flight: s.state.flight.stored(),
-                sent: s.state.sent.iter().map(secret).collect(),
-                retry: s.state.retry,
-                pending: PendingRevocation {
-                    queue: s
-                        .tokens
-                        .queue
-                        .iter()
-                        .map(|(kind, token)| (*kind, secret(token)))
-                        .collect(),
-                },
-            },
-            AnySession::Revoked(_) => SnapshotState::Revoked,
-        };
+        let state = self.stored_state(secrets);
         Snapshot {
             format: FORMAT,
             secrets,
@@ -357,90 +271,7 @@ impl<D: Dialect> AnySession<D> {
         core.budget = snapshot.budget;
         core.pace = snapshot.pace;
         core.rejected_young = snapshot.rejected_young;
-        let mut session: AnySession<D> = match snapshot.state {
-            SnapshotState::Unauthenticated { backoff, halt } => Session {
-                core,
-                state: Unauthenticated { backoff, halt },
-                tokens: (),
-            }
-            .into(),
-            SnapshotState::LoggingIn {
-                flight,
-                failures,
-                rejections,
-            } => Session {
-                core,
-                state: LoggingIn {
-                    flight: Flight {
-                        lost: true,
-                        ..flight
-                    },
-                    failures,
-                    rejections,
-                },
-                tokens: (),
-            }
-            .into(),
-            SnapshotState::Active { tokens } => Session {
-                core,
-                state: Active { _private: () },
-                tokens,
-            }
-            .into(),
-            SnapshotState::Expiring {
-                tokens,
-                backoff,
-                halt,
-            } => Session {
-                core,
-                state: Expiring { backoff, halt },
-                tokens,
-            }
-            .into(),
-            SnapshotState::Refreshing {
-                tokens,
-                flight,
-                failures,
-                rejections,
-            } => Session {
-                core,
-                state: Refreshing {
-                    flight: Flight {
-                        lost: true,
-                        ..flight
-                    },
-                    failures,
-                    rejections,
-                },
-                tokens,
-            }
-            .into(),
-            SnapshotState::Revoking {
-                flight,
-                pending,
-                sent,
-                retry,
-            } => Session {
-                core,
-                state: Revoking {
-                    // While a retry waits, the flight is the failed request, answered.
-                    flight: Flight {
-                        lost: retry.retry_at.is_none(),
-                        ..flight
-                    },
-                    sent,
-                    retry,
-                },
-                tokens: pending,
-            }
-            .into(),
-            SnapshotState::Revoked => Session {
-                core,
-                state: Revoked { _private: () },
-                tokens: (),
-            }
-            .into(),
-        };
+        let mut session = AnySession::from_stored_state(core, snapshot.state);
         // A read side starting with this session learns its token from events too.
         let restored = session
             .tokens()

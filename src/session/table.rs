@@ -39,9 +39,11 @@ pub trait State: Sealed {
 }
 
 /// Declares the states, once: each row gives the state's type, what it holds of the
-/// tokens, its name in words, what it holds, and the caller's next move. From the rows
-/// come [`StateName`], the [`State`] impls, [`AnySession`] with its conversions, and
-/// `each_state!`, the match over every state. (`$d` is a `$` handed in by the caller, so
+/// tokens, its name in words, what it holds, the caller's next move, and its part of a
+/// snapshot. From the rows come [`StateName`], the [`State`] impls, [`AnySession`] with
+/// its conversions, `each_state!` (the match over every state, which routes every input
+/// of `AnySession`), and `stored_states!` (from which the snapshot's state enum is
+/// generated). (`$d` is a `$` handed in by the caller, so
 /// that this macro can write the metavariables of the one it defines.)
 macro_rules! states {
     ($d:tt $(
@@ -49,7 +51,8 @@ macro_rules! states {
             tokens: $tokens:ty,
             words: $words:literal,
             holds: $holds:literal,
-            next: $next:literal $(,)?
+            next: $next:literal,
+            stored: $stored:ty $(,)?
         }
     )*) => {
         /// One of the session's states, named as its type.
@@ -147,6 +150,16 @@ macro_rules! states {
             };
         }
         pub(super) use each_state;
+
+        /// Calls `$callback! { State: Form, ... }` with every state and its part of a
+        /// snapshot (a type in `E`, the dialect's extra fields): the snapshot's state
+        /// enum is generated from it.
+        macro_rules! stored_states {
+            ($d callback:ident) => {
+                $d callback! { $($state: $stored),* }
+            };
+        }
+        pub(super) use stored_states;
     };
 }
 
@@ -157,18 +170,21 @@ states! {
         words: "unauthenticated",
         holds: "backoff, halt reason",
         next: "`login(now)`; `on_timeout(now)` logs in when due unless halted",
+        stored: UnauthenticatedForm,
     }
     LoggingIn {
         tokens: (),
         words: "logging in",
         holds: "the login in flight",
         next: "hand back its response or transport error",
+        stored: LoggingInForm,
     }
     Active {
         tokens: TokenSet<E>,
         words: "active",
         holds: "token set",
         next: "hand out the token; report 401s, successful calls, time",
+        stored: ActiveForm<E>,
     }
     Expiring {
         tokens: TokenSet<E>,
@@ -176,24 +192,28 @@ states! {
         holds: "token set, backoff, halt reason",
         next: "`refresh(now)` after `retry_at`; `on_timeout(now)` renews when due, halts \
                without credentials, withdraws the token at its hard expiry",
+        stored: ExpiringForm<E>,
     }
     Refreshing {
         tokens: TokenSet<E>,
         words: "refreshing",
         holds: "token set, the renewal in flight",
         next: "hand back its response; the old token is still served",
+        stored: RefreshingForm<E>,
     }
     Revoking {
         tokens: PendingRevocation,
         words: "revoking",
         holds: "tokens left to revoke, the revocation in flight",
         next: "hand back its response",
+        stored: RevokingForm,
     }
     Revoked {
         tokens: (),
         words: "revoked",
         holds: "nothing",
         next: "nothing: terminal",
+        stored: RevokedForm,
     }
 }
 

@@ -222,3 +222,48 @@ mod route {
         }
     }
 }
+
+// In a snapshot: the token set.
+mod stored {
+    use serde::{Deserialize, Serialize};
+
+    use crate::dialect::Dialect;
+    use crate::session::stored::{stored_tokens, Form, Parts, Persist};
+    use crate::session::{Active, Core, Session};
+    use crate::token::TokenSet;
+
+    /// An active session's part of a snapshot.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+    pub(crate) struct ActiveForm<E> {
+        tokens: TokenSet<E>,
+    }
+
+    impl<E> Form<E> for ActiveForm<E> {
+        fn parts(&mut self) -> Parts<'_, E> {
+            Parts {
+                tokens: Some(&mut self.tokens),
+                ..Parts::default()
+            }
+        }
+    }
+
+    impl<D: Dialect> Persist<D> for Session<Active, D> {
+        type Form = ActiveForm<D::Extra>;
+
+        fn store(&self, secrets: bool) -> Self::Form {
+            ActiveForm {
+                tokens: stored_tokens(&self.tokens, secrets),
+            }
+        }
+
+        fn restore(core: Core<D>, form: Self::Form) -> Self {
+            Session {
+                core,
+                state: Active { _private: () },
+                tokens: form.tokens,
+            }
+        }
+    }
+}
+pub(crate) use stored::ActiveForm;

@@ -280,3 +280,57 @@ mod route {
         }
     }
 }
+
+// In a snapshot: the token set, the backoff and the halt.
+mod stored {
+    use serde::{Deserialize, Serialize};
+
+    use crate::dialect::Dialect;
+    use crate::session::states::{Backoff, Halt};
+    use crate::session::stored::{stored_tokens, Form, Parts, Persist};
+    use crate::session::{Core, Expiring, Session};
+    use crate::token::TokenSet;
+
+    /// An expiring session's part of a snapshot.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+    pub(crate) struct ExpiringForm<E> {
+        tokens: TokenSet<E>,
+        backoff: Backoff,
+        halt: Option<Box<Halt>>,
+    }
+
+    impl<E> Form<E> for ExpiringForm<E> {
+        fn parts(&mut self) -> Parts<'_, E> {
+            Parts {
+                tokens: Some(&mut self.tokens),
+                halt: self.halt.as_deref_mut(),
+                ..Parts::default()
+            }
+        }
+    }
+
+    impl<D: Dialect> Persist<D> for Session<Expiring, D> {
+        type Form = ExpiringForm<D::Extra>;
+
+        fn store(&self, secrets: bool) -> Self::Form {
+            ExpiringForm {
+                tokens: stored_tokens(&self.tokens, secrets),
+                backoff: self.state.backoff,
+                halt: self.state.halt.clone(),
+            }
+        }
+
+        fn restore(core: Core<D>, form: Self::Form) -> Self {
+            Session {
+                core,
+                state: Expiring {
+                    backoff: form.backoff,
+                    halt: form.halt,
+                },
+                tokens: form.tokens,
+            }
+        }
+    }
+}
+pub(crate) use stored::ExpiringForm;

@@ -122,3 +122,59 @@ mod route {
         }
     }
 }
+
+// In a snapshot: the login in flight (lost on restore) and the failure counts.
+mod stored {
+    use serde::{Deserialize, Serialize};
+
+    use crate::dialect::Dialect;
+    use crate::session::states::Flight;
+    use crate::session::stored::{Form, Parts, Persist};
+    use crate::session::{Core, LoggingIn, Session};
+
+    /// A session logging in: its part of a snapshot.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    pub(crate) struct LoggingInForm {
+        flight: Flight,
+        failures: u32,
+        #[serde(default)]
+        rejections: u32,
+    }
+
+    impl<E> Form<E> for LoggingInForm {
+        fn parts(&mut self) -> Parts<'_, E> {
+            Parts {
+                flight: Some(&self.flight),
+                ..Parts::default()
+            }
+        }
+    }
+
+    impl<D: Dialect> Persist<D> for Session<LoggingIn, D> {
+        type Form = LoggingInForm;
+
+        fn store(&self, _secrets: bool) -> LoggingInForm {
+            LoggingInForm {
+                flight: self.state.flight.stored(),
+                failures: self.state.failures,
+                rejections: self.state.rejections,
+            }
+        }
+
+        fn restore(core: Core<D>, form: LoggingInForm) -> Self {
+            Session {
+                core,
+                state: LoggingIn {
+                    flight: Flight {
+                        lost: true,
+                        ..form.flight
+                    },
+                    failures: form.failures,
+                    rejections: form.rejections,
+                },
+                tokens: (),
+            }
+        }
+    }
+}
+pub(crate) use stored::LoggingInForm;

@@ -33,6 +33,15 @@ use crate::request::{Purpose, RequestId, TokenKind, TokenRequest};
 use crate::token::TokenSet;
 
 pub use self::in_flight::AwaitingResponse;
+/// Each state's part of a snapshot, as the state list in `table.rs` names it.
+pub(crate) mod forms {
+    pub(crate) use super::active::ActiveForm;
+    pub(crate) use super::expiring::ExpiringForm;
+    pub(crate) use super::logging_in::LoggingInForm;
+    pub(crate) use super::refreshing::RefreshingForm;
+    pub(crate) use super::revocation::{RevokedForm, RevokingForm};
+    pub(crate) use super::unauthenticated::UnauthenticatedForm;
+}
 pub use self::revocation::Revocable;
 
 /// How a login ended.

@@ -300,3 +300,65 @@ mod route {
         }
     }
 }
+
+// In a snapshot: the token set, the renewal in flight (lost on restore) and the failure
+// counts.
+mod stored {
+    use serde::{Deserialize, Serialize};
+
+    use crate::dialect::Dialect;
+    use crate::session::states::Flight;
+    use crate::session::stored::{stored_tokens, Form, Parts, Persist};
+    use crate::session::{Core, Refreshing, Session};
+    use crate::token::TokenSet;
+
+    /// A refreshing session's part of a snapshot.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+    pub(crate) struct RefreshingForm<E> {
+        tokens: TokenSet<E>,
+        flight: Flight,
+        failures: u32,
+        #[serde(default)]
+        rejections: u32,
+    }
+
+    impl<E> Form<E> for RefreshingForm<E> {
+        fn parts(&mut self) -> Parts<'_, E> {
+            Parts {
+                tokens: Some(&mut self.tokens),
+                flight: Some(&self.flight),
+                ..Parts::default()
+            }
+        }
+    }
+
+    impl<D: Dialect> Persist<D> for Session<Refreshing, D> {
+        type Form = RefreshingForm<D::Extra>;
+
+        fn store(&self, secrets: bool) -> Self::Form {
+            RefreshingForm {
+                tokens: stored_tokens(&self.tokens, secrets),
+                flight: self.state.flight.stored(),
+                failures: self.state.failures,
+                rejections: self.state.rejections,
+            }
+        }
+
+        fn restore(core: Core<D>, form: Self::Form) -> Self {
+            Session {
+                core,
+                state: Refreshing {
+                    flight: Flight {
+                        lost: true,
+                        ..form.flight
+                    },
+                    failures: form.failures,
+                    rejections: form.rejections,
+                },
+                tokens: form.tokens,
+            }
+        }
+    }
+}
+pub(crate) use stored::RefreshingForm;

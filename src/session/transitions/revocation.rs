@@ -364,3 +364,111 @@ mod route {
         }
     }
 }
+
+// In a snapshot: the tokens left to revoke, those sent, the request in flight and its
+// retry; revoked keeps nothing.
+mod stored {
+    use serde::{Deserialize, Serialize};
+
+    use crate::dialect::Dialect;
+    use crate::request::Purpose;
+    use crate::session::states::{Backoff, Flight, PendingRevocation};
+    use crate::session::stored::{stored_secret, Form, Parts, Persist};
+    use crate::session::{Core, Revoked, Revoking, Session};
+
+    /// A revoking session's part of a snapshot.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    pub(crate) struct RevokingForm {
+        flight: Flight,
+        pending: PendingRevocation,
+        /// The tokens sent for revocation so far, the one in flight last.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sent: Vec<String>,
+        /// Failed attempts at the last one, and when it is sent again.
+        #[serde(default)]
+        retry: Backoff,
+    }
+
+    impl<E> Form<E> for RevokingForm {
+        fn parts(&mut self) -> Parts<'_, E> {
+            Parts {
+                flight: Some(&self.flight),
+                ..Parts::default()
+            }
+        }
+
+        fn check(&self) -> Result<(), &'static str> {
+            // Only a revocation is retried. (Which token is known only to snapshots that
+            // list the tokens sent; without that list, the session moves on.)
+            let revoking = matches!(self.flight.purpose, Purpose::Revoke(_));
+            if self.retry.retry_at.is_some() && !revoking {
+                return Err("a retry of a request that is no revocation");
+            }
+            Ok(())
+        }
+    }
+
+    impl<D: Dialect> Persist<D> for Session<Revoking, D> {
+        type Form = RevokingForm;
+
+        fn store(&self, secrets: bool) -> RevokingForm {
+            RevokingForm {
+                flight: self.state.flight.stored(),
+                sent: self
+                    .state
+                    .sent
+                    .iter()
+                    .map(|token| stored_secret(token, secrets))
+                    .collect(),
+                retry: self.state.retry,
+                pending: PendingRevocation {
+                    queue: self
+                        .tokens
+                        .queue
+                        .iter()
+                        .map(|(kind, token)| (*kind, stored_secret(token, secrets)))
+                        .collect(),
+                },
+            }
+        }
+
+        fn restore(core: Core<D>, form: RevokingForm) -> Self {
+            Session {
+                core,
+                state: Revoking {
+                    // While a retry waits, the flight is the failed request, answered.
+                    flight: Flight {
+                        lost: form.retry.retry_at.is_none(),
+                        ..form.flight
+                    },
+                    sent: form.sent,
+                    retry: form.retry,
+                },
+                tokens: form.pending,
+            }
+        }
+    }
+
+    /// A revoked session's part of a snapshot: nothing.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    pub(crate) struct RevokedForm {}
+
+    impl<E> Form<E> for RevokedForm {}
+
+    impl<D: Dialect> Persist<D> for Session<Revoked, D> {
+        type Form = RevokedForm;
+
+        fn store(&self, _secrets: bool) -> RevokedForm {
+            RevokedForm {}
+        }
+
+        fn restore(core: Core<D>, RevokedForm {}: RevokedForm) -> Self {
+            Session {
+                core,
+                state: Revoked { _private: () },
+                tokens: (),
+            }
+        }
+    }
+}
+pub(crate) use stored::{RevokedForm, RevokingForm};

@@ -203,3 +203,52 @@ mod route {
         }
     }
 }
+
+// In a snapshot: the backoff and the halt.
+mod stored {
+    use serde::{Deserialize, Serialize};
+
+    use crate::dialect::Dialect;
+    use crate::session::states::{Backoff, Halt};
+    use crate::session::stored::{Form, Parts, Persist};
+    use crate::session::{Core, Session, Unauthenticated};
+
+    /// An unauthenticated session's part of a snapshot.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    pub(crate) struct UnauthenticatedForm {
+        backoff: Backoff,
+        halt: Option<Box<Halt>>,
+    }
+
+    impl<E> Form<E> for UnauthenticatedForm {
+        fn parts(&mut self) -> Parts<'_, E> {
+            Parts {
+                halt: self.halt.as_deref_mut(),
+                ..Parts::default()
+            }
+        }
+    }
+
+    impl<D: Dialect> Persist<D> for Session<Unauthenticated, D> {
+        type Form = UnauthenticatedForm;
+
+        fn store(&self, _secrets: bool) -> UnauthenticatedForm {
+            UnauthenticatedForm {
+                backoff: self.state.backoff,
+                halt: self.state.halt.clone(),
+            }
+        }
+
+        fn restore(core: Core<D>, form: UnauthenticatedForm) -> Self {
+            Session {
+                core,
+                state: Unauthenticated {
+                    backoff: form.backoff,
+                    halt: form.halt,
+                },
+                tokens: (),
+            }
+        }
+    }
+}
+pub(crate) use stored::UnauthenticatedForm;
