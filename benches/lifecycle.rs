@@ -15,14 +15,14 @@ use oauth2::{
     ClientId, ClientSecret, ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse,
     TokenUrl,
 };
-use oauth_lifecycle::dialect::{
-    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Standard,
-};
+use oauth_lifecycle::dialect::{ConvirzaV3, Dialect, Standard};
 use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
     AccessToken, Active, AnySession, Driver, Expiring, LoginOutcome, Output, Policy, RefreshToken,
     Refreshing, Session,
 };
+use oauth_lifecycle_testkit::emulator::Emulator;
+use oauth_lifecycle_testkit::IN_PROCESS;
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
@@ -180,10 +180,6 @@ fn keycloak_full_body() -> Vec<u8> {
         r#"{{"access_token":"{access}","expires_in":300,"refresh_expires_in":0,"token_type":"Bearer","id_token":"{id_token}","not-before-policy":0,"scope":"{KEYCLOAK_SCOPE}"}}"#
     )
     .into_bytes()
-}
-
-fn keycloak_response() -> http::Response<Vec<u8>> {
-    json_response(std::str::from_utf8(&keycloak_full_body()).expect("UTF-8"))
 }
 
 /// The smallest answer RFC 6749 §5.1 allows, with a lifetime.
@@ -397,71 +393,36 @@ fn driver_lifecycle(c: &mut Criterion) {
     });
 }
 
-fn json_response(body: &str) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(body.as_bytes().to_vec())
-        .expect("a valid response")
+/// The login response the emulator of a provider row gives `dialect`'s login request
+/// at [`NOW`].
+fn emulated_login<D: Dialect>(
+    emulator: &mut impl Emulator,
+    dialect: &D,
+) -> http::Response<Vec<u8>> {
+    let request = dialect.login_request().expect("a login request");
+    emulator.handle(&request, NOW)
 }
 
-fn bench_cycle<D: Dialect>(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    dialect: D,
-    response: http::Response<Vec<u8>>,
-) {
-    let dialect = Arc::new(dialect);
-    assert!(cycle(&dialect, &response), "{name}: the cycle must log in");
-    group.bench_function(name, |b| b.iter(|| cycle(&dialect, black_box(&response))));
-}
-
-/// Each dialect's full cycle on its documented response (the standard dialect on the
-/// Keycloak body with nine scope values and an `id_token`, the baseline).
+/// Each provider row's full cycle (`oauth_lifecycle_testkit::providers!`: the row's
+/// dialect pointed at its emulator) on the login response the emulator gives once,
+/// checked to log in first. A provider added to the rows is benched too.
 fn dialect_cycle(c: &mut Criterion) {
     let mut group = c.benchmark_group("dialect_cycle");
-    bench_cycle(
-        &mut group,
-        "standard",
-        keycloak_client(),
-        keycloak_response(),
-    );
-    bench_cycle(
-        &mut group,
-        "convirza_v2",
-        ConvirzaV2::builder("system", "secret", "user@convirza.com", "password")
-            .build()
-            .expect("a valid configuration"),
-        json_response(
-            r#"{"access_token":"946e347b-48ce-41d1-aae6-756ddc552d18","refresh_token":"e46d437e-346b-4de4-a2a3-5f4b610cdfe1","expires_in":3600,"status":"success","token_type":"Bearer"}"#,
-        ),
-    );
-    bench_cycle(
-        &mut group,
-        "convirza_v3",
-        ConvirzaV3::builder("user@example.com", "SecurePassword123!")
-            .build()
-            .expect("a valid configuration"),
-        json_response(
-            r#"{"access_token":"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbklkIjoiYWJjZDEyMzQtZWY1Ni03ODkwLWFiY2QtMTIzNDU2Nzg5MGFiIiwiaWF0IjoxNzA5NTU1NTU1LCJleHAiOjE3MDk1OTg3NTV9.xyz123","frontend_token":"a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6","refresh_token":"xyz789refresh012345678901234567890","token_type":"Bearer","expires_in":"2026-06-08T12:34:56.789Z","refresh_expires_in":"2026-12-06T12:34:56.789Z","user":{"user_id":12345,"email":"user@example.com","role_id":2,"org_unit_id":1001}}"#,
-        ),
-    );
-    bench_cycle(
-        &mut group,
-        "convercus",
-        Convercus::builder("abc", Environment::Production, "secret")
-            .build()
-            .expect("a valid configuration"),
-        keycloak_response(),
-    );
-    bench_cycle(
-        &mut group,
-        "convercus_legacy",
-        ConvercusLegacy::builder("ORG", "user", "password", Environment::Production)
-            .build()
-            .expect("a valid configuration"),
-        json_response(r#"{"token":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhcGktdXNlciJ9.c2lnbmF0dXJl"}"#),
-    );
+    macro_rules! row {
+        ($name:ident, $emulator:expr, $dialect:expr, $facts:expr) => {{
+            let mut emulator = $emulator;
+            let dialect = Arc::new(($dialect)(IN_PROCESS));
+            let response = emulated_login(&mut emulator, &*dialect);
+            let name = stringify!($name);
+            assert!(
+                cycle(&dialect, &response),
+                "{name}: the cycle must log in on the emulator's answer ({})",
+                response.status()
+            );
+            group.bench_function(name, |b| b.iter(|| cycle(&dialect, black_box(&response))));
+        }};
+    }
+    oauth_lifecycle_testkit::providers!(row);
     group.finish();
 }
 

@@ -1,15 +1,18 @@
-//! Writes the `restore` target's seed corpus: a snapshot of every state each dialect
-//! reaches in a short scripted life (login, renewal due, refresh in flight, backoff,
-//! revocation), one file each, prefixed with the byte that selects the dialect.
+//! Writes the `restore` target's seed corpus: a snapshot of every state each provider
+//! of the core's registry reaches in a short scripted life (login, renewal due, refresh
+//! in flight, backoff, revocation), one file each, prefixed with the byte that selects
+//! the provider and its configuration (`Variant::from_selector`).
 //!
 //! `cargo run --manifest-path fuzz/Cargo.toml --example seed_snapshots -- fuzz/corpus/restore`
 
 use std::path::{Path, PathBuf};
 
+use oauth_lifecycle::dialect::Need;
 use oauth_lifecycle::{Dialect, Policy};
 use oauth_lifecycle_fuzz::drive::{Run, Step};
 use oauth_lifecycle_fuzz::{
-    Answer, BodyChoice, ErrorCode, Field, HeaderChoice, Provider, StatusChoice, Value, START,
+    Answer, BodyChoice, ErrorCode, Field, HeaderChoice, Provider, StatusChoice, Value, Variant,
+    START,
 };
 
 fn token(lifetime: i64) -> Step {
@@ -56,19 +59,29 @@ fn script() -> Vec<Step> {
     ]
 }
 
-fn seeds<D: Dialect>(make: fn() -> D, selector: u8, out: &Path) -> usize {
+fn snapshots<D: Dialect>(make: impl Fn() -> D + 'static) -> Vec<Vec<u8>> {
     let mut run = Run::new(make, Policy::default(), START);
     run.keep_snapshots();
     for step in script() {
         run.step(&step);
     }
-    for (n, json) in run.snapshots().iter().enumerate() {
-        let mut bytes = vec![selector];
-        bytes.extend_from_slice(json);
-        std::fs::write(out.join(format!("{selector}-{n:02}.json")), bytes)
-            .expect("writable corpus");
-    }
-    run.snapshots().len()
+    run.snapshots().to_vec()
+}
+
+/// Each provider as the examples configure it, then with each optional setting flipped
+/// in turn, where a selector byte names that and the life differs from every one
+/// written for the provider before.
+fn variants(provider: Provider) -> impl Iterator<Item = (u8, Variant)> {
+    let optional = provider
+        .settings()
+        .iter()
+        .filter(|setting| setting.need == Need::Optional)
+        .count()
+        .min(32);
+    std::iter::once(0)
+        .chain((0..optional).map(|bit| 1 << bit))
+        .map(move |toggles| Variant { provider, toggles })
+        .filter_map(|variant| Some((variant.selector()?, variant)))
 }
 
 fn main() {
@@ -79,16 +92,26 @@ fn main() {
     );
     std::fs::create_dir_all(&out).expect("a corpus directory");
     let mut written = 0;
-    for (selector, provider) in [
-        (0, Provider::Standard),
-        (1, Provider::StandardReusable),
-        (2, Provider::ConvirzaV2),
-        (3, Provider::ConvirzaV3),
-        (4, Provider::Convercus),
-        (5, Provider::ConvercusLegacy),
-    ] {
-        written +=
-            oauth_lifecycle_fuzz::with_dialect!(provider, |make| seeds(make, selector, &out));
+    for &provider in Provider::ALL {
+        let mut lives: Vec<Vec<Vec<u8>>> = Vec::new();
+        for (selector, variant) in variants(provider) {
+            let life = oauth_lifecycle_fuzz::with_dialect!(variant, |make| snapshots(make));
+            if lives.contains(&life) {
+                continue;
+            }
+            for (n, json) in life.iter().enumerate() {
+                let mut bytes = vec![selector];
+                bytes.extend_from_slice(json);
+                write(&out.join(format!("{selector}-{n:02}.json")), &bytes);
+            }
+            println!("{selector:3}: {variant:?}, {} snapshots", life.len());
+            written += life.len();
+            lives.push(life);
+        }
     }
     println!("{written} snapshots in {}", out.display());
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).expect("writable corpus");
 }

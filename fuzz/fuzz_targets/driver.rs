@@ -1,4 +1,5 @@
-//! The driver fed arbitrary input sequences, for every dialect: the invariants of
+//! The driver fed arbitrary input sequences, for every provider of the core's registry
+//! in every configuration a `Variant` names: the invariants of
 //! `oauth_lifecycle_fuzz::drive` are checked after every step.
 #![no_main]
 
@@ -6,14 +7,14 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use oauth_lifecycle::Policy;
 use oauth_lifecycle_fuzz::drive::{Run, Step};
-use oauth_lifecycle_fuzz::{with_dialect, Provider, START};
+use oauth_lifecycle_fuzz::{with_dialect, Variant, START};
 
 /// Steps one input may run: enough for several renewals, few enough to stay fast.
 const MAX_STEPS: usize = 256;
 
 #[derive(Arbitrary, Debug)]
 struct Script {
-    provider: Provider,
+    variant: Variant,
     jitter_seed: u64,
     steps: Vec<Step>,
 }
@@ -21,7 +22,7 @@ struct Script {
 fuzz_target!(|script: Script| {
     let mut policy = Policy::default();
     policy.jitter_seed = script.jitter_seed;
-    with_dialect!(script.provider, |make| {
+    with_dialect!(script.variant, |make| {
         let mut run = Run::new(make, policy, START);
         for step in script.steps.iter().take(MAX_STEPS) {
             run.step(step);

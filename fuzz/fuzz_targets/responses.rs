@@ -7,14 +7,14 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use oauth_lifecycle::{resource, Dialect, Purpose};
-use oauth_lifecycle_fuzz::{with_dialect, Answer, Provider, Server, START};
+use oauth_lifecycle_fuzz::{with_dialect, Answer, Server, Variant, START};
 
 /// Longest `Display` of a refusal: the description cap plus the words around it.
 const MAX_SHOWN: usize = 4096;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
-    provider: Provider,
+    variant: Variant,
     refresh: bool,
     answer: Answer,
 }
@@ -27,7 +27,7 @@ fuzz_target!(|input: Input| {
     } else {
         Purpose::Login
     };
-    with_dialect!(input.provider, |make| {
+    with_dialect!(input.variant, |make| {
         let dialect = make();
         match dialect.parse_token_response(purpose, &response) {
             Ok(grant) => assert!(!grant.access_token.secret().is_empty()),

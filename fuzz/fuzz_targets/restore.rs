@@ -1,26 +1,19 @@
 //! Snapshot restore fed arbitrary bytes (seeded with real snapshots of every state, so
 //! mutations stay close to valid ones). Invariants: no panic; a snapshot that restores
 //! is then driven through timeouts, a late answer and a revoke under the `drive` checks.
+//! The first byte selects the provider and its configuration (`Variant::from_selector`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use oauth_lifecycle::{AnySession, Driver, Policy};
 use oauth_lifecycle_fuzz::drive::{Run, Step};
-use oauth_lifecycle_fuzz::{with_dialect, Provider, START};
+use oauth_lifecycle_fuzz::{with_dialect, Variant, START};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, json)) = data.split_first() else {
         return;
     };
-    let provider = match selector % 6 {
-        0 => Provider::Standard,
-        1 => Provider::StandardReusable,
-        2 => Provider::ConvirzaV2,
-        3 => Provider::ConvirzaV3,
-        4 => Provider::Convercus,
-        _ => Provider::ConvercusLegacy,
-    };
-    with_dialect!(provider, |make| {
+    with_dialect!(Variant::from_selector(selector), |make| {
         let Ok(snapshot) = serde_json::from_slice(json) else {
             return;
         };

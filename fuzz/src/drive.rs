@@ -60,7 +60,7 @@ pub enum Step {
 /// A session being driven, with what the checks need to know.
 pub struct Run<D: Dialect> {
     driver: Driver<D>,
-    make_dialect: fn() -> D,
+    make_dialect: Box<dyn Fn() -> D>,
     now: UtcDateTime,
     server: Server,
     in_flight: Option<RequestId>,
@@ -79,19 +79,23 @@ pub struct Run<D: Dialect> {
 
 impl<D: Dialect> Run<D> {
     /// A fresh session of the dialect `make_dialect` builds, at `now`.
-    pub fn new(make_dialect: fn() -> D, policy: Policy, now: UtcDateTime) -> Self {
+    pub fn new(make_dialect: impl Fn() -> D + 'static, policy: Policy, now: UtcDateTime) -> Self {
         let driver = Driver::new(make_dialect(), policy).expect("a valid policy");
         Self::with_driver(driver, make_dialect, now)
     }
 
     /// Drives an existing session (for example a restored one).
-    pub fn with_driver(driver: Driver<D>, make_dialect: fn() -> D, now: UtcDateTime) -> Self {
+    pub fn with_driver(
+        driver: Driver<D>,
+        make_dialect: impl Fn() -> D + 'static,
+        now: UtcDateTime,
+    ) -> Self {
         let mut run = Run {
             in_flight: driver.in_flight().map(|(id, _)| id),
             highest_id: driver.in_flight().map(|(id, _)| id.get()),
             sent: driver.in_flight().map(|(id, _)| id).into_iter().collect(),
             driver,
-            make_dialect,
+            make_dialect: Box::new(make_dialect),
             now,
             server: Server::default(),
             snapshots: None,

@@ -1,14 +1,15 @@
-//! What the fuzz targets share: every dialect, configured with known secrets, and server
-//! answers built from structured arbitrary data, so the fuzzer reaches deep states of the
-//! session quickly instead of spending its time on JSON syntax.
+//! What the fuzz targets share: every provider of the core's registry
+//! (`oauth_lifecycle::providers!`), configured from its own settings with known secrets
+//! ([`Variant`], [`with_dialect!`]), and server answers built from structured arbitrary
+//! data, so the fuzzer reaches deep states of the session quickly instead of spending its
+//! time on JSON syntax.
 //!
 //! Each target states its invariants; a panic is a finding.
 
+use std::fmt;
+
 use arbitrary::Arbitrary;
-use oauth_lifecycle::dialect::{
-    ClientAuth, Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, RefreshTokenUse,
-    Standard,
-};
+use oauth_lifecycle::dialect::{self, Need, Setting, Settings};
 use oauth_lifecycle::http;
 use oauth_lifecycle::time::format_description::well_known::{Rfc2822, Rfc3339};
 use oauth_lifecycle::time::{Duration, UtcDateTime};
@@ -25,113 +26,183 @@ pub const CLIENT_SECRET: &str = "fuzz-client-secret-Qm3xT9";
 /// See [`CLIENT_SECRET`].
 pub const PASSWORD: &str = "fuzz-password-Wk7&pR 2=z";
 
-const LOCAL: &str = "http://127.0.0.1:9";
-
-/// One provider, configured as its tests configure it.
-#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    /// RFC 6749 with the password grant and revocation; single-use refresh tokens.
-    Standard,
-    /// RFC 6749 with client credentials in the body and reusable refresh tokens.
-    StandardReusable,
-    /// Convirza V2.
-    ConvirzaV2,
-    /// Convirza V3.
-    ConvirzaV3,
-    /// Convercus through Keycloak, with a password.
-    Convercus,
-    /// The Convercus legacy login.
-    ConvercusLegacy,
+/// The awkward secret a secret setting is given: [`CLIENT_SECRET`] for `client_secret`,
+/// [`PASSWORD`] for any other.
+pub fn secret_for(key: &str) -> &'static str {
+    if key == "client_secret" {
+        CLIENT_SECRET
+    } else {
+        PASSWORD
+    }
 }
 
-/// Runs `$body` with `$make` bound to the function that builds the configured dialect of
-/// `$provider` (a `fn() -> D` for that provider's dialect type `D`).
-#[macro_export]
-macro_rules! with_dialect {
-    ($provider:expr, |$make:ident| $body:expr) => {
-        match $provider {
-            $crate::Provider::Standard => {
-                let $make = $crate::standard;
-                $body
+/// Generates [`Provider`] and [`with_dialect!`] from the core's one list of providers,
+/// so a provider added there is fuzzed without a change here. The `$d` argument is a
+/// `$`, for the metavariables of the macro it defines.
+macro_rules! registry {
+    ($($name:ident: $dialect:path),* $(,)?) => {
+        registry! { @with ($) $($name: $dialect),* }
+    };
+    (@with ($d:tt) $($name:ident: $dialect:path),*) => {
+        /// One provider of the core's registry (`oauth_lifecycle::providers!`).
+        #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Provider {
+            $(
+                #[doc = concat!("The `", stringify!($name), "` dialect.")]
+                $name,
+            )*
+        }
+
+        impl Provider {
+            /// Every provider, in the registry's order.
+            pub const ALL: &'static [Provider] = &[$(Provider::$name),*];
+
+            /// The provider's name in configuration.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Provider::$name => <$dialect as dialect::Provider>::NAME,)*
+                }
             }
-            $crate::Provider::StandardReusable => {
-                let $make = $crate::standard_reusable;
-                $body
+
+            /// The provider's settings.
+            pub fn settings(self) -> &'static [Setting] {
+                match self {
+                    $(Provider::$name => <$dialect as dialect::Provider>::SETTINGS,)*
+                }
             }
-            $crate::Provider::ConvirzaV2 => {
-                let $make = $crate::convirza_v2;
-                $body
-            }
-            $crate::Provider::ConvirzaV3 => {
-                let $make = $crate::convirza_v3;
-                $body
-            }
-            $crate::Provider::Convercus => {
-                let $make = $crate::convercus;
-                $body
-            }
-            $crate::Provider::ConvercusLegacy => {
-                let $make = $crate::convercus_legacy;
-                $body
-            }
+        }
+
+        /// Runs `$body` with `$make` bound to a closure that builds the dialect of
+        /// `$variant` (a [`Variant`]): a `Copy` closure `Fn() -> D` for that provider's
+        /// dialect type `D`.
+        #[macro_export]
+        macro_rules! with_dialect {
+            ($d variant:expr, |$d make:ident| $d body:expr) => {{
+                let variant: $crate::Variant = $d variant;
+                match variant.provider {
+                    $(
+                        $crate::Provider::$name => {
+                            let $d make = move || $crate::configure::<$dialect>(variant);
+                            $d body
+                        }
+                    )*
+                }
+            }};
         }
     };
 }
 
-/// The standard dialect with a password grant, `client_secret_basic` and revocation.
-pub fn standard() -> Standard {
-    Standard::builder(format!("{LOCAL}/token"), "fuzz-client")
-        .client_secret(CLIENT_SECRET)
-        .password("alice", PASSWORD)
-        .revocation_url(format!("{LOCAL}/revoke"))
-        .build()
-        .expect("a valid configuration")
+oauth_lifecycle::providers!(registry);
+
+/// A provider and how it is configured: its settings' examples
+/// ([`Settings::examples`]), with every secret an awkward one ([`secret_for`]) and the
+/// optional settings `toggles` picks flipped.
+///
+/// Bit `i` of `toggles` flips the provider's `i`-th optional setting: one the examples
+/// leave out is given its example, one they give (a condition such as `grant =
+/// password`) is left out, and the settings that depend on it follow. So
+/// `refresh_token_use = reusable` is a toggle of every provider that has the setting,
+/// and so are a Standard client secret, a revocation endpoint or the client-credentials
+/// grant. A combination the provider refuses falls back to the examples.
+#[derive(Arbitrary, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    /// The provider.
+    pub provider: Provider,
+    /// Which optional settings are flipped, one bit each in the order of its settings.
+    pub toggles: u32,
 }
 
-/// The standard dialect with client credentials sent in the body and reusable refresh
-/// tokens.
-pub fn standard_reusable() -> Standard {
-    Standard::builder(format!("{LOCAL}/token"), "fuzz-client")
-        .client_secret(CLIENT_SECRET)
-        .client_auth(ClientAuth::Post)
-        .scope("read write")
-        .refresh_token_use(RefreshTokenUse::Reusable)
-        .revocation_url(format!("{LOCAL}/revoke"))
-        .build()
-        .expect("a valid configuration")
+impl Variant {
+    /// Every variant one selector byte can name: the provider is `selector % ALL.len()`,
+    /// the toggles `selector / ALL.len()`.
+    pub fn from_selector(selector: u8) -> Variant {
+        let count = Provider::ALL.len();
+        let selector = usize::from(selector);
+        Variant {
+            provider: Provider::ALL[selector % count],
+            toggles: u32::try_from(selector / count).expect("a byte's worth"),
+        }
+    }
+
+    /// The selector byte of this variant, when one names it.
+    pub fn selector(self) -> Option<u8> {
+        let index = Provider::ALL.iter().position(|p| *p == self.provider)?;
+        let selector = usize::try_from(self.toggles)
+            .ok()?
+            .checked_mul(Provider::ALL.len())?
+            .checked_add(index)?;
+        u8::try_from(selector).ok()
+    }
+
+    /// The optional settings this variant flips.
+    pub fn flipped(self) -> impl Iterator<Item = &'static Setting> {
+        optional(self.provider.settings())
+            .enumerate()
+            .filter(move |(bit, _)| self.toggles >> bit & 1 == 1)
+            .map(|(_, setting)| setting)
+    }
+
+    /// The settings this variant asks for (before the fallback to the examples).
+    pub fn settings(self) -> Settings<'static> {
+        settings(self.provider.settings(), self.toggles)
+    }
 }
 
-/// Convirza V2.
-pub fn convirza_v2() -> ConvirzaV2 {
-    ConvirzaV2::builder("system", CLIENT_SECRET, "user@convirza.com", PASSWORD)
-        .token_url(format!("{LOCAL}/oauth/token"))
-        .build()
-        .expect("a valid configuration")
+impl fmt::Debug for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flipped: Vec<&str> = self.flipped().map(|setting| setting.key).collect();
+        f.debug_struct("Variant")
+            .field("provider", &self.provider.name())
+            .field("flipped", &flipped)
+            .finish()
+    }
 }
 
-/// Convirza V3.
-pub fn convirza_v3() -> ConvirzaV3 {
-    ConvirzaV3::builder("user@example.com", PASSWORD)
-        .base_url(LOCAL)
-        .build()
-        .expect("a valid configuration")
+/// The optional settings of `known`, in order: the ones [`Variant::toggles`] flips.
+fn optional(known: &'static [Setting]) -> impl Iterator<Item = &'static Setting> {
+    known
+        .iter()
+        .filter(|setting| setting.need == Need::Optional)
+        .take(32)
 }
 
-/// Convercus through Keycloak, with a password.
-pub fn convercus() -> Convercus {
-    Convercus::builder("abc", Environment::Staging, CLIENT_SECRET)
-        .auth_url(LOCAL)
-        .password("api-user", PASSWORD)
-        .build()
-        .expect("a valid configuration")
+/// The examples of `known`, the optional settings `toggles` picks flipped, the
+/// conditional ones following their conditions, every secret an awkward one.
+fn settings(known: &'static [Setting], toggles: u32) -> Settings<'static> {
+    let mut settings = Settings::examples(known);
+    for (bit, setting) in optional(known).enumerate() {
+        if toggles >> bit & 1 == 1 {
+            match settings.get(setting.key) {
+                Some(_) => settings.remove(setting.key),
+                None => settings.set(setting.key, setting.example),
+            }
+        }
+    }
+    for setting in known {
+        if let Need::When { .. } = setting.need {
+            match (setting.is_needed(&settings), settings.get(setting.key)) {
+                (true, None) => settings.set(setting.key, setting.example),
+                (false, Some(_)) => settings.remove(setting.key),
+                _ => {}
+            }
+        }
+    }
+    for setting in known.iter().filter(|setting| setting.secret) {
+        if settings.get(setting.key).is_some() {
+            settings.set(setting.key, secret_for(setting.key));
+        }
+    }
+    settings
 }
 
-/// The Convercus legacy login.
-pub fn convercus_legacy() -> ConvercusLegacy {
-    ConvercusLegacy::builder("ACME", "api-user", PASSWORD, Environment::Staging)
-        .api_url(LOCAL)
-        .build()
-        .expect("a valid configuration")
+/// The dialect of `variant`, which names provider `P`: configured with
+/// [`Variant::settings`], or with the examples (and awkward secrets) where the
+/// provider refuses that combination.
+pub fn configure<P: dialect::Provider>(variant: Variant) -> P {
+    P::configure(&settings(P::SETTINGS, variant.toggles)).unwrap_or_else(|_| {
+        P::configure(&settings(P::SETTINGS, 0))
+            .unwrap_or_else(|e| panic!("{}: the examples must configure: {e}", P::NAME))
+    })
 }
 
 /// A server's answer, built from parts a real server could send.
@@ -468,5 +539,44 @@ pub fn assert_no_secret(shown: &str, held: &[String]) {
             !shown.contains(secret.as_str()),
             "a secret leaked into: {shown}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every provider of the registry builds in every variant (some by falling back to
+    /// the examples), its secret settings the awkward secrets, which its `Debug` never
+    /// shows.
+    #[test]
+    fn every_variant_builds_with_the_awkward_secrets() {
+        fn check<D: oauth_lifecycle::Dialect>(variant: Variant, make: impl Fn() -> D) {
+            let shown = format!("{:?}", make());
+            assert!(!shown.contains(CLIENT_SECRET) && !shown.contains(PASSWORD));
+            let settings = variant.settings();
+            for setting in variant.provider.settings() {
+                if let (true, Some(value)) = (setting.secret, settings.get(setting.key)) {
+                    assert_eq!(value, secret_for(setting.key), "{variant:?}");
+                }
+            }
+        }
+        for &provider in Provider::ALL {
+            let optional = optional(provider.settings()).count();
+            assert!(optional <= 16, "{}: too many to try", provider.name());
+            for toggles in 0..1_u32 << optional {
+                let variant = Variant { provider, toggles };
+                with_dialect!(variant, |make| check(variant, make));
+            }
+        }
+    }
+
+    #[test]
+    fn a_selector_names_the_variant_it_selects() {
+        for selector in 0..=u8::MAX {
+            let variant = Variant::from_selector(selector);
+            assert_eq!(variant.selector(), Some(selector));
+        }
+        assert_eq!(Variant::from_selector(0).toggles, 0);
     }
 }

@@ -1,7 +1,9 @@
 //! Every provider, one row each: its emulator, its dialect configured for that emulator,
 //! and what a lifecycle against it shows. Suites that run the same scenario against
 //! every provider take the rows from [`providers!`](macro@crate::providers) instead of keeping
-//! their own list, so a provider added here is run by all of them.
+//! their own list, so a provider added here is run by all of them. Every provider of the
+//! core's registry ([`oauth_lifecycle::providers!`]) has a row at least: a test below
+//! fails for one that has none.
 
 use oauth_lifecycle::time::Duration;
 
@@ -9,7 +11,8 @@ use oauth_lifecycle::time::Duration;
 /// its default configuration, shows, and the credentials its dialect is configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
-    /// The provider's name, as `tokenctl` profiles spell it.
+    /// The provider's name, as `tokenctl` profiles spell it: its dialect's
+    /// [`Provider::NAME`](oauth_lifecycle::dialect::Provider::NAME).
     pub name: &'static str,
     /// The credentials the dialect is configured with (client secret, password): no
     /// output may ever show one.
@@ -60,7 +63,8 @@ macro_rules! providers {
             ),
             |base: &str| $crate::fixtures::standard(base),
             $crate::providers::Facts {
-                name: "standard",
+                name: <oauth_lifecycle::dialect::Standard
+                    as oauth_lifecycle::dialect::Provider>::NAME,
                 secrets: &[
                     $crate::fixtures::STANDARD_CLIENT.1,
                     $crate::fixtures::STANDARD_USER.1
@@ -77,7 +81,8 @@ macro_rules! providers {
             ),
             |base: &str| $crate::fixtures::convirza_v2(base),
             $crate::providers::Facts {
-                name: "convirza-v2",
+                name: <oauth_lifecycle::dialect::ConvirzaV2
+                    as oauth_lifecycle::dialect::Provider>::NAME,
                 secrets: &[
                     $crate::fixtures::CONVIRZA_V2_CLIENT.1,
                     $crate::fixtures::CONVIRZA_V2_USER.1
@@ -95,7 +100,8 @@ macro_rules! providers {
             ),
             |base: &str| $crate::fixtures::convirza_v3(base),
             $crate::providers::Facts {
-                name: "convirza-v3",
+                name: <oauth_lifecycle::dialect::ConvirzaV3
+                    as oauth_lifecycle::dialect::Provider>::NAME,
                 secrets: &[$crate::fixtures::CONVIRZA_V3_USER.1],
                 lifetime: $crate::emulator::ConvirzaV3ServerConfig::default().access_token_lifetime,
                 refreshes: true,
@@ -109,7 +115,8 @@ macro_rules! providers {
             ),
             |base: &str| $crate::fixtures::convercus(base),
             $crate::providers::Facts {
-                name: "convercus",
+                name: <oauth_lifecycle::dialect::Convercus
+                    as oauth_lifecycle::dialect::Provider>::NAME,
                 secrets: &[
                     $crate::fixtures::CONVERCUS_CLIENT_SECRET,
                     $crate::fixtures::CONVERCUS_USER.1
@@ -133,7 +140,8 @@ macro_rules! providers {
                     .expect("a valid dialect")
             },
             $crate::providers::Facts {
-                name: "convercus",
+                name: <oauth_lifecycle::dialect::Convercus
+                    as oauth_lifecycle::dialect::Provider>::NAME,
                 secrets: &[$crate::fixtures::CONVERCUS_CLIENT_SECRET],
                 lifetime: $crate::emulator::StandardServerConfig::keycloak(
                     $crate::fixtures::CONVERCUS_REALM,
@@ -150,7 +158,8 @@ macro_rules! providers {
             ),
             |base: &str| $crate::fixtures::convercus_legacy(base),
             $crate::providers::Facts {
-                name: "convercus-legacy",
+                name: <oauth_lifecycle::dialect::ConvercusLegacy
+                    as oauth_lifecycle::dialect::Provider>::NAME,
                 secrets: &[$crate::fixtures::LEGACY_USER.1],
                 // The legacy login states no expiry: the dialect's documented one.
                 lifetime: oauth_lifecycle::dialect::ConvercusLegacy::TOKEN_LIFETIME,
@@ -159,4 +168,43 @@ macro_rules! providers {
             }
         );
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use oauth_lifecycle::dialect::Provider;
+
+    use super::Facts;
+
+    /// The name of the provider whose dialect `dialect` builds.
+    fn name_of<D: Provider>(_dialect: impl Fn(&str) -> D) -> &'static str {
+        D::NAME
+    }
+
+    /// The rows name exactly the core's providers: each row by its own dialect, and
+    /// every provider of the core by one row at least.
+    #[test]
+    fn the_rows_are_the_providers_of_the_core() {
+        let mut rows = BTreeSet::new();
+        macro_rules! row {
+            ($name:ident, $emulator:expr, $dialect:expr, $facts:expr) => {{
+                let facts: Facts = $facts;
+                assert_eq!(facts.name, name_of($dialect), "{}", stringify!($name));
+                rows.insert(facts.name);
+            }};
+        }
+        crate::providers!(row);
+        macro_rules! names {
+            ($($name:ident: $dialect:path),* $(,)?) => {
+                BTreeSet::from([$(<$dialect as Provider>::NAME),*])
+            };
+        }
+        let core: BTreeSet<&str> = oauth_lifecycle::providers!(names);
+        assert_eq!(
+            rows, core,
+            "every provider of the core needs an emulator row in testkit/src/providers.rs"
+        );
+    }
 }
