@@ -17,8 +17,7 @@ use oauth_lifecycle::token::TokenGrant;
 use oauth_lifecycle::{
     Active, ConfigError, Dialect, Error, Expiring, ExpiringStep, Generation, LoggingIn,
     LoginOutcome, Policy, Purpose, Refreshing, Refused, RenewOutcome, Revocation, RevocationStep,
-    Revoked, Revoking, Session, State, Step, TokenKind, TokenRequest, TransportError,
-    Unauthenticated,
+    Revoking, Session, State, Step, TokenKind, TokenRequest, TransportError, Unauthenticated,
 };
 use oauth_lifecycle_emulator::{
     ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, InjectedFailure, ResponseFlavor,
@@ -40,15 +39,15 @@ const USER: (&str, &str) = ("alice", "alice-password");
 // ---------------------------------------------------------------------------------------
 // Where a method leaves the session
 
-/// The state a method's result leaves the session in, by its `state_name()`; or why the
-/// method moved nothing (it refused, or nothing was due).
+/// The state a method's result leaves the session in, as the table names it (its type);
+/// or why the method moved nothing (it refused, or nothing was due).
 trait Landed {
     fn landed(&self) -> Result<&'static str, String>;
 }
 
 impl<S: State, D: Dialect> Landed for Session<S, D> {
     fn landed(&self) -> Result<&'static str, String> {
-        Ok(self.state_name())
+        Ok(S::STATE.type_name())
     }
 }
 
@@ -145,26 +144,11 @@ fn drive<S: State, D: Dialect, T: Landed>(
     session: Session<S, D>,
     method: impl FnOnce(Session<S, D>) -> T,
 ) -> Landing {
-    let from = session.state_name();
+    let from = S::STATE.type_name();
     Landing {
         from,
         to: method(session).landed(),
     }
-}
-
-/// The table's name for a state (its type), from the state's `state_name()`.
-fn type_name(state_name: &str) -> Option<&'static str> {
-    [
-        (Unauthenticated::NAME, "Unauthenticated"),
-        (LoggingIn::NAME, "LoggingIn"),
-        (Active::NAME, "Active"),
-        (Expiring::NAME, "Expiring"),
-        (Refreshing::NAME, "Refreshing"),
-        (Revoking::NAME, "Revoking"),
-        (Revoked::NAME, "Revoked"),
-    ]
-    .into_iter()
-    .find_map(|(name, type_name)| (name == state_name).then_some(type_name))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -897,13 +881,12 @@ fn every_row_is_driven_through_every_method_it_names() {
                 }
             };
             let landing = (scenario.run)();
-            let from = type_name(landing.from);
-            if from != Some(row.from.as_str()) {
+            if landing.from != row.from {
                 wrong.push(format!("{pair}: the scenario built `{}`", landing.from));
                 continue;
             }
             match landing.to {
-                Ok(to) if type_name(to) == Some(row.to.as_str()) => driven.push(pair),
+                Ok(to) if to == row.to => driven.push(pair),
                 Ok(to) => wrong.push(format!("{pair}: landed in `{to}`")),
                 Err(why) => wrong.push(format!("{pair}: {why}")),
             }
