@@ -15,6 +15,10 @@
 //!
 //! `docs/providers.md` says, provider by provider, what each document leaves open and
 //! which default this crate chose.
+//!
+//! Every provider is a row of [`providers!`](crate::providers) below, and its dialect
+//! implements [`Provider`]: its name in configuration, its settings, and how it builds
+//! from them. A new provider is its file, its `mod` and `pub use` lines, and its row.
 
 mod convercus;
 mod convercus_legacy;
@@ -46,6 +50,34 @@ use crate::error::Failure;
 use crate::policy::{LoginCredentials, RequestBudget};
 use crate::request::{Purpose, TokenKind};
 use crate::token::TokenGrant;
+
+/// Calls `$callback! { Name: path, ... }` with every provider the crate speaks, one row
+/// each: the name of its dialect type and the type's path. Everything else about a
+/// provider comes from its [`Provider`](crate::dialect::Provider) impl.
+///
+/// ```
+/// use oauth_lifecycle::dialect::Provider;
+///
+/// macro_rules! names {
+///     ($($name:ident: $dialect:path),* $(,)?) => {
+///         [$(<$dialect as Provider>::NAME),*]
+///     };
+/// }
+/// let names = oauth_lifecycle::providers!(names);
+/// assert!(names.contains(&"convercus-legacy"));
+/// ```
+#[macro_export]
+macro_rules! providers {
+    ($callback:ident) => {
+        $callback! {
+            Standard: $crate::dialect::Standard,
+            ConvirzaV2: $crate::dialect::ConvirzaV2,
+            ConvirzaV3: $crate::dialect::ConvirzaV3,
+            Convercus: $crate::dialect::Convercus,
+            ConvercusLegacy: $crate::dialect::ConvercusLegacy,
+        }
+    };
+}
 
 /// Implements the [`Dialect`] methods of a provider that speaks RFC 6749 through its
 /// `standard` field, with credentials configured (it can always log in).

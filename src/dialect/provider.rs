@@ -277,34 +277,6 @@ pub(crate) const REFRESH_TOKEN_USE_SETTING: Setting = Setting::optional(
 )
 .choices(REFRESH_TOKEN_USE);
 
-/// Calls `$callback! { Name: path, ... }` with every provider the crate speaks, one row
-/// each: the name of its dialect type and the type's path. Everything else about a
-/// provider comes from its [`Provider`](crate::dialect::Provider) impl.
-///
-/// ```
-/// use oauth_lifecycle::dialect::Provider;
-///
-/// macro_rules! names {
-///     ($($name:ident: $dialect:path),* $(,)?) => {
-///         [$(<$dialect as Provider>::NAME),*]
-///     };
-/// }
-/// let names = oauth_lifecycle::providers!(names);
-/// assert!(names.contains(&"convercus-legacy"));
-/// ```
-#[macro_export]
-macro_rules! providers {
-    ($callback:ident) => {
-        $callback! {
-            Standard: $crate::dialect::Standard,
-            ConvirzaV2: $crate::dialect::ConvirzaV2,
-            ConvirzaV3: $crate::dialect::ConvirzaV3,
-            Convercus: $crate::dialect::Convercus,
-            ConvercusLegacy: $crate::dialect::ConvercusLegacy,
-        }
-    };
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
