@@ -7,7 +7,6 @@
 use time::UtcDateTime;
 
 use super::table::AnySession;
-use super::transitions::{LoginOutcome, RenewOutcome, Revocation, RevocationStep};
 use super::{Refused, Session, State};
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
@@ -157,39 +156,5 @@ where
     Refused {
         session: refused.session.into(),
         error: refused.error,
-    }
-}
-
-impl<D: Dialect> From<LoginOutcome<D>> for AnySession<D> {
-    fn from(outcome: LoginOutcome<D>) -> Self {
-        match outcome {
-            LoginOutcome::LoggedIn(s) => s.into(),
-            LoginOutcome::Failed(s, _) => s.into(),
-        }
-    }
-}
-
-impl<D: Dialect> From<RenewOutcome<D>> for AnySession<D> {
-    fn from(outcome: RenewOutcome<D>) -> Self {
-        match outcome {
-            RenewOutcome::Renewed(s, _) => s.into(),
-            RenewOutcome::Failed(s, _) => s.into(),
-        }
-    }
-}
-
-impl<D: Dialect> From<Revocation<D>> for Routed<D> {
-    fn from(revocation: Revocation<D>) -> Self {
-        match revocation {
-            Revocation::Pending(s, request) => (s.into(), Some(request)),
-            Revocation::Awaiting(s) | Revocation::Retrying(s) => (s.into(), None),
-            Revocation::Done(s) => (s.into(), None),
-        }
-    }
-}
-
-impl<D: Dialect> From<RevocationStep<D>> for Routed<D> {
-    fn from(step: RevocationStep<D>) -> Self {
-        step.next.into()
     }
 }

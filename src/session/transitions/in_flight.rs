@@ -6,7 +6,9 @@ use super::{LoginOutcome, RenewOutcome, Revocation, RevocationStep};
 use crate::dialect::Dialect;
 use crate::error::{Failure, FailureKind, Misuse};
 use crate::request::{Purpose, RequestId, TransportError};
+use crate::session::route::{erase, Routed, RoutedRefusal};
 use crate::session::states::{Backoff, Flight};
+use crate::session::AnySession;
 use crate::session::State;
 use crate::session::{LoggingIn, Refreshing, Refused, Revoking, Session, Step};
 
@@ -190,5 +192,37 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
             Failure::new(FailureKind::Timeout, None)
         };
         Step::Next(S::fail(self, failure, now))
+    }
+}
+
+// As part of `AnySession`: what every state awaiting a response routes alike.
+impl<S: AwaitingResponse, D: Dialect> Session<S, D>
+where
+    S::Outcome<D>: Into<Routed<D>>,
+    AnySession<D>: From<Self>,
+{
+    /// The request awaited, and why it was sent.
+    pub(crate) fn awaited(&self) -> Option<(RequestId, Purpose)> {
+        awaiting::Fail::awaiting(&self.state).map(|flight| (flight.id, flight.purpose))
+    }
+
+    /// [`on_timeout`](Self::on_timeout), routed.
+    pub(crate) fn routed_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
+        match self.on_timeout(now) {
+            Step::Same(s) => ((s.into(), None), false),
+            Step::Next(outcome) => (outcome.into(), true),
+        }
+    }
+
+    /// [`on_transport_error`](Self::on_transport_error), routed.
+    pub(crate) fn routed_transport_error(
+        self,
+        id: RequestId,
+        error: TransportError,
+        now: UtcDateTime,
+    ) -> Result<Routed<D>, RoutedRefusal<D>> {
+        self.on_transport_error(id, error, now)
+            .map(Into::into)
+            .map_err(erase)
     }
 }

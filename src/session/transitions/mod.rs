@@ -24,6 +24,8 @@ mod unauthenticated;
 
 use time::UtcDateTime;
 
+use super::route::Routed;
+use super::AnySession;
 use super::State;
 use super::{Active, Expiring, Refreshing, Revoked, Revoking, Session, Unauthenticated};
 use crate::dialect::Dialect;
@@ -105,6 +107,56 @@ pub struct RevocationStep<D: Dialect> {
     pub next: Revocation<D>,
     /// The request's failure, if it failed.
     pub failure: Option<(TokenKind, Error)>,
+}
+
+// ---------------------------------------------------------------------------------------
+// The outcomes as `AnySession` routes them: the session they leave, and the request to
+// send, if any.
+
+impl<D: Dialect> From<LoginOutcome<D>> for AnySession<D> {
+    fn from(outcome: LoginOutcome<D>) -> Self {
+        match outcome {
+            LoginOutcome::LoggedIn(s) => s.into(),
+            LoginOutcome::Failed(s, _) => s.into(),
+        }
+    }
+}
+
+impl<D: Dialect> From<LoginOutcome<D>> for Routed<D> {
+    fn from(outcome: LoginOutcome<D>) -> Self {
+        (outcome.into(), None)
+    }
+}
+
+impl<D: Dialect> From<RenewOutcome<D>> for AnySession<D> {
+    fn from(outcome: RenewOutcome<D>) -> Self {
+        match outcome {
+            RenewOutcome::Renewed(s, _) => s.into(),
+            RenewOutcome::Failed(s, _) => s.into(),
+        }
+    }
+}
+
+impl<D: Dialect> From<RenewOutcome<D>> for Routed<D> {
+    fn from(outcome: RenewOutcome<D>) -> Self {
+        (outcome.into(), None)
+    }
+}
+
+impl<D: Dialect> From<Revocation<D>> for Routed<D> {
+    fn from(revocation: Revocation<D>) -> Self {
+        match revocation {
+            Revocation::Pending(s, request) => (s.into(), Some(request)),
+            Revocation::Awaiting(s) | Revocation::Retrying(s) => (s.into(), None),
+            Revocation::Done(s) => (s.into(), None),
+        }
+    }
+}
+
+impl<D: Dialect> From<RevocationStep<D>> for Routed<D> {
+    fn from(step: RevocationStep<D>) -> Self {
+        step.next.into()
+    }
 }
 
 // ---------------------------------------------------------------------------------------

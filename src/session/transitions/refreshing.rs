@@ -230,7 +230,7 @@ mod route {
         }
 
         fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
-            Some((self.state.flight.id, self.state.flight.purpose))
+            self.awaited()
         }
 
         fn next_deadline(&self) -> Option<UtcDateTime> {
@@ -238,10 +238,7 @@ mod route {
         }
 
         fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
-            match self.on_timeout(now) {
-                Step::Same(s) => ((s.into(), None), false),
-                Step::Next(outcome) => ((outcome.into(), None), true),
-            }
+            self.routed_timeout(now)
         }
 
         fn route_response(
@@ -251,7 +248,7 @@ mod route {
             now: UtcDateTime,
         ) -> Result<Routed<D>, RoutedRefusal<D>> {
             self.on_response(id, response, now)
-                .map(|outcome| (outcome.into(), None))
+                .map(Into::into)
                 .map_err(erase)
         }
 
@@ -261,9 +258,7 @@ mod route {
             error: TransportError,
             now: UtcDateTime,
         ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.on_transport_error(id, error, now)
-                .map(|outcome| (outcome.into(), None))
-                .map_err(erase)
+            self.routed_transport_error(id, error, now)
         }
 
         fn route_unauthorized(

@@ -294,7 +294,7 @@ mod route {
     use crate::error::Misuse;
     use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
     use crate::session::route::{erase, Route, Routed, RoutedRefusal};
-    use crate::session::{AnySession, Refused, Revoked, Revoking, Session, Step};
+    use crate::session::{AnySession, Refused, Revoked, Revoking, Session};
 
     fn revoked<D: Dialect>(session: impl Into<AnySession<D>>) -> RoutedRefusal<D> {
         Refused {
@@ -305,13 +305,7 @@ mod route {
 
     impl<D: Dialect> Route<D> for Session<Revoking, D> {
         fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
-            // While a retry waits, the flight is the failed request, answered.
-            let flight = &self.state.flight;
-            self.state
-                .retry
-                .retry_at
-                .is_none()
-                .then_some((flight.id, flight.purpose))
+            self.awaited()
         }
 
         fn next_deadline(&self) -> Option<UtcDateTime> {
@@ -319,10 +313,7 @@ mod route {
         }
 
         fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
-            match self.on_timeout(now) {
-                Step::Same(s) => ((s.into(), None), false),
-                Step::Next(step) => (step.into(), true),
-            }
+            self.routed_timeout(now)
         }
 
         fn route_response(
@@ -342,9 +333,7 @@ mod route {
             error: TransportError,
             now: UtcDateTime,
         ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.on_transport_error(id, error, now)
-                .map(Into::into)
-                .map_err(erase)
+            self.routed_transport_error(id, error, now)
         }
 
         fn route_login(
