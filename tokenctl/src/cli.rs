@@ -4,11 +4,17 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
-use crate::config::{ClientAuthMethod, Provider};
+use clap::builder::PossibleValuesParser;
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
+use oauth_lifecycle::dialect::Setting;
+
+use crate::config::{self, Provider};
 use crate::time_format::parse_duration;
 
+/// The commands a new user types first.
 const EXAMPLES: &str = "\
 Examples:
   tokenctl init -p v3 --provider convirza-v3 --username me@example.com --password-env CONVIRZA_PASSWORD
@@ -17,42 +23,216 @@ Examples:
   tokenctl token -p v3 --format curl-config | curl -K - https://platform-api.convirza.com/v3/...
   tokenctl exec -p v3 -- ./sync-calls.sh    # the token in $ACCESS_TOKEN, not on a command line
   tokenctl inspect -p v3
-  (The token stays out of every command line, where others on the machine could read it.)
+  (The token stays out of every command line, where others on the machine could read it.)";
 
-Profiles, one per provider (in the config file, `tokenctl init --help` for every field):
-  [profiles.v2]                            [profiles.v3]
-  provider = \"convirza-v2\"                 provider = \"convirza-v3\"
-  client_id = \"system\"                     username = \"me@example.com\"
-  client_secret_env = \"CONVIRZA_SECRET\"    password_env = \"CONVIRZA_PASSWORD\"
-  username = \"me@example.com\"              key_file = \"~/.config/tokenctl/v3.key\"
-  password_env = \"CONVIRZA_PASSWORD\"
-  key_env = \"TOKENCTL_KEY\"
-
-  [profiles.loyalty]                       [profiles.legacy]
-  provider = \"convercus\"                   provider = \"convercus-legacy\"
-  program = \"ABC\"                          org = \"ACME\"
-  environment = \"staging\"                  username = \"api-user\"
-  client_secret_env = \"CONVERCUS_SECRET\"   password_env = \"CONVERCUS_PASSWORD\"
-  key_env = \"TOKENCTL_KEY\"                 key_env = \"TOKENCTL_KEY\"
-
-  [profiles.idp]
-  provider = \"standard\"
-  token_url = \"https://idp.example.com/oauth/token\"
-  revocation_url = \"https://idp.example.com/oauth/revoke\"
-  client_id = \"billing\"
-  client_secret_env = \"IDP_SECRET\"
-  scope = \"read write\"
-  key_env = \"TOKENCTL_KEY\"
-
+const EXIT_CODES: &str = "\
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 config, 4 a login or a secret is needed,
 5 credentials rejected, 6 throttled, 7 provider unreachable or failing, 8 revoked,
 9 stored session unreadable.";
+
+/// `tokenctl --help` after the options: examples, a profile for every provider (from
+/// the core's examples of its settings), the exit codes.
+fn after_long_help() -> String {
+    let mut text = format!(
+        "{EXAMPLES}\n\nProfiles, one per provider (in the config file; `tokenctl init --help` lists every\nprovider's settings):\n"
+    );
+    for provider in Provider::ALL {
+        text.push_str(&format!("  [profiles.{provider}]\n"));
+        for line in config::example(*provider) {
+            text.push_str(&format!("  {line}\n"));
+        }
+        text.push('\n');
+    }
+    text.push_str(EXIT_CODES);
+    text
+}
+
+/// What `setting` is, as a profile names it, and (a secret a person may type) that it
+/// may be left out.
+fn about(setting: &Setting) -> String {
+    let about = config::about(setting);
+    if setting.secret && config::is_prompted(setting.key) {
+        format!("{about}; {}", config::PROMPTED_NOTE)
+    } else {
+        about
+    }
+}
+
+/// `tokenctl init --help` after the options: every provider and its settings, from the
+/// core's registry, and tokenctl's own keys.
+fn provider_settings() -> String {
+    let mut text = String::from(
+        "Providers and their settings: `--provider NAME`, and a flag per setting (in the config\nfile, a key: `client_id = \"…\"`). A secret is never on the command line nor in the\nconfig file: the profile names the environment variable that holds it (`client_secret_env`).\n",
+    );
+    for provider in Provider::ALL {
+        text.push_str(&format!("\n{provider}: {}\n", provider.about()));
+        for setting in provider.settings() {
+            text.push_str(&format!(
+                "  {}: {} ({})\n",
+                config::profile_key(setting),
+                about(setting),
+                config::need(setting)
+            ));
+        }
+    }
+    text.push_str(
+        "\nEvery profile says how the stored session is kept, with exactly one of `key_env`,\n`key_file` and `plaintext_storage = true`, and may give `exec_env`:\n",
+    );
+    for (key, about) in config::OWN_KEYS {
+        text.push_str(&format!("  {key}: {about}\n"));
+    }
+    text
+}
+
+/// A flag of `tokenctl init` for a setting, as every provider that takes it says.
+#[derive(Debug)]
+pub(crate) struct SettingFlag {
+    /// The setting's key: `client_secret`.
+    pub(crate) key: &'static str,
+    /// Its key in a profile, and the flag's id: `client_secret_env`.
+    pub(crate) id: String,
+    /// The flag, without its dashes: `client-secret-env`.
+    pub(crate) long: String,
+    /// Each provider that takes the setting, with its setting.
+    pub(crate) takers: Vec<(Provider, &'static Setting)>,
+}
+
+/// The placeholders of flags whose key says too little (a presentation only: a setting
+/// not here shows its key).
+const VALUE_NAMES: &[(&str, &str)] = &[("client_auth", "METHOD")];
+
+impl SettingFlag {
+    /// The names of the providers that take the setting: `standard, convercus`.
+    pub(crate) fn takers(&self) -> String {
+        self.takers
+            .iter()
+            .map(|(provider, _)| provider.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn arg(&self) -> Arg {
+        let (_, first) = self.takers[0];
+        let value_name = match VALUE_NAMES.iter().find(|(key, _)| *key == self.key) {
+            _ if first.secret => "NAME".to_owned(),
+            Some((_, name)) => (*name).to_owned(),
+            None => self.key.to_uppercase(),
+        };
+        // The first provider's words, then each provider's need (and its own words,
+        // where they differ).
+        let mut long_help = format!("{}:", capitalized(&about(first)));
+        for (provider, setting) in &self.takers {
+            if setting.about == first.about {
+                long_help.push_str(&format!("\n  {provider}: {}", config::need(setting)));
+            } else {
+                long_help.push_str(&format!(
+                    "\n  {provider}: {}; {}",
+                    setting.about,
+                    config::need(setting)
+                ));
+            }
+        }
+        let mut choices: Vec<&'static str> = Vec::new();
+        for (_, setting) in &self.takers {
+            for choice in setting.choices {
+                if !choices.contains(choice) {
+                    choices.push(choice);
+                }
+            }
+        }
+        let arg = Arg::new(self.id.clone())
+            .long(self.long.clone())
+            .value_name(value_name)
+            .help(format!(
+                "{} [{}]",
+                capitalized(&about(first)),
+                self.takers()
+            ))
+            .long_help(long_help)
+            .help_heading("Provider settings")
+            .hide_possible_values(true);
+        if choices.is_empty() {
+            arg.value_parser(clap::value_parser!(String))
+        } else {
+            arg.value_parser(PossibleValuesParser::new(choices))
+        }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A flag for every setting of every provider, in the core's order (first seen).
+pub(crate) fn setting_flags() -> &'static [SettingFlag] {
+    static FLAGS: OnceLock<Vec<SettingFlag>> = OnceLock::new();
+    FLAGS.get_or_init(|| {
+        let mut flags: Vec<SettingFlag> = Vec::new();
+        for provider in Provider::ALL {
+            for setting in provider.settings() {
+                match flags.iter_mut().find(|flag| flag.key == setting.key) {
+                    Some(flag) => flag.takers.push((*provider, setting)),
+                    None => {
+                        let id = config::profile_key(setting);
+                        flags.push(SettingFlag {
+                            key: setting.key,
+                            long: id.replace('_', "-"),
+                            id,
+                            takers: vec![(*provider, setting)],
+                        });
+                    }
+                }
+            }
+        }
+        flags
+    })
+}
+
+/// The settings given to `tokenctl init`, by the setting's key: a flag per setting of
+/// every provider (`--token-url`; a secret's variable: `--client-secret-env`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SettingArgs {
+    pub(crate) values: BTreeMap<&'static str, String>,
+}
+
+impl FromArgMatches for SettingArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = SettingArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for flag in setting_flags() {
+            if let Some(value) = matches.get_one::<String>(&flag.id) {
+                self.values.insert(flag.key, value.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for SettingArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        setting_flags()
+            .iter()
+            .fold(command, |command, flag| command.arg(flag.arg()))
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
 
 /// Get, inspect, renew and revoke OAuth access tokens for Convirza, Convercus and any
 /// standard OAuth 2.0 server. Secrets come from environment variables or a prompt, never
 /// from the command line; sessions are kept encrypted between runs.
 #[derive(Debug, Parser)]
-#[command(name = "tokenctl", version, after_long_help = EXAMPLES)]
+#[command(name = "tokenctl", version, after_long_help = after_long_help())]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -114,6 +294,7 @@ pub(crate) enum Command {
     /// Keep the session fresh in the foreground, printing each event.
     Watch(WatchArgs),
     /// Write a commented profile to the config file.
+    #[command(after_long_help = provider_settings())]
     Init(Box<InitArgs>),
     /// Print shell completions.
     Completions {
@@ -205,59 +386,16 @@ pub(crate) struct WatchArgs {
     pub(crate) renewals: Option<u64>,
 }
 
-/// `tokenctl init`: every field may be given; on a terminal, the missing ones are asked
-/// for.
+/// `tokenctl init`: every setting may be given; on a terminal, the missing ones are
+/// asked for.
 #[derive(Debug, Args)]
 pub(crate) struct InitArgs {
     /// The provider.
     #[arg(long, value_enum)]
     pub(crate) provider: Option<Provider>,
-    /// `standard`: the token endpoint; `convirza-v2`: another than the documented one.
-    #[arg(long)]
-    pub(crate) token_url: Option<String>,
-    /// `standard`: the RFC 7009 revocation endpoint.
-    #[arg(long)]
-    pub(crate) revocation_url: Option<String>,
-    /// `convirza-v3`: another base URL than the documented one.
-    #[arg(long)]
-    pub(crate) base_url: Option<String>,
-    /// `convercus`: another Keycloak host.
-    #[arg(long)]
-    pub(crate) auth_url: Option<String>,
-    /// `convercus-legacy`: another API host.
-    #[arg(long)]
-    pub(crate) api_url: Option<String>,
-    /// `convercus`: the loyalty program.
-    #[arg(long)]
-    pub(crate) program: Option<String>,
-    /// `convercus`, `convercus-legacy`: staging or production.
-    #[arg(long)]
-    pub(crate) environment: Option<String>,
-    /// `convercus-legacy`: the organization code.
-    #[arg(long)]
-    pub(crate) org: Option<String>,
-    /// The OAuth client id.
-    #[arg(long)]
-    pub(crate) client_id: Option<String>,
-    /// The environment variable holding the client secret.
-    #[arg(long, value_name = "NAME")]
-    pub(crate) client_secret_env: Option<String>,
-    /// `standard`: how the client secret is sent: `basic` (HTTP Basic,
-    /// client_secret_basic, the default) or `post` (in the body, client_secret_post).
-    #[arg(long, value_enum, value_name = "METHOD")]
-    pub(crate) client_auth: Option<ClientAuthMethod>,
-    /// `standard`, `convercus`: client-credentials or password.
-    #[arg(long)]
-    pub(crate) grant: Option<String>,
-    /// The user (an email for Convirza).
-    #[arg(long)]
-    pub(crate) username: Option<String>,
-    /// The environment variable holding the user's password.
-    #[arg(long, value_name = "NAME")]
-    pub(crate) password_env: Option<String>,
-    /// `standard`: the scope.
-    #[arg(long)]
-    pub(crate) scope: Option<String>,
+    /// The provider's settings.
+    #[command(flatten)]
+    pub(crate) settings: SettingArgs,
     /// The environment variable holding the session key.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["key_file", "plaintext_storage"])]
     pub(crate) key_env: Option<String>,
@@ -270,4 +408,88 @@ pub(crate) struct InitArgs {
     /// Keep the session unencrypted (a file only you can read).
     #[arg(long)]
     pub(crate) plaintext_storage: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every setting of every provider has its flag in `init`, and is in `init --help`
+    /// under its provider; every provider has an example profile in `--help`.
+    #[test]
+    fn every_setting_has_a_flag_and_help() {
+        let mut command = Cli::command();
+        let help = command.render_long_help().to_string();
+        let init = command.find_subcommand_mut("init").expect("init");
+        let init_help = init.render_long_help().to_string();
+        for provider in Provider::ALL {
+            assert!(
+                help.contains(&format!("provider = \"{provider}\"")),
+                "{provider}"
+            );
+            assert!(
+                init_help.contains(&format!("\n{provider}: {}", provider.about())),
+                "{provider}"
+            );
+            for setting in provider.settings() {
+                let key = config::profile_key(setting);
+                let flag = format!("--{}", key.replace('_', "-"));
+                assert!(init_help.contains(&flag), "{provider}: {flag}");
+                assert!(
+                    init_help.contains(&format!("  {key}: ")),
+                    "{provider}: {key}"
+                );
+                assert!(init.get_arguments().any(|arg| arg.get_id() == key.as_str()));
+            }
+        }
+    }
+
+    /// Flags parse into the settings they are for; a secret's flag names its variable.
+    #[test]
+    fn setting_flags_parse_by_setting_key() {
+        let cli = Cli::try_parse_from([
+            "tokenctl",
+            "init",
+            "--provider",
+            "convercus",
+            "--program",
+            "abc",
+            "--client-secret-env",
+            "S",
+            "--environment",
+            "staging",
+        ])
+        .unwrap();
+        let Command::Init(args) = cli.command else {
+            panic!("init")
+        };
+        assert_eq!(args.provider, Some(Provider::Convercus));
+        let values: Vec<(&str, &str)> = args
+            .settings
+            .values
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ("client_secret", "S"),
+                ("environment", "staging"),
+                ("program", "abc")
+            ]
+        );
+        // A choice is checked against the values any provider takes.
+        let refused = Cli::try_parse_from(["tokenctl", "init", "--environment", "moon"]);
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            clap::error::ErrorKind::InvalidValue
+        );
+    }
 }

@@ -1,131 +1,229 @@
-//! The config file: named profiles, each a provider and an account on it. Secrets are
-//! never in it: a profile names the environment variables that hold them.
+//! The config file: named profiles, each a provider, the provider's settings and how
+//! tokenctl keeps the session. Secrets are never in it: a profile names the environment
+//! variables that hold them.
+//!
+//! The providers and their settings are the core's ([`oauth_lifecycle::providers!`] and
+//! each provider's [`SETTINGS`](oauth_lifecycle::dialect::Provider::SETTINGS)): a
+//! provider added there is a provider here, with no edit to tokenctl.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use oauth_lifecycle::dialect::{self, Need, Setting, Settings};
+use oauth_lifecycle::ConfigError;
 
 use crate::failure::{Exit, Failure};
 
 /// The whole config file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub(crate) struct ConfigFile {
-    #[serde(default)]
     pub(crate) profiles: BTreeMap<String, Profile>,
 }
 
-/// The providers tokenctl speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Provider {
-    /// Any RFC 6749 server.
-    Standard,
-    /// Convirza V2: password grant, 10 token requests a minute.
-    ConvirzaV2,
-    /// Convirza V3: JSON login, sliding tokens, single-use refresh tokens.
-    ConvirzaV3,
-    /// Convercus through Keycloak, a realm per loyalty program.
-    Convercus,
-    /// Convercus legacy login: a 24-hour token, no refresh.
-    ConvercusLegacy,
+/// Writes [`Provider`], one variant per row of [`oauth_lifecycle::providers!`].
+macro_rules! provider_enum {
+    ($($name:ident: $path:path),* $(,)?) => {
+        /// The providers tokenctl speaks: every one the core lists, named as the core
+        /// names it ([`NAME`](oauth_lifecycle::dialect::Provider::NAME)).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub(crate) enum Provider {
+            $($name,)*
+        }
+
+        impl Provider {
+            /// Every provider, in the core's order.
+            pub(crate) const ALL: &'static [Provider] = &[$(Provider::$name,)*];
+
+            /// Its name in the config file and on the command line: `convercus-legacy`.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Provider::$name => <$path as dialect::Provider>::NAME,)*
+                }
+            }
+
+            /// The provider in a line.
+            pub(crate) fn about(self) -> &'static str {
+                match self {
+                    $(Provider::$name => <$path as dialect::Provider>::ABOUT,)*
+                }
+            }
+
+            /// Every setting the provider is configured by.
+            pub(crate) fn settings(self) -> &'static [Setting] {
+                match self {
+                    $(Provider::$name => <$path as dialect::Provider>::SETTINGS,)*
+                }
+            }
+
+            /// Checks `settings` against the provider's settings (the core's
+            /// [`check`](dialect::check)).
+            pub(crate) fn check(self, settings: &Settings<'_>) -> Result<(), ConfigError> {
+                dialect::check(self.name(), self.settings(), settings)
+            }
+        }
+    };
 }
+oauth_lifecycle::providers!(provider_enum);
 
 impl Provider {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Provider::Standard => "standard",
-            Provider::ConvirzaV2 => "convirza-v2",
-            Provider::ConvirzaV3 => "convirza-v3",
-            Provider::Convercus => "convercus",
-            Provider::ConvercusLegacy => "convercus-legacy",
-        }
+    /// The provider named `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Provider::ALL
+            .iter()
+            .copied()
+            .find(|provider| provider.name() == name)
+    }
+
+    /// Every provider's name, for messages: `standard, convirza-v2, …`.
+    pub(crate) fn names() -> String {
+        Provider::ALL
+            .iter()
+            .map(|provider| provider.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Its setting `key`, if it takes one.
+    pub(crate) fn setting(self, key: &str) -> Option<&'static Setting> {
+        self.settings().iter().find(|setting| setting.key == key)
+    }
+
+    /// Whether it takes setting `key`.
+    pub(crate) fn takes(self, key: &str) -> bool {
+        self.setting(key).is_some()
     }
 }
 
-/// How a standard client authenticates (`oauth_lifecycle::dialect::ClientAuth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum ClientAuthMethod {
-    /// HTTP Basic (`client_secret_basic`), the default.
-    Basic,
-    /// In the body (`client_secret_post`).
-    Post,
-}
-
-impl ClientAuthMethod {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            ClientAuthMethod::Basic => "basic",
-            ClientAuthMethod::Post => "post",
-        }
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
-/// The grant a profile logs in with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum GrantKind {
-    /// The client's own credentials.
-    ClientCredentials,
-    /// A user's name and password.
-    Password,
+impl clap::ValueEnum for Provider {
+    fn value_variants<'a>() -> &'a [Self] {
+        Provider::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.about()))
+    }
 }
 
-/// Staging or production, for the Convercus providers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum EnvironmentName {
-    Staging,
-    Production,
+impl<'de> serde::Deserialize<'de> for Provider {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Provider::from_name(&name).ok_or_else(|| serde::de::Error::custom(unknown_provider()))
+    }
 }
 
-/// One profile: a provider, its endpoints, an account, and where the session is kept.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl serde::Serialize for Provider {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// The message for a provider name that is none: without the name, which could be
+/// anything pasted into the file.
+fn unknown_provider() -> String {
+    format!("unknown provider (one of: {})", Provider::names())
+}
+
+/// The key naming the environment variable of secret setting `key`: `client_secret_env`.
+pub(crate) fn variable_key(key: &str) -> String {
+    format!("{key}{VARIABLE_SUFFIX}")
+}
+
+/// What ends the key of a secret's variable.
+const VARIABLE_SUFFIX: &str = "_env";
+
+/// The key setting `setting` has in a profile: its own, or its variable's if a secret.
+pub(crate) fn profile_key(setting: &Setting) -> String {
+    if setting.secret {
+        variable_key(setting.key)
+    } else {
+        setting.key.to_owned()
+    }
+}
+
+/// Secrets a person may type at a terminal when no variable holds them (a user's
+/// password): their variable may be left out of a profile.
+pub(crate) const PROMPTED: &[&str] = &["password"];
+
+/// Whether secret setting `key` may be asked for on a terminal.
+pub(crate) fn is_prompted(key: &str) -> bool {
+    PROMPTED.contains(&key)
+}
+
+/// What a profile says of a secret a person may type, when it names no variable.
+pub(crate) const PROMPTED_NOTE: &str = "without it, tokenctl asks on a terminal";
+
+/// What `setting` is, as a profile names it (a secret by its variable), with its
+/// choices: `the grant to log in with (client-credentials or password)`.
+pub(crate) fn about(setting: &Setting) -> String {
+    let choices = if setting.choices.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", setting.choices.join(" or "))
+    };
+    if setting.secret {
+        format!(
+            "the environment variable holding {}{choices}",
+            setting.about
+        )
+    } else {
+        format!("{}{choices}", setting.about)
+    }
+}
+
+/// When `setting` must be given, in words: `optional, default: basic`.
+pub(crate) fn need(setting: &Setting) -> String {
+    match setting.need {
+        Need::Required => "required".to_owned(),
+        Need::Optional => format!("optional, default: {}", setting.default.unwrap_or("none")),
+        Need::When { key, value } => format!("needed when {key} is {value}"),
+    }
+}
+
+/// Settings that mean something only beside another, for any provider that takes both:
+/// the setting, the one it goes with, and what it does.
+pub(crate) const GOES_WITH: &[(&str, &str, &str)] = &[(
+    "client_auth",
+    "client_secret",
+    "says how the client secret is sent",
+)];
+
+/// tokenctl's own keys in a profile, beside `provider` and the provider's settings, and
+/// what each is.
+pub(crate) const OWN_KEYS: &[(&str, &str)] = &[
+    (
+        "key_env",
+        "the environment variable holding the session key (base64 of 32 bytes)",
+    ),
+    (
+        "key_file",
+        "a file holding the session key (base64 of 32 bytes), readable by its owner only",
+    ),
+    (
+        "plaintext_storage",
+        "`true`: the session is stored unencrypted (a file only its owner can read)",
+    ),
+    (
+        "exec_env",
+        "the variable `tokenctl exec` passes the token in (default ACCESS_TOKEN)",
+    ),
+];
+
+/// One profile: a provider, its settings, and where the session is kept.
+#[derive(Debug, Clone)]
 pub(crate) struct Profile {
     pub(crate) provider: Provider,
-
-    // Endpoints: each provider's documented default, overridable (staging, a proxy).
-    /// `standard`: the token endpoint (required). `convirza-v2`: overrides the default.
-    pub(crate) token_url: Option<String>,
-    /// `standard`: the RFC 7009 revocation endpoint, if any.
-    pub(crate) revocation_url: Option<String>,
-    /// `convirza-v3`: overrides `https://platform-oauth.convirza.com`.
-    pub(crate) base_url: Option<String>,
-    /// `convercus`: another Keycloak host than Convercus's.
-    pub(crate) auth_url: Option<String>,
-    /// `convercus-legacy`: overrides the environment's API host.
-    pub(crate) api_url: Option<String>,
-    /// `convercus`: the loyalty program (realm).
-    pub(crate) program: Option<String>,
-    /// `convercus` and `convercus-legacy`: `staging` or `production` (default).
-    pub(crate) environment: Option<EnvironmentName>,
-    /// `convercus-legacy`: the organization code.
-    pub(crate) org: Option<String>,
-    /// `convercus-legacy`: where the token is in the login response: a JSON field path
-    /// (default `token`) ...
-    pub(crate) token_field: Option<String>,
-    /// ... or a response header.
-    pub(crate) token_header: Option<String>,
-
-    // The account.
-    /// The OAuth client id (`standard`, `convirza-v2`, `convercus`).
-    pub(crate) client_id: Option<String>,
-    /// The environment variable holding the client secret.
-    pub(crate) client_secret_env: Option<String>,
-    /// `standard`: `basic` (default) or `post`.
-    pub(crate) client_auth: Option<ClientAuthMethod>,
-    /// `standard` and `convercus`: `client-credentials` (default) or `password`.
-    pub(crate) grant: Option<GrantKind>,
-    /// The user (an email for Convirza).
-    pub(crate) username: Option<String>,
-    /// The environment variable holding the user's password; without it, tokenctl
-    /// prompts on a terminal.
-    pub(crate) password_env: Option<String>,
-    /// `standard`: the scope to ask for.
-    pub(crate) scope: Option<String>,
+    /// The provider's settings that are no secret, by key.
+    values: BTreeMap<&'static str, String>,
+    /// The environment variables holding the provider's secret settings, by the
+    /// setting's key (`client_secret`, from `client_secret_env`).
+    variables: BTreeMap<&'static str, String>,
 
     // The stored session.
     /// The environment variable holding the session key (base64 of 32 bytes).
@@ -133,14 +231,14 @@ pub(crate) struct Profile {
     /// A file holding the session key (base64 of 32 bytes), readable by its owner only.
     pub(crate) key_file: Option<PathBuf>,
     /// Store the session unencrypted (a file only its owner can read). Default false.
-    #[serde(default)]
     pub(crate) plaintext_storage: bool,
 
     /// `tokenctl exec`: the variable the token is passed in. Default `ACCESS_TOKEN`.
     pub(crate) exec_env: Option<String>,
 }
 
-/// Keys that would put a secret in the file, and what to write instead.
+/// Keys that would put a secret in the file, and what to write instead. Every
+/// provider's secret settings are refused too (write `KEY_env` instead).
 const SECRET_KEYS: &[(&str, &str)] = &[
     ("client_secret", "client_secret_env"),
     ("password", "password_env"),
@@ -150,6 +248,18 @@ const SECRET_KEYS: &[(&str, &str)] = &[
     ("refresh_token", "nothing: tokenctl obtains tokens itself"),
     ("token", "nothing: tokenctl obtains tokens itself"),
 ];
+
+/// What to write instead of `key`, if `key` would put a secret in the file.
+fn instead_of_secret(key: &str) -> Option<String> {
+    if let Some((_, instead)) = SECRET_KEYS.iter().find(|(secret, _)| *secret == key) {
+        return Some((*instead).to_owned());
+    }
+    Provider::ALL
+        .iter()
+        .filter_map(|provider| provider.setting(key))
+        .find(|setting| setting.secret)
+        .map(profile_key)
+}
 
 /// Reads the config file at `path`.
 pub(crate) fn load(path: &Path) -> Result<ConfigFile, Failure> {
@@ -178,29 +288,42 @@ pub(crate) fn parse(text: &str) -> Result<ConfigFile, String> {
     let raw: toml::Table = text
         .parse()
         .map_err(|error: toml::de::Error| without_source(&error))?;
-    if let Some(toml::Value::Table(profiles)) = raw.get("profiles") {
-        for (name, profile) in profiles {
-            check_name(name)?;
-            if let toml::Value::Table(fields) = profile {
-                for (key, instead) in SECRET_KEYS {
-                    if fields.contains_key(*key) {
-                        return Err(format!(
-                            "profile `{name}`: `{key}` may not be in the config file (secrets never are); use `{instead}`"
-                        ));
-                    }
+    let mut tables = BTreeMap::new();
+    for (key, value) in &raw {
+        if key != "profiles" {
+            return Err(format!(
+                "unknown key `{}`: the file holds `[profiles.NAME]` tables",
+                shown(key)
+            ));
+        }
+        let toml::Value::Table(profiles) = value else {
+            return Err("`profiles` must be a table of `[profiles.NAME]` tables".into());
+        };
+        tables = profiles.iter().collect();
+    }
+    // Secrets first, in every profile: refused before anything else is said about it.
+    for (name, profile) in &tables {
+        check_name(name)?;
+        if let toml::Value::Table(fields) = profile {
+            for key in fields.keys() {
+                if let Some(instead) = instead_of_secret(key) {
+                    return Err(format!(
+                        "profile `{name}`: `{key}` may not be in the config file (secrets never are); use `{instead}`"
+                    ));
                 }
             }
         }
     }
-    let config: ConfigFile = raw
-        .try_into()
-        .map_err(|error: toml::de::Error| without_source(&error))?;
-    for (name, profile) in &config.profiles {
-        profile
-            .check()
-            .map_err(|reason| format!("profile `{name}`: {reason}"))?;
+    let mut profiles = BTreeMap::new();
+    for (name, profile) in tables {
+        let toml::Value::Table(fields) = profile else {
+            return Err(format!("profile `{name}` must be a table"));
+        };
+        let profile =
+            Profile::from_table(fields).map_err(|reason| format!("profile `{name}`: {reason}"))?;
+        profiles.insert(name.clone(), profile);
     }
-    Ok(config)
+    Ok(ConfigFile { profiles })
 }
 
 /// A TOML error's message without the excerpt of the file it quotes (which could hold
@@ -211,6 +334,15 @@ fn without_source(error: &toml::de::Error) -> String {
         .map(|span| format!(" (at byte {})", span.start))
         .unwrap_or_default();
     format!("{}{place}", error.message())
+}
+
+/// A key as a message shows it: at most 64 characters, escaped.
+fn shown(key: &str) -> String {
+    key.chars()
+        .take(64)
+        .collect::<String>()
+        .escape_debug()
+        .to_string()
 }
 
 /// Profile names become file names: letters, digits, `-` and `_` only.
@@ -230,70 +362,150 @@ fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// `value` as a string, or an error naming `key` (never the value).
+fn string(key: &str, value: &toml::Value) -> Result<String, String> {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("`{key}` must be a string"))
+}
+
+/// `value` as the name of an environment variable, or an error naming `key`.
+fn variable(key: &str, value: &toml::Value) -> Result<String, String> {
+    let name = string(key, value)?;
+    if name.is_empty() || name.contains(['=', '\0']) {
+        return Err(format!("`{key}` must name an environment variable"));
+    }
+    Ok(name)
+}
+
+/// Says what is wrong with the settings of a profile for `provider`, as the profile
+/// names them: a secret setting by its variable's key (`client_secret_env`). Never a
+/// value.
+pub(crate) fn describe(provider: Provider, error: &ConfigError) -> String {
+    let secret = |key: &str| provider.setting(key).is_some_and(|setting| setting.secret);
+    let named = |key: &str| {
+        if secret(key) {
+            variable_key(key)
+        } else {
+            key.to_owned()
+        }
+    };
+    match error {
+        ConfigError::MissingSetting { setting } => {
+            let about = provider
+                .setting(setting)
+                .map(|known| {
+                    if known.secret {
+                        format!(": the environment variable holding {}", known.about)
+                    } else {
+                        format!(": {}", known.about)
+                    }
+                })
+                .unwrap_or_default();
+            format!("missing setting `{}`{about}", named(setting))
+        }
+        ConfigError::UnusedSetting {
+            setting,
+            key,
+            value,
+        } => format!(
+            "setting `{}` is used only when `{key}` is `{value}`",
+            named(setting)
+        ),
+        ConfigError::InvalidSetting { setting, reason } if secret(setting) => {
+            format!("invalid setting {}: {reason}", named(setting))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Stands in for a secret in settings that are only checked, never built.
+const CHECKED_ONLY: &str = "checked";
+
 impl Profile {
-    /// Checks that the profile names what its provider needs, and nothing it ignores.
-    fn check(&self) -> Result<(), String> {
-        let provider = self.provider.name();
-        let require = |present: bool, field: &str| {
-            if present {
-                Ok(())
-            } else {
-                Err(format!("provider `{provider}` needs `{field}`"))
+    /// Reads a profile's table: `provider`, the provider's settings (a secret one as
+    /// the variable holding it), tokenctl's own keys, and nothing else.
+    fn from_table(fields: &toml::Table) -> Result<Self, String> {
+        let provider = match fields.get("provider") {
+            Some(toml::Value::String(name)) => {
+                Provider::from_name(name).ok_or_else(unknown_provider)?
+            }
+            Some(_) => return Err(unknown_provider()),
+            None => {
+                return Err(format!(
+                    "missing `provider` (one of: {})",
+                    Provider::names()
+                ))
             }
         };
-        let refuse = |present: bool, field: &str| {
-            if present {
-                Err(format!("provider `{provider}` has no use for `{field}`"))
-            } else {
-                Ok(())
-            }
+        let mut profile = Profile {
+            provider,
+            values: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            key_env: None,
+            key_file: None,
+            plaintext_storage: false,
+            exec_env: None,
         };
-        match self.provider {
-            Provider::Standard => {
-                require(self.token_url.is_some(), "token_url")?;
-                require(self.client_id.is_some(), "client_id")?;
-            }
-            Provider::ConvirzaV2 => {
-                require(self.client_id.is_some(), "client_id")?;
-                require(self.client_secret_env.is_some(), "client_secret_env")?;
-                require(self.username.is_some(), "username")?;
-            }
-            Provider::ConvirzaV3 => {
-                require(self.username.is_some(), "username")?;
-                refuse(self.client_id.is_some(), "client_id")?;
-                refuse(self.client_secret_env.is_some(), "client_secret_env")?;
-            }
-            Provider::Convercus => {
-                require(self.program.is_some(), "program")?;
-                require(self.client_secret_env.is_some(), "client_secret_env")?;
-            }
-            Provider::ConvercusLegacy => {
-                require(self.org.is_some(), "org")?;
-                require(self.username.is_some(), "username")?;
-                refuse(self.client_secret_env.is_some(), "client_secret_env")?;
-                if self.token_field.is_some() && self.token_header.is_some() {
-                    return Err("give `token_field` or `token_header`, not both".into());
+        for (key, value) in fields {
+            match key.as_str() {
+                "provider" => {}
+                "key_env" => profile.key_env = Some(variable(key, value)?),
+                "key_file" => profile.key_file = Some(PathBuf::from(string(key, value)?)),
+                "plaintext_storage" => {
+                    profile.plaintext_storage = value
+                        .as_bool()
+                        .ok_or_else(|| format!("`{key}` must be true or false"))?;
+                }
+                "exec_env" => profile.exec_env = Some(variable(key, value)?),
+                _ => {
+                    let plain = provider.setting(key).filter(|setting| !setting.secret);
+                    let secret = key
+                        .strip_suffix(VARIABLE_SUFFIX)
+                        .and_then(|key| provider.setting(key))
+                        .filter(|setting| setting.secret);
+                    if let Some(setting) = plain {
+                        profile.values.insert(setting.key, string(key, value)?);
+                    } else if let Some(setting) = secret {
+                        profile.variables.insert(setting.key, variable(key, value)?);
+                    } else {
+                        return Err(ConfigError::UnknownSetting {
+                            provider: provider.name(),
+                            setting: shown(key),
+                        }
+                        .to_string());
+                    }
                 }
             }
         }
-        let logs_in_as_user = match self.provider {
-            Provider::Standard | Provider::Convercus => self.grant == Some(GrantKind::Password),
-            _ => true,
-        };
-        if logs_in_as_user {
-            require(self.username.is_some(), "username")?;
+        profile.check()?;
+        Ok(profile)
+    }
+
+    /// Checks that the profile gives what its provider needs, nothing it has no use
+    /// for, and one way of keeping the session.
+    fn check(&self) -> Result<(), String> {
+        let mut settings = self.settings();
+        for setting in self.secret_settings() {
+            let prompted = is_prompted(setting.key) && setting.is_needed(&settings);
+            if self.variables.contains_key(setting.key) || prompted {
+                settings.set(setting.key, CHECKED_ONLY);
+            }
         }
-        if self.scope.is_some() && self.provider != Provider::Standard {
-            return Err(format!("provider `{provider}` takes no `scope`"));
-        }
-        if self.client_auth.is_some() {
-            // Only a standard server lets the client choose; the others have their way.
-            refuse(self.provider != Provider::Standard, "client_auth")?;
-            if self.client_secret_env.is_none() {
-                return Err(
-                    "`client_auth` says how the client secret is sent: give `client_secret_env` too"
-                        .into(),
-                );
+        self.provider
+            .check(&settings)
+            .map_err(|error| describe(self.provider, &error))?;
+        for (key, partner, what) in GOES_WITH {
+            let (Some(_), Some(partner)) = (settings.get(key), self.provider.setting(partner))
+            else {
+                continue;
+            };
+            if settings.get(partner.key).is_none() {
+                return Err(format!(
+                    "`{key}` {what}: give `{}` too",
+                    profile_key(partner)
+                ));
             }
         }
         let keys = [
@@ -308,43 +520,99 @@ impl Profile {
         }
     }
 
-    /// Whether the profile logs in as a user (with a password).
+    /// The value of the provider's setting `key`, if the profile gives it (never a
+    /// secret: those are in the environment).
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// The environment variable the profile names for secret setting `key`.
+    pub(crate) fn variable(&self, key: &str) -> Option<&str> {
+        self.variables.get(key).map(String::as_str)
+    }
+
+    /// The provider's secret settings.
+    pub(crate) fn secret_settings(&self) -> impl Iterator<Item = &'static Setting> {
+        self.provider
+            .settings()
+            .iter()
+            .filter(|setting| setting.secret)
+    }
+
+    /// The settings the profile gives that are no secret.
+    pub(crate) fn settings(&self) -> Settings<'_> {
+        let mut settings = Settings::new();
+        for (key, value) in &self.values {
+            settings.set(key, value);
+        }
+        settings
+    }
+
+    /// Whether secret `setting` goes into the dialect: the profile names its variable,
+    /// or the provider needs it with `settings`.
+    pub(crate) fn uses_secret(&self, setting: &Setting, settings: &Settings<'_>) -> bool {
+        self.variables.contains_key(setting.key) || setting.is_needed(settings)
+    }
+
+    /// Whether the profile logs in as a user: its provider needs a `password` with it.
     pub(crate) fn logs_in_as_user(&self) -> bool {
-        match self.provider {
-            Provider::Standard | Provider::Convercus => self.grant == Some(GrantKind::Password),
-            Provider::ConvirzaV2 | Provider::ConvirzaV3 | Provider::ConvercusLegacy => true,
-        }
+        self.provider
+            .setting("password")
+            .is_some_and(|password| password.is_needed(&self.settings()))
     }
 
-    /// The account, as a person names it: the user, else the client.
+    /// The account, as a person names it: the user, else the client (the provider's
+    /// default one, if the profile names none).
     pub(crate) fn account(&self) -> &str {
-        match (&self.username, &self.client_id, self.provider) {
-            (Some(user), _, _) => user,
-            (None, Some(client), _) => client,
-            (None, None, Provider::Convercus) => "machine-2-machine",
-            (None, None, _) => "",
-        }
+        self.get("username")
+            .or_else(|| self.get("client_id"))
+            .or_else(|| {
+                self.provider
+                    .setting("client_id")
+                    .and_then(|setting| setting.default)
+            })
+            .unwrap_or("")
     }
 
-    /// The endpoint and account the session belongs to, for the stored session's key:
-    /// edit any of them and the old session is no longer used.
+    /// The provider and every setting that is no secret (endpoints, account,
+    /// environment), for the stored session's key: edit any of them and the old
+    /// session is no longer used.
     pub(crate) fn identity(&self) -> String {
-        let fields = [
-            Some(self.provider.name()),
-            self.token_url.as_deref(),
-            self.base_url.as_deref(),
-            self.auth_url.as_deref(),
-            self.api_url.as_deref(),
-            self.program.as_deref(),
-            self.org.as_deref(),
-            self.client_id.as_deref(),
-            self.username.as_deref(),
-        ];
-        let environment = format!("{:?}", self.environment);
-        let mut identity: Vec<&str> = fields.iter().map(|f| f.unwrap_or("")).collect();
-        identity.push(&environment);
+        let mut identity = vec![self.provider.name().to_owned()];
+        // Sorted by key (a BTreeMap); values escaped, so no value can forge a line.
+        identity.extend(
+            self.values
+                .iter()
+                .map(|(key, value)| format!("{key}={}", value.escape_debug())),
+        );
         identity.join("\n")
     }
+}
+
+/// A profile for `provider` of the right shape, as the lines of its TOML table: the
+/// example value of every setting the provider needs (a secret by a variable named
+/// after it: `CONVIRZA_V2_CLIENT_SECRET`), and a session key in `TOKENCTL_KEY`.
+pub(crate) fn example(provider: Provider) -> Vec<String> {
+    let quoted = |value: &str| toml::Value::String(value.to_owned()).to_string();
+    let mut lines = vec![format!("provider = {}", quoted(provider.name()))];
+    let examples = Settings::examples(provider.settings());
+    for setting in examples.keys().filter_map(|key| provider.setting(key)) {
+        let value = if setting.secret {
+            example_variable(provider, setting)
+        } else {
+            examples.get(setting.key).unwrap_or_default().to_owned()
+        };
+        lines.push(format!("{} = {}", profile_key(setting), quoted(&value)));
+    }
+    lines.push(format!("key_env = {}", quoted("TOKENCTL_KEY")));
+    lines
+}
+
+/// The variable [`example`] names for secret `setting` of `provider`.
+pub(crate) fn example_variable(provider: Provider, setting: &Setting) -> String {
+    format!("{}_{}", provider.name(), setting.key)
+        .to_uppercase()
+        .replace('-', "_")
 }
 
 /// Where tokenctl keeps its files when not told otherwise.
@@ -404,24 +672,62 @@ mod tests {
         key_env = "TOKENCTL_KEY"
     "#;
 
+    /// `body` as the only profile, `p`.
+    fn one(body: &str) -> Result<Profile, String> {
+        parse(&format!("[profiles.p]\n{body}\n")).map(|mut config| {
+            config
+                .profiles
+                .remove("p")
+                .expect("the profile that was written")
+        })
+    }
+
     #[test]
     fn a_profile_reads_back() {
         let config = parse(V3).unwrap();
         let profile = &config.profiles["v3"];
         assert_eq!(profile.provider, Provider::ConvirzaV3);
-        assert_eq!(profile.password_env.as_deref(), Some("CONVIRZA_PASSWORD"));
+        assert_eq!(profile.variable("password"), Some("CONVIRZA_PASSWORD"));
+        assert_eq!(profile.get("username"), Some("user@example.com"));
+        assert_eq!(profile.key_env.as_deref(), Some("TOKENCTL_KEY"));
         assert!(profile.logs_in_as_user());
+        assert_eq!(profile.account(), "user@example.com");
     }
 
     /// Every way of putting a secret in the file is refused, and the error never
     /// repeats the value.
     #[test]
     fn secrets_in_the_file_are_refused_without_being_repeated() {
-        for (key, _) in SECRET_KEYS {
+        let every_secret_setting = Provider::ALL
+            .iter()
+            .flat_map(|provider| provider.settings())
+            .filter(|setting| setting.secret)
+            .map(|setting| setting.key);
+        let keys: Vec<&str> = SECRET_KEYS
+            .iter()
+            .map(|(key, _)| *key)
+            .chain(every_secret_setting)
+            .collect();
+        for key in keys {
             let text = format!("{V3}\n{key} = \"hunter2-very-secret\"\n");
             let error = parse(&text).unwrap_err();
-            assert!(error.contains(key), "{error}");
+            assert!(
+                error.contains(&format!("`{key}` may not be in the config file")),
+                "{error}"
+            );
             assert!(!error.contains("hunter2"), "{error}");
+        }
+        // Whatever the provider, and before anything else is said about the profile.
+        for provider in Provider::ALL {
+            let error = one(&format!(
+                "provider = \"{provider}\"\nclient_secret = \"hunter2-very-secret\""
+            ))
+            .unwrap_err();
+            assert!(
+                error.contains("`client_secret` may not be in the config file")
+                    && error.contains("use `client_secret_env`"),
+                "{error}"
+            );
         }
         // An unknown key's error does not quote the file either.
         let error = parse(&format!("{V3}\npasswd = \"hunter2-very-secret\"\n")).unwrap_err();
@@ -429,6 +735,18 @@ mod tests {
         // Nor does a syntax error on the line of a secret.
         let error = parse("[profiles.v3]\nusername = \"hunter2-very-secret").unwrap_err();
         assert!(!error.contains("hunter2"), "{error}");
+        // Nor a value of the wrong type, nor a provider that is none.
+        for body in [
+            "provider = \"convirza-v3\"\nusername = 12345678\nplaintext_storage = true",
+            "provider = \"hunter2-very-secret\"\nplaintext_storage = true",
+            "provider = \"convirza-v3\"\nusername = \"u\"\nplaintext_storage = \"hunter2\"",
+        ] {
+            let error = one(body).unwrap_err();
+            assert!(
+                !error.contains("hunter2") && !error.contains("12345678"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
@@ -455,7 +773,8 @@ mod tests {
                 "provider = \"convirza-v3\"\nusername = \"u\"\nscope = \"s\"\nplaintext_storage = true",
                 "scope",
             ),
-            ("provider = \"nope\"\nplaintext_storage = true", "unknown variant"),
+            ("provider = \"nope\"\nplaintext_storage = true", "unknown provider"),
+            ("plaintext_storage = true", "missing `provider`"),
             (
                 "provider = \"convirza-v3\"\nusername = \"u\"\nclient_auth = \"post\"\nplaintext_storage = true",
                 "client_auth",
@@ -464,12 +783,182 @@ mod tests {
                 "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"\nclient_auth = \"post\"\nplaintext_storage = true",
                 "client_secret_env",
             ),
+            (
+                "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"\nclient_auth = \"both\"\nclient_secret_env = \"S\"\nplaintext_storage = true",
+                "setting `client_auth` takes one of: basic, post",
+            ),
+            (
+                "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"\npassword_env = \"P\"\nplaintext_storage = true",
+                "setting `password_env` is used only when `grant` is `password`",
+            ),
+            (
+                "provider = \"convercus\"\nprogram = \"abc\"\nplaintext_storage = true",
+                "missing setting `client_secret_env`",
+            ),
+            (
+                "provider = \"convirza-v3\"\nusername = \"u\"\nplaintext_storage = true\nextra = 1",
+                "has no setting `extra`",
+            ),
         ];
         for (body, expected) in table {
-            let error = parse(&format!("[profiles.p]\n{body}\n")).unwrap_err();
+            let error = one(body).unwrap_err();
             assert!(error.contains(expected), "{body}: {error}");
+            assert!(error.starts_with("profile `p`: "), "{body}: {error}");
         }
         let error = parse("[profiles.\"a b\"]\nprovider = \"standard\"").unwrap_err();
         assert!(error.contains("profile name"), "{error}");
+        let error = parse("[other]\nprovider = \"standard\"").unwrap_err();
+        assert!(error.contains("unknown key `other`"), "{error}");
+    }
+
+    /// Every provider: its example profile reads back with every setting as written.
+    #[test]
+    fn every_provider_reads_its_example_profile() {
+        for provider in Provider::ALL {
+            let body = example(*provider).join("\n");
+            let profile = one(&body).unwrap_or_else(|e| panic!("{provider}: {e}\n{body}"));
+            assert_eq!(profile.provider, *provider);
+            let examples = Settings::examples(provider.settings());
+            for setting in examples.keys().filter_map(|key| provider.setting(key)) {
+                if setting.secret {
+                    let variable = example_variable(*provider, setting);
+                    assert_eq!(profile.variable(setting.key), Some(variable.as_str()));
+                } else {
+                    assert_eq!(profile.get(setting.key), examples.get(setting.key));
+                }
+            }
+        }
+    }
+
+    /// Every provider refuses, by name, each setting only other providers take, and
+    /// names each needed setting left out of its example.
+    #[test]
+    fn settings_a_provider_does_not_take_or_needs_are_named() {
+        for provider in Provider::ALL {
+            let example = example(*provider);
+            let others = Provider::ALL
+                .iter()
+                .flat_map(|other| other.settings())
+                .filter(|setting| !provider.takes(setting.key));
+            for setting in others {
+                let key = profile_key(setting);
+                let body = format!("{}\n{key} = \"x\"", example.join("\n"));
+                let error = one(&body).unwrap_err();
+                assert_eq!(
+                    error,
+                    format!("profile `p`: provider {provider} has no setting `{key}`"),
+                    "{body}"
+                );
+            }
+            // Each line of the example left out: a needed setting is named.
+            for (index, line) in example.iter().enumerate().skip(1) {
+                let key = line.split(' ').next().unwrap();
+                let Some(setting) = provider
+                    .settings()
+                    .iter()
+                    .find(|setting| profile_key(setting) == key)
+                else {
+                    continue; // tokenctl's own key_env
+                };
+                let mut without = example.clone();
+                without.remove(index);
+                let result = one(&without.join("\n"));
+                if setting.secret && is_prompted(setting.key) {
+                    // A password may be typed at the terminal instead.
+                    result.unwrap_or_else(|e| panic!("{provider} without {key}: {e}"));
+                } else {
+                    let error = result.unwrap_err();
+                    assert!(error.contains(&format!("`{key}`")), "{provider}: {error}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_provider_reads_as_serde_and_clap_name_it() {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            provider: Provider,
+        }
+        for provider in Provider::ALL {
+            let named: Named = toml::from_str(&format!("provider = \"{provider}\"")).unwrap();
+            assert_eq!(named.provider, *provider);
+            let parsed = <Provider as clap::ValueEnum>::from_str(provider.name(), false);
+            assert_eq!(parsed, Ok(*provider));
+        }
+        let error = toml::from_str::<Named>("provider = \"hunter2\"")
+            .err()
+            .unwrap();
+        assert!(error.message().contains("unknown provider"), "{error}");
+        assert!(!error.message().contains("hunter2"), "{error}");
+    }
+
+    /// The session's identity changes with the provider and every setting that is no
+    /// secret; naming another variable for a secret keeps it.
+    #[test]
+    fn every_setting_but_the_secrets_is_in_the_identity() {
+        for provider in Provider::ALL {
+            let example = example(*provider);
+            let base = one(&example.join("\n")).unwrap().identity();
+            for (index, line) in example.iter().enumerate().skip(1) {
+                let (key, _) = line.split_once(" = ").unwrap();
+                let mut edited = example.clone();
+                edited[index] = format!("{key} = \"ANOTHER\"");
+                let Ok(profile) = one(&edited.join("\n")) else {
+                    continue; // a choice: no other value is one
+                };
+                let changed = profile.identity() != base;
+                let secret = key.ends_with("_env");
+                assert_eq!(changed, !secret, "{provider}: {key}");
+            }
+        }
+        let a = one("provider = \"convirza-v3\"\nusername = \"u\"\nplaintext_storage = true");
+        let b = one("provider = \"convercus-legacy\"\norg = \"o\"\nusername = \"u\"\nplaintext_storage = true");
+        assert_ne!(a.unwrap().identity(), b.unwrap().identity());
+    }
+
+    #[test]
+    fn the_account_and_whether_a_user_logs_in() {
+        let table: &[(&str, &str, bool)] = &[
+            (
+                "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"",
+                "c",
+                false,
+            ),
+            (
+                "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"\ngrant = \"password\"\nusername = \"alice\"",
+                "alice",
+                true,
+            ),
+            (
+                "provider = \"convercus\"\nprogram = \"abc\"\nclient_secret_env = \"S\"",
+                "machine-2-machine",
+                false,
+            ),
+            (
+                "provider = \"convercus-legacy\"\norg = \"o\"\nusername = \"api\"",
+                "api",
+                true,
+            ),
+        ];
+        for (body, account, user) in table {
+            let profile = one(&format!("{body}\nplaintext_storage = true")).unwrap();
+            assert_eq!(profile.account(), *account, "{body}");
+            assert_eq!(profile.logs_in_as_user(), *user, "{body}");
+        }
+    }
+
+    /// tokenctl's own keys are no provider's, nor any secret's variable.
+    #[test]
+    fn no_setting_is_named_like_tokenctls_own_keys() {
+        for provider in Provider::ALL {
+            for setting in provider.settings() {
+                let key = profile_key(setting);
+                assert!(
+                    key != "provider" && !OWN_KEYS.iter().any(|(own, _)| *own == key),
+                    "{provider}: {key}"
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::Policy;
 
 use crate::cli::Global;
-use crate::config::{self, Locations, Profile, Provider};
+use crate::config::{self, Locations, Profile};
 use crate::failure::{Exit, Failure};
 use crate::secrets::Prompting;
 use crate::session_file::SessionFile;
@@ -68,13 +68,13 @@ impl Context {
         SessionFile::locate(&self.locations.state_dir, &self.name, &self.profile, scope)
     }
 
-    /// Refuses a `--scope` the profile's provider cannot ask for: only a standard OAuth
-    /// server takes one. A usage error, before anything is read or sent.
+    /// Refuses a `--scope` the profile's provider cannot ask for: only one with a
+    /// `scope` setting (a standard OAuth server) takes one. A usage error, before anything is read or sent.
     pub(crate) fn check_scope(&self, scope: Option<&str>) -> Result<(), Failure> {
         let Some(scope) = scope else {
             return Ok(());
         };
-        if self.profile.provider != Provider::Standard {
+        if !self.profile.provider.takes("scope") {
             return Err(Failure::new(
                 Exit::Usage,
                 format!(

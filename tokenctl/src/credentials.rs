@@ -12,6 +12,8 @@
 //! credentials; for a plaintext session (a file only its owner can read, which holds the
 //! tokens themselves), a guess can be checked against it.
 
+use std::collections::BTreeMap;
+
 use hmac::{Hmac, Mac as _};
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::{Error, Status, WaitReason};
@@ -36,10 +38,10 @@ pub(crate) struct Rejection {
     pub(crate) evidence: String,
     /// Random; with the session key of an encrypted session, the key of the hashes.
     salt: String,
-    /// HMAC-SHA256 (hex) of the client secret the rejected attempt had, if it had one.
-    client_secret: Option<String>,
-    /// HMAC-SHA256 (hex) of the password the rejected attempt had, if it had one.
-    password: Option<String>,
+    /// HMAC-SHA256 (hex) of each secret the rejected attempt had, by the key of the
+    /// provider's setting: `client_secret`, `password`.
+    #[serde(flatten)]
+    digests: BTreeMap<String, Option<String>>,
 }
 
 impl Rejection {
@@ -60,20 +62,12 @@ impl Rejection {
         let Ok(key) = Key::new(name, profile, &self.salt) else {
             return false;
         };
-        [
-            (CLIENT_SECRET, &now.client_secret, &self.client_secret),
-            (PASSWORD, &now.password, &self.password),
-        ]
-        .into_iter()
-        .any(|(label, now, then)| {
-            now.as_ref()
-                .is_some_and(|now| Some(key.digest(label, now.as_str())) != *then)
+        now.iter().any(|(setting, now)| {
+            let then = self.digests.get(setting).cloned().flatten();
+            Some(key.digest(setting, now)) != then
         })
     }
 }
-
-const CLIENT_SECRET: &str = "client secret";
-const PASSWORD: &str = "password";
 
 /// The key of the hashes: the salt, and the session key when there is one.
 struct Key(Zeroizing<Vec<u8>>);
@@ -89,7 +83,10 @@ impl Key {
         Ok(Key(key))
     }
 
-    fn digest(&self, label: &str, secret: &str) -> String {
+    /// The hash of the secret of setting `setting`: labelled with the setting's key in
+    /// words (`client secret`), as records have been from the first.
+    fn digest(&self, setting: &str, secret: &str) -> String {
+        let label = setting.replace('_', " ");
         let mut message = Zeroizing::new(Vec::with_capacity(label.len() + 1 + secret.len()));
         message.extend_from_slice(label.as_bytes());
         message.push(0);
@@ -134,14 +131,10 @@ fn record(file: &SessionFile, name: &str, profile: &Profile, secrets: &Secrets, 
         at: crate::time_format::rfc3339(refusal.at),
         purpose: refusal.purpose.clone(),
         evidence: refusal.evidence.clone(),
-        client_secret: secrets
-            .client_secret
-            .as_ref()
-            .map(|secret| key.digest(CLIENT_SECRET, secret.as_str())),
-        password: secrets
-            .password
-            .as_ref()
-            .map(|secret| key.digest(PASSWORD, secret.as_str())),
+        digests: secrets
+            .iter()
+            .map(|(setting, secret)| (setting.to_owned(), Some(key.digest(setting, secret))))
+            .collect(),
         salt: salt.as_str().to_owned(),
     };
     write_private(&file.rejection_path(), &rejection);
@@ -200,5 +193,54 @@ mod tests {
         for (key, message, expected) in table {
             assert_eq!(hex(&hmac_sha256(key, message)), expected);
         }
+    }
+
+    /// A record written when the secrets were two fixed fields (`client_secret`,
+    /// `password`, hashed with labels `client secret` and `password`) reads the same now
+    /// that they are a provider's secret settings.
+    #[test]
+    fn a_record_of_the_fixed_fields_reads_the_same() {
+        let profile = crate::config::parse(
+            "[profiles.p]\nprovider = \"convirza-v2\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\nusername = \"u\"\npassword_env = \"P\"\nplaintext_storage = true",
+        )
+        .unwrap()
+        .profiles
+        .remove("p")
+        .unwrap();
+        let salt = "c2FsdA==";
+        let mut key = b"tokenctl credentials v1\0".to_vec();
+        key.extend_from_slice(salt.as_bytes());
+        let old = |label: &str, secret: &str| {
+            hex(&hmac_sha256(&key, format!("{label}\0{secret}").as_bytes()))
+        };
+        let record = serde_json::json!({
+            "at": "2026-01-01T00:00:00Z",
+            "purpose": "login",
+            "evidence": "endpoint error",
+            "salt": salt,
+            "client_secret": old("client secret", "the-secret"),
+            "password": old("password", "the-password"),
+        });
+        let rejection: Rejection = serde_json::from_value(record).unwrap();
+        let secrets = |client_secret: &str, password: &str| {
+            let mut secrets = Secrets::default();
+            secrets.insert("client_secret", client_secret);
+            secrets.insert("password", password);
+            secrets
+        };
+        assert!(!rejection.changed("p", &profile, &secrets("the-secret", "the-password")));
+        assert!(rejection.changed("p", &profile, &secrets("the-secret", "fixed")));
+        assert!(rejection.changed("p", &profile, &secrets("fixed", "the-password")));
+        assert!(!rejection.changed("p", &profile, &Secrets::default()));
+        // Written back, the fields are where they were.
+        let written = serde_json::to_value(&rejection).unwrap();
+        assert_eq!(written["password"], old("password", "the-password"));
+        // A record with a secret not at hand then (`null`) reads too.
+        let record = serde_json::json!({
+            "at": "2026-01-01T00:00:00Z", "purpose": "login", "evidence": "e",
+            "salt": salt, "client_secret": null, "password": old("password", "p"),
+        });
+        let rejection: Rejection = serde_json::from_value(record).unwrap();
+        assert!(rejection.changed("p", &profile, &secrets("now-at-hand", "p")));
     }
 }

@@ -1,14 +1,11 @@
 //! A profile's provider as one of the core's dialects, configured from the profile and
-//! the secrets at hand.
+//! the secrets at hand. The dialect types come from [`oauth_lifecycle::providers!`]: a
+//! provider the core adds is one here, with no edit.
 
-use oauth_lifecycle::dialect::{
-    ClientAuth, Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Environment, Standard,
-    TokenLocation,
-};
-use oauth_lifecycle::http::HeaderName;
+use oauth_lifecycle::dialect::{self, Settings};
 use oauth_lifecycle::ConfigError;
 
-use crate::config::{ClientAuthMethod, EnvironmentName, GrantKind, Profile, Provider};
+use crate::config::{self, Profile, Provider};
 use crate::failure::{Exit, Failure};
 use crate::secrets::Secrets;
 
@@ -16,52 +13,47 @@ use crate::secrets::Secrets;
 /// dialect never sends a request that would carry it.
 const NOT_AT_HAND: &str = "tokenctl-secret-not-at-hand";
 
-/// One of the dialects, chosen by the profile.
-#[derive(Debug)]
-pub(crate) enum AnyDialect {
-    Standard(Standard),
-    ConvirzaV2(ConvirzaV2),
-    ConvirzaV3(ConvirzaV3),
-    Convercus(Convercus),
-    ConvercusLegacy(ConvercusLegacy),
-}
+/// Writes [`AnyDialect`], [`configure`] and [`with_dialect!`], one arm per row of
+/// [`oauth_lifecycle::providers!`] (the variants are [`Provider`]'s).
+macro_rules! dialect_types {
+    ($($name:ident: $path:path),* $(,)?) => {
+        /// One of the dialects, chosen by the profile.
+        #[derive(Debug)]
+        pub(crate) enum AnyDialect {
+            $($name($path),)*
+        }
 
-/// Runs `$body` with `$dialect` bound to the profile's dialect, limited to `$sends`:
-/// the one place a command meets the concrete dialect types.
-macro_rules! with_dialect {
-    ($any:expr, $sends:expr, |$dialect:ident| $body:expr) => {
-        match $any {
-            $crate::dialects::AnyDialect::Standard(inner) => {
-                let $dialect = $crate::limited::Limited::new(inner, $sends);
-                $body
+        /// Checks `settings` and builds `provider`'s dialect from them.
+        fn configure(
+            provider: Provider,
+            settings: &Settings<'_>,
+        ) -> Result<AnyDialect, ConfigError> {
+            match provider {
+                $(Provider::$name => {
+                    <$path as dialect::Provider>::configure(settings).map(AnyDialect::$name)
+                })*
             }
-            $crate::dialects::AnyDialect::ConvirzaV2(inner) => {
-                let $dialect = $crate::limited::Limited::new(inner, $sends);
-                $body
-            }
-            $crate::dialects::AnyDialect::ConvirzaV3(inner) => {
-                let $dialect = $crate::limited::Limited::new(inner, $sends);
-                $body
-            }
-            $crate::dialects::AnyDialect::Convercus(inner) => {
-                let $dialect = $crate::limited::Limited::new(inner, $sends);
-                $body
-            }
-            $crate::dialects::AnyDialect::ConvercusLegacy(inner) => {
-                let $dialect = $crate::limited::Limited::new(inner, $sends);
-                $body
-            }
+        }
+
+        /// Runs `$body` with `$dialect` bound to the profile's dialect, limited to
+        /// `$sends`: the one place a command meets the concrete dialect types.
+        macro_rules! with_dialect {
+            ($any:expr, $sends:expr, |$bound:ident| $body:expr) => {
+                match $any {
+                    $($crate::dialects::AnyDialect::$name(inner) => {
+                        let $bound = $crate::limited::Limited::new(inner, $sends);
+                        $body
+                    })*
+                }
+            };
         }
     };
 }
+oauth_lifecycle::providers!(dialect_types);
+// Not redundant: the commands import the macro by path (`crate::dialects::with_dialect`),
+// which a `macro_rules!` written by another macro only has through this `use`.
+#[allow(clippy::single_component_path_imports)]
 pub(crate) use with_dialect;
-
-fn environment(profile: &Profile) -> Environment {
-    match profile.environment {
-        Some(EnvironmentName::Staging) => Environment::Staging,
-        Some(EnvironmentName::Production) | None => Environment::Production,
-    }
-}
 
 /// Builds the profile's dialect with `secrets`, standing in for those not at hand, and
 /// `scope` (for providers with scopes) instead of the profile's.
@@ -71,88 +63,121 @@ pub(crate) fn build(
     secrets: &Secrets,
     scope: Option<&str>,
 ) -> Result<AnyDialect, Failure> {
-    let client_secret = secrets.client_secret.as_deref().map_or(NOT_AT_HAND, |s| s);
-    let password = secrets.password.as_deref().map_or(NOT_AT_HAND, |s| s);
-    let username = profile.username.clone().unwrap_or_default();
-    let client_id = profile.client_id.clone().unwrap_or_default();
-    let built: Result<AnyDialect, ConfigError> = match profile.provider {
-        Provider::Standard => {
-            let mut builder =
-                Standard::builder(profile.token_url.clone().unwrap_or_default(), client_id);
-            if profile.client_secret_env.is_some() {
-                builder = builder.client_secret(client_secret);
-            }
-            builder = builder.client_auth(match profile.client_auth {
-                Some(ClientAuthMethod::Basic) | None => ClientAuth::Basic,
-                Some(ClientAuthMethod::Post) => ClientAuth::Post,
-            });
-            if profile.grant == Some(GrantKind::Password) {
-                builder = builder.password(username, password);
-            }
-            for scope in scope
-                .or(profile.scope.as_deref())
-                .into_iter()
-                .flat_map(str::split_whitespace)
-            {
-                builder = builder.scope(scope);
-            }
-            if let Some(url) = &profile.revocation_url {
-                builder = builder.revocation_url(url.clone());
-            }
-            builder.build().map(AnyDialect::Standard)
+    let mut settings = profile.settings();
+    if let Some(scope) = scope {
+        settings.set("scope", scope);
+    }
+    for setting in profile.secret_settings() {
+        if profile.uses_secret(setting, &settings) {
+            settings.set(setting.key, secrets.get(setting.key).unwrap_or(NOT_AT_HAND));
         }
-        Provider::ConvirzaV2 => {
-            let mut builder = ConvirzaV2::builder(client_id, client_secret, username, password);
-            if let Some(url) = &profile.token_url {
-                builder = builder.token_url(url.clone());
-            }
-            builder.build().map(AnyDialect::ConvirzaV2)
-        }
-        Provider::ConvirzaV3 => {
-            let mut builder = ConvirzaV3::builder(username, password);
-            if let Some(url) = &profile.base_url {
-                builder = builder.base_url(url.clone());
-            }
-            builder.build().map(AnyDialect::ConvirzaV3)
-        }
-        Provider::Convercus => {
-            let program = profile.program.clone().unwrap_or_default();
-            let mut builder = Convercus::builder(program, environment(profile), client_secret);
-            if let Some(id) = &profile.client_id {
-                builder = builder.client_id(id.clone());
-            }
-            if profile.grant == Some(GrantKind::Password) {
-                builder = builder.password(username, password);
-            }
-            if let Some(url) = &profile.auth_url {
-                builder = builder.auth_url(url.clone());
-            }
-            builder.build().map(AnyDialect::Convercus)
-        }
-        Provider::ConvercusLegacy => {
-            let org = profile.org.clone().unwrap_or_default();
-            let mut builder =
-                ConvercusLegacy::builder(org, username, password, environment(profile));
-            if let Some(url) = &profile.api_url {
-                builder = builder.api_url(url.clone());
-            }
-            if let Some(field) = &profile.token_field {
-                builder = builder.token_location(TokenLocation::json_field(field));
-            }
-            if let Some(header) = &profile.token_header {
-                let header = HeaderName::try_from(header.as_str()).map_err(|_| {
-                    Failure::new(
-                        Exit::Config,
-                        format!("profile `{name}`: `token_header` is not a header name"),
-                    )
-                })?;
-                builder = builder.token_location(TokenLocation::Header(header));
-            }
-            builder.build().map(AnyDialect::ConvercusLegacy)
-        }
-    };
-    built.map_err(|error| {
-        Failure::new(Exit::Config, format!("profile `{name}`: {error}"))
-            .fix("edit the profile in the config file")
+    }
+    configure(profile.provider, &settings).map_err(|error| {
+        Failure::new(
+            Exit::Config,
+            format!(
+                "profile `{name}`: {}",
+                config::describe(profile.provider, &error)
+            ),
+        )
+        .fix("edit the profile in the config file")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limited::Sends;
+    use oauth_lifecycle::Dialect as _;
+
+    fn profile(body: &str) -> Profile {
+        config::parse(&format!("[profiles.p]\n{body}\n"))
+            .unwrap_or_else(|e| panic!("{e}\n{body}"))
+            .profiles
+            .remove("p")
+            .unwrap()
+    }
+
+    /// Every provider's example profile builds, with its secrets at hand and without
+    /// them (the stand-ins), and the dialect is that provider's.
+    #[test]
+    fn every_provider_builds_from_its_example_profile() {
+        for provider in Provider::ALL {
+            let profile = profile(&config::example(*provider).join("\n"));
+            let examples = Settings::examples(provider.settings());
+            let mut secrets = Secrets::default();
+            for setting in profile.secret_settings() {
+                if let Some(value) = examples.get(setting.key) {
+                    secrets.insert(setting.key, value);
+                }
+            }
+            for secrets in [&secrets, &Secrets::default()] {
+                let built = build("p", &profile, secrets, None)
+                    .unwrap_or_else(|e| panic!("{provider}: {e}"));
+                let debug = format!("{built:?}");
+                let variant = with_dialect!(built, Sends::Nothing, |dialect| {
+                    assert!(
+                        dialect.login_request().is_none(),
+                        "{provider}: sends nothing"
+                    );
+                    debug
+                });
+                assert!(
+                    variant
+                        .to_lowercase()
+                        .replace(['-', '_'], "")
+                        .starts_with(&provider.name().replace('-', "")),
+                    "{provider}: {variant}"
+                );
+            }
+        }
+    }
+
+    /// An error of the core names the profile and the setting, never a value, and says
+    /// to edit the profile; a secret is named by its variable's key.
+    #[test]
+    fn errors_name_the_profile_and_the_setting() {
+        let table: &[(&str, Option<&str>, &str)] = &[
+            (
+                "provider = \"standard\"\ntoken_url = \"not a url hunter2\"\nclient_id = \"c\"\nplaintext_storage = true",
+                None,
+                "profile `p`: token endpoint is not a valid absolute URL",
+            ),
+            (
+                "provider = \"convercus-legacy\"\norg = \"o\"\nusername = \"u\"\ntoken_field = \"a\"\ntoken_header = \"x-t\"\nplaintext_storage = true",
+                None,
+                "profile `p`: invalid setting token_header: give `token_field` or `token_header`, not both",
+            ),
+            (
+                "provider = \"convirza-v3\"\nusername = \"u\"\nplaintext_storage = true",
+                Some("hunter2"),
+                "profile `p`: provider convirza-v3 has no setting `scope`",
+            ),
+        ];
+        for (body, scope, expected) in table {
+            let error = build("p", &profile(body), &Secrets::default(), *scope).unwrap_err();
+            assert_eq!(error.message, *expected);
+            assert_eq!(error.exit, Exit::Config);
+            assert!(!error.to_string().contains("hunter2"), "{error}");
+            assert!(error.to_string().contains("edit the profile"), "{error}");
+        }
+    }
+
+    /// A `--scope` replaces the profile's; a stand-in is put for a secret the profile
+    /// names, so a dry run shows where it would go.
+    #[test]
+    fn scope_and_stand_ins() {
+        let profile = profile(
+            "provider = \"standard\"\ntoken_url = \"http://127.0.0.1:9/token\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\nscope = \"a b\"\nplaintext_storage = true",
+        );
+        for (scope, expected) in [(None, "scope=a+b"), (Some("c"), "scope=c")] {
+            let built = build("p", &profile, &Secrets::default(), scope).unwrap();
+            let request = with_dialect!(built, Sends::Everything, |dialect| dialect
+                .login_request()
+                .expect("a login request"));
+            let body = String::from_utf8(request.body().clone()).unwrap();
+            assert!(body.contains(expected), "{body}");
+            assert!(request.headers().contains_key("authorization"), "{body}");
+        }
+    }
 }

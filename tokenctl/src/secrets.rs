@@ -5,14 +5,42 @@ use std::io::IsTerminal;
 
 use zeroize::Zeroizing;
 
-use crate::config::Profile;
+use crate::config::{self, Profile};
 use crate::failure::{Exit, Failure};
 
-/// The secrets at hand for one command. Wiped from memory when dropped.
+/// The secrets at hand for one command, by the key of the provider's setting
+/// (`client_secret`, `password`). Wiped from memory when dropped.
 #[derive(Default)]
 pub(crate) struct Secrets {
-    pub(crate) client_secret: Option<Zeroizing<String>>,
-    pub(crate) password: Option<Zeroizing<String>>,
+    values: Vec<(&'static str, Zeroizing<String>)>,
+}
+
+impl Secrets {
+    /// The secret for setting `key`, if at hand.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(known, _)| *known == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every secret at hand, with its setting's key.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.values
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+    }
+
+    /// Adds the secret for setting `key`.
+    #[cfg(test)]
+    pub(crate) fn insert(&mut self, key: &'static str, value: &str) {
+        self.push(key, Zeroizing::new(value.to_owned()));
+    }
+
+    fn push(&mut self, key: &'static str, value: Zeroizing<String>) {
+        self.values.retain(|(known, _)| *known != key);
+        self.values.push((key, value));
+    }
 }
 
 /// Whether tokenctl may ask a person.
@@ -34,7 +62,7 @@ impl Prompting {
     }
 }
 
-/// When the user's password is needed.
+/// When the secrets a person may type (the user's password) are needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PasswordUse {
     /// A login is wanted: ask for the password if no variable holds it.
@@ -44,54 +72,61 @@ pub(crate) enum PasswordUse {
     IfAtHand,
 }
 
-/// Reads the secrets `profile` needs for requests: the client secret always (every
-/// token request authenticates the client), the password as `password` says.
+/// Reads the secrets `profile` needs for requests: those it names a variable for
+/// always (every token request authenticates the client), asking for them if the
+/// variable is not set; a password (a secret a person may type) as `password` says.
 pub(crate) fn resolve(
     name: &str,
     profile: &Profile,
     prompting: Prompting,
     password: PasswordUse,
 ) -> Result<Secrets, Failure> {
-    let client_secret = match &profile.client_secret_env {
-        Some(variable) => Some(
-            from_env(variable)
-                .map(Ok)
-                .unwrap_or_else(|| ask(name, variable, "client secret", prompting))?,
-        ),
-        None => None,
-    };
-    let password = if profile.logs_in_as_user() {
-        let variable = profile.password_env.as_deref();
-        match variable.and_then(from_env) {
-            Some(value) => Some(value),
-            None if password == PasswordUse::Login => Some(ask(
-                name,
-                variable.unwrap_or("password_env"),
-                "password",
-                prompting,
-            )?),
-            None => None,
+    let settings = profile.settings();
+    let mut secrets = Secrets::default();
+    for setting in profile.secret_settings() {
+        let variable = profile.variable(setting.key);
+        let what = setting.key.replace('_', " ");
+        let value = if config::is_prompted(setting.key) {
+            if !profile.uses_secret(setting, &settings) {
+                continue;
+            }
+            match variable.and_then(from_env) {
+                Some(value) => Some(value),
+                None if password == PasswordUse::Login => {
+                    let variable = variable
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| config::variable_key(setting.key));
+                    Some(ask(name, &variable, &what, prompting)?)
+                }
+                None => None,
+            }
+        } else {
+            match variable {
+                Some(variable) => Some(
+                    from_env(variable)
+                        .map(Ok)
+                        .unwrap_or_else(|| ask(name, variable, &what, prompting))?,
+                ),
+                None => None,
+            }
+        };
+        if let Some(value) = value {
+            secrets.push(setting.key, value);
         }
-    } else {
-        None
-    };
-    Ok(Secrets {
-        client_secret,
-        password,
-    })
+    }
+    Ok(secrets)
 }
 
 /// The secrets `profile` names that are in their variables now: never asks, never
 /// fails. For comparing with what a rejected attempt had.
 pub(crate) fn at_hand(profile: &Profile) -> Secrets {
-    Secrets {
-        client_secret: profile.client_secret_env.as_deref().and_then(from_env),
-        password: if profile.logs_in_as_user() {
-            profile.password_env.as_deref().and_then(from_env)
-        } else {
-            None
-        },
+    let mut secrets = Secrets::default();
+    for setting in profile.secret_settings() {
+        if let Some(value) = profile.variable(setting.key).and_then(from_env) {
+            secrets.push(setting.key, value);
+        }
     }
+    secrets
 }
 
 fn from_env(variable: &str) -> Option<Zeroizing<String>> {

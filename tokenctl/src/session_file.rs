@@ -41,7 +41,7 @@ impl SessionFile {
         profile: &Profile,
         scope: Option<&str>,
     ) -> Self {
-        let scope = scope.or(profile.scope.as_deref()).unwrap_or("");
+        let scope = scope.or(profile.get("scope")).unwrap_or("");
         let key = fingerprint(&format!("{}\n{scope}", profile.identity()));
         SessionFile {
             path: state_dir

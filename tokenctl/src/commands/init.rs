@@ -8,10 +8,13 @@ use std::process::ExitCode;
 
 use clap::ValueEnum as _;
 
-use crate::cli::{Global, InitArgs};
-use crate::config::{self, ClientAuthMethod, Locations, Provider};
+use oauth_lifecycle::dialect::{Need, Setting, Settings};
+
+use crate::cli::{setting_flags, Global, InitArgs, SettingArgs};
+use crate::config::{self, Locations, Provider};
+use crate::dialects;
 use crate::failure::{Exit, Failure};
-use crate::secrets::Prompting;
+use crate::secrets::{Prompting, Secrets};
 use crate::session_file::write_new_key;
 
 pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure> {
@@ -50,128 +53,19 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     let provider = match args.provider {
         Some(provider) => provider,
         None => {
-            let answer = ask.required(
-                "provider (standard, convirza-v2, convirza-v3, convercus, convercus-legacy)",
-                None,
-            )?;
+            let answer = ask.required(&format!("provider ({})", Provider::names()), None)?;
             Provider::from_str(&answer, true).map_err(|_| {
                 Failure::new(
                     Exit::Usage,
                     format!("unknown provider `{}`", answer.escape_debug()),
                 )
+                .fix(format!("give one of: {}", Provider::names()))
             })?
         }
     };
-    if args.client_auth.is_some() && provider != Provider::Standard {
-        return Err(Failure::new(
-            Exit::Usage,
-            format!(
-                "--client-auth: provider `{}` sends the client secret its own way",
-                provider.name()
-            ),
-        )
-        .fix("leave out --client-auth (it is for --provider standard)"));
-    }
-    let mut profile = Profile::new(name, provider);
-    match provider {
-        Provider::Standard => {
-            profile.set(
-                "token_url",
-                "the token endpoint",
-                ask.field(&args.token_url, "token endpoint URL", true)?,
-            );
-            profile.set(
-                "revocation_url",
-                "the RFC 7009 revocation endpoint (optional)",
-                ask.field(
-                    &args.revocation_url,
-                    "revocation endpoint URL (empty for none)",
-                    false,
-                )?,
-            );
-            profile.set(
-                "client_id",
-                "the OAuth client",
-                ask.field(&args.client_id, "client id", true)?,
-            );
-            let confidential = client_secret(&mut profile, &mut ask, args, false)?;
-            client_auth(&mut profile, &mut ask, args, confidential)?;
-            let grant = ask.field(&args.grant, "grant (client-credentials or password)", false)?;
-            let password_grant = grant.as_deref() == Some("password");
-            profile.set("grant", "client-credentials or password", grant);
-            if password_grant {
-                user(&mut profile, &mut ask, args)?;
-            }
-            profile.set(
-                "scope",
-                "the scope to ask for (optional)",
-                ask.field(&args.scope, "scope (empty for none)", false)?,
-            );
-        }
-        Provider::ConvirzaV2 => {
-            profile.set(
-                "token_url",
-                "another token endpoint than https://apicfa.convirza.com/oauth/token (optional)",
-                args.token_url.clone(),
-            );
-            profile.set(
-                "client_id",
-                "the OAuth client",
-                ask.field(&args.client_id, "client id", true)?,
-            );
-            client_secret(&mut profile, &mut ask, args, true)?;
-            user(&mut profile, &mut ask, args)?;
-        }
-        Provider::ConvirzaV3 => {
-            profile.set(
-                "base_url",
-                "another base URL than https://platform-oauth.convirza.com (optional)",
-                args.base_url.clone(),
-            );
-            user(&mut profile, &mut ask, args)?;
-        }
-        Provider::Convercus => {
-            profile.set(
-                "program",
-                "the loyalty program (realm)",
-                ask.field(&args.program, "loyalty program", true)?,
-            );
-            environment(&mut profile, &mut ask, args)?;
-            profile.set(
-                "auth_url",
-                "another Keycloak host (optional)",
-                args.auth_url.clone(),
-            );
-            profile.set(
-                "client_id",
-                "the client, machine-2-machine unless given",
-                args.client_id.clone(),
-            );
-            client_secret(&mut profile, &mut ask, args, true)?;
-            if args.grant.as_deref() == Some("password") {
-                profile.set(
-                    "grant",
-                    "client-credentials or password",
-                    args.grant.clone(),
-                );
-                user(&mut profile, &mut ask, args)?;
-            }
-        }
-        Provider::ConvercusLegacy => {
-            profile.set(
-                "org",
-                "the organization code",
-                ask.field(&args.org, "organization code", true)?,
-            );
-            environment(&mut profile, &mut ask, args)?;
-            profile.set(
-                "api_url",
-                "another API host (optional)",
-                args.api_url.clone(),
-            );
-            user(&mut profile, &mut ask, args)?;
-        }
-    }
+    refuse_settings_not_taken(provider, &args.settings)?;
+    let mut profile = Draft::new(name, provider);
+    settings(provider, &args.settings, &mut ask, &mut profile)?;
 
     // Where the session key comes from: by default a new key file beside the config.
     let config_dir = locations
@@ -190,7 +84,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
         profile.set(
             "key_env",
             "the environment variable holding the session key (base64 of 32 bytes)",
-            Some(variable.clone()),
+            variable,
         );
     } else {
         let path = args
@@ -203,7 +97,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
         profile.set(
             "key_file",
             "the file holding the session key (mode 0600)",
-            Some(path.display().to_string()),
+            &path.display().to_string(),
         );
     }
 
@@ -217,13 +111,23 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
         });
     }
     combined.push_str(&text);
-    config::parse(&combined).map_err(|message| {
+    let mut config = config::parse(&combined).map_err(|message| {
         Failure::new(
             Exit::Config,
             format!("the new profile is incomplete: {message}"),
         )
         .fix("give the missing options (tokenctl init --help)")
     })?;
+    // Its values too (URLs, header names), as a command would build the dialect.
+    if let Some(written) = config.profiles.remove(name.as_str()) {
+        dialects::build(name, &written, &Secrets::default(), None).map_err(|failure| {
+            Failure::new(
+                Exit::Config,
+                format!("the new profile is invalid: {}", failure.message),
+            )
+            .fix("give other options (tokenctl init --help)")
+        })?;
+    }
     if let Some(path) = &new_key {
         write_new_key(path)?;
     }
@@ -246,120 +150,169 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     Ok(ExitCode::SUCCESS)
 }
 
-/// Sets `client_secret_env`; whether the profile has one.
-fn client_secret(
-    profile: &mut Profile,
-    ask: &mut Asker,
-    args: &InitArgs,
-    required: bool,
-) -> Result<bool, Failure> {
-    let question = if required {
-        "variable holding the client secret"
-    } else {
-        "variable holding the client secret (empty for a public client)"
-    };
-    let variable = ask.field(&args.client_secret_env, question, required)?;
-    let given = variable.as_deref().is_some_and(|name| !name.is_empty());
-    profile.set(
-        "client_secret_env",
-        "the environment variable holding the client secret",
-        variable,
-    );
-    Ok(given)
-}
-
-/// `standard`: how the client secret is sent, for a client that has one.
-fn client_auth(
-    profile: &mut Profile,
-    ask: &mut Asker,
-    args: &InitArgs,
-    confidential: bool,
-) -> Result<(), Failure> {
-    let method = match args.client_auth {
-        Some(_) if !confidential => {
+/// Refuses a flag for a setting `provider` does not take: a usage error.
+fn refuse_settings_not_taken(provider: Provider, given: &SettingArgs) -> Result<(), Failure> {
+    for flag in setting_flags() {
+        if given.values.contains_key(flag.key) && !provider.takes(flag.key) {
             return Err(Failure::new(
                 Exit::Usage,
-                "--client-auth says how the client secret is sent, and the profile has none",
+                format!(
+                    "--{}: provider `{provider}` has no setting `{}`",
+                    flag.long, flag.id
+                ),
             )
-            .fix("give --client-secret-env too, or leave out --client-auth"))
+            .fix(format!(
+                "leave out --{} (it is for --provider {})",
+                flag.long,
+                flag.takers().replace(", ", " or ")
+            )));
         }
-        Some(method) => Some(method),
-        None if !confidential => None,
-        None => match ask.field(
-            &None,
-            "client authentication (basic or post; empty for basic)",
-            false,
-        )? {
-            None => None,
-            Some(answer) => Some(ClientAuthMethod::from_str(&answer, true).map_err(|_| {
-                Failure::new(
-                    Exit::Usage,
-                    format!(
-                        "client authentication `{}`: basic or post",
-                        answer.escape_debug()
-                    ),
-                )
-            })?),
-        },
-    };
-    profile.set(
-        "client_auth",
-        "how the client secret is sent: basic (HTTP Basic, the default) or post (in the body)",
-        method.map(|method| method.name().to_owned()),
-    );
+    }
     Ok(())
 }
 
-fn environment(profile: &mut Profile, ask: &mut Asker, args: &InitArgs) -> Result<(), Failure> {
-    profile.set(
-        "environment",
-        "staging or production",
-        ask.field(
-            &args.environment,
-            "environment (staging or production)",
-            false,
-        )?,
-    );
+/// `setting`'s flag: `--client-secret-env`.
+fn flag(setting: &Setting) -> String {
+    format!("--{}", config::profile_key(setting).replace('_', "-"))
+}
+
+/// Sets each of `provider`'s settings the profile uses, from `given` and, on a terminal,
+/// answers: in the provider's order, so that a setting another depends on (`grant`) is
+/// known before it (`username`).
+fn settings(
+    provider: Provider,
+    given: &SettingArgs,
+    ask: &mut Asker,
+    profile: &mut Draft,
+) -> Result<(), Failure> {
+    // The settings so far, a secret by its variable.
+    let mut answers: Vec<(&'static str, String)> = Vec::new();
+    for setting in provider.settings() {
+        let so_far = answers
+            .iter()
+            .fold(Settings::new(), |settings, (key, value)| {
+                settings.with(key, value)
+            });
+        let value = given.values.get(setting.key).cloned();
+        if let Need::When { key, value: when } = setting.need {
+            if so_far.get(key) != Some(when) {
+                if value.is_some() {
+                    let depended = format!("--{}", key.replace('_', "-"));
+                    return Err(Failure::new(
+                        Exit::Usage,
+                        format!("{} is used only when {depended} is {when}", flag(setting)),
+                    )
+                    .fix(format!(
+                        "give {depended} {when} too, or leave out {}",
+                        flag(setting)
+                    )));
+                }
+                continue;
+            }
+        }
+        let partner = config::GOES_WITH
+            .iter()
+            .filter(|(key, ..)| *key == setting.key)
+            .find_map(|(_, partner, what)| Some((provider.setting(partner)?, what)));
+        if let Some((partner, what)) = partner {
+            if so_far.get(partner.key).is_none() {
+                if value.is_some() {
+                    return Err(Failure::new(
+                        Exit::Usage,
+                        format!(
+                            "{} {what}, and the profile has no `{}`",
+                            flag(setting),
+                            config::profile_key(partner)
+                        ),
+                    )
+                    .fix(format!(
+                        "give {} too, or leave out {}",
+                        flag(partner),
+                        flag(setting)
+                    )));
+                }
+                continue;
+            }
+        }
+        let needed = setting.is_needed(&so_far);
+        // A password may be typed at the terminal at login instead.
+        let required = needed && !(setting.secret && config::is_prompted(setting.key));
+        let answer = ask
+            .field(&value, &question(setting, needed), required)?
+            .filter(|answer| !answer.is_empty());
+        let Some(answer) = answer else {
+            continue;
+        };
+        if !setting.choices.is_empty() && !setting.choices.contains(&answer.as_str()) {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{} takes one of: {}",
+                    flag(setting),
+                    setting.choices.join(", ")
+                ),
+            ));
+        }
+        profile.set(&config::profile_key(setting), &comment(setting), &answer);
+        answers.push((setting.key, answer));
+    }
     Ok(())
 }
 
-fn user(profile: &mut Profile, ask: &mut Asker, args: &InitArgs) -> Result<(), Failure> {
-    profile.set(
-        "username",
-        "the user (an email for Convirza)",
-        ask.field(&args.username, "username", true)?,
+/// The comment over `setting`'s line in the profile.
+fn comment(setting: &Setting) -> String {
+    let about = config::about(setting);
+    match (setting.need, setting.default) {
+        _ if setting.secret && config::is_prompted(setting.key) => {
+            format!("{about}; {}", config::PROMPTED_NOTE)
+        }
+        (Need::Optional, Some(default)) => format!("{about}; optional, default: {default}"),
+        _ => about,
+    }
+}
+
+/// The question for `setting` on a terminal.
+fn question(setting: &Setting, needed: bool) -> String {
+    let question = format!(
+        "{}, {}",
+        config::profile_key(setting),
+        config::about(setting)
     );
-    let variable = ask.field(
-        &args.password_env,
-        "variable holding the password (empty: ask on the terminal)",
-        false,
-    )?;
-    profile.set(
-        "password_env",
-        "the environment variable holding the password; without it, tokenctl asks on a terminal",
-        variable,
-    );
-    Ok(())
+    if setting.secret && config::is_prompted(setting.key) {
+        format!("{question} (empty: ask on the terminal)")
+    } else if needed {
+        question
+    } else {
+        format!(
+            "{question} (empty for the default: {})",
+            setting.default.unwrap_or("none")
+        )
+    }
 }
 
 /// A profile's TOML, with a comment over every line.
-struct Profile {
+struct Draft {
     text: String,
 }
 
-impl Profile {
+impl Draft {
     fn new(name: &str, provider: Provider) -> Self {
-        Profile {
+        Draft {
             text: format!(
-                "# Written by tokenctl init. Secrets are never in this file: it names the\n# environment variables that hold them.\n[profiles.{name}]\nprovider = \"{}\"\n",
+                "# Written by tokenctl init. Secrets are never in this file: it names the\n# environment variables that hold them.\n[profiles.{name}]\n# {}\nprovider = \"{}\"\n",
+                provider.about(),
                 provider.name()
             ),
         }
     }
 
-    fn set(&mut self, key: &str, comment: &str, value: Option<String>) {
-        if let Some(value) = value.filter(|value| !value.is_empty()) {
-            self.set_raw(key, comment, &toml::Value::String(value).to_string());
+    fn set(&mut self, key: &str, comment: &str, value: &str) {
+        if !value.is_empty() {
+            self.set_raw(
+                key,
+                comment,
+                &toml::Value::String(value.to_owned()).to_string(),
+            );
         }
     }
 

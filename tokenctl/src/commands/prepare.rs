@@ -20,7 +20,7 @@ pub(crate) fn secrets(
     password: PasswordUse,
 ) -> Result<(Secrets, Sends), Failure> {
     let secrets = secrets::resolve(&context.name, &context.profile, context.prompting, password)?;
-    let sends = if context.profile.logs_in_as_user() && secrets.password.is_none() {
+    let sends = if context.profile.logs_in_as_user() && secrets.get("password").is_none() {
         Sends::NoLogin
     } else {
         Sends::Everything
