@@ -11,7 +11,8 @@ use clap::builder::PossibleValuesParser;
 use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 use oauth_lifecycle::dialect::Setting;
 
-use crate::config::{self, Provider};
+use crate::config;
+use crate::providers::{self, Provider};
 use crate::time_format::parse_duration;
 
 /// The commands a new user types first.
@@ -50,9 +51,9 @@ fn after_long_help() -> String {
 /// What `setting` is, as a profile names it, and (a secret a person may type) that it
 /// may be left out.
 fn about(setting: &Setting) -> String {
-    let about = config::about(setting);
-    if setting.secret && config::is_prompted(setting.key) {
-        format!("{about}; {}", config::PROMPTED_NOTE)
+    let about = providers::about(setting);
+    if setting.secret && providers::is_prompted(setting.key) {
+        format!("{about}; {}", providers::PROMPTED_NOTE)
     } else {
         about
     }
@@ -69,9 +70,9 @@ fn provider_settings() -> String {
         for setting in provider.settings() {
             text.push_str(&format!(
                 "  {}: {} ({})\n",
-                config::profile_key(setting),
+                providers::profile_key(setting),
                 about(setting),
-                config::need(setting)
+                providers::need(setting)
             ));
         }
     }
@@ -123,12 +124,12 @@ impl SettingFlag {
         let mut long_help = format!("{}:", capitalized(&about(first)));
         for (provider, setting) in &self.takers {
             if setting.about == first.about {
-                long_help.push_str(&format!("\n  {provider}: {}", config::need(setting)));
+                long_help.push_str(&format!("\n  {provider}: {}", providers::need(setting)));
             } else {
                 long_help.push_str(&format!(
                     "\n  {provider}: {}; {}",
                     setting.about,
-                    config::need(setting)
+                    providers::need(setting)
                 ));
             }
         }
@@ -177,7 +178,7 @@ pub(crate) fn setting_flags() -> &'static [SettingFlag] {
                 match flags.iter_mut().find(|flag| flag.key == setting.key) {
                     Some(flag) => flag.takers.push((*provider, setting)),
                     None => {
-                        let id = config::profile_key(setting);
+                        let id = providers::profile_key(setting);
                         flags.push(SettingFlag {
                             key: setting.key,
                             long: id.replace('_', "-"),
@@ -439,7 +440,7 @@ mod tests {
                 "{provider}"
             );
             for setting in provider.settings() {
-                let key = config::profile_key(setting);
+                let key = providers::profile_key(setting);
                 let flag = format!("--{}", key.replace('_', "-"));
                 assert!(init_help.contains(&flag), "{provider}: {flag}");
                 assert!(

@@ -7,192 +7,21 @@
 //! provider added there is a provider here, with no edit to tokenctl.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use oauth_lifecycle::dialect::{self, Need, Setting, Settings};
+use oauth_lifecycle::dialect::{Setting, Settings};
 use oauth_lifecycle::ConfigError;
 
 use crate::failure::{Exit, Failure};
+use crate::providers::{
+    is_prompted, profile_key, unknown_provider, variable_key, Provider, GOES_WITH, VARIABLE_SUFFIX,
+};
 
 /// The whole config file.
 #[derive(Debug)]
 pub(crate) struct ConfigFile {
     pub(crate) profiles: BTreeMap<String, Profile>,
 }
-
-/// Writes [`Provider`], one variant per row of [`oauth_lifecycle::providers!`].
-macro_rules! provider_enum {
-    ($($name:ident: $path:path),* $(,)?) => {
-        /// The providers tokenctl speaks: every one the core lists, named as the core
-        /// names it ([`NAME`](oauth_lifecycle::dialect::Provider::NAME)).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub(crate) enum Provider {
-            $($name,)*
-        }
-
-        impl Provider {
-            /// Every provider, in the core's order.
-            pub(crate) const ALL: &'static [Provider] = &[$(Provider::$name,)*];
-
-            /// Its name in the config file and on the command line: `convercus-legacy`.
-            pub(crate) fn name(self) -> &'static str {
-                match self {
-                    $(Provider::$name => <$path as dialect::Provider>::NAME,)*
-                }
-            }
-
-            /// The provider in a line.
-            pub(crate) fn about(self) -> &'static str {
-                match self {
-                    $(Provider::$name => <$path as dialect::Provider>::ABOUT,)*
-                }
-            }
-
-            /// Every setting the provider is configured by.
-            pub(crate) fn settings(self) -> &'static [Setting] {
-                match self {
-                    $(Provider::$name => <$path as dialect::Provider>::SETTINGS,)*
-                }
-            }
-
-            /// Checks `settings` against the provider's settings (the core's
-            /// [`check`](dialect::check)).
-            pub(crate) fn check(self, settings: &Settings<'_>) -> Result<(), ConfigError> {
-                dialect::check(self.name(), self.settings(), settings)
-            }
-        }
-    };
-}
-oauth_lifecycle::providers!(provider_enum);
-
-impl Provider {
-    /// The provider named `name`.
-    pub(crate) fn from_name(name: &str) -> Option<Self> {
-        Provider::ALL
-            .iter()
-            .copied()
-            .find(|provider| provider.name() == name)
-    }
-
-    /// Every provider's name, for messages: `standard, convirza-v2, …`.
-    pub(crate) fn names() -> String {
-        Provider::ALL
-            .iter()
-            .map(|provider| provider.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Its setting `key`, if it takes one.
-    pub(crate) fn setting(self, key: &str) -> Option<&'static Setting> {
-        self.settings().iter().find(|setting| setting.key == key)
-    }
-
-    /// Whether it takes setting `key`.
-    pub(crate) fn takes(self, key: &str) -> bool {
-        self.setting(key).is_some()
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl clap::ValueEnum for Provider {
-    fn value_variants<'a>() -> &'a [Self] {
-        Provider::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.name()).help(self.about()))
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Provider {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Provider::from_name(&name).ok_or_else(|| serde::de::Error::custom(unknown_provider()))
-    }
-}
-
-impl serde::Serialize for Provider {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-/// The message for a provider name that is none: without the name, which could be
-/// anything pasted into the file.
-fn unknown_provider() -> String {
-    format!("unknown provider (one of: {})", Provider::names())
-}
-
-/// The key naming the environment variable of secret setting `key`: `client_secret_env`.
-pub(crate) fn variable_key(key: &str) -> String {
-    format!("{key}{VARIABLE_SUFFIX}")
-}
-
-/// What ends the key of a secret's variable.
-const VARIABLE_SUFFIX: &str = "_env";
-
-/// The key setting `setting` has in a profile: its own, or its variable's if a secret.
-pub(crate) fn profile_key(setting: &Setting) -> String {
-    if setting.secret {
-        variable_key(setting.key)
-    } else {
-        setting.key.to_owned()
-    }
-}
-
-/// Secrets a person may type at a terminal when no variable holds them (a user's
-/// password): their variable may be left out of a profile.
-pub(crate) const PROMPTED: &[&str] = &["password"];
-
-/// Whether secret setting `key` may be asked for on a terminal.
-pub(crate) fn is_prompted(key: &str) -> bool {
-    PROMPTED.contains(&key)
-}
-
-/// What a profile says of a secret a person may type, when it names no variable.
-pub(crate) const PROMPTED_NOTE: &str = "without it, tokenctl asks on a terminal";
-
-/// What `setting` is, as a profile names it (a secret by its variable), with its
-/// choices: `the grant to log in with (client-credentials or password)`.
-pub(crate) fn about(setting: &Setting) -> String {
-    let choices = if setting.choices.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", setting.choices.join(" or "))
-    };
-    if setting.secret {
-        format!(
-            "the environment variable holding {}{choices}",
-            setting.about
-        )
-    } else {
-        format!("{}{choices}", setting.about)
-    }
-}
-
-/// When `setting` must be given, in words: `optional, default: basic`.
-pub(crate) fn need(setting: &Setting) -> String {
-    match setting.need {
-        Need::Required => "required".to_owned(),
-        Need::Optional => format!("optional, default: {}", setting.default.unwrap_or("none")),
-        Need::When { key, value } => format!("needed when {key} is {value}"),
-    }
-}
-
-/// Settings that mean something only beside another, for any provider that takes both:
-/// the setting, the one it goes with, and what it does.
-pub(crate) const GOES_WITH: &[(&str, &str, &str)] = &[(
-    "client_auth",
-    "client_secret",
-    "says how the client secret is sent",
-)];
 
 /// tokenctl's own keys in a profile, beside `provider` and the provider's settings, and
 /// what each is.

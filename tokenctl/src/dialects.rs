@@ -5,8 +5,9 @@
 use oauth_lifecycle::dialect::{self, Settings};
 use oauth_lifecycle::ConfigError;
 
-use crate::config::{self, Profile, Provider};
+use crate::config::{self, Profile};
 use crate::failure::{Exit, Failure};
+use crate::providers::Provider;
 use crate::secrets::Secrets;
 
 /// Stands in for a secret that is not at hand. A [`Limited`](crate::limited::Limited)

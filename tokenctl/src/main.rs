@@ -16,6 +16,7 @@ mod events;
 mod failure;
 mod formats;
 mod limited;
+mod providers;
 mod redact;
 mod secrets;
 mod session;

@@ -5,8 +5,9 @@ use std::io::IsTerminal;
 
 use zeroize::Zeroizing;
 
-use crate::config::{self, Profile};
+use crate::config::Profile;
 use crate::failure::{Exit, Failure};
+use crate::providers;
 
 /// The secrets at hand for one command, by the key of the provider's setting
 /// (`client_secret`, `password`). Wiped from memory when dropped.
@@ -86,7 +87,7 @@ pub(crate) fn resolve(
     for setting in profile.secret_settings() {
         let variable = profile.variable(setting.key);
         let what = setting.key.replace('_', " ");
-        let value = if config::is_prompted(setting.key) {
+        let value = if providers::is_prompted(setting.key) {
             if !profile.uses_secret(setting, &settings) {
                 continue;
             }
@@ -95,7 +96,7 @@ pub(crate) fn resolve(
                 None if password == PasswordUse::Login => {
                     let variable = variable
                         .map(str::to_owned)
-                        .unwrap_or_else(|| config::variable_key(setting.key));
+                        .unwrap_or_else(|| providers::variable_key(setting.key));
                     Some(ask(name, &variable, &what, prompting)?)
                 }
                 None => None,

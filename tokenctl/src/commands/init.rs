@@ -11,9 +11,10 @@ use clap::ValueEnum as _;
 use oauth_lifecycle::dialect::{Need, Setting, Settings};
 
 use crate::cli::{setting_flags, Global, InitArgs, SettingArgs};
-use crate::config::{self, Locations, Provider};
+use crate::config::{self, Locations};
 use crate::dialects;
 use crate::failure::{Exit, Failure};
+use crate::providers::{self, Provider};
 use crate::secrets::{Prompting, Secrets};
 use crate::session_file::write_new_key;
 
@@ -173,7 +174,7 @@ fn refuse_settings_not_taken(provider: Provider, given: &SettingArgs) -> Result<
 
 /// `setting`'s flag: `--client-secret-env`.
 fn flag(setting: &Setting) -> String {
-    format!("--{}", config::profile_key(setting).replace('_', "-"))
+    format!("--{}", providers::profile_key(setting).replace('_', "-"))
 }
 
 /// Sets each of `provider`'s settings the profile uses, from `given` and, on a terminal,
@@ -210,7 +211,7 @@ fn settings(
                 continue;
             }
         }
-        let partner = config::GOES_WITH
+        let partner = providers::GOES_WITH
             .iter()
             .filter(|(key, ..)| *key == setting.key)
             .find_map(|(_, partner, what)| Some((provider.setting(partner)?, what)));
@@ -222,7 +223,7 @@ fn settings(
                         format!(
                             "{} {what}, and the profile has no `{}`",
                             flag(setting),
-                            config::profile_key(partner)
+                            providers::profile_key(partner)
                         ),
                     )
                     .fix(format!(
@@ -236,7 +237,7 @@ fn settings(
         }
         let needed = setting.is_needed(&so_far);
         // A password may be typed at the terminal at login instead.
-        let required = needed && !(setting.secret && config::is_prompted(setting.key));
+        let required = needed && !(setting.secret && providers::is_prompted(setting.key));
         let answer = ask
             .field(&value, &question(setting, needed), required)?
             .filter(|answer| !answer.is_empty());
@@ -253,7 +254,7 @@ fn settings(
                 ),
             ));
         }
-        profile.set(&config::profile_key(setting), &comment(setting), &answer);
+        profile.set(&providers::profile_key(setting), &comment(setting), &answer);
         answers.push((setting.key, answer));
     }
     Ok(())
@@ -261,10 +262,10 @@ fn settings(
 
 /// The comment over `setting`'s line in the profile.
 fn comment(setting: &Setting) -> String {
-    let about = config::about(setting);
+    let about = providers::about(setting);
     match (setting.need, setting.default) {
-        _ if setting.secret && config::is_prompted(setting.key) => {
-            format!("{about}; {}", config::PROMPTED_NOTE)
+        _ if setting.secret && providers::is_prompted(setting.key) => {
+            format!("{about}; {}", providers::PROMPTED_NOTE)
         }
         (Need::Optional, Some(default)) => format!("{about}; optional, default: {default}"),
         _ => about,
@@ -275,10 +276,10 @@ fn comment(setting: &Setting) -> String {
 fn question(setting: &Setting, needed: bool) -> String {
     let question = format!(
         "{}, {}",
-        config::profile_key(setting),
-        config::about(setting)
+        providers::profile_key(setting),
+        providers::about(setting)
     );
-    if setting.secret && config::is_prompted(setting.key) {
+    if setting.secret && providers::is_prompted(setting.key) {
         format!("{question} (empty: ask on the terminal)")
     } else if needed {
         question
