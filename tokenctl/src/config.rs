@@ -405,18 +405,45 @@ impl Profile {
 
     /// The provider and every setting that is no secret (endpoints, account,
     /// environment), for the stored session's key: edit any of them and the old
-    /// session is no longer used.
+    /// session is no longer used. The settings the key was made of before profiles were
+    /// lists of settings come first, as they were written then, so a profile that sets
+    /// no other keeps the session it stored then.
     pub(crate) fn identity(&self) -> String {
+        let value = |key: &str| self.get(key).unwrap_or("").to_owned();
         let mut identity = vec![self.provider.name().to_owned()];
-        // Sorted by key (a BTreeMap); values escaped, so no value can forge a line.
+        identity.extend(FIRST_IDENTITY.iter().map(|key| value(key)));
+        identity.push(
+            match self.get("environment") {
+                Some("staging") => "Some(Staging)",
+                Some("production") => "Some(Production)",
+                _ => "None",
+            }
+            .to_owned(),
+        );
+        // The others, sorted by key (a BTreeMap); values escaped, so no value can forge
+        // a line.
         identity.extend(
             self.values
                 .iter()
+                .filter(|(key, _)| !FIRST_IDENTITY.contains(key) && **key != "environment")
                 .map(|(key, value)| format!("{key}={}", value.escape_debug())),
         );
         identity.join("\n")
     }
 }
+
+/// The settings a stored session's key was made of first, in that order (then the
+/// environment), before profiles were lists of a provider's settings.
+const FIRST_IDENTITY: &[&str] = &[
+    "token_url",
+    "base_url",
+    "auth_url",
+    "api_url",
+    "program",
+    "org",
+    "client_id",
+    "username",
+];
 
 /// A profile for `provider` of the right shape, as the lines of its TOML table: the
 /// example value of every setting the provider needs (a secret by a variable named
@@ -741,6 +768,14 @@ mod tests {
                 assert_eq!(changed, !secret, "{provider}: {key}");
             }
         }
+        // A profile of an earlier tokenctl keeps the key its stored session has.
+        let earlier = one(
+            "provider = \"convercus\"\nprogram = \"abc\"\nenvironment = \"staging\"\nclient_secret_env = \"S\"\nplaintext_storage = true",
+        );
+        assert_eq!(
+            earlier.unwrap().identity(),
+            "convercus\n\n\n\n\nabc\n\n\n\nSome(Staging)"
+        );
         let a = one("provider = \"convirza-v3\"\nusername = \"u\"\nplaintext_storage = true");
         let b = one("provider = \"convercus-legacy\"\norg = \"o\"\nusername = \"u\"\nplaintext_storage = true");
         assert_ne!(a.unwrap().identity(), b.unwrap().identity());
