@@ -1,29 +1,99 @@
-//! `tokenctl` end to end against each seed provider's emulator over HTTP on 127.0.0.1:
-//! the same walk through every command for all five providers, as a table.
+//! `tokenctl` end to end against every provider row of the testkit, its emulator over
+//! HTTP on 127.0.0.1 and a profile written from the row's settings: the same walk
+//! through every command for each.
 
 mod support;
 
-use oauth_lifecycle_emulator::{
-    Clock, ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server,
-    ConvirzaV3ServerConfig, Emulator, HttpFront, ServerStats, StandardServer, StandardServerConfig,
-};
+use oauth_lifecycle_emulator::{Clock, Emulator, HttpFront, ServerStats};
+use oauth_lifecycle_testkit::providers::{Facts, RowSettings};
 use serde_json::Value;
 use support::{closed_port, Lab};
 
 type Front = HttpFront<Box<dyn Emulator + Send>>;
 
-/// One provider: its emulator, a profile for it, and what the walk expects of it.
+/// One provider row of the testkit (`oauth_lifecycle_testkit::providers!`): its emulator
+/// behind an HTTP front, and a profile written from the row's settings.
 struct Provider {
+    /// The row's name.
     name: &'static str,
+    /// The provider's name in profiles.
+    provider: &'static str,
     front: Front,
-    /// The profile's TOML, given the emulator's base URL.
-    profile: fn(&str) -> String,
-    /// The variable holding the secret the provider checks at login, and its value.
-    secret: (&'static str, &'static str),
+    /// The settings of the row's dialect, given the emulator's base URL.
+    settings: RowSettings,
+    /// Which of them are secrets: the profile names a variable for each.
+    secret_keys: Vec<&'static str>,
+    /// The variable holding the secret the provider checks at login.
+    secret: String,
     /// Whether the provider has revocation (else revoking forgets the tokens locally).
     revokes: bool,
     /// Whether renewal goes by refresh token (else by a new login).
     refreshes: bool,
+}
+
+impl Provider {
+    fn new<D: oauth_lifecycle::dialect::Provider>(
+        row: &'static str,
+        front: Front,
+        _dialect: impl Fn(&str) -> D,
+        facts: Facts,
+    ) -> Self {
+        let secret_keys: Vec<&'static str> = D::SETTINGS
+            .iter()
+            .filter(|setting| setting.secret)
+            .map(|setting| setting.key)
+            .collect();
+        let keys: Vec<&str> = (facts.settings)("")
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        // A user's password where the provider logs in with one, else the client's.
+        let checked = if keys.contains(&"password") {
+            "password"
+        } else {
+            "client_secret"
+        };
+        assert!(keys.contains(&checked), "{row}: a secret checked at login");
+        Provider {
+            name: row,
+            provider: facts.name,
+            front,
+            settings: facts.settings,
+            secret_keys,
+            secret: variable(checked),
+            revokes: facts.revocable(),
+            refreshes: facts.refreshes,
+        }
+    }
+
+    /// The profile for the emulator at `base`: the row's settings, a secret by the
+    /// variable that holds it.
+    fn profile(&self, base: &str) -> String {
+        let mut lines = vec![format!("provider = \"{}\"", self.provider)];
+        for (key, value) in (self.settings)(base) {
+            if self.secret_keys.contains(&key) {
+                lines.push(format!("{key}_env = \"{}\"", variable(key)));
+            } else {
+                lines.push(format!("{key} = \"{value}\""));
+            }
+        }
+        lines.push("plaintext_storage = true".into());
+        lines.join("\n")
+    }
+
+    /// The secrets' variables and values.
+    fn secrets(&self) -> Vec<(String, String)> {
+        (self.settings)("")
+            .into_iter()
+            .filter(|(key, _)| self.secret_keys.contains(key))
+            .map(|(key, value)| (variable(key), value))
+            .collect()
+    }
+}
+
+/// The variable a profile names for secret setting `key`.
+fn variable(key: &str) -> String {
+    format!("ROW_{}", key.to_uppercase())
 }
 
 fn front(emulator: impl Emulator + Send + 'static) -> Front {
@@ -34,73 +104,21 @@ fn front(emulator: impl Emulator + Send + 'static) -> Front {
     .expect("the emulator listens")
 }
 
+/// Every row of the testkit, its emulator started.
 fn providers() -> Vec<Provider> {
-    vec![
-        Provider {
-            name: "standard",
-            front: front(StandardServer::new(StandardServerConfig::default())),
-            profile: |base| {
-                format!(
-                    "provider = \"standard\"\ntoken_url = \"{base}/token\"\nrevocation_url = \"{base}/revoke\"\nclient_id = \"emulated-client\"\nclient_secret_env = \"STANDARD_SECRET\"\ngrant = \"password\"\nusername = \"alice\"\npassword_env = \"STANDARD_PASSWORD\"\nplaintext_storage = true"
-                )
-            },
-            secret: ("STANDARD_PASSWORD", "alice-password"),
-            revokes: true,
-            refreshes: true,
-        },
-        Provider {
-            name: "convirza-v2",
-            front: front(StandardServer::new(StandardServerConfig::convirza_v2())),
-            profile: |base| {
-                format!(
-                    "provider = \"convirza-v2\"\ntoken_url = \"{base}/oauth/token\"\nclient_id = \"system\"\nclient_secret_env = \"V2_SECRET\"\nusername = \"user@convirza.com\"\npassword_env = \"V2_PASSWORD\"\nplaintext_storage = true"
-                )
-            },
-            secret: ("V2_PASSWORD", "mySecurePassword123"),
-            revokes: false,
-            refreshes: true,
-        },
-        Provider {
-            name: "convirza-v3",
-            front: front(ConvirzaV3Server::new(ConvirzaV3ServerConfig::default())),
-            profile: |base| {
-                format!(
-                    "provider = \"convirza-v3\"\nbase_url = \"{base}\"\nusername = \"user@example.com\"\npassword_env = \"V3_PASSWORD\"\nplaintext_storage = true"
-                )
-            },
-            secret: ("V3_PASSWORD", "SecurePassword123!"),
-            revokes: true,
-            refreshes: true,
-        },
-        Provider {
-            name: "convercus",
-            front: front(StandardServer::new(StandardServerConfig::keycloak(
-                "abc-staging",
-            ))),
-            profile: |base| {
-                format!(
-                    "provider = \"convercus\"\nprogram = \"ABC\"\nenvironment = \"staging\"\nauth_url = \"{base}\"\nclient_secret_env = \"CONVERCUS_SECRET\"\nplaintext_storage = true"
-                )
-            },
-            secret: ("CONVERCUS_SECRET", "convercus-secret"),
-            revokes: true,
-            refreshes: false,
-        },
-        Provider {
-            name: "convercus-legacy",
-            front: front(ConvercusLegacyServer::new(
-                ConvercusLegacyServerConfig::default(),
-            )),
-            profile: |base| {
-                format!(
-                    "provider = \"convercus-legacy\"\norg = \"ACME\"\napi_url = \"{base}\"\nusername = \"api-user\"\npassword_env = \"LEGACY_PASSWORD\"\nplaintext_storage = true"
-                )
-            },
-            secret: ("LEGACY_PASSWORD", "api-password"),
-            revokes: false,
-            refreshes: false,
-        },
-    ]
+    let mut rows = Vec::new();
+    macro_rules! row {
+        ($name:ident, $emulator:expr, $dialect:expr, $facts:expr) => {
+            rows.push(Provider::new(
+                stringify!($name),
+                front($emulator),
+                $dialect,
+                $facts,
+            ));
+        };
+    }
+    oauth_lifecycle_testkit::providers!(row);
+    rows
 }
 
 fn stats(front: &Front) -> ServerStats {
@@ -114,12 +132,10 @@ fn valid(front: &Front, token: &str) -> bool {
 
 fn lab(provider: &Provider) -> Lab {
     let lab = Lab::new();
-    lab.profile("p", &(provider.profile)(&provider.front.base_url()));
-    // Every provider's other secrets, so each profile finds what it names.
-    lab.secret("STANDARD_SECRET", "emulated-secret");
-    lab.secret("V2_SECRET", "convirza-v2-secret");
-    let (variable, value) = provider.secret;
-    lab.secret(variable, value);
+    lab.profile("p", &provider.profile(&provider.front.base_url()));
+    for (variable, value) in provider.secrets() {
+        lab.secret(&variable, &value);
+    }
     lab
 }
 
@@ -331,7 +347,7 @@ fn walk(provider: &Provider) {
     }
 
     // A wrong secret: rejected, exit 5, with a fix, and the stored session untouched.
-    let (variable, _) = provider.secret;
+    let variable = provider.secret.as_str();
     let rejected = lab
         .run_with(&["token", "-p", "p"], &[(variable, "wrong-secret-value")])
         .expect(5);
@@ -355,7 +371,7 @@ fn a_provider_that_is_down_fails_at_once_with_exit_7() {
     for provider in providers() {
         let lab = lab(&provider);
         let down = format!("http://127.0.0.1:{}", closed_port());
-        lab.profile("down", &(provider.profile)(&down));
+        lab.profile("down", &provider.profile(&down));
         let started = std::time::Instant::now();
         let failed = lab.run(&["token", "-p", "down"]).expect(7);
         assert!(
@@ -476,7 +492,7 @@ fn a_rejected_renewal_keeps_the_token_until_the_credentials_change() {
         let name = provider.name;
         let lab = lab(&provider);
         let first = lab.run(&["token", "-p", "p"]).ok().line().to_owned();
-        let (variable, _) = provider.secret;
+        let variable = provider.secret.as_str();
         let wrong = [(variable, "wrong-secret-value")];
         // Renewal by refresh token needs no password: reject the refresh itself.
         provider.front.with_emulator(|emulator| {
