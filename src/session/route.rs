@@ -158,3 +158,56 @@ where
         error: refused.error,
     }
 }
+
+/// The [`Route`] getters of a state that holds a token set and may hand it out; for the
+/// state's `impl Route`.
+macro_rules! routes_of_a_token_holder {
+    () => {
+        fn current_token(&self, now: time::UtcDateTime) -> Option<crate::bearer::CurrentToken<'_>> {
+            self.access_token(now)
+        }
+
+        fn token_set(&self) -> Option<&crate::token::TokenSet<D::Extra>> {
+            Some(self.tokens())
+        }
+    };
+}
+pub(crate) use routes_of_a_token_holder;
+
+/// The [`Route`] getter and inputs of a state awaiting the response to its request: the
+/// time, the response and a transport error go to the state's own transitions; for the
+/// state's `impl Route`.
+macro_rules! routes_of_a_request_in_flight {
+    () => {
+        fn request_in_flight(
+            &self,
+        ) -> Option<(crate::request::RequestId, crate::request::Purpose)> {
+            self.awaited()
+        }
+
+        fn route_timeout(self, now: time::UtcDateTime) -> (crate::session::route::Routed<D>, bool) {
+            self.routed_timeout(now)
+        }
+
+        fn route_response(
+            self,
+            id: crate::request::RequestId,
+            response: &http::Response<Vec<u8>>,
+            now: time::UtcDateTime,
+        ) -> Result<crate::session::route::Routed<D>, crate::session::route::RoutedRefusal<D>> {
+            self.on_response(id, response, now)
+                .map(Into::into)
+                .map_err(crate::session::route::erase)
+        }
+
+        fn route_transport_error(
+            self,
+            id: crate::request::RequestId,
+            error: crate::request::TransportError,
+            now: time::UtcDateTime,
+        ) -> Result<crate::session::route::Routed<D>, crate::session::route::RoutedRefusal<D>> {
+            self.routed_transport_error(id, error, now)
+        }
+    };
+}
+pub(crate) use routes_of_a_request_in_flight;

@@ -157,23 +157,16 @@ impl<D: Dialect> Session<Active, D> {
 mod route {
     use time::UtcDateTime;
 
-    use crate::bearer::{CurrentToken, Generation};
+    use crate::bearer::Generation;
     use crate::dialect::Dialect;
     use crate::output::Unauthorized;
-    use crate::session::route::{Route, Routed, RoutedRefusal};
+    use crate::session::route::{routes_of_a_token_holder, Route, Routed, RoutedRefusal};
     use crate::session::{Active, AnySession, Session, Step};
-    use crate::token::TokenSet;
 
     impl<D: Dialect> Route<D> for Session<Active, D> {
         const RENEW_BY: &'static str = "renew";
 
-        fn current_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
-            self.access_token(now)
-        }
-
-        fn token_set(&self) -> Option<&TokenSet<D::Extra>> {
-            Some(self.tokens())
-        }
+        routes_of_a_token_holder!();
 
         fn next_deadline(&self) -> Option<UtcDateTime> {
             Some(self.deadline())

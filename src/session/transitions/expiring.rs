@@ -213,25 +213,18 @@ impl<D: Dialect> Session<Expiring, D> {
 mod route {
     use time::UtcDateTime;
 
-    use crate::bearer::{CurrentToken, Generation};
+    use crate::bearer::Generation;
     use crate::dialect::Dialect;
     use crate::output::Unauthorized;
     use crate::request::TokenRequest;
-    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::route::{erase, routes_of_a_token_holder, Route, Routed, RoutedRefusal};
     use crate::session::transitions::ExpiringStep;
     use crate::session::{AnySession, Expiring, Session, Step};
-    use crate::token::TokenSet;
 
     impl<D: Dialect> Route<D> for Session<Expiring, D> {
         const LOGIN_BY: &'static str = "refresh";
 
-        fn current_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
-            self.access_token(now)
-        }
-
-        fn token_set(&self) -> Option<&TokenSet<D::Extra>> {
-            Some(self.tokens())
-        }
+        routes_of_a_token_holder!();
 
         fn next_deadline(&self) -> Option<UtcDateTime> {
             self.deadline()

@@ -71,41 +71,14 @@ mod route {
     use time::UtcDateTime;
 
     use crate::dialect::Dialect;
-    use crate::request::{Purpose, RequestId, TransportError};
-    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::route::{routes_of_a_request_in_flight, Route, Routed, RoutedRefusal};
     use crate::session::{LoggingIn, Session};
 
     impl<D: Dialect> Route<D> for Session<LoggingIn, D> {
-        fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
-            self.awaited()
-        }
+        routes_of_a_request_in_flight!();
 
         fn next_deadline(&self) -> Option<UtcDateTime> {
             Some(self.response_deadline())
-        }
-
-        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
-            self.routed_timeout(now)
-        }
-
-        fn route_response(
-            self,
-            id: RequestId,
-            response: &http::Response<Vec<u8>>,
-            now: UtcDateTime,
-        ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.on_response(id, response, now)
-                .map(Into::into)
-                .map_err(erase)
-        }
-
-        fn route_transport_error(
-            self,
-            id: RequestId,
-            error: TransportError,
-            now: UtcDateTime,
-        ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.routed_transport_error(id, error, now)
         }
 
         fn route_renew(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {

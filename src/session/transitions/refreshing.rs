@@ -212,53 +212,21 @@ impl<D: Dialect> Session<Refreshing, D> {
 mod route {
     use time::UtcDateTime;
 
-    use crate::bearer::{CurrentToken, Generation};
+    use crate::bearer::Generation;
     use crate::dialect::Dialect;
     use crate::output::Unauthorized;
-    use crate::request::{Purpose, RequestId, TransportError};
-    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+
+    use crate::session::route::{
+        routes_of_a_request_in_flight, routes_of_a_token_holder, Route, Routed, RoutedRefusal,
+    };
     use crate::session::{AnySession, Refreshing, Session, Step};
-    use crate::token::TokenSet;
 
     impl<D: Dialect> Route<D> for Session<Refreshing, D> {
-        fn current_token(&self, now: UtcDateTime) -> Option<CurrentToken<'_>> {
-            self.access_token(now)
-        }
-
-        fn token_set(&self) -> Option<&TokenSet<D::Extra>> {
-            Some(self.tokens())
-        }
-
-        fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
-            self.awaited()
-        }
+        routes_of_a_token_holder!();
+        routes_of_a_request_in_flight!();
 
         fn next_deadline(&self) -> Option<UtcDateTime> {
             Some(self.deadline())
-        }
-
-        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
-            self.routed_timeout(now)
-        }
-
-        fn route_response(
-            self,
-            id: RequestId,
-            response: &http::Response<Vec<u8>>,
-            now: UtcDateTime,
-        ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.on_response(id, response, now)
-                .map(Into::into)
-                .map_err(erase)
-        }
-
-        fn route_transport_error(
-            self,
-            id: RequestId,
-            error: TransportError,
-            now: UtcDateTime,
-        ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.routed_transport_error(id, error, now)
         }
 
         fn route_unauthorized(

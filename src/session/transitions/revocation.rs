@@ -292,8 +292,8 @@ mod route {
 
     use crate::dialect::Dialect;
     use crate::error::Misuse;
-    use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
-    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::request::TokenRequest;
+    use crate::session::route::{routes_of_a_request_in_flight, Route, RoutedRefusal};
     use crate::session::{AnySession, Refused, Revoked, Revoking, Session};
 
     fn revoked<D: Dialect>(session: impl Into<AnySession<D>>) -> RoutedRefusal<D> {
@@ -304,36 +304,10 @@ mod route {
     }
 
     impl<D: Dialect> Route<D> for Session<Revoking, D> {
-        fn request_in_flight(&self) -> Option<(RequestId, Purpose)> {
-            self.awaited()
-        }
+        routes_of_a_request_in_flight!();
 
         fn next_deadline(&self) -> Option<UtcDateTime> {
             Some(self.deadline())
-        }
-
-        fn route_timeout(self, now: UtcDateTime) -> (Routed<D>, bool) {
-            self.routed_timeout(now)
-        }
-
-        fn route_response(
-            self,
-            id: RequestId,
-            response: &http::Response<Vec<u8>>,
-            now: UtcDateTime,
-        ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.on_response(id, response, now)
-                .map(Into::into)
-                .map_err(erase)
-        }
-
-        fn route_transport_error(
-            self,
-            id: RequestId,
-            error: TransportError,
-            now: UtcDateTime,
-        ) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.routed_transport_error(id, error, now)
         }
 
         fn route_login(
