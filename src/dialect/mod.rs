@@ -12,6 +12,7 @@
 //! | [`ConvirzaV3`] | Convirza V3: JSON login, absolute expiries, sliding tokens, single-use rotation |
 //! | [`Convercus`] | Convercus through Keycloak: a realm per program |
 //! | [`ConvercusLegacy`] | Convercus legacy login: a 24-hour token, no refresh |
+//! | [`Standard`] from [`discovery`] | any server publishing RFC 8414 or OpenID Connect Discovery metadata |
 //!
 //! `docs/providers.md` says, provider by provider, what each document leaves open and
 //! which default this crate chose.
@@ -24,6 +25,7 @@ mod convercus;
 mod convercus_legacy;
 mod convirza_v2;
 mod convirza_v3;
+pub mod discovery;
 mod provider;
 mod request;
 mod response;

@@ -1,3 +1,11 @@
 from django.urls import include, path
+from oauth2_provider.urls import metadata_urlpatterns
 
-urlpatterns = [path("o/", include("oauth2_provider.urls", namespace="oauth2_provider"))]
+urlpatterns = [
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    # RFC 8414 §3.1: the metadata of the issuer http://127.0.0.1:<port>/o is at the
+    # origin's /.well-known/oauth-authorization-server/o, outside the "o/" prefix.
+    # django-oauth-toolkit asks prefixed deployments to mount its metadata routes at the
+    # root as well; its other routes keep reversing to the "o/" instance.
+    path("", include((metadata_urlpatterns, "oauth2_provider"), namespace="oauth2_metadata")),
+]
