@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         legacy.token_lifetime = lifetime;
     }
     let fronts = [
-        ("standard", "/token, /revoke; client emulated-client / emulated-secret, user alice / alice-password", start(StandardServer::new(standard))?),
+        ("standard", "/token, /revoke, /authorize, /device_authorization, /device, /.well-known/openid-configuration; client emulated-client / emulated-secret, public client emulated-public-client, user alice / alice-password", start(StandardServer::new(standard))?),
         ("convirza-v2", "/oauth/token; client system / convirza-v2-secret, user user@convirza.com / mySecurePassword123", start(StandardServer::new(v2))?),
         ("convirza-v3", "/oauth/token; user user@example.com / SecurePassword123!", start(ConvirzaV3Server::new(v3))?),
         ("convercus", "realm abc-staging; client machine-2-machine / convercus-secret", start(StandardServer::new(keycloak))?),

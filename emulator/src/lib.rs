@@ -8,7 +8,7 @@
 //!
 //! | emulator | provider |
 //! |---|---|
-//! | [`StandardServer`] | any RFC 6749 / 6750 / 7009 server |
+//! | [`StandardServer`] | any RFC 6749 / 6750 / 7009 server, with people's logins: RFC 8628 device codes, RFC 7636 PKCE codes, RFC 8414 metadata |
 //! | [`StandardServer`] with [`StandardServerConfig::convirza_v2`] | Convirza V2, 10 requests per minute |
 //! | [`ConvirzaV3Server`] | Convirza V3: JSON, absolute expiries, sliding tokens, single-use rotation |
 //! | [`StandardServer`] with [`StandardServerConfig::keycloak`] | a Convercus Keycloak realm |
@@ -91,5 +91,7 @@ pub use self::clock::{Clock, DrivenClock};
 pub use self::convirza::{ConvirzaAccount, ConvirzaV3Server, ConvirzaV3ServerConfig};
 pub use self::http_front::{FrontStats, HttpFront, HttpFrontConfig, TransportFault};
 pub use self::legacy::{ConvercusLegacyServer, ConvercusLegacyServerConfig, LegacyTokenShape};
-pub use self::server::{EmulatedClient, ResponseFlavor, StandardServer, StandardServerConfig};
+pub use self::server::{
+    AuthorizationDecision, EmulatedClient, ResponseFlavor, StandardServer, StandardServerConfig,
+};
 pub use self::store::{Emulator, InjectedFailure, Reply, ServerStats};

@@ -17,23 +17,65 @@ use super::store::{
 pub struct EmulatedClient {
     /// The client id.
     pub client_id: String,
-    /// The client secret.
+    /// The client secret. Empty for a public client (RFC 6749 §2.1), which authenticates
+    /// by its `client_id` alone.
     pub client_secret: String,
-    /// The grants it may use: `client_credentials`, `password`, `refresh_token`.
+    /// The grants it may use: `client_credentials`, `password`, `refresh_token`,
+    /// `authorization_code`, and the device grant by its URI,
+    /// `urn:ietf:params:oauth:grant-type:device_code`.
     pub grants: Vec<String>,
 }
 
+/// The device authorization grant's `grant_type` (RFC 8628 §3.4).
+pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 impl EmulatedClient {
-    /// A client allowed every grant.
+    /// A confidential client allowed every grant.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
         EmulatedClient {
             client_id: client_id.into(),
             client_secret: client_secret.into(),
-            grants: ["client_credentials", "password", "refresh_token"]
+            grants: [
+                "client_credentials",
+                "password",
+                "refresh_token",
+                "authorization_code",
+                DEVICE_GRANT,
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+
+    /// A public client (RFC 6749 §2.1): no secret, identified by `client_id` alone,
+    /// allowed the grants of a person's login: `authorization_code`, the device grant and
+    /// `refresh_token`.
+    pub fn public(client_id: impl Into<String>) -> Self {
+        EmulatedClient {
+            client_id: client_id.into(),
+            client_secret: String::new(),
+            grants: ["authorization_code", DEVICE_GRANT, "refresh_token"]
                 .map(String::from)
                 .to_vec(),
         }
     }
+
+    /// Whether it is a public client: it has no secret.
+    pub fn is_public(&self) -> bool {
+        self.client_secret.is_empty()
+    }
+}
+
+/// What the person asked to sign in at the authorization endpoint answers, as
+/// [`StandardServer::set_authorization_decision`] sets it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthorizationDecision {
+    /// The person signs in and consents: the client is redirected with a code.
+    #[default]
+    Approve,
+    /// The person refuses: the client is redirected with `error=access_denied`.
+    Deny,
 }
 
 /// How the emulated server behaves.
@@ -44,7 +86,8 @@ pub struct StandardServerConfig {
     pub token_path: String,
     /// Path of the revocation endpoint, if the server has one. Default `/revoke`.
     pub revocation_path: Option<String>,
-    /// Known clients. Default: one, `emulated-client` / `emulated-secret`, every grant.
+    /// Known clients. Default: `emulated-client` / `emulated-secret`, every grant, and
+    /// the public client `emulated-public-client` ([`EmulatedClient::public`]).
     pub clients: Vec<EmulatedClient>,
     /// Users for the password grant: `(username, password)`. Default: `alice` /
     /// `alice-password`.
@@ -66,6 +109,50 @@ pub struct StandardServerConfig {
     pub rate_limit: Option<(u32, Duration)>,
     /// The shape of token responses. Default [`ResponseFlavor::Rfc6749`].
     pub flavor: ResponseFlavor,
+
+    /// The base URL (`scheme://host[:port]`, no trailing slash) the issuer and the
+    /// endpoints in metadata, device codes and redirects are written with. Default
+    /// `None`: the URL the client used, from the request's absolute URI, or else
+    /// `http://` and its `Host` header.
+    pub base_url: Option<String>,
+    /// The issuer's path after the base URL: the issuer is `{base}{issuer_path}`. Default
+    /// empty; [`keycloak`](Self::keycloak) has `/realms/{realm}`.
+    pub issuer_path: String,
+    /// Serve authorization server metadata (RFC 8414 §3, OpenID Connect Discovery §4) at
+    /// `{issuer_path}/.well-known/openid-configuration` and
+    /// `/.well-known/oauth-authorization-server{issuer_path}` (and, with an issuer path,
+    /// also `{issuer_path}/.well-known/oauth-authorization-server`, as Keycloak does).
+    /// Default true.
+    pub discovery: bool,
+    /// Path of the authorization endpoint (the authorization code grant with PKCE,
+    /// RFC 6749 §4.1, RFC 7636), if the server has one. Default `/authorize`.
+    pub authorization_path: Option<String>,
+    /// Registered redirect URIs, as `(client_id, redirect_uri)`; a request's
+    /// `redirect_uri` must equal one of its client's (RFC 6749 §3.1.2.3), but see
+    /// [`loopback_any_port`](Self::loopback_any_port). Default: `http://127.0.0.1/callback`
+    /// and `http://[::1]/callback` for each default client.
+    pub redirect_uris: Vec<(String, String)>,
+    /// For `http://127.0.0.1…` and `http://[::1]…` redirect URIs, any port matches the
+    /// registered one (RFC 8252 §7.3); false requires the exact URI. Default true.
+    pub loopback_any_port: bool,
+    /// How long an authorization code may be exchanged. Default 60 seconds.
+    pub authorization_code_lifetime: Duration,
+    /// What the person answers at the authorization endpoint. Default
+    /// [`AuthorizationDecision::Approve`].
+    pub authorization_decision: AuthorizationDecision,
+    /// Path of the device authorization endpoint (RFC 8628 §3.1), if the server has one.
+    /// Default `/device_authorization`.
+    pub device_authorization_path: Option<String>,
+    /// Path of the verification page where a person enters a user code (RFC 8628 §3.3),
+    /// served with the device authorization endpoint. Default `/device`.
+    pub verification_path: String,
+    /// How long a device code lives. Default 600 seconds.
+    pub device_code_lifetime: Duration,
+    /// The least time between two polls with one device code, counted from the previous
+    /// poll (the first may come at once); a faster poll, whatever the person has decided,
+    /// gets `slow_down` and adds 5 seconds to it for good (RFC 8628 §3.5). Default 5
+    /// seconds.
+    pub device_poll_interval: Duration,
 }
 
 /// The shape of an emulated server's token responses.
@@ -86,7 +173,8 @@ impl StandardServerConfig {
     /// Convirza V2 as documented: `/oauth/token`, the password grant with the client's
     /// credentials in the body (client `system` / `convirza-v2-secret`, user
     /// `user@convirza.com` / `mySecurePassword123`), 1-hour access tokens, 30-day refresh
-    /// tokens rotated on use, 10 requests per minute, no revocation endpoint.
+    /// tokens rotated on use, 10 requests per minute, no revocation endpoint, and nothing
+    /// for a person's login: no metadata, no authorization or device endpoints.
     pub fn convirza_v2() -> Self {
         StandardServerConfig {
             token_path: "/oauth/token".into(),
@@ -97,6 +185,10 @@ impl StandardServerConfig {
             refresh_token_lifetime: Some(Duration::days(30)),
             rate_limit: Some((10, Duration::minutes(1))),
             flavor: ResponseFlavor::ConvirzaV2,
+            discovery: false,
+            authorization_path: None,
+            redirect_uris: Vec::new(),
+            device_authorization_path: None,
             ..StandardServerConfig::default()
         }
     }
@@ -104,12 +196,23 @@ impl StandardServerConfig {
     /// A Keycloak realm as Convercus runs it: the realm's OpenID Connect token and
     /// revocation endpoints, client `machine-2-machine` / `convercus-secret`, user
     /// `api-user` / `api-password`, 30-minute access tokens, 604,799-second refresh tokens
-    /// for the password grant only.
+    /// for the password grant only. The issuer is `{base}/realms/{realm}`, its metadata
+    /// at `/realms/{realm}/.well-known/openid-configuration`; the authorization endpoint
+    /// is the realm's `…/openid-connect/auth`, the device authorization endpoint
+    /// `…/openid-connect/auth/device`, the verification page `/realms/{realm}/device`,
+    /// and `http://127.0.0.1/callback` and `http://[::1]/callback` are the client's
+    /// redirect URIs.
     pub fn keycloak(realm: &str) -> Self {
-        let base = format!("/realms/{realm}/protocol/openid-connect");
+        let issuer_path = format!("/realms/{realm}");
+        let base = format!("{issuer_path}/protocol/openid-connect");
         StandardServerConfig {
             token_path: format!("{base}/token"),
             revocation_path: Some(format!("{base}/revoke")),
+            authorization_path: Some(format!("{base}/auth")),
+            device_authorization_path: Some(format!("{base}/auth/device")),
+            verification_path: format!("{issuer_path}/device"),
+            redirect_uris: loopback_callbacks(&["machine-2-machine"]),
+            issuer_path,
             clients: vec![EmulatedClient::new("machine-2-machine", "convercus-secret")],
             users: vec![("api-user".into(), "api-password".into())],
             access_token_lifetime: Duration::seconds(1800),
@@ -125,7 +228,10 @@ impl Default for StandardServerConfig {
         StandardServerConfig {
             token_path: "/token".into(),
             revocation_path: Some("/revoke".into()),
-            clients: vec![EmulatedClient::new("emulated-client", "emulated-secret")],
+            clients: vec![
+                EmulatedClient::new("emulated-client", "emulated-secret"),
+                EmulatedClient::public("emulated-public-client"),
+            ],
             users: vec![("alice".into(), "alice-password".into())],
             access_token_lifetime: Duration::hours(1),
             refresh_token_lifetime: Some(Duration::days(30)),
@@ -134,25 +240,63 @@ impl Default for StandardServerConfig {
             send_date_header: true,
             rate_limit: None,
             flavor: ResponseFlavor::Rfc6749,
+            base_url: None,
+            issuer_path: String::new(),
+            discovery: true,
+            authorization_path: Some("/authorize".into()),
+            redirect_uris: loopback_callbacks(&["emulated-client", "emulated-public-client"]),
+            loopback_any_port: true,
+            authorization_code_lifetime: Duration::seconds(60),
+            authorization_decision: AuthorizationDecision::Approve,
+            device_authorization_path: Some("/device_authorization".into()),
+            verification_path: "/device".into(),
+            device_code_lifetime: Duration::seconds(600),
+            device_poll_interval: Duration::seconds(5),
         }
     }
+}
+
+/// `http://127.0.0.1/callback` and `http://[::1]/callback` for each client.
+fn loopback_callbacks(clients: &[&str]) -> Vec<(String, String)> {
+    clients
+        .iter()
+        .flat_map(|client| {
+            ["http://127.0.0.1/callback", "http://[::1]/callback"]
+                .map(|uri| ((*client).to_owned(), uri.to_owned()))
+        })
+        .collect()
 }
 
 /// An in-memory, deterministic OAuth 2.0 authorization server: token endpoint
 /// (client credentials, password, refresh with rotation and reuse detection), RFC 7009
 /// revocation, and an RFC 6750 resource check. [`StandardServerConfig::convirza_v2`] and
 /// [`StandardServerConfig::keycloak`] make it speak like those providers.
+///
+/// People log in too: the device authorization grant (RFC 8628) with a verification
+/// page, the authorization code grant with S256 PKCE (RFC 7636) and loopback redirects
+/// (RFC 8252) carrying `iss` (RFC 9207), and metadata (RFC 8414, OpenID Connect
+/// Discovery). A test acts as the person through hooks —
+/// [`approve_user_code`](Self::approve_user_code),
+/// [`deny_user_code`](Self::deny_user_code),
+/// [`set_authorization_decision`](Self::set_authorization_decision) — or over HTTP as a
+/// browser would: the verification page's form, and `GET` on the authorization endpoint,
+/// which answers with the redirect at once.
 #[derive(Debug)]
 pub struct StandardServer {
     config: StandardServerConfig,
     store: TokenStore,
+    people: people::People,
 }
 
 impl StandardServer {
     /// A server with the given configuration and no tokens.
     pub fn new(config: StandardServerConfig) -> Self {
         let store = TokenStore::new(config.rate_limit);
-        StandardServer { config, store }
+        StandardServer {
+            config,
+            store,
+            people: people::People::default(),
+        }
     }
 
     /// The configuration.
@@ -181,7 +325,7 @@ impl StandardServer {
             .get("grant_type")
             .map(String::as_str)
             .unwrap_or_default();
-        if !["client_credentials", "password", "refresh_token"].contains(&grant) {
+        if !self.supports_grant(grant) {
             return json_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
         }
         if !client.grants.iter().any(|g| g == grant) {
@@ -189,6 +333,8 @@ impl StandardServer {
         }
         let scope = form.get("scope").cloned();
         match grant {
+            DEVICE_GRANT => self.device_token(&client, &form, now),
+            "authorization_code" => self.code_token(&client, &form, now),
             "client_credentials" => {
                 self.store.stats.logins += 1;
                 let refresh = self.config.refresh_token_for_client_credentials;
@@ -232,6 +378,16 @@ impl StandardServer {
                     Err(_) => json_error(StatusCode::BAD_REQUEST, "invalid_grant"),
                 }
             }
+        }
+    }
+
+    /// Whether the token endpoint knows `grant`: the grants of the enabled endpoints.
+    fn supports_grant(&self, grant: &str) -> bool {
+        match grant {
+            "client_credentials" | "password" | "refresh_token" => true,
+            "authorization_code" => self.config.authorization_path.is_some(),
+            DEVICE_GRANT => self.config.device_authorization_path.is_some(),
+            _ => false,
         }
     }
 
@@ -364,7 +520,16 @@ impl StandardServer {
                     .ok_or_else(|| invalid_client(false))?;
                 (id, secret.clone(), false)
             }
-            (None, None) => return Err(invalid_client(false)),
+            (None, None) => {
+                // A public client names itself and has nothing to prove (RFC 6749 §2.1).
+                let public = form.get("client_id").and_then(|id| {
+                    self.config
+                        .clients
+                        .iter()
+                        .find(|c| c.client_id == *id && c.is_public())
+                });
+                return public.cloned().ok_or_else(|| invalid_client(false));
+            }
         };
         self.config
             .clients
@@ -378,10 +543,20 @@ impl StandardServer {
 impl Emulator for StandardServer {
     fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
         let path = request.uri().path();
-        let mut reply = if path == self.config.token_path {
+        let config = &self.config;
+        let device = config.device_authorization_path.is_some();
+        let mut reply = if path == config.token_path {
             self.token_endpoint(request, now)
-        } else if self.config.revocation_path.as_deref() == Some(path) {
+        } else if config.revocation_path.as_deref() == Some(path) {
             self.revocation_endpoint(request)
+        } else if config.device_authorization_path.as_deref() == Some(path) {
+            self.device_authorization_endpoint(request, now)
+        } else if device && path == config.verification_path {
+            self.verification_page(request, now)
+        } else if config.authorization_path.as_deref() == Some(path) {
+            self.authorization_endpoint(request, now)
+        } else if config.discovery && discovery::is_metadata_path(config, path) {
+            self.metadata(request)
         } else {
             response(StatusCode::NOT_FOUND, Vec::new())
         };
@@ -438,5 +613,7 @@ fn invalid_client(basic: bool) -> Reply {
     reply
 }
 
+mod discovery;
+mod people;
 #[cfg(test)]
 mod tests;

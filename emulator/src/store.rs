@@ -136,6 +136,22 @@ pub struct ServerStats {
     pub rate_limited: u32,
     /// API calls that extended a sliding expiry.
     pub slides: u32,
+    /// Device authorizations granted (RFC 8628 §3.2): device and user codes issued.
+    pub device_authorizations: u32,
+    /// Token requests with the device grant from an authenticated client, whatever
+    /// their answer.
+    pub device_polls: u32,
+    /// Device polls answered `slow_down` because they came faster than the interval.
+    pub slow_downs: u32,
+    /// Authorization codes issued (RFC 6749 §4.1.2).
+    pub authorization_codes: u32,
+    /// Authorization codes exchanged for tokens.
+    pub code_exchanges: u32,
+    /// Presentations of an authorization code already exchanged; each revokes the
+    /// tokens issued from it.
+    pub code_replays: u32,
+    /// Authorization server metadata documents served.
+    pub metadata_requests: u32,
 }
 
 /// A token's kind.
@@ -253,6 +269,19 @@ impl TokenStore {
     pub(crate) fn new_family(&mut self) -> u64 {
         self.counter += 1;
         self.counter
+    }
+
+    /// A fresh string that looks random but is reproducible, for codes that are not
+    /// tokens (device codes, authorization codes).
+    pub(crate) fn fresh(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}-{:016x}{:08x}", mix(self.counter), self.counter)
+    }
+
+    /// A fresh number that looks random but is reproducible.
+    pub(crate) fn fresh_number(&mut self) -> u64 {
+        self.counter += 1;
+        mix(self.counter)
     }
 
     /// Issues a token.
@@ -441,6 +470,14 @@ pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> Reply {
 /// An RFC 6749 §5.2 error object.
 pub(crate) fn json_error(status: StatusCode, code: &str) -> Reply {
     json(status, &serde_json::json!({ "error": code }))
+}
+
+/// An RFC 6749 §5.2 error object with an `error_description`.
+pub(crate) fn json_error_described(status: StatusCode, code: &str, description: &str) -> Reply {
+    json(
+        status,
+        &serde_json::json!({ "error": code, "error_description": description }),
+    )
 }
 
 fn challenge(value: &'static str) -> Reply {
