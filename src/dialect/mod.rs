@@ -14,6 +14,10 @@
 //! | [`ConvercusLegacy`] | Convercus legacy login: a 24-hour token, no refresh |
 //! | [`Standard`] from [`discovery`] | any server publishing RFC 8414 or OpenID Connect Discovery metadata |
 //!
+//! [`authorization`] holds the authorization code grant's pieces (RFC 6749 §4.1 with PKCE,
+//! RFC 8252 loopback redirects, RFC 9207 `iss`): the URL to open, the redirect to read,
+//! the code that [`Standard::code_exchange_request`] exchanges.
+//!
 //! `docs/providers.md` says, provider by provider, what each document leaves open and
 //! which default this crate chose.
 //!
@@ -21,6 +25,7 @@
 //! implements [`Provider`]: its name in configuration, its settings, and how it builds
 //! from them. A new provider is its file, its `mod` and `pub use` lines, and its row.
 
+pub mod authorization;
 mod convercus;
 mod convercus_legacy;
 mod convirza_v2;
