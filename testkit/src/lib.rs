@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod clocked;
 pub mod drain;
 pub mod echo;

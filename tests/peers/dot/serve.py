@@ -32,6 +32,10 @@ CLIENTS = [
     ("dot-password", "dot-password-secret-0123", Application.GRANT_PASSWORD),
     ("dot-machine", "dot-machine-secret-0123", Application.GRANT_CLIENT_CREDENTIALS),
 ]
+# The authorization code grant's client: a person logs in and consents in a browser. Its
+# loopback redirect URI takes any port at the time of the request (RFC 8252 §7.3, as the
+# toolkit implements it for http://127.0.0.1 and http://[::1]).
+CODE_CLIENT = ("dot-code", "dot-code-secret-0123", "http://127.0.0.1/callback")
 
 
 def bootstrap():
@@ -45,6 +49,15 @@ def bootstrap():
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=grant,
         )
+    client_id, secret, redirect_uri = CODE_CLIENT
+    Application.objects.create(
+        name=client_id,
+        client_id=client_id,
+        client_secret=secret,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=redirect_uri,
+    )
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -10,9 +10,25 @@ USE_TZ = True
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
     "oauth2_provider",
 ]
-MIDDLEWARE = []
+# A person logs in through Django's login form (a session cookie, CSRF-protected forms)
+# before the toolkit's authorization form; the token endpoints are CSRF-exempt.
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")],
+        "APP_DIRS": True,
+    }
+]
+STATIC_URL = "/static/"
+LOGIN_URL = "/accounts/login/"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
@@ -25,5 +41,7 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "SCOPES": {"read": "Read", "write": "Write"},
+    # RFC 9207: the authorization response carries `iss` (and the metadata says so).
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
 }
 LOGGING = {"version": 1, "disable_existing_loggers": True}

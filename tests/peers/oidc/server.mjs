@@ -35,13 +35,41 @@ const configuration = {
       token_endpoint_auth_method: 'client_secret_post',
       scope: 'openid offline_access api:read',
     },
+    // The authorization code grant's clients, for a person logging in through the
+    // built-in interactions (devInteractions). Native clients: their loopback redirect
+    // URI takes any port at the time of the request (RFC 8252 §7.3), as an app's
+    // listener on an ephemeral port needs; a web client's would have to match exactly.
+    {
+      // A public client: no secret, PKCE required (oidc-provider requires it of every
+      // client authenticating with `none`).
+      client_id: 'lifecycle-public',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback'],
+      scope: 'openid offline_access api:read',
+    },
+    {
+      // A confidential client: PKCE used because the request carries a challenge.
+      client_id: 'lifecycle-code',
+      client_secret: 'code-secret-0123456789',
+      application_type: 'native',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback'],
+      scope: 'openid offline_access api:read',
+    },
   ],
   scopes: ['openid', 'offline_access', 'api:read'],
   features: {
     clientCredentials: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
-    devInteractions: { enabled: false },
+    // The built-in login and consent pages (any login, any password), driven by the
+    // authorization code tests with plain form posts, as a browser would.
+    devInteractions: { enabled: true },
   },
   rotateRefreshToken: true,
   ttl: {
