@@ -32,6 +32,7 @@ mod convirza_v2;
 mod convirza_v3;
 pub mod discovery;
 mod provider;
+mod quote;
 mod request;
 mod response;
 mod rfc6749;

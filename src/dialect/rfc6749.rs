@@ -10,7 +10,6 @@ use oauth2::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
-use super::authorization::AuthorizationCode;
 use super::request::{post, FORM};
 use super::response::{Lifetime, StandardTokenBody};
 use super::url::Endpoint;
@@ -569,32 +568,25 @@ impl Provider for Standard {
     }
 }
 
-/// The authorization code grant's token request (RFC 6749 §4.1.3).
+/// The authorization code grant's token request (RFC 6749 §4.1.3); its public form,
+/// [`code_exchange_request`](Standard::code_exchange_request), is with the code it sends
+/// (`authorization/code.rs`).
 impl Standard {
-    /// The request that exchanges `code` for tokens: a `POST` to the token endpoint of
-    /// `grant_type=authorization_code` with the `code`, the `redirect_uri` the
-    /// authorization request was made with and the PKCE `code_verifier` (RFC 7636 §4.5),
-    /// the client authenticated as for every other token request (HTTP Basic, or
-    /// `client_id` and `client_secret` in the body; a public client sends its
-    /// `client_id`). The configured grant, scopes and extra parameters are not sent.
-    ///
-    /// Read its response with
-    /// [`parse_token_response`](Dialect::parse_token_response) and [`Purpose::Login`]:
-    /// it is a login's, and a [`Session`](crate::Session) in
-    /// [`Unauthenticated`](crate::Unauthenticated) adopts the grant it gives.
-    ///
-    /// The code is single-use and is not resend-safe: send the request once (a server
-    /// that sees a code twice should revoke the tokens it issued for it, RFC 6749
-    /// §4.1.2). Exchange the code as the client it was issued to
-    /// ([`AuthorizationCode::client_id`], [`client_id`](Standard::client_id)), at the
-    /// token endpoint of the issuer it came from ([`AuthorizationCode::issuer`]).
-    pub fn code_exchange_request(&self, code: &AuthorizationCode) -> http::Request<Vec<u8>> {
+    /// A `POST` to the token endpoint of `grant_type=authorization_code` with `code`,
+    /// `redirect_uri` and the PKCE `code_verifier`, the client authenticated as for every
+    /// other token request.
+    pub(crate) fn authorization_code_request(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> http::Request<Vec<u8>> {
         let body = Self::form_with(
             &[
                 ("grant_type", "authorization_code"),
-                ("code", code.secret()),
-                ("redirect_uri", code.redirect_uri()),
-                ("code_verifier", code.code_verifier()),
+                ("code", code),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", code_verifier),
             ],
             &self.client_suffix,
         );

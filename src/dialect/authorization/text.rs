@@ -162,23 +162,4 @@ pub(super) fn quote(text: &str, secrets: &Secrets, max: usize) -> String {
     excerpt(&secrets.redact(text), max)
 }
 
-/// The first `max` characters of `text`, each one but printable ASCII and the space
-/// replaced by `?` (so it can forge no log line, and `"` too, so it breaks no quoting),
-/// and `...` appended when cut.
-pub(super) fn excerpt(text: &str, max: usize) -> String {
-    let mut shown: String = text
-        .chars()
-        .take(max)
-        .map(|c| {
-            if c == ' ' || (c.is_ascii_graphic() && c != '"') {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if text.chars().nth(max).is_some() {
-        shown.push_str("...");
-    }
-    shown
-}
+pub(super) use crate::dialect::quote::excerpt;

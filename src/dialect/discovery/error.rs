@@ -251,19 +251,5 @@ pub(super) fn excerpt(text: &str) -> String {
 
 /// The first `max` characters of `text`, as [`excerpt`] shows them.
 pub(super) fn excerpt_of(text: &str, max: usize) -> String {
-    let mut shown: String = text
-        .chars()
-        .take(max)
-        .map(|c| {
-            if c == ' ' || (c.is_ascii_graphic() && c != '"') {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if text.chars().nth(max).is_some() {
-        shown.push_str("...");
-    }
-    shown
+    crate::dialect::quote::excerpt(text, max)
 }
