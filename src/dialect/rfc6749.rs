@@ -474,9 +474,17 @@ impl Standard {
         &self.grant
     }
 
-    /// The configured client authentication.
+    /// How the client secret is sent. A public client (no secret, see
+    /// [`is_public_client`](Self::is_public_client)) sends only its `client_id`, in the
+    /// body, whatever this says.
     pub fn client_auth(&self) -> ClientAuth {
         self.client_auth
+    }
+
+    /// Whether the client is public: configured without a secret, it authenticates by
+    /// its `client_id` alone (`none` in RFC 8414 metadata).
+    pub fn is_public_client(&self) -> bool {
+        self.client_secret.is_none()
     }
 }
 
@@ -607,6 +615,27 @@ mod tests {
         form_urlencoded::parse(request.body())
             .into_owned()
             .collect()
+    }
+
+    /// A client without a secret is public whatever `client_auth` says: its requests
+    /// carry its `client_id` in the body and no `Authorization` header.
+    #[test]
+    fn a_client_without_a_secret_is_public() {
+        for auth in [ClientAuth::Basic, ClientAuth::Post] {
+            let public = Standard::builder("https://a.example/token", "app")
+                .client_auth(auth)
+                .build()
+                .unwrap();
+            assert!(public.is_public_client());
+            let request = public.authorization_code_request("code", "http://127.0.0.1/cb", "v");
+            assert!(request.headers().get("authorization").is_none());
+            assert!(body(&request).contains(&("client_id".into(), "app".into())));
+        }
+        let confidential = Standard::builder("https://a.example/token", "app")
+            .client_secret("s")
+            .build()
+            .unwrap();
+        assert!(!confidential.is_public_client());
     }
 
     #[test]
