@@ -274,6 +274,12 @@ pub enum RedirectError {
 
     // This request's answer, unusable.
     /// The redirect has no `iss`, which the server promises to send (RFC 9207 §2.4).
+    ///
+    /// Some servers that advertise `iss` leave it out of error redirects
+    /// (django-oauth-toolkit 3.4.1 does, when the person cancels): RFC 9207 asks that
+    /// such an answer be refused, so a person's "no" reads as this. For such a server,
+    /// build the request with [`IssParameter::IfPresent`](super::IssParameter::IfPresent):
+    /// an `iss` that is sent is still checked.
     #[error(
         "the redirect has no iss parameter, which the authorization server promises (RFC 9207)"
     )]
