@@ -1,7 +1,8 @@
 //! The runtime form of a session, [`AnySession`] (declared with the states in
 //! `table.rs`): its getters, and each input routed to the state's own transition through
-//! [`Route`], which each state's file implements. Nothing here names a state: every
-//! method runs `each_state!`, and every move is checked against the table.
+//! [`Route`], which each state's file implements. No input or getter here names a
+//! state (only `is_revoked` and the driver's placeholder name the terminal one): each
+//! runs `each_state!`, and every move is checked against the table.
 
 use time::UtcDateTime;
 
