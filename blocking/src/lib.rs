@@ -82,6 +82,7 @@ mod transport;
 pub use crate::builder::{StartError, TokenManagerBuilder};
 pub use crate::manager::TokenManager;
 pub use crate::middleware::{BearerAuth, BearerAuthError, InvalidOrigin};
+pub use crate::transport::{default_agent, send_request};
 pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{
     Closed, FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError,

@@ -12,8 +12,9 @@ use ureq::Timeout;
 
 /// The agent a manager uses unless given one, under the adapters' one transport policy
 /// ([`oauth_lifecycle_adapter::transport`]): every status an answer, no redirect, a
-/// connect timeout shorter than the request's deadline, no idle connection kept.
-pub(crate) fn default_agent(policy: &Policy) -> ureq::Agent {
+/// connect timeout shorter than the request's deadline, no idle connection kept. For a
+/// one-shot request outside a session (discovery), with [`send_request`].
+pub fn default_agent(policy: &Policy) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -30,18 +31,31 @@ pub(crate) fn default_agent(policy: &Policy) -> ureq::Agent {
     config.build().into()
 }
 
-/// Sends `request` with `agent`, whatever the agent's own settings: every status comes
-/// back as a response, a redirect included (a token endpoint's redirect is an answer,
-/// not a place to send credentials), the whole exchange ends within `timeout`, and the
-/// body is read no further than one byte past `max_body_bytes`.
+/// Sends a session's `request` with `agent`, as [`send_request`] does.
 pub(crate) fn send(
     agent: &ureq::Agent,
     request: &TokenRequest,
     timeout: Duration,
     max_body_bytes: usize,
 ) -> Result<http::Response<Vec<u8>>, TransportError> {
+    send_request(agent, request.request().clone(), timeout, max_body_bytes)
+}
+
+/// Sends `request` with `agent`, whatever the agent's own settings: every status comes
+/// back as a response, a redirect included (a token endpoint's redirect is an answer,
+/// not a place to send credentials), the whole exchange ends within `timeout`, and the
+/// body is read no further than one byte past `max_body_bytes`. No answer is a
+/// [`TransportError`] that says whether the request may have left. The one way this
+/// runtime sends: a session's requests, and one-shot requests outside a session (an
+/// issuer's metadata).
+pub fn send_request(
+    agent: &ureq::Agent,
+    request: http::Request<Vec<u8>>,
+    timeout: Duration,
+    max_body_bytes: usize,
+) -> Result<http::Response<Vec<u8>>, TransportError> {
     let outgoing = agent
-        .configure_request(request.request().clone())
+        .configure_request(request)
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
