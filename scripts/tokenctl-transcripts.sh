@@ -117,8 +117,23 @@ standard() {
   show tokenctl logout -p idp --scope read
 }
 
+discovery() {
+  show tokenctl init -p sso --issuer "$(url standard)" --client-id emulated-client \
+    --client-secret-env SSO_SECRET --scope read
+  show sed -n '/^\[profiles.sso\]/,$p' "$TOKENCTL_CONFIG"
+  printf '$ export SSO_SECRET=…\n'
+  export SSO_SECRET=emulated-secret
+  show tokenctl token -p sso --format json
+  show tokenctl revoke -p sso
+  show tokenctl init -p sso2 --issuer "$(url standard)/" --client-id emulated-client \
+    --client-secret-env SSO_SECRET
+  show tokenctl init -p sso2 --issuer "$(url standard)" --token-url "$(url standard)/token" \
+    --client-id emulated-client
+}
+
 transcript "Convirza V3" v3
 transcript "Convirza V2" v2
 transcript "Convercus (Keycloak)" convercus
 transcript "Convercus legacy login" legacy
 transcript "A standard OAuth 2.0 server" standard
+transcript "A standard server configured from discovery" discovery

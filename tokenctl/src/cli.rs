@@ -19,6 +19,7 @@ use crate::time_format::parse_duration;
 const EXAMPLES: &str = "\
 Examples:
   tokenctl init -p v3 --provider convirza-v3 --username me@example.com --password-env CONVIRZA_PASSWORD
+  tokenctl init -p idp --provider standard --issuer https://auth.example.com --client-id my-client --client-secret-env IDP_SECRET
   tokenctl login -p v3                      # asks for the password on the terminal
   tokenctl token -p v3 --format header | curl -H @- https://platform-api.convirza.com/v3/...
   tokenctl token -p v3 --format curl-config | curl -K - https://platform-api.convirza.com/v3/...
@@ -76,6 +77,10 @@ fn provider_settings() -> String {
             ));
         }
     }
+    text.push_str(&format!(
+        "\nConfigure from discovery: with `--issuer URL`, a `{}` profile takes token_url,\nrevocation_url and client_auth from the metadata the issuer publishes (flags given\nwin), and says where they came from in a comment.\n",
+        crate::discover::PROVIDER
+    ));
     text.push_str(
         "\nEvery profile says how the stored session is kept, with exactly one of `key_env`,\n`key_file` and `plaintext_storage = true`, and may give `exec_env`:\n",
     );
@@ -394,6 +399,17 @@ pub(crate) struct InitArgs {
     /// The provider.
     #[arg(long, value_enum)]
     pub(crate) provider: Option<Provider>,
+    /// Configure a standard OAuth server from its issuer's metadata.
+    ///
+    /// Asks URL/.well-known/openid-configuration (OpenID Connect Discovery) and, if that
+    /// answers 404, RFC 8414's /.well-known/oauth-authorization-server location, and
+    /// takes token_url, revocation_url if the server has one, and client_auth for a
+    /// client with a secret (basic if the server supports client_secret_basic, else
+    /// post). Settings given as flags win. Implies --provider standard; not with
+    /// --token-url. Give the issuer exactly as the server names itself: a document
+    /// naming another issuer is refused.
+    #[arg(long, value_name = "URL")]
+    pub(crate) issuer: Option<String>,
     /// The provider's settings.
     #[command(flatten)]
     pub(crate) settings: SettingArgs,

@@ -46,12 +46,7 @@ impl Context {
             )
             .fix(format!("run: tokenctl init -p {name}, or pick one with -p"))
         })?;
-        if global.timeout.is_zero() {
-            return Err(
-                Failure::new(Exit::Usage, "--timeout 0s leaves no time for anything")
-                    .fix("give --timeout of at least 1s (default 30s)"),
-            );
-        }
+        check_timeout(global.timeout)?;
         Ok(Context {
             name,
             profile,
@@ -100,15 +95,32 @@ impl Context {
     /// The core's defaults, with no token request outliving the command's timeout (a
     /// manager shutting down waits for the request under way).
     pub(crate) fn policy(&self) -> Policy {
-        let mut policy = Policy::default();
-        let timeout = oauth_lifecycle::time::Duration::try_from(self.timeout)
-            .unwrap_or(policy.response_timeout);
-        policy.response_timeout = policy
-            .response_timeout
-            .min(timeout)
-            .max(oauth_lifecycle::time::Duration::SECOND);
-        policy
+        policy(self.timeout)
     }
+}
+
+/// Refuses `--timeout 0s`: a usage error, before anything is read or sent.
+pub(crate) fn check_timeout(timeout: Duration) -> Result<(), Failure> {
+    if timeout.is_zero() {
+        return Err(
+            Failure::new(Exit::Usage, "--timeout 0s leaves no time for anything")
+                .fix("give --timeout of at least 1s (default 30s)"),
+        );
+    }
+    Ok(())
+}
+
+/// The core's defaults, with no request outliving `timeout` (the command's `--timeout`)
+/// and none given less than a second.
+pub(crate) fn policy(timeout: Duration) -> Policy {
+    let mut policy = Policy::default();
+    let timeout =
+        oauth_lifecycle::time::Duration::try_from(timeout).unwrap_or(policy.response_timeout);
+    policy.response_timeout = policy
+        .response_timeout
+        .min(timeout)
+        .max(oauth_lifecycle::time::Duration::SECOND);
+    policy
 }
 
 /// The system clock, as the core reads time.

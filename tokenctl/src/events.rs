@@ -126,7 +126,7 @@ pub(crate) fn install(verbose: bool, events: Option<StatusLine>) {
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .with_filter(EnvFilter::new(
-                "oauth_lifecycle=debug,oauth_lifecycle_adapter=debug,oauth_lifecycle_blocking=debug",
+                "oauth_lifecycle=debug,oauth_lifecycle_adapter=debug,oauth_lifecycle_blocking=debug,tokenctl=debug",
             ))
     });
     let events = events.map(|out| EventLines { out });

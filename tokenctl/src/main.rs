@@ -12,6 +12,7 @@ mod config;
 mod context;
 mod credentials;
 mod dialects;
+mod discover;
 mod events;
 mod failure;
 mod formats;

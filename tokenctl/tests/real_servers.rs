@@ -1,12 +1,13 @@
 //! `tokenctl` against real OAuth servers written by others, on 127.0.0.1: panva's
 //! oidc-provider (client credentials, `client_secret_post`, a scope, RFC 7009
-//! revocation) and django-oauth-toolkit (password grant, rotating refresh tokens).
+//! revocation) and django-oauth-toolkit (password grant, rotating refresh tokens), each
+//! also configured by `init --issuer` from the metadata it publishes.
 
 mod support;
 
 use oauth_lifecycle_testkit::{
-    start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_PASSWORD_CLIENT, DOT_USER,
-    OIDC_POST_CLIENT,
+    start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_MACHINE_CLIENT, DOT_PASSWORD_CLIENT,
+    DOT_USER, OIDC_BASIC_CLIENT, OIDC_POST_CLIENT,
 };
 use serde_json::Value;
 use support::Lab;
@@ -215,4 +216,120 @@ fn django_oauth_toolkit_password_grant_rotation_and_revocation() {
     drop(peer.take());
     lab.run(&["token", "-p", "dot", "--force-refresh"])
         .expect(7);
+}
+
+/// `init --issuer` at oidc-provider: its OpenID Connect metadata gives the token and
+/// revocation endpoints and `client_secret_basic`, as its basic client is registered;
+/// its post client says `--client-auth post`, which wins over the discovered method.
+#[test]
+fn oidc_provider_init_from_discovery_then_token_and_revoke() {
+    let oidc = start_oidc_provider(TTL_SECONDS);
+    let lab = Lab::new();
+    let issuer = oidc.base_url.clone();
+    for ((id, secret), name, extra) in [
+        (OIDC_BASIC_CLIENT, "basic", &[][..]),
+        (OIDC_POST_CLIENT, "post", &["--client-auth", "post"][..]),
+    ] {
+        let variable = format!("OIDC_{}_SECRET", name.to_uppercase());
+        lab.secret(&variable, secret);
+        let mut args = vec![
+            "init",
+            "-p",
+            name,
+            "--provider",
+            "standard",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            id,
+            "--client-secret-env",
+            &variable,
+            "--scope",
+            "api:read",
+            "--plaintext-storage",
+        ];
+        args.extend_from_slice(extra);
+        let written = lab.run(&args).ok().stdout;
+        assert!(
+            written.contains(&format!(
+                "discovered {issuer} at {issuer}/.well-known/openid-configuration (OpenID Connect Discovery)"
+            )),
+            "{written}"
+        );
+        let expected_auth = match name {
+            "basic" => "client_auth = basic (discovered: the server supports client_secret_basic)",
+            _ => "client_auth = post (given on the command line; discovered: basic)",
+        };
+        assert!(written.contains(expected_auth), "{written}");
+        let config = std::fs::read_to_string(&lab.config).unwrap();
+        assert!(
+            config.contains(&format!("token_url = \"{}\"", oidc.url("/token")))
+                && config.contains(&format!(
+                    "revocation_url = \"{}\"",
+                    oidc.url("/token/revocation")
+                )),
+            "{config}"
+        );
+
+        let json: Value = serde_json::from_str(
+            lab.run(&["token", "-p", name, "--format", "json"])
+                .ok()
+                .line(),
+        )
+        .unwrap();
+        let token = json["access_token"].as_str().unwrap().to_owned();
+        assert!(oidc.oidc_token_active(&token), "{name}");
+        assert_eq!(json["scope"], "api:read");
+        lab.run(&["revoke", "-p", name]).ok();
+        assert!(
+            !oidc.oidc_token_active(&token),
+            "{name}: revoked at the server"
+        );
+    }
+}
+
+/// `init --issuer` at django-oauth-toolkit, mounted under /o/: its OpenID Connect
+/// location answers 404, so RFC 8414's is asked, and its client-credentials client logs
+/// in with what it says.
+#[test]
+fn django_oauth_toolkit_init_from_rfc_8414_metadata_then_token() {
+    let dot = start_django_oauth_toolkit(TTL_SECONDS);
+    let lab = Lab::new();
+    let issuer = dot.url("/o");
+    let (id, secret) = DOT_MACHINE_CLIENT;
+    lab.secret("DOT_SECRET", secret);
+    let written = lab
+        .run(&[
+            "init",
+            "-p",
+            "dot",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            id,
+            "--client-secret-env",
+            "DOT_SECRET",
+            "--plaintext-storage",
+        ])
+        .ok()
+        .stdout;
+    let rfc8414 = dot.url("/.well-known/oauth-authorization-server/o");
+    assert!(
+        written.contains(&format!(
+            "discovered {issuer} at {rfc8414} (RFC 8414; {issuer}/.well-known/openid-configuration answered 404)"
+        )),
+        "{written}"
+    );
+    let config = std::fs::read_to_string(&lab.config).unwrap();
+    assert!(
+        config.contains(&format!("# discovered from {issuer} ({rfc8414})")),
+        "{config}"
+    );
+    assert!(
+        config.contains(&format!("token_url = \"{}\"", dot.url("/o/token/"))),
+        "{config}"
+    );
+    let token = lab.run(&["token", "-p", "dot"]).ok().line().to_owned();
+    assert!(!token.is_empty());
+    lab.run(&["revoke", "-p", "dot"]).ok();
 }

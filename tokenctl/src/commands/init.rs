@@ -12,7 +12,9 @@ use oauth_lifecycle::dialect::{Need, Setting, Settings};
 
 use crate::cli::{setting_flags, Global, InitArgs, SettingArgs};
 use crate::config::{self, Locations};
+use crate::context::check_timeout;
 use crate::dialects;
+use crate::discover::{self, Discovered};
 use crate::failure::{Exit, Failure};
 use crate::providers::{self, Provider};
 use crate::secrets::{Prompting, Secrets};
@@ -51,8 +53,12 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     }
 
     let mut ask = Asker { prompting };
+    refuse_issuer_with_token_url(args)?;
     let provider = match args.provider {
         Some(provider) => provider,
+        // Discovery configures one provider only.
+        None if args.issuer.is_some() => Provider::from_name(discover::PROVIDER)
+            .ok_or_else(|| Failure::new(Exit::Internal, "no provider takes --issuer"))?,
         None => {
             let answer = ask.required(&format!("provider ({})", Provider::names()), None)?;
             Provider::from_str(&answer, true).map_err(|_| {
@@ -65,8 +71,29 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
         }
     };
     refuse_settings_not_taken(provider, &args.settings)?;
+    let mut discovered = match &args.issuer {
+        Some(issuer) => {
+            refuse_issuer_for(provider)?;
+            check_timeout(global.timeout)?;
+            if global.dry_run {
+                println!("{}", discover::dry_run(issuer)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(discover::discover(issuer, global.timeout)?)
+        }
+        None => None,
+    };
     let mut profile = Draft::new(name, provider);
-    settings(provider, &args.settings, &mut ask, &mut profile)?;
+    if let Some(discovered) = &discovered {
+        profile.comment(&discovered.comment());
+    }
+    settings(
+        provider,
+        &args.settings,
+        &mut ask,
+        &mut profile,
+        discovered.as_mut(),
+    )?;
 
     // Where the session key comes from: by default a new key file beside the config.
     let config_dir = locations
@@ -140,6 +167,9 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
                 format!("cannot write {}: {error}", locations.config_file.display()),
             )
         })?;
+    for line in discovered.iter().flat_map(Discovered::summary) {
+        println!("{line}");
+    }
     println!(
         "wrote profile `{name}` to {}",
         locations.config_file.display()
@@ -149,6 +179,37 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     }
     println!("next: tokenctl login -p {name}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses `--issuer` beside `--token-url`: discovery finds the token endpoint. A usage
+/// error, before anything is sent.
+fn refuse_issuer_with_token_url(args: &InitArgs) -> Result<(), Failure> {
+    if args.issuer.is_some() && args.settings.values.contains_key(discover::TOKEN_URL) {
+        return Err(Failure::new(
+            Exit::Usage,
+            "--issuer and --token-url: give one (discovery finds the token endpoint)",
+        )
+        .fix("leave out --token-url to use the issuer's, or leave out --issuer to give the endpoints by hand"));
+    }
+    Ok(())
+}
+
+/// Refuses `--issuer` for a provider discovery does not configure: a usage error.
+fn refuse_issuer_for(provider: Provider) -> Result<(), Failure> {
+    if provider.name() != discover::PROVIDER {
+        return Err(Failure::new(
+            Exit::Usage,
+            format!(
+                "--issuer: provider `{provider}` is not configured by discovery (only `{}` is)",
+                discover::PROVIDER
+            ),
+        )
+        .fix(format!(
+            "leave out --issuer, or give --provider {}",
+            discover::PROVIDER
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a flag for a setting `provider` does not take: a usage error.
@@ -177,14 +238,16 @@ fn flag(setting: &Setting) -> String {
     format!("--{}", providers::profile_key(setting).replace('_', "-"))
 }
 
-/// Sets each of `provider`'s settings the profile uses, from `given` and, on a terminal,
-/// answers: in the provider's order, so that a setting another depends on (`grant`) is
-/// known before it (`username`).
+/// Sets each of `provider`'s settings the profile uses, from `given`, what was
+/// `discovered` (where nothing is given) and, on a terminal, answers: in the provider's
+/// order, so that a setting another depends on (`grant`, `client_secret`) is known before
+/// it (`username`, `client_auth`).
 fn settings(
     provider: Provider,
     given: &SettingArgs,
     ask: &mut Asker,
     profile: &mut Draft,
+    mut discovered: Option<&mut Discovered>,
 ) -> Result<(), Failure> {
     // The settings so far, a secret by its variable.
     let mut answers: Vec<(&'static str, String)> = Vec::new();
@@ -194,7 +257,12 @@ fn settings(
             .fold(Settings::new(), |settings, (key, value)| {
                 settings.with(key, value)
             });
-        let value = given.values.get(setting.key).cloned();
+        let flagged = given.values.get(setting.key).map(String::as_str);
+        let value = match discovered.as_deref_mut() {
+            Some(discovered) => discovered.setting(setting.key, flagged, &so_far)?,
+            None => flagged.map(str::to_owned),
+        };
+        let from_discovery = flagged.is_none() && value.is_some();
         if let Need::When { key, value: when } = setting.need {
             if so_far.get(key) != Some(when) {
                 if value.is_some() {
@@ -254,7 +322,11 @@ fn settings(
                 ),
             ));
         }
-        profile.set(&providers::profile_key(setting), &comment(setting), &answer);
+        let mut about = comment(setting);
+        if from_discovery {
+            about.push_str("; discovered");
+        }
+        profile.set(&providers::profile_key(setting), &about, &answer);
         answers.push((setting.key, answer));
     }
     Ok(())
@@ -305,6 +377,11 @@ impl Draft {
                 provider.name()
             ),
         }
+    }
+
+    /// A comment line of its own.
+    fn comment(&mut self, comment: &str) {
+        self.text.push_str(&format!("# {comment}\n"));
     }
 
     fn set(&mut self, key: &str, comment: &str, value: &str) {
