@@ -2,7 +2,7 @@
 //! authorization code or device login at a real server (its login, consent and device
 //! pages). It keeps cookies by path, posts forms with their hidden fields (CSRF tokens
 //! included), and follows redirects, all but the one to the app's redirect URI, which it
-//! hands back unfollowed. Requests go through [`send`](crate::send): loopback only.
+//! hands back unfollowed. Requests go through [`send`]: loopback only.
 
 use std::time::SystemTime;
 
