@@ -24,7 +24,7 @@ pub type RowSettings = fn(base: &str) -> Vec<(&'static str, String)>;
 #[derive(Debug, Clone, Copy)]
 pub struct Facts {
     /// The provider's name, as `tokenctl` profiles spell it: its dialect's
-    /// [`Provider::NAME`](oauth_lifecycle::dialect::Provider::NAME).
+    /// [`Provider::NAME`].
     pub name: &'static str,
     /// The settings the row's dialect is configured with.
     pub settings: RowSettings,
