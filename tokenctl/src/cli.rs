@@ -79,7 +79,7 @@ fn provider_settings() -> String {
     }
     text.push_str(&format!(
         "\nConfigure from discovery: with `--issuer URL`, a `{}` profile takes token_url,\nrevocation_url and client_auth from the metadata the issuer publishes (flags given\nwin), and says where they came from in a comment.\n",
-        crate::discover::PROVIDER
+        crate::providers::DISCOVERED
     ));
     text.push_str(
         "\nEvery profile says how the stored session is kept, with exactly one of `key_env`,\n`key_file` and `plaintext_storage = true`, and may give `exec_env`:\n",

@@ -17,15 +17,12 @@ use std::time::{Duration, Instant};
 use oauth_lifecycle::dialect::discovery::{
     Discovery, DiscoveryError, ServerMetadata, WellKnown, MAX_LISTED_METHODS, MAX_METADATA_BYTES,
 };
-use oauth_lifecycle::dialect::{self, Settings, Standard};
+use oauth_lifecycle::dialect::Settings;
 use oauth_lifecycle::http::{self, StatusCode};
 use oauth_lifecycle::{Policy, TransportError};
 use oauth_lifecycle_blocking::ureq;
 
 use crate::failure::{Exit, Failure};
-
-/// The provider discovery configures: the one whose dialect [`ServerMetadata`] describes.
-pub(crate) const PROVIDER: &str = <Standard as dialect::Provider>::NAME;
 
 /// The settings discovery fills, by the provider's keys.
 pub(crate) const TOKEN_URL: &str = "token_url";
@@ -352,7 +349,8 @@ mod tests {
     /// the core fails here rather than writing a key the profile refuses.
     #[test]
     fn the_discovered_provider_takes_the_settings_discovery_fills() {
-        let provider = Provider::from_name(PROVIDER).expect("a provider tokenctl speaks");
+        let provider =
+            Provider::from_name(crate::providers::DISCOVERED).expect("a provider tokenctl speaks");
         for key in [TOKEN_URL, REVOCATION_URL, CLIENT_AUTH, CLIENT_SECRET] {
             assert!(provider.takes(key), "{key}");
         }

@@ -179,3 +179,7 @@ pub(crate) const GOES_WITH: &[(&str, &str, &str)] = &[(
     "client_secret",
     "says how the client secret is sent",
 )];
+
+/// The provider `init --issuer` configures: the one whose dialect discovery builds
+/// (`ServerMetadata::standard`).
+pub(crate) const DISCOVERED: &str = <oauth_lifecycle::dialect::Standard as dialect::Provider>::NAME;

@@ -57,7 +57,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     let provider = match args.provider {
         Some(provider) => provider,
         // Discovery configures one provider only.
-        None if args.issuer.is_some() => Provider::from_name(discover::PROVIDER)
+        None if args.issuer.is_some() => Provider::from_name(providers::DISCOVERED)
             .ok_or_else(|| Failure::new(Exit::Internal, "no provider takes --issuer"))?,
         None => {
             let answer = ask.required(&format!("provider ({})", Provider::names()), None)?;
@@ -196,17 +196,17 @@ fn refuse_issuer_with_token_url(args: &InitArgs) -> Result<(), Failure> {
 
 /// Refuses `--issuer` for a provider discovery does not configure: a usage error.
 fn refuse_issuer_for(provider: Provider) -> Result<(), Failure> {
-    if provider.name() != discover::PROVIDER {
+    if provider.name() != providers::DISCOVERED {
         return Err(Failure::new(
             Exit::Usage,
             format!(
                 "--issuer: provider `{provider}` is not configured by discovery (only `{}` is)",
-                discover::PROVIDER
+                providers::DISCOVERED
             ),
         )
         .fix(format!(
             "leave out --issuer, or give --provider {}",
-            discover::PROVIDER
+            providers::DISCOVERED
         )));
     }
     Ok(())
