@@ -3,6 +3,8 @@
 //! authentication, snapshots of both, and hostile redirects that never panic nor leak a
 //! secret into a message.
 
+mod support;
+
 use base64::Engine as _;
 use oauth_lifecycle::dialect::authorization::{
     AuthorizationCode, AuthorizationErrorCode, AuthorizationRequest, AuthorizationRequestError,
@@ -14,6 +16,7 @@ use oauth_lifecycle::dialect::{ClientAuth, Dialect, Grant, Standard};
 use oauth_lifecycle::{Policy, Purpose, Session};
 use oauth_lifecycle_testkit::errors::assert_reads_as_sentence;
 use proptest::prelude::*;
+use support::render::render_http;
 use time::macros::utc_datetime;
 
 const ENDPOINT: &str = "https://auth.example.com/authorize?tenant=acme";
@@ -739,47 +742,23 @@ fn fields(request: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Method, URI, headers (sorted), the decoded form fields and the raw body.
-fn render(request: &http::Request<Vec<u8>>) -> String {
-    let mut out = format!("{} {}\n", request.method(), request.uri());
-    let mut headers: Vec<_> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
-        .collect();
-    headers.sort();
-    for header in headers {
-        out.push_str(&header);
-        out.push('\n');
-    }
-    out.push_str("body:\n");
-    for (name, value) in fields(request) {
-        out.push_str(&format!("  {name} = {value:?}\n"));
-    }
-    out.push_str(&format!(
-        "raw: {}\n",
-        String::from_utf8_lossy(request.body())
-    ));
-    out
-}
-
 #[test]
 fn code_exchange_with_basic_auth() {
     let request = dialect(Some(ClientAuth::Basic)).code_exchange_request(&code());
     assert!(request.headers()["authorization"].is_sensitive());
-    insta::assert_snapshot!(render(&request));
+    insta::assert_snapshot!(render_http(&request));
 }
 
 #[test]
 fn code_exchange_with_post_auth() {
-    insta::assert_snapshot!(render(
+    insta::assert_snapshot!(render_http(
         &dialect(Some(ClientAuth::Post)).code_exchange_request(&code())
     ));
 }
 
 #[test]
 fn code_exchange_of_a_public_client() {
-    insta::assert_snapshot!(render(&dialect(None).code_exchange_request(&code())));
+    insta::assert_snapshot!(render_http(&dialect(None).code_exchange_request(&code())));
 }
 
 #[test]

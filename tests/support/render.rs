@@ -5,14 +5,18 @@ use oauth_lifecycle::TokenRequest;
 /// Purpose, method, URI, headers (sorted), the decoded form fields when the body is a
 /// form, and the raw body, one item a line.
 pub fn render(request: &TokenRequest) -> String {
-    let http = request.request();
-    let mut out = format!(
-        "purpose: {}\nresend_safe: {}\n{} {}\n",
+    format!(
+        "purpose: {}\nresend_safe: {}\n{}",
         request.purpose(),
         request.is_resend_safe(),
-        http.method(),
-        http.uri()
-    );
+        render_http(request.request())
+    )
+}
+
+/// Method, URI, headers (sorted), the decoded form fields when the body is a form, and
+/// the raw body, one item a line.
+pub fn render_http(http: &http::Request<Vec<u8>>) -> String {
+    let mut out = format!("{} {}\n", http.method(), http.uri());
     let mut headers: Vec<_> = http
         .headers()
         .iter()
