@@ -317,18 +317,9 @@ impl Provider for Convercus {
             Convercus::DEFAULT_CLIENT_ID,
             "machine-2-machine",
         ),
-        Setting::optional(
-            "grant",
-            "the grant to log in with",
-            "client-credentials",
-            "password",
-        )
-        .choices(&["client-credentials", "password"]),
-        Setting::required("username", "the user", "user@example.com")
-            .needed_when("grant", "password"),
-        Setting::required("password", "the user's password", "example-password")
-            .secret()
-            .needed_when("grant", "password"),
+        provider::PASSWORD_GRANT_SETTINGS[0],
+        provider::PASSWORD_GRANT_SETTINGS[1],
+        provider::PASSWORD_GRANT_SETTINGS[2],
         Setting::optional(
             "auth_url",
             "another Keycloak host (scheme and authority)",
@@ -347,11 +338,8 @@ impl Provider for Convercus {
         if let Some(id) = settings.get("client_id") {
             builder = builder.client_id(id);
         }
-        if settings.get("grant") == Some("password") {
-            builder = builder.password(
-                settings.required("username")?,
-                settings.required("password")?,
-            );
+        if let Some((username, password)) = provider::password_grant(settings)? {
+            builder = builder.password(username, password);
         }
         if let Some(url) = settings.get("auth_url") {
             builder = builder.auth_url(url);

@@ -257,6 +257,36 @@ pub fn check(
     }
 }
 
+/// The settings of a provider that logs in with client credentials or, when `grant` is
+/// `password`, as a user: the grant, the user and the password.
+pub(crate) const PASSWORD_GRANT_SETTINGS: [Setting; 3] = [
+    Setting::optional(
+        "grant",
+        "the grant to log in with",
+        "client-credentials",
+        "password",
+    )
+    .choices(&["client-credentials", "password"]),
+    Setting::required("username", "the user", "user@example.com").needed_when("grant", "password"),
+    Setting::required("password", "the user's password", "example-password")
+        .secret()
+        .needed_when("grant", "password"),
+];
+
+/// The user's name and password, when [`PASSWORD_GRANT_SETTINGS`] say the provider logs
+/// in as a user.
+pub(crate) fn password_grant<'a>(
+    settings: &Settings<'a>,
+) -> Result<Option<(&'a str, &'a str)>, ConfigError> {
+    if settings.get("grant") != Some("password") {
+        return Ok(None);
+    }
+    Ok(Some((
+        settings.required("username")?,
+        settings.required("password")?,
+    )))
+}
+
 /// The values of a [`RefreshTokenUse`] setting.
 pub(crate) const REFRESH_TOKEN_USE: &[&str] = &["single-use", "reusable"];
 

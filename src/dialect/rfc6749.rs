@@ -488,9 +488,6 @@ impl Standard {
     }
 }
 
-/// The `grant` setting's values.
-const GRANTS: &[&str] = &["client-credentials", "password"];
-
 impl Provider for Standard {
     const NAME: &'static str = "standard";
     const ABOUT: &'static str = "any RFC 6749 server";
@@ -515,18 +512,9 @@ impl Provider for Standard {
             "post",
         )
         .choices(&["basic", "post"]),
-        Setting::optional(
-            "grant",
-            "the grant to log in with",
-            "client-credentials",
-            "password",
-        )
-        .choices(GRANTS),
-        Setting::required("username", "the user", "user@example.com")
-            .needed_when("grant", "password"),
-        Setting::required("password", "the user's password", "example-password")
-            .secret()
-            .needed_when("grant", "password"),
+        provider::PASSWORD_GRANT_SETTINGS[0],
+        provider::PASSWORD_GRANT_SETTINGS[1],
+        provider::PASSWORD_GRANT_SETTINGS[2],
         Setting::optional(
             "scope",
             "the scope to ask for, space-separated",
@@ -553,11 +541,8 @@ impl Provider for Standard {
         if settings.get("client_auth") == Some("post") {
             builder = builder.client_auth(ClientAuth::Post);
         }
-        if settings.get("grant") == Some("password") {
-            builder = builder.password(
-                settings.required("username")?,
-                settings.required("password")?,
-            );
+        if let Some((username, password)) = provider::password_grant(settings)? {
+            builder = builder.password(username, password);
         }
         for scope in settings
             .get("scope")
