@@ -58,9 +58,74 @@ pub enum Error {
         /// What the endpoint answered.
         failure: Failure,
     },
+    /// The session needs a person to log in (the device grant, the authorization code
+    /// grant): it never starts that login by itself. `ended` says why the last one ended
+    /// without a token, if one did; `failure` is the token endpoint's answer, when it gave
+    /// one. Start a new login ([`Driver::authorize_device`](crate::Driver::authorize_device),
+    /// [`Driver::authorize`](crate::Driver::authorize)) when the person is there.
+    #[error("a person must log in{}", PersonLoginWords(*.ended, .failure.as_ref()))]
+    PersonLogin {
+        /// Why the last person login ended, if one did.
+        ended: Option<PersonLoginEnd>,
+        /// What the token endpoint answered, if it did.
+        failure: Option<Failure>,
+    },
     /// The configuration cannot produce a valid request.
     #[error(transparent)]
     Config(#[from] ConfigError),
+}
+
+/// Why a person's login (the device grant, the authorization code grant) ended without a
+/// token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PersonLoginEnd {
+    /// The person, or the server for them, refused (`access_denied`).
+    Denied,
+    /// The person did not finish in time: the device code expired (`expired_token`), or
+    /// no redirect came before the authorization's deadline.
+    Expired,
+    /// The redirect was refused: a wrong `state` or `iss`, an error redirect, a code
+    /// that cannot be read ([`RedirectError`](crate::dialect::authorization::RedirectError)).
+    Redirect,
+    /// The server answered without tokens: it refused the client, the device code or the
+    /// authorization code, or answered unusably (a 5xx, a malformed body). A code is
+    /// single-use: it is never sent again.
+    Refused,
+    /// The code exchange, or a device authorization request, failed in transport or went
+    /// unanswered. A code is single-use: it is never sent again.
+    Lost,
+    /// The application cancelled it ([`Driver::cancel_login`](crate::Driver::cancel_login)).
+    Cancelled,
+}
+
+impl fmt::Display for PersonLoginEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PersonLoginEnd::Denied => "was denied",
+            PersonLoginEnd::Expired => "expired",
+            PersonLoginEnd::Redirect => "came back with a redirect that was refused",
+            PersonLoginEnd::Refused => "was refused by the token endpoint",
+            PersonLoginEnd::Lost => "was lost in transport",
+            PersonLoginEnd::Cancelled => "was cancelled",
+        })
+    }
+}
+
+/// `: the last login expired (…)`, for [`Error::PersonLogin`].
+struct PersonLoginWords<'a>(Option<PersonLoginEnd>, Option<&'a Failure>);
+
+impl fmt::Display for PersonLoginWords<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(ended) = self.0 {
+            write!(f, ": the last login {ended}")?;
+        }
+        if let Some(failure) = self.1 {
+            write!(f, " ({failure})")?;
+        }
+        Ok(())
+    }
 }
 
 impl Error {
@@ -84,6 +149,7 @@ impl Error {
             | Error::Throttled { failure, .. }
             | Error::Reauthenticate { failure }
             | Error::Rejected { failure } => Some(failure),
+            Error::PersonLogin { failure, .. } => failure.as_ref(),
             Error::Config(_) => None,
         }
     }
@@ -422,6 +488,13 @@ pub enum Misuse {
     /// A login was asked for, but the dialect has no credentials to log in with.
     #[error("no credentials configured to log in with")]
     NoCredentials,
+    /// A person's login was asked for, but the dialect is not configured for that one
+    /// (no device authorization endpoint, no authorization endpoint).
+    #[error("the dialect is not configured for {login}")]
+    PersonLoginUnsupported {
+        /// Which login: `the device grant`, `the authorization code grant`.
+        login: &'static str,
+    },
     /// The session must wait for its backoff before sending another request.
     #[error("the next {purpose} may not be sent before {}", Rfc3339(*.retry_at))]
     TooEarly {
@@ -456,6 +529,11 @@ pub enum Malformed {
     /// characters, non-ASCII): it cannot travel in an `Authorization` header unchanged.
     #[error("access token unusable in an authorization header")]
     InvalidAccessToken,
+    /// A device authorization response (RFC 8628 §3.2) without a usable `device_code`,
+    /// `user_code` or `verification_uri`, or with an `expires_in` or `interval` that is
+    /// not a non-negative number.
+    #[error("unusable device authorization response")]
+    InvalidDeviceAuthorization,
 }
 
 /// Serde for an optional status code as its number.

@@ -146,6 +146,8 @@ mod bearer; // the token as handed out
 
 pub mod token; // token sets
 
+mod prompt; // what a person must do for a login
+
 mod output; // what the session tells the caller
 
 // Built on the base.
@@ -159,16 +161,19 @@ pub use time;
 
 pub use crate::bearer::{BearerToken, CurrentToken, Generation, Withdrawal};
 pub use crate::dialect::Dialect;
-pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse};
+pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse, PersonLoginEnd};
 pub use crate::output::{Event, Notice, Output, Status, Unauthorized, WaitReason};
 pub use crate::policy::{LoginCredentials, Policy, RejectedLoginRetry, RequestBudget};
+pub use crate::prompt::{BrowserPrompt, DevicePrompt, LoginPrompt};
 pub use crate::request::{Purpose, RequestId, TokenKind, TokenRequest, TransportError};
 pub use crate::resource::ResourceVerdict;
 pub use crate::session::{
-    Active, AnySession, AwaitingResponse, Driver, Expiring, ExpiringStep, LoggingIn, LoginOutcome,
-    PendingRevocation, Refreshing, Refused, RenewOutcome, Revocable, Revocation, RevocationStep,
-    Revoked, Revoking, Session, Snapshot, State, StateName, Step, Transition, Unauthenticated,
-    TRANSITIONS,
+    Active, AnySession, ApprovalStep, AuthorizingDevice, AwaitingApproval, AwaitingRedirect,
+    AwaitingResponse, DeviceAuthorizationOutcome, Driver, ExchangingCode, Expiring, ExpiringStep,
+    LoggingIn, LoginOutcome, PendingRevocation, RedirectRefusal, RedirectRefused, Refreshing,
+    Refused, RenewOutcome, Revocable, Revocation, RevocationStep, Revoked, Revoking, Session,
+    Snapshot, State, StateName, Step, Transition, Unauthenticated, MIN_POLL_INTERVAL,
+    SLOW_DOWN_STEP, TRANSITIONS,
 };
 pub use crate::timestamp::Rfc3339;
 pub use crate::token::TokenSet;

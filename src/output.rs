@@ -7,6 +7,7 @@ use time::UtcDateTime;
 
 use crate::bearer::{BearerToken, Generation, Withdrawal};
 use crate::error::{Error, Failure};
+use crate::prompt::LoginPrompt;
 use crate::request::{Purpose, TokenKind, TokenRequest};
 
 /// Something that happened, for the caller to log, count or act on.
@@ -130,6 +131,16 @@ pub enum Event {
     },
     /// The session is revoked. Terminal.
     Revoked,
+    /// A person's login started: show the person the prompt (the device grant's code and
+    /// address, or open the authorization URL in their browser). The session waits for
+    /// them until [`LoginPrompt::expires_at`].
+    LoginPrompt(LoginPrompt),
+    /// A person's login ended without a token ([`Error::PersonLogin`] says why): the
+    /// session waits for a new one, which only the application starts.
+    PersonLoginEnded {
+        /// Why it ended.
+        error: Error,
+    },
     /// A response's `Date` header put the server's clock further from the caller's than
     /// [`Policy::max_clock_offset`](crate::Policy::max_clock_offset) allows: it was
     /// ignored, and absolute expiries were read in the caller's clock. A clock that far
@@ -212,6 +223,12 @@ pub enum Status {
     },
     /// The session is revoked or being revoked: it will never hand out a token again.
     Revoked,
+    /// A person's login is under way: the session waits for the person to act on
+    /// `prompt` (and polls the token endpoint, for the device grant).
+    AwaitingPerson {
+        /// What the person must do.
+        prompt: LoginPrompt,
+    },
 }
 
 /// Why a session waits before its next login or renewal ([`Status::Waiting`]).
@@ -291,6 +308,16 @@ impl fmt::Display for Status {
             }
             Status::NeedsLogin { error } => write!(f, "needs a login: {error}"),
             Status::Revoked => f.write_str("revoked"),
+            Status::AwaitingPerson { prompt } => match prompt {
+                LoginPrompt::EnterCode(prompt) => write!(
+                    f,
+                    "awaiting a person: enter code {} at {}",
+                    prompt.user_code, prompt.verification_uri
+                ),
+                LoginPrompt::OpenBrowser(_) => {
+                    f.write_str("awaiting a person: logging in in a browser")
+                }
+            },
         }
     }
 }

@@ -75,6 +75,11 @@ pub struct Policy {
     /// [`Event::RevocationFailed`](crate::Event::RevocationFailed) gives up on it.
     /// Default 3; at least 1.
     pub revocation_attempts: u32,
+    /// Longest a person's login is waited for: a device code's `expires_in` is cut to
+    /// it, and a browser login whose redirect has not come back by then ends as
+    /// expired. Default 15 minutes: the device grant's usual lifetime, and longer than
+    /// a person at a login page takes.
+    pub person_login_timeout: Duration,
 }
 
 impl Default for Policy {
@@ -98,6 +103,7 @@ impl Default for Policy {
             token_request_budget: RequestBudget::per_window(12, Duration::minutes(1)),
             revocation_attempts: 3,
             rejected_login_retry: RejectedLoginRetry::default(),
+            person_login_timeout: Duration::minutes(15),
         }
     }
 }
@@ -285,6 +291,7 @@ impl Policy {
             ("max_lifetime", self.max_lifetime),
             ("max_clock_offset", self.max_clock_offset),
             ("min_renewal_interval", self.min_renewal_interval),
+            ("person_login_timeout", self.person_login_timeout),
         ] {
             if !value.is_positive() {
                 return invalid(setting, "must be positive");

@@ -75,6 +75,10 @@ fn every_state_name_is_a_state_type() {
     let types = [
         words::<oauth_lifecycle::Unauthenticated>(),
         words::<oauth_lifecycle::LoggingIn>(),
+        words::<oauth_lifecycle::AuthorizingDevice>(),
+        words::<oauth_lifecycle::AwaitingApproval>(),
+        words::<oauth_lifecycle::AwaitingRedirect>(),
+        words::<oauth_lifecycle::ExchangingCode>(),
         words::<oauth_lifecycle::Active>(),
         words::<oauth_lifecycle::Expiring>(),
         words::<oauth_lifecycle::Refreshing>(),

@@ -89,7 +89,9 @@ fn rfc_7636_appendix_b_verifier_and_challenge() {
         .read_redirect(&format!("/callback?code={CODE}&state={}", request.state()))
         .unwrap();
     assert_eq!(code.code_verifier(), APPENDIX_B_VERIFIER);
-    let exchange = public_dialect().code_exchange_request(&code);
+    let exchange = public_dialect()
+        .code_exchange_request(&code)
+        .expect("the dialect exchanges codes");
     assert!(fields(&exchange).contains(&("code_verifier".into(), APPENDIX_B_VERIFIER.into())));
 }
 
@@ -744,7 +746,9 @@ fn fields(request: &http::Request<Vec<u8>>) -> Vec<(String, String)> {
 
 #[test]
 fn code_exchange_with_basic_auth() {
-    let request = dialect(Some(ClientAuth::Basic)).code_exchange_request(&code());
+    let request = dialect(Some(ClientAuth::Basic))
+        .code_exchange_request(&code())
+        .expect("the dialect exchanges codes");
     assert!(request.headers()["authorization"].is_sensitive());
     insta::assert_snapshot!(render_http(&request));
 }
@@ -752,13 +756,19 @@ fn code_exchange_with_basic_auth() {
 #[test]
 fn code_exchange_with_post_auth() {
     insta::assert_snapshot!(render_http(
-        &dialect(Some(ClientAuth::Post)).code_exchange_request(&code())
+        &dialect(Some(ClientAuth::Post))
+            .code_exchange_request(&code())
+            .expect("the dialect exchanges codes")
     ));
 }
 
 #[test]
 fn code_exchange_of_a_public_client() {
-    insta::assert_snapshot!(render_http(&dialect(None).code_exchange_request(&code())));
+    insta::assert_snapshot!(render_http(
+        &dialect(None)
+            .code_exchange_request(&code())
+            .expect("the dialect exchanges codes")
+    ));
 }
 
 #[test]
@@ -768,7 +778,9 @@ fn the_exchange_sends_exactly_its_fields_and_the_redirect_uri_as_given() {
         (Some(ClientAuth::Post), &["client_id", "client_secret"][..]),
         (None, &["client_id"][..]),
     ] {
-        let request = dialect(auth).code_exchange_request(&code());
+        let request = dialect(auth)
+            .code_exchange_request(&code())
+            .expect("the dialect exchanges codes");
         assert_eq!(request.method(), http::Method::POST);
         assert_eq!(request.uri(), "https://auth.example.com/oauth/token");
         assert_eq!(
@@ -791,7 +803,9 @@ fn the_exchange_sends_exactly_its_fields_and_the_redirect_uri_as_given() {
 #[test]
 fn the_exchanges_response_is_a_logins_and_a_session_adopts_it() {
     let dialect = public_dialect();
-    let exchange = dialect.code_exchange_request(&code());
+    let exchange = dialect
+        .code_exchange_request(&code())
+        .expect("the dialect exchanges codes");
     assert_eq!(fields(&exchange)[0].1, "authorization_code");
     let response = http::Response::builder()
         .status(200)
@@ -837,8 +851,14 @@ fn requests_and_codes_round_trip_through_serde_with_their_secrets() {
     let restored: AuthorizationCode = serde_json::from_str(&json).unwrap();
     assert_eq!(restored, code);
     assert_eq!(
-        public_dialect().code_exchange_request(&restored).body(),
-        public_dialect().code_exchange_request(&code).body()
+        public_dialect()
+            .code_exchange_request(&restored)
+            .expect("the dialect exchanges codes")
+            .body(),
+        public_dialect()
+            .code_exchange_request(&code)
+            .expect("the dialect exchanges codes")
+            .body()
     );
 
     // Tampered snapshots are refused, and the messages quote no secret.

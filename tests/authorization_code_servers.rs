@@ -161,7 +161,12 @@ fn dialect(metadata: &ServerMetadata, client_id: &str, secret: Option<&str>) -> 
 
 /// Sends the code's exchange over a real socket.
 fn exchange(dialect: &Standard, code: &AuthorizationCode) -> http::Response<Vec<u8>> {
-    send(&dialect.code_exchange_request(code)).expect("the token endpoint answers")
+    send(
+        &dialect
+            .code_exchange_request(code)
+            .expect("the dialect exchanges codes"),
+    )
+    .expect("the token endpoint answers")
 }
 
 /// The typed failure a refused exchange reads as: `invalid_grant`, a 400, and no secret
@@ -547,7 +552,9 @@ fn oidc_provider_logs_a_person_in_with_pkce_and_the_session_refreshes_and_revoke
 
     // A public client: `none` at the token endpoint, the verifier its only proof.
     let dialect = dialect(&metadata, OIDC_PUBLIC_CLIENT, None);
-    let sent = dialect.code_exchange_request(&code);
+    let sent = dialect
+        .code_exchange_request(&code)
+        .expect("the dialect exchanges codes");
     assert!(sent.headers().get("authorization").is_none());
     let fields = query_of(&format!("?{}", String::from_utf8_lossy(sent.body())));
     assert_eq!(value(&fields, "client_id"), Some(OIDC_PUBLIC_CLIENT));

@@ -12,12 +12,15 @@
 
 mod support;
 
+use oauth_lifecycle::dialect::authorization::IssParameter;
 use oauth_lifecycle::dialect::{ConvirzaV3, Grant, Standard};
 use oauth_lifecycle::token::TokenGrant;
 use oauth_lifecycle::{
-    Active, ConfigError, Dialect, Error, Expiring, ExpiringStep, Generation, LoggingIn,
-    LoginOutcome, Policy, Purpose, Refreshing, Refused, RenewOutcome, Revocation, RevocationStep,
-    Revoking, Session, State, Step, TokenKind, TokenRequest, TransportError, Unauthenticated,
+    Active, ApprovalStep, AuthorizingDevice, AwaitingApproval, AwaitingRedirect, ConfigError,
+    DeviceAuthorizationOutcome, Dialect, Error, ExchangingCode, Expiring, ExpiringStep, Generation,
+    LoggingIn, LoginOutcome, Policy, Purpose, RedirectRefusal, Refreshing, Refused, RenewOutcome,
+    Revocation, RevocationStep, Revoking, Session, State, Step, TokenKind, TokenRequest,
+    TransportError, Unauthenticated,
 };
 use oauth_lifecycle_emulator::{
     ConvirzaV3Server, ConvirzaV3ServerConfig, Emulator, InjectedFailure, ResponseFlavor,
@@ -129,6 +132,35 @@ impl<D: Dialect> Landed for Revocation<D> {
 impl<D: Dialect> Landed for RevocationStep<D> {
     fn landed(&self) -> Result<&'static str, String> {
         self.next.landed()
+    }
+}
+
+impl<D: Dialect> Landed for DeviceAuthorizationOutcome<D> {
+    fn landed(&self) -> Result<&'static str, String> {
+        match self {
+            DeviceAuthorizationOutcome::Prompted(session) => session.landed(),
+            DeviceAuthorizationOutcome::Failed(session, _) => session.landed(),
+        }
+    }
+}
+
+impl<D: Dialect> Landed for ApprovalStep<D> {
+    fn landed(&self) -> Result<&'static str, String> {
+        match self {
+            ApprovalStep::Polling(session, _) | ApprovalStep::Waiting(session) => session.landed(),
+            ApprovalStep::LoggedIn(session) => session.landed(),
+            ApprovalStep::Ended(session, _) => session.landed(),
+        }
+    }
+}
+
+impl<T: Landed, D: Dialect> Landed for Result<T, RedirectRefusal<D>> {
+    fn landed(&self) -> Result<&'static str, String> {
+        match self {
+            Ok(next) => next.landed(),
+            Err(RedirectRefusal::Ended(session, _)) => session.landed(),
+            Err(RedirectRefusal::Ignored(_, error)) => Err(format!("ignored: {error}")),
+        }
     }
 }
 
@@ -839,7 +871,316 @@ fn scenarios() -> Registry {
         drive(session, |s| s.on_timeout(lost))
     });
 
+    person_login_scenarios(&mut r);
     r
+}
+
+// ---------------------------------------------------------------------------------------
+// A person's login: the device grant and the authorization code grant
+
+/// The standard emulator's public client, logging in with the device grant.
+fn device_dialect() -> Standard {
+    Standard::builder(TOKEN_URL, "emulated-public-client")
+        .grant(Grant::DeviceCode)
+        .device_authorization_url(format!("{LOCAL}/device_authorization"))
+        .revocation_url(REVOCATION_URL)
+        .build()
+        .expect("a valid configuration")
+}
+
+/// The standard emulator's public client, logging in with the authorization code grant.
+fn browser_dialect() -> Standard {
+    Standard::builder(TOKEN_URL, "emulated-public-client")
+        .grant(Grant::AuthorizationCode)
+        .authorization_url(format!("{LOCAL}/authorize"))
+        .issuer(LOCAL, IssParameter::Required)
+        .revocation_url(REVOCATION_URL)
+        .build()
+        .expect("a valid configuration")
+}
+
+fn authorizing_device(
+    world: &World<StandardServer>,
+) -> (Session<AuthorizingDevice, Standard>, TokenRequest) {
+    unauthenticated(device_dialect())
+        .authorize_device(world.now)
+        .expect("a device login starts")
+}
+
+/// Awaiting approval, the emulator's user code, with `world.now` at the first poll.
+fn awaiting_approval(
+    world: &mut World<StandardServer>,
+) -> (Session<AwaitingApproval, Standard>, String) {
+    let (session, request) = authorizing_device(world);
+    let answer = world.answer(&request);
+    let Ok(DeviceAuthorizationOutcome::Prompted(session)) =
+        session.on_response(request.id(), &answer, world.now)
+    else {
+        panic!("the device authorization should prompt")
+    };
+    world.now = session.poll_at();
+    let user_code = session.prompt().user_code.clone();
+    (session, user_code)
+}
+
+/// Awaiting approval with a poll in flight.
+fn polling(
+    world: &mut World<StandardServer>,
+) -> (Session<AwaitingApproval, Standard>, TokenRequest, String) {
+    let (session, user_code) = awaiting_approval(world);
+    match expect_next(session.on_timeout(world.now), "the first poll") {
+        ApprovalStep::Polling(session, poll) => (session, poll, user_code),
+        other => panic!("a poll should go out: {other:?}"),
+    }
+}
+
+/// Awaiting the redirect; the redirect the emulator's `/authorize` sends the browser to.
+fn awaiting_redirect(
+    world: &mut World<StandardServer>,
+) -> (Session<AwaitingRedirect, Standard>, String) {
+    let dialect = browser_dialect();
+    let request = dialect
+        .authorization_request("http://127.0.0.1:49152/callback")
+        .expect("an authorization endpoint")
+        .build(&mut std::array::from_fn(|i| {
+            (i as u8).wrapping_mul(151) ^ 0x5c
+        }))
+        .expect("a valid request");
+    let session = unauthenticated(dialect)
+        .authorize(request, world.now)
+        .expect("a browser login starts");
+    let url = session.prompt().url().to_string();
+    let answer = world.server.handle(
+        &http::Request::get(url).body(Vec::new()).unwrap(),
+        world.now,
+    );
+    assert_eq!(answer.status(), 302);
+    let redirect = answer.headers()["location"].to_str().unwrap().to_owned();
+    (session, redirect)
+}
+
+fn exchanging_code(
+    world: &mut World<StandardServer>,
+) -> (Session<ExchangingCode, Standard>, TokenRequest) {
+    let (session, redirect) = awaiting_redirect(world);
+    match session.on_redirect(&redirect, world.now) {
+        Ok(next) => next,
+        Err(refusal) => panic!("the redirect should be taken: {refusal:?}"),
+    }
+}
+
+fn person_login_scenarios(r: &mut Registry) {
+    r.add(
+        "Unauthenticated",
+        "authorize_device",
+        "AuthorizingDevice",
+        || {
+            let world = World::standard();
+            drive(unauthenticated(device_dialect()), |s| {
+                s.authorize_device(world.now)
+            })
+        },
+    );
+    r.add(
+        "AuthorizingDevice",
+        "on_response",
+        "AwaitingApproval",
+        || {
+            let mut world = World::standard();
+            let (session, request) = authorizing_device(&world);
+            let answer = world.answer(&request);
+            drive(session, |s| s.on_response(request.id(), &answer, world.now))
+        },
+    );
+    r.add(
+        "AuthorizingDevice",
+        "on_response",
+        "Unauthenticated",
+        || {
+            let mut world = World::standard();
+            let (session, request) = authorizing_device(&world);
+            world.server.fail_next(InjectedFailure::Status {
+                status: 503,
+                retry_after: None,
+            });
+            let answer = world.answer(&request);
+            drive(session, |s| s.on_response(request.id(), &answer, world.now))
+        },
+    );
+    r.add(
+        "AuthorizingDevice",
+        "on_transport_error",
+        "Unauthenticated",
+        || {
+            let world = World::standard();
+            let (session, request) = authorizing_device(&world);
+            drive(session, |s| {
+                s.on_transport_error(request.id(), TransportError::OutcomeUnknown, world.now)
+            })
+        },
+    );
+    r.add("AuthorizingDevice", "on_timeout", "Unauthenticated", || {
+        let world = World::standard();
+        let (session, _) = authorizing_device(&world);
+        let lost = session.response_deadline();
+        drive(session, |s| s.on_timeout(lost))
+    });
+    r.add("AuthorizingDevice", "revoke", "Revoked", || {
+        let world = World::standard();
+        let (session, _) = authorizing_device(&world);
+        drive(session, |s| s.revoke(world.now))
+    });
+
+    // Polling: a poll goes out, the answer is pending, a lost poll waits the interval.
+    r.add("AwaitingApproval", "on_timeout", "AwaitingApproval", || {
+        let mut world = World::standard();
+        let (session, _) = awaiting_approval(&mut world);
+        drive(session, |s| s.on_timeout(world.now))
+    });
+    r.add(
+        "AwaitingApproval",
+        "on_response",
+        "AwaitingApproval",
+        || {
+            let mut world = World::standard();
+            let (session, poll, _) = polling(&mut world);
+            let answer = world.answer(&poll);
+            assert_eq!(answer.status(), 400, "authorization_pending");
+            drive(session, |s| s.on_response(poll.id(), &answer, world.now))
+        },
+    );
+    r.add(
+        "AwaitingApproval",
+        "on_transport_error",
+        "AwaitingApproval",
+        || {
+            let mut world = World::standard();
+            let (session, poll, _) = polling(&mut world);
+            drive(session, |s| {
+                s.on_transport_error(poll.id(), TransportError::OutcomeUnknown, world.now)
+            })
+        },
+    );
+    r.add("AwaitingApproval", "on_response", "Active", || {
+        let mut world = World::standard();
+        let (session, poll, user_code) = polling(&mut world);
+        assert!(world.server.approve_user_code(&user_code));
+        let answer = world.answer(&poll);
+        drive(session, |s| s.on_response(poll.id(), &answer, world.now))
+    });
+    r.add("AwaitingApproval", "on_response", "Unauthenticated", || {
+        let mut world = World::standard();
+        let (session, poll, user_code) = polling(&mut world);
+        assert!(world.server.deny_user_code(&user_code));
+        let answer = world.answer(&poll);
+        drive(session, |s| s.on_response(poll.id(), &answer, world.now))
+    });
+    r.add("AwaitingApproval", "on_timeout", "Unauthenticated", || {
+        let mut world = World::standard();
+        let (session, _) = awaiting_approval(&mut world);
+        let expired = session.prompt().expires_at;
+        drive(session, |s| s.on_timeout(expired))
+    });
+    r.add("AwaitingApproval", "cancel", "Unauthenticated", || {
+        let mut world = World::standard();
+        let (session, _) = awaiting_approval(&mut world);
+        drive(session, |s| s.cancel(world.now))
+    });
+    r.add("AwaitingApproval", "revoke", "Revoked", || {
+        let mut world = World::standard();
+        let (session, _) = awaiting_approval(&mut world);
+        drive(session, |s| s.revoke(world.now))
+    });
+    r.add("AwaitingApproval", "revoke", "Revoking", || {
+        let mut world = World::standard();
+        let (session, _, _) = polling(&mut world);
+        drive(session, |s| s.revoke(world.now))
+    });
+
+    // The browser.
+    r.add("Unauthenticated", "authorize", "AwaitingRedirect", || {
+        let world = World::standard();
+        let dialect = browser_dialect();
+        let request = dialect
+            .authorization_request("http://127.0.0.1:49152/callback")
+            .expect("an authorization endpoint")
+            .build(&mut std::array::from_fn(|i| (i as u8).wrapping_mul(73) ^ 7))
+            .expect("a valid request");
+        drive(unauthenticated(dialect), |s| {
+            s.authorize(request, world.now)
+        })
+    });
+    r.add("AwaitingRedirect", "on_redirect", "ExchangingCode", || {
+        let mut world = World::standard();
+        let (session, redirect) = awaiting_redirect(&mut world);
+        drive(session, |s| s.on_redirect(&redirect, world.now))
+    });
+    r.add("AwaitingRedirect", "on_redirect", "Unauthenticated", || {
+        let mut world = World::standard();
+        world
+            .server
+            .set_authorization_decision(oauth_lifecycle_emulator::AuthorizationDecision::Deny);
+        let (session, redirect) = awaiting_redirect(&mut world);
+        drive(session, |s| s.on_redirect(&redirect, world.now))
+    });
+    r.add("AwaitingRedirect", "on_timeout", "Unauthenticated", || {
+        let mut world = World::standard();
+        let (session, _) = awaiting_redirect(&mut world);
+        let expired = session.prompt().expires_at;
+        drive(session, |s| s.on_timeout(expired))
+    });
+    r.add("AwaitingRedirect", "cancel", "Unauthenticated", || {
+        let mut world = World::standard();
+        let (session, _) = awaiting_redirect(&mut world);
+        drive(session, |s| s.cancel(world.now))
+    });
+    r.add("AwaitingRedirect", "revoke", "Revoked", || {
+        let mut world = World::standard();
+        let (session, _) = awaiting_redirect(&mut world);
+        drive(session, |s| s.revoke(world.now))
+    });
+    r.add("ExchangingCode", "on_response", "Active", || {
+        let mut world = World::standard();
+        let (session, exchange) = exchanging_code(&mut world);
+        let answer = world.answer(&exchange);
+        drive(session, |s| {
+            s.on_response(exchange.id(), &answer, world.now)
+        })
+    });
+    r.add("ExchangingCode", "on_response", "Unauthenticated", || {
+        let mut world = World::standard();
+        let (session, exchange) = exchanging_code(&mut world);
+        // The code already spent: the replay is refused.
+        let _first = world.answer(&exchange);
+        let replay = world.answer(&exchange);
+        assert_eq!(replay.status(), 400);
+        drive(session, |s| {
+            s.on_response(exchange.id(), &replay, world.now)
+        })
+    });
+    r.add(
+        "ExchangingCode",
+        "on_transport_error",
+        "Unauthenticated",
+        || {
+            let mut world = World::standard();
+            let (session, exchange) = exchanging_code(&mut world);
+            drive(session, |s| {
+                s.on_transport_error(exchange.id(), TransportError::OutcomeUnknown, world.now)
+            })
+        },
+    );
+    r.add("ExchangingCode", "on_timeout", "Unauthenticated", || {
+        let mut world = World::standard();
+        let (session, _) = exchanging_code(&mut world);
+        let lost = session.response_deadline();
+        drive(session, |s| s.on_timeout(lost))
+    });
+    r.add("ExchangingCode", "revoke", "Revoking", || {
+        let mut world = World::standard();
+        let (session, _) = exchanging_code(&mut world);
+        drive(session, |s| s.revoke(world.now))
+    });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@
 //!
 //! [`authorization`] holds the authorization code grant's pieces (RFC 6749 §4.1 with PKCE,
 //! RFC 8252 loopback redirects, RFC 9207 `iss`): the URL to open, the redirect to read,
-//! the code that [`Standard::code_exchange_request`] exchanges.
+//! the code that [`Dialect::code_exchange_request`] exchanges. [`device`] reads the device
+//! authorization grant's answer (RFC 8628).
 //!
 //! `docs/providers.md` says, provider by provider, what each document leaves open and
 //! which default this crate chose.
@@ -30,6 +31,7 @@ mod convercus;
 mod convercus_legacy;
 mod convirza_v2;
 mod convirza_v3;
+pub mod device;
 pub mod discovery;
 mod provider;
 mod quote;
@@ -114,6 +116,32 @@ macro_rules! delegate_to_standard {
         fn login_credentials(&self) -> LoginCredentials {
             self.standard.login_credentials()
         }
+
+        fn person_login(&self) -> Option<$crate::dialect::PersonLogin> {
+            self.standard.person_login()
+        }
+
+        fn device_authorization_request(&self) -> Option<http::Request<Vec<u8>>> {
+            self.standard.device_authorization_request()
+        }
+
+        fn device_token_request(&self, device_code: &str) -> Option<http::Request<Vec<u8>>> {
+            self.standard.device_token_request(device_code)
+        }
+
+        fn authorization_request(
+            &self,
+            redirect_uri: &str,
+        ) -> Option<$crate::dialect::authorization::AuthorizationRequestBuilder> {
+            self.standard.authorization_request(redirect_uri)
+        }
+
+        fn code_exchange_request(
+            &self,
+            code: &$crate::dialect::authorization::AuthorizationCode,
+        ) -> Option<http::Request<Vec<u8>>> {
+            self.standard.code_exchange_request(code)
+        }
     };
 }
 use delegate_to_standard;
@@ -129,6 +157,19 @@ pub enum RefreshTokenUse {
     /// Stays valid until it expires or the server issues a replacement: a failed refresh
     /// may be retried with it.
     Reusable,
+}
+
+/// The login a person performs, for a dialect configured for one
+/// ([`Dialect::person_login`]): the session never starts it by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PersonLogin {
+    /// The device authorization grant (RFC 8628): the person enters a code on another
+    /// device.
+    DeviceCode,
+    /// The authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636): the person logs
+    /// in in a browser, which comes back to a loopback redirect URI (RFC 8252).
+    AuthorizationCode,
 }
 
 /// One provider's way of speaking OAuth.
@@ -219,6 +260,54 @@ pub trait Dialect: Debug + Send + Sync + 'static {
     fn request_budget(&self) -> Option<RequestBudget> {
         None
     }
+
+    /// The login a person performs, when the dialect is configured for one: the session
+    /// then never logs in by itself, and its status says a person must
+    /// ([`Error::PersonLogin`](crate::Error::PersonLogin)). `None` (the default) for
+    /// dialects that log in with configured credentials, or not at all.
+    fn person_login(&self) -> Option<PersonLogin> {
+        None
+    }
+
+    /// The device authorization request (RFC 8628 §3.1), or `None` without a device
+    /// authorization endpoint. Its answer is read by
+    /// [`device::read_device_authorization`].
+    fn device_authorization_request(&self) -> Option<http::Request<Vec<u8>>> {
+        None
+    }
+
+    /// The token request that polls with `device_code` (RFC 8628 §3.4), or `None`
+    /// without the device grant. Its answer is read by
+    /// [`parse_token_response`](Dialect::parse_token_response) as a login's.
+    fn device_token_request(&self, device_code: &str) -> Option<http::Request<Vec<u8>>> {
+        let _ = device_code;
+        None
+    }
+
+    /// The authorization request (RFC 6749 §4.1.1) to `redirect_uri`, to finish with the
+    /// caller's entropy, or `None` without an authorization endpoint.
+    fn authorization_request(
+        &self,
+        redirect_uri: &str,
+    ) -> Option<authorization::AuthorizationRequestBuilder> {
+        let _ = redirect_uri;
+        None
+    }
+
+    /// The request that exchanges `code` for tokens (RFC 6749 §4.1.3 with the PKCE
+    /// `code_verifier`, RFC 7636 §4.5), or `None` without the authorization code grant.
+    /// Its answer is read by [`parse_token_response`](Dialect::parse_token_response) as a
+    /// login's.
+    ///
+    /// A code is single-use and is not resend-safe: send the request once (a server that
+    /// sees a code twice should revoke the tokens it issued for it, RFC 6749 §4.1.2).
+    fn code_exchange_request(
+        &self,
+        code: &authorization::AuthorizationCode,
+    ) -> Option<http::Request<Vec<u8>>> {
+        let _ = code;
+        None
+    }
 }
 
 /// A dialect's extra token-response fields: stored with the token set, persisted in
@@ -287,5 +376,31 @@ impl<D: Dialect> Dialect for Arc<D> {
 
     fn secrets(&self) -> &Secrets {
         (**self).secrets()
+    }
+
+    fn person_login(&self) -> Option<PersonLogin> {
+        (**self).person_login()
+    }
+
+    fn device_authorization_request(&self) -> Option<http::Request<Vec<u8>>> {
+        (**self).device_authorization_request()
+    }
+
+    fn device_token_request(&self, device_code: &str) -> Option<http::Request<Vec<u8>>> {
+        (**self).device_token_request(device_code)
+    }
+
+    fn authorization_request(
+        &self,
+        redirect_uri: &str,
+    ) -> Option<authorization::AuthorizationRequestBuilder> {
+        (**self).authorization_request(redirect_uri)
+    }
+
+    fn code_exchange_request(
+        &self,
+        code: &authorization::AuthorizationCode,
+    ) -> Option<http::Request<Vec<u8>>> {
+        (**self).code_exchange_request(code)
     }
 }

@@ -10,15 +10,21 @@ use oauth2::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
+use super::authorization::{
+    AuthorizationCode, AuthorizationRequest, AuthorizationRequestBuilder, IssParameter,
+};
 use super::request::{post, FORM};
 use super::response::{Lifetime, StandardTokenBody};
 use super::url::Endpoint;
-use super::{Dialect, RefreshTokenUse, Secrets};
+use super::{Dialect, PersonLogin, RefreshTokenUse, Secrets};
 use crate::error::{ConfigError, Failure};
 use crate::policy::LoginCredentials;
 use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
 use crate::wipe::{sensitive_header_value, wipe_secret};
+
+/// The device grant's `grant_type` (RFC 8628 §3.4).
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// How the client authenticates to the token and revocation endpoints (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,6 +54,16 @@ pub enum Grant {
     /// No login: the session is adopted from tokens obtained elsewhere (an authorization
     /// code flow, a device flow) and renews with its refresh token only.
     RefreshOnly,
+    /// RFC 8628: a person approves the login on another device, with a code the session
+    /// shows ([`Driver::authorize_device`](crate::Driver::authorize_device)). Needs
+    /// [`device_authorization_url`](StandardBuilder::device_authorization_url). Renewal
+    /// refreshes; the session never starts this login by itself.
+    DeviceCode,
+    /// RFC 6749 §4.1 with PKCE: a person logs in in a browser, which comes back to a
+    /// loopback redirect URI ([`Driver::authorize`](crate::Driver::authorize)). Needs
+    /// [`authorization_url`](StandardBuilder::authorization_url). Renewal refreshes; the
+    /// session never starts this login by itself.
+    AuthorizationCode,
 }
 
 impl fmt::Debug for Grant {
@@ -60,6 +76,8 @@ impl fmt::Debug for Grant {
                 .field("password", &"[redacted]")
                 .finish(),
             Grant::RefreshOnly => f.write_str("RefreshOnly"),
+            Grant::DeviceCode => f.write_str("DeviceCode"),
+            Grant::AuthorizationCode => f.write_str("AuthorizationCode"),
         }
     }
 }
@@ -81,6 +99,11 @@ impl fmt::Debug for Grant {
 pub struct Standard {
     token: Endpoint,
     revocation: Option<Endpoint>,
+    /// RFC 8628 §3.1, for [`Grant::DeviceCode`].
+    device_authorization: Option<Endpoint>,
+    /// RFC 6749 §3.1, for [`Grant::AuthorizationCode`], with the issuer redirects are
+    /// checked against.
+    authorization: Option<AuthorizationEndpoint>,
     client_id: ClientId,
     client_secret: Option<ClientSecret>,
     client_auth: ClientAuth,
@@ -99,6 +122,16 @@ pub struct Standard {
     refresh_suffix: String,
     /// The client secret, the password and the Basic credentials, with their echo forms.
     secrets: Secrets,
+    /// The configured scopes, space-separated: also asked for by the person logins.
+    scope: Option<String>,
+}
+
+/// The authorization endpoint as configured, and the issuer its redirects are checked
+/// against.
+#[derive(Debug, Clone)]
+struct AuthorizationEndpoint {
+    url: String,
+    issuer: Option<(String, IssParameter)>,
 }
 
 impl Standard {
@@ -108,6 +141,9 @@ impl Standard {
         StandardBuilder {
             token_url: token_url.into(),
             revocation_url: None,
+            device_authorization_url: None,
+            authorization_url: None,
+            issuer: None,
             client_id: client_id.into(),
             client_secret: None,
             client_auth: ClientAuth::Basic,
@@ -161,6 +197,9 @@ impl fmt::Debug for Standard {
 pub struct StandardBuilder {
     token_url: String,
     revocation_url: Option<String>,
+    device_authorization_url: Option<String>,
+    authorization_url: Option<String>,
+    issuer: Option<(String, IssParameter)>,
     client_id: String,
     client_secret: Option<ClientSecret>,
     client_auth: ClientAuth,
@@ -225,6 +264,26 @@ impl StandardBuilder {
         self
     }
 
+    /// The RFC 8628 device authorization endpoint, for [`Grant::DeviceCode`].
+    pub fn device_authorization_url(mut self, url: impl Into<String>) -> Self {
+        self.device_authorization_url = Some(url.into());
+        self
+    }
+
+    /// The authorization endpoint (RFC 6749 §3.1), for [`Grant::AuthorizationCode`].
+    pub fn authorization_url(mut self, url: impl Into<String>) -> Self {
+        self.authorization_url = Some(url.into());
+        self
+    }
+
+    /// The issuer, checked against a redirect's `iss` (RFC 9207): required in every
+    /// redirect with [`IssParameter::Required`], checked when present with
+    /// [`IssParameter::IfPresent`]. Without one, `iss` is not checked.
+    pub fn issuer(mut self, issuer: impl Into<String>, iss: IssParameter) -> Self {
+        self.issuer = Some((issuer.into(), iss));
+        self
+    }
+
     /// Whether refresh tokens may be presented twice. Default
     /// [`RefreshTokenUse::SingleUse`]: the safe choice when the server's rotation policy
     /// is unknown.
@@ -241,6 +300,36 @@ impl StandardBuilder {
             .as_deref()
             .map(|url| Endpoint::parse(url, "revocation"))
             .transpose()?;
+        let device_authorization = self
+            .device_authorization_url
+            .as_deref()
+            .map(|url| Endpoint::parse(url, "device_authorization"))
+            .transpose()?;
+        let authorization = self
+            .authorization_url
+            .as_deref()
+            .map(|url| {
+                Endpoint::parse(url, "authorization").map(|_| AuthorizationEndpoint {
+                    url: url.to_owned(),
+                    issuer: self.issuer.clone(),
+                })
+            })
+            .transpose()?;
+        match self.grant {
+            Grant::DeviceCode if device_authorization.is_none() => {
+                return Err(ConfigError::InvalidSetting {
+                    setting: "device_authorization_url",
+                    reason: "the device grant needs a device authorization endpoint",
+                })
+            }
+            Grant::AuthorizationCode if authorization.is_none() => {
+                return Err(ConfigError::InvalidSetting {
+                    setting: "authorization_url",
+                    reason: "the authorization code grant needs an authorization endpoint",
+                })
+            }
+            _ => {}
+        }
         if self.client_id.is_empty() {
             return Err(ConfigError::InvalidSetting {
                 setting: "client_id",
@@ -277,7 +366,7 @@ impl StandardBuilder {
                     pairs.push(("username", username.as_str()));
                     pairs.push(("password", password.secret()));
                 }
-                Grant::RefreshOnly => {}
+                Grant::RefreshOnly | Grant::DeviceCode | Grant::AuthorizationCode => {}
             }
             if !pairs.is_empty() && !scope.is_empty() {
                 pairs.push(("scope", &scope));
@@ -320,10 +409,14 @@ impl StandardBuilder {
             .into_iter()
             .flatten(),
         );
+        let scope = (!scope.is_empty()).then_some(scope);
         Ok(Standard {
             secrets,
             token,
             revocation,
+            device_authorization,
+            authorization,
+            scope,
             client_id: ClientId::new(self.client_id),
             client_secret: self.client_secret,
             client_auth: self.client_auth,
@@ -392,9 +485,63 @@ impl Dialect for Standard {
 
     fn login_credentials(&self) -> LoginCredentials {
         match self.grant {
-            Grant::ClientCredentials | Grant::RefreshOnly => LoginCredentials::Client,
+            Grant::ClientCredentials
+            | Grant::RefreshOnly
+            | Grant::DeviceCode
+            | Grant::AuthorizationCode => LoginCredentials::Client,
             Grant::Password { .. } => LoginCredentials::Password,
         }
+    }
+
+    fn person_login(&self) -> Option<PersonLogin> {
+        match self.grant {
+            Grant::DeviceCode => Some(PersonLogin::DeviceCode),
+            Grant::AuthorizationCode => Some(PersonLogin::AuthorizationCode),
+            _ => None,
+        }
+    }
+
+    fn device_authorization_request(&self) -> Option<http::Request<Vec<u8>>> {
+        let endpoint = self.device_authorization.as_ref()?;
+        let scope: Vec<(&str, &str)> = self.scope.iter().map(|s| ("scope", s.as_str())).collect();
+        let mut body = Self::form_with(&scope, &self.client_suffix);
+        if body.first() == Some(&b'&') {
+            body.remove(0);
+        }
+        Some(self.post(endpoint, body))
+    }
+
+    fn device_token_request(&self, device_code: &str) -> Option<http::Request<Vec<u8>>> {
+        self.device_authorization.as_ref()?;
+        let body = Self::form_with(
+            &[
+                ("grant_type", DEVICE_CODE_GRANT),
+                ("device_code", device_code),
+            ],
+            &self.client_suffix,
+        );
+        Some(self.post(&self.token, body))
+    }
+
+    fn authorization_request(&self, redirect_uri: &str) -> Option<AuthorizationRequestBuilder> {
+        let endpoint = self.authorization.as_ref()?;
+        let mut builder =
+            AuthorizationRequest::builder(&endpoint.url, self.client_id.as_str(), redirect_uri);
+        if let Some(scope) = &self.scope {
+            builder = builder.scope(scope);
+        }
+        if let Some((issuer, iss)) = &endpoint.issuer {
+            builder = builder.issuer(issuer, *iss);
+        }
+        Some(builder)
+    }
+
+    fn code_exchange_request(&self, code: &AuthorizationCode) -> Option<http::Request<Vec<u8>>> {
+        Some(self.authorization_code_request(
+            code.secret(),
+            code.redirect_uri(),
+            code.code_verifier(),
+        ))
     }
 
     fn refresh_request(&self, refresh_token: &RefreshToken) -> Option<http::Request<Vec<u8>>> {

@@ -8,8 +8,10 @@ use time::UtcDateTime;
 
 use super::route::{login_by, renew_by, Route, Routed, RoutedRefusal};
 use super::table::{check, each_state, AnySession, StateName};
+use super::transitions::RedirectRefused;
 use super::{Core, Refused, Revoked, Session};
 use crate::bearer::{CurrentToken, Generation};
+use crate::dialect::authorization::AuthorizationRequest;
 use crate::dialect::Dialect;
 use crate::output::{Notice, Status, Unauthorized};
 use crate::request::{Purpose, RequestId, TokenRequest, TransportError};
@@ -180,6 +182,55 @@ impl<D: Dialect> AnySession<D> {
         let result = each_state!(self, s => s.route_renew(now));
         if let Ok((session, _)) = &result {
             check(from, by, session.state());
+        }
+        result
+    }
+
+    /// Starts a device login.
+    pub(crate) fn authorize_device(self, now: UtcDateTime) -> Result<Routed<D>, Refused<Self>> {
+        let from = self.state();
+        let result = each_state!(self, s => s.route_authorize_device(now));
+        if let Ok((session, _)) = &result {
+            check(from, "authorize_device", session.state());
+        }
+        result
+    }
+
+    /// Starts a browser login with `request`.
+    pub(crate) fn authorize(
+        self,
+        request: AuthorizationRequest,
+        now: UtcDateTime,
+    ) -> Result<Self, Refused<Self>> {
+        let from = self.state();
+        let result = each_state!(self, s => s.route_authorize(request, now));
+        if let Ok(session) = &result {
+            check(from, "authorize", session.state());
+        }
+        result
+    }
+
+    /// Hands back a browser login's redirect.
+    pub(crate) fn on_redirect(
+        self,
+        target: &str,
+        now: UtcDateTime,
+    ) -> Result<Routed<D>, (Self, RedirectRefused)> {
+        let from = self.state();
+        let result = each_state!(self, s => s.route_redirect(target, now));
+        let to = match &result {
+            Ok((session, _)) | Err((session, _)) => session.state(),
+        };
+        check(from, "on_redirect", to);
+        result
+    }
+
+    /// Abandons a person's login.
+    pub(crate) fn cancel(self, now: UtcDateTime) -> Result<Self, Refused<Self>> {
+        let from = self.state();
+        let result = each_state!(self, s => s.route_cancel(now));
+        if let Ok(session) = &result {
+            check(from, "cancel", session.state());
         }
         result
     }

@@ -8,7 +8,7 @@ use time::UtcDateTime;
 use zeroize::Zeroize;
 
 use super::route::Routed;
-use super::{AnySession, Refused, Session};
+use super::{AnySession, RedirectRefused, Refused, Session};
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;
 use crate::error::{ConfigError, Misuse};
@@ -207,6 +207,62 @@ impl<D: Dialect> Driver<D> {
     /// changes nothing. Backoffs and request budgets still apply.
     pub fn renew(&mut self, now: UtcDateTime) -> Result<(), Misuse> {
         self.answer(now, |session| session.renew(now))
+    }
+
+    /// Starts a person's login with the device authorization grant (RFC 8628), from an
+    /// unauthenticated session: the device authorization request goes out, then
+    /// [`Event::LoginPrompt`](crate::Event::LoginPrompt) carries the code and address to
+    /// show the person, and the session polls the token endpoint on its own deadlines
+    /// until the person approves ([`Event::TokenIssued`](crate::Event::TokenIssued)), or
+    /// the login ends ([`Event::PersonLoginEnded`](crate::Event::PersonLoginEnded)).
+    /// Polls count against the request budget.
+    pub fn authorize_device(&mut self, now: UtcDateTime) -> Result<(), Misuse> {
+        self.answer(now, |session| session.authorize_device(now))
+    }
+
+    /// Starts a person's login with the authorization code grant and PKCE, from an
+    /// unauthenticated session. `request` is built from the dialect's
+    /// [`authorization_request`](crate::Dialect::authorization_request) for the redirect
+    /// URI the application listens on, with 64 fresh bytes from a CSPRNG.
+    /// [`Event::LoginPrompt`](crate::Event::LoginPrompt) carries the URL to open; hand the
+    /// redirect back with [`handle_redirect`](Self::handle_redirect).
+    pub fn authorize(
+        &mut self,
+        request: crate::dialect::authorization::AuthorizationRequest,
+        now: UtcDateTime,
+    ) -> Result<(), Misuse> {
+        self.answer(now, |session| {
+            session
+                .authorize(request, now)
+                .map(|session| (session, None))
+        })
+    }
+
+    /// Hands back the redirect of a browser login: its request target, as the loopback
+    /// listener received it. A code is exchanged at once, and never sent twice
+    /// ([`Output::Persist`] comes before the exchange). A redirect that answers this
+    /// request unusably (an error redirect, a wrong `iss`) ends the login; one not shown to
+    /// be its answer (a wrong `state`) is ignored, and the session still waits.
+    pub fn handle_redirect(
+        &mut self,
+        target: &str,
+        now: UtcDateTime,
+    ) -> Result<(), RedirectRefused> {
+        let result = self.transition(|session| match session.on_redirect(target, now) {
+            Ok(routed) => (routed, Ok(())),
+            Err((session, error)) => ((session, None), Err(error)),
+        });
+        self.advance(now);
+        result
+    }
+
+    /// Abandons a person's login that waits for them (the listener timed out, the person
+    /// went away): the session is unauthenticated again, with
+    /// [`Event::PersonLoginEnded`](crate::Event::PersonLoginEnded).
+    pub fn cancel_login(&mut self, now: UtcDateTime) -> Result<(), Misuse> {
+        self.answer(now, |session| {
+            session.cancel(now).map(|session| (session, None))
+        })
     }
 
     /// Revokes the session: the token is withdrawn at once, RFC 7009 requests for the

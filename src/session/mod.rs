@@ -33,12 +33,14 @@ pub(crate) use self::common::{Core, Shared};
 pub use self::driver::Driver;
 pub use self::snapshot::Snapshot;
 pub use self::states::{
-    Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Unauthenticated,
+    Active, AuthorizingDevice, AwaitingApproval, AwaitingRedirect, ExchangingCode, Expiring,
+    LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Unauthenticated,
 };
 pub use self::table::{AnySession, State, StateName, Transition, TRANSITIONS};
 pub use self::transitions::{
-    AwaitingResponse, ExpiringStep, LoginOutcome, RenewOutcome, Revocable, Revocation,
-    RevocationStep,
+    ApprovalStep, AwaitingResponse, DeviceAuthorizationOutcome, ExpiringStep, LoginOutcome,
+    RedirectRefusal, RedirectRefused, RenewOutcome, Revocable, Revocation, RevocationStep,
+    MIN_POLL_INTERVAL, SLOW_DOWN_STEP,
 };
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::Dialect;

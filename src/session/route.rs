@@ -7,8 +7,10 @@
 use time::UtcDateTime;
 
 use super::table::AnySession;
+use super::transitions::{no_redirect_awaited, RedirectRefused};
 use super::{Refused, Session, State};
 use crate::bearer::{CurrentToken, Generation};
+use crate::dialect::authorization::AuthorizationRequest;
 use crate::dialect::Dialect;
 use crate::error::Misuse;
 use crate::output::Unauthorized;
@@ -103,15 +105,7 @@ pub(crate) trait Route<D: Dialect>: Sized + Into<AnySession<D>> {
         self,
         _now: UtcDateTime,
     ) -> Result<(AnySession<D>, TokenRequest), RoutedRefusal<D>> {
-        let session: AnySession<D> = self.into();
-        let state = session.state_name();
-        Err(Refused {
-            session,
-            error: Misuse::WrongState {
-                operation: "log in",
-                state,
-            },
-        })
+        Err(wrong_state(self, "log in"))
     }
 
     /// A renewal asked for now: by default, what a login does.
@@ -123,6 +117,49 @@ pub(crate) trait Route<D: Dialect>: Sized + Into<AnySession<D>> {
     /// A revocation asked for now.
     fn route_revoke(self, _now: UtcDateTime) -> Routed<D> {
         (self.into(), None)
+    }
+
+    /// A device login asked for now.
+    fn route_authorize_device(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+        Err(wrong_state(self, "start a device login"))
+    }
+
+    /// A browser login asked for now, with its authorization request.
+    fn route_authorize(
+        self,
+        _request: AuthorizationRequest,
+        _now: UtcDateTime,
+    ) -> Result<AnySession<D>, RoutedRefusal<D>> {
+        Err(wrong_state(self, "start a browser login"))
+    }
+
+    /// The redirect of a browser login.
+    fn route_redirect(
+        self,
+        _target: &str,
+        _now: UtcDateTime,
+    ) -> Result<Routed<D>, (AnySession<D>, RedirectRefused)> {
+        let session: AnySession<D> = self.into();
+        let error = no_redirect_awaited(session.state_name());
+        Err((session, error))
+    }
+
+    /// A person's login abandoned.
+    fn route_cancel(self, _now: UtcDateTime) -> Result<AnySession<D>, RoutedRefusal<D>> {
+        Err(wrong_state(self, "cancel a person's login"))
+    }
+}
+
+/// `operation`, refused in the session's state.
+fn wrong_state<D: Dialect>(
+    session: impl Into<AnySession<D>>,
+    operation: &'static str,
+) -> RoutedRefusal<D> {
+    let session: AnySession<D> = session.into();
+    let state = session.state_name();
+    Refused {
+        session,
+        error: Misuse::WrongState { operation, state },
     }
 }
 

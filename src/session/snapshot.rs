@@ -11,7 +11,8 @@ use super::stored::{Form, Parts, Persist, REDACTED};
 use super::table::{stored_states, StateName};
 use super::transitions::forms::*;
 use super::{
-    Active, AnySession, Core, Expiring, LoggingIn, Refreshing, Revoked, Revoking, Session, Shared,
+    Active, AnySession, AuthorizingDevice, AwaitingApproval, AwaitingRedirect, Core,
+    ExchangingCode, Expiring, LoggingIn, Refreshing, Revoked, Revoking, Session, Shared,
     Unauthenticated,
 };
 use crate::bearer::Generation;

@@ -2,10 +2,12 @@
 //! states there are, and the [`State`](super::State) trait, are declared in `table.rs`.
 
 use serde::{Deserialize, Serialize};
-use time::UtcDateTime;
+use time::{Duration, UtcDateTime};
 use zeroize::Zeroize;
 
-use crate::error::{ConfigError, Error, Failure, Misuse};
+use crate::dialect::authorization::AuthorizationRequest;
+use crate::error::{ConfigError, Error, Failure, Misuse, PersonLoginEnd};
+use crate::prompt::DevicePrompt;
 use crate::request::{Purpose, RequestId, TokenKind};
 use crate::token::TokenSet;
 
@@ -23,6 +25,77 @@ pub struct LoggingIn {
     pub(crate) flight: Flight,
     pub(crate) failures: u32,
     pub(crate) rejections: u32,
+}
+
+/// The device authorization request (RFC 8628 §3.1) is in flight. Next: hand back its
+/// response or its transport error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizingDevice {
+    pub(crate) flight: Flight,
+}
+
+/// A person is asked to approve the login on another device
+/// ([`Event::LoginPrompt`](crate::Event::LoginPrompt) showed them the code); the session
+/// polls the token endpoint with the device code at the server's interval. Next: show the
+/// session the time, and hand back each poll's response.
+#[derive(Clone, PartialEq)]
+pub struct AwaitingApproval {
+    /// The device code: a secret, wiped when the state is left.
+    pub(crate) device_code: DeviceCode,
+    pub(crate) prompt: DevicePrompt,
+    /// The server's interval, bounded, plus 5 s for each `slow_down`.
+    pub(crate) interval: Duration,
+    /// When the next poll is due.
+    pub(crate) poll_at: UtcDateTime,
+    /// The last poll sent (at first, the device authorization request, answered).
+    pub(crate) poll: Flight,
+    /// Whether `poll` awaits its answer.
+    pub(crate) awaiting_poll: bool,
+    /// Consecutive polls that failed temporarily (5xx, transport): each waits the interval
+    /// or the backoff, whichever is longer.
+    pub(crate) failures: u32,
+}
+
+impl std::fmt::Debug for AwaitingApproval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwaitingApproval")
+            .field("prompt", &self.prompt)
+            .field("interval", &self.interval)
+            .field("poll_at", &self.poll_at)
+            .field("poll", &self.poll)
+            .field("awaiting_poll", &self.awaiting_poll)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A device code: wiped when dropped, never shown.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct DeviceCode(pub(crate) String);
+
+impl Drop for DeviceCode {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// A person logs in in a browser ([`Event::LoginPrompt`](crate::Event::LoginPrompt) gave
+/// the URL to open); the session waits for the redirect, until the policy's
+/// [`person_login_timeout`](crate::Policy::person_login_timeout). Next: hand back the
+/// redirect ([`Session::on_redirect`](crate::Session::on_redirect)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwaitingRedirect {
+    pub(crate) request: AuthorizationRequest,
+    pub(crate) expires_at: UtcDateTime,
+}
+
+/// The code exchange (RFC 6749 §4.1.3) is in flight. The code is single-use: whatever
+/// happens to this request, it is never sent again. Next: hand back its response or its
+/// transport error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangingCode {
+    pub(crate) flight: Flight,
 }
 
 /// A valid token, renewal not yet due. Next: hand out the token; report 401s, successful
@@ -279,6 +352,11 @@ pub(crate) enum Halt {
     Rejected(Failure),
     /// Renewal is due but there is neither a refresh token nor credentials to log in with.
     NoCredentials,
+    /// A person's login ended without a token: only the application starts another.
+    PersonLogin {
+        ended: PersonLoginEnd,
+        failure: Option<Failure>,
+    },
 }
 
 impl Halt {
@@ -288,6 +366,13 @@ impl Halt {
                 Some(Box::new(Halt::Reauthenticate(failure.clone())))
             }
             Error::Rejected { failure } => Some(Box::new(Halt::Rejected(failure.clone()))),
+            Error::PersonLogin {
+                ended: Some(ended),
+                failure,
+            } => Some(Box::new(Halt::PersonLogin {
+                ended: *ended,
+                failure: failure.clone(),
+            })),
             _ => None,
         }
     }
@@ -301,6 +386,10 @@ impl Halt {
                 failure: failure.clone(),
             },
             Halt::NoCredentials => Error::Config(ConfigError::NoCredentials),
+            Halt::PersonLogin { ended, failure } => Error::PersonLogin {
+                ended: Some(*ended),
+                failure: failure.clone(),
+            },
         }
     }
 }

@@ -17,7 +17,8 @@
 use std::fmt;
 
 use super::states::{
-    Active, Expiring, LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Unauthenticated,
+    Active, AuthorizingDevice, AwaitingApproval, AwaitingRedirect, ExchangingCode, Expiring,
+    LoggingIn, PendingRevocation, Refreshing, Revoked, Revoking, Unauthenticated,
 };
 use super::Session;
 use crate::dialect::Dialect;
@@ -179,6 +180,35 @@ states! {
         next: "hand back its response or transport error",
         stored: LoggingInForm,
     }
+    AuthorizingDevice {
+        tokens: (),
+        words: "authorizing a device",
+        holds: "the device authorization request in flight",
+        next: "hand back its response or transport error",
+        stored: AuthorizingDeviceForm,
+    }
+    AwaitingApproval {
+        tokens: (),
+        words: "awaiting approval",
+        holds: "the device code, the person's prompt, the polling schedule, a poll in flight",
+        next: "show the person the prompt; show the session the time (it polls); hand back \
+               each poll's response",
+        stored: AwaitingApprovalForm,
+    }
+    AwaitingRedirect {
+        tokens: (),
+        words: "awaiting the redirect",
+        holds: "the authorization request (state, PKCE verifier), its deadline",
+        next: "open the prompt's URL in the person's browser; hand back the redirect",
+        stored: AwaitingRedirectForm,
+    }
+    ExchangingCode {
+        tokens: (),
+        words: "exchanging the code",
+        holds: "the code exchange in flight, never sent again",
+        next: "hand back its response or transport error",
+        stored: ExchangingCodeForm,
+    }
     Active {
         tokens: TokenSet<E>,
         words: "active",
@@ -275,7 +305,23 @@ transitions! {
     Expiring --"halted past hard expiry" / [on_timeout]--> Unauthenticated;
     Refreshing --"success" / [on_response]--> Active;
     Refreshing --"failure" / [on_response, on_transport_error, on_timeout]--> Expiring;
+    Unauthenticated --"device login" / [authorize_device]--> AuthorizingDevice;
+    AuthorizingDevice --"code issued" / [on_response]--> AwaitingApproval;
+    AuthorizingDevice --"failure" / [on_response, on_transport_error, on_timeout]--> Unauthenticated;
+    AwaitingApproval --"poll, pending, slow down, retry" / [on_timeout, on_response, on_transport_error]--> AwaitingApproval;
+    AwaitingApproval --"approved" / [on_response]--> Active;
+    AwaitingApproval --"denied, expired, refused, cancelled" / [on_response, on_timeout, cancel]--> Unauthenticated;
+    Unauthenticated --"browser login" / [authorize]--> AwaitingRedirect;
+    AwaitingRedirect --"redirect with a code" / [on_redirect]--> ExchangingCode;
+    AwaitingRedirect --"redirect refused, expired, cancelled" / [on_redirect, on_timeout, cancel]--> Unauthenticated;
+    ExchangingCode --"success" / [on_response]--> Active;
+    ExchangingCode --"failure, never resent" / [on_response, on_transport_error, on_timeout]--> Unauthenticated;
     Unauthenticated --"revoke" / [revoke]--> Revoked;
+    AuthorizingDevice --"revoke" / [revoke]--> Revoked;
+    AwaitingApproval --"revoke" / [revoke]--> Revoked;
+    AwaitingApproval --"revoke, awaiting the poll" / [revoke]--> Revoking;
+    AwaitingRedirect --"revoke" / [revoke]--> Revoked;
+    ExchangingCode --"revoke, awaiting the exchange" / [revoke]--> Revoking;
     LoggingIn --"revoke, awaiting the login" / [revoke]--> Revoking;
     Active --"revoke" / [revoke]--> Revoking;
     Active --"revoke, no revocation endpoint" / [revoke]--> Revoked;

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use oauth_lifecycle::dialect::RefreshTokenUse;
+use oauth_lifecycle::dialect::authorization::{AuthorizationCode, AuthorizationRequestBuilder};
+use oauth_lifecycle::dialect::{PersonLogin, RefreshTokenUse};
 use oauth_lifecycle::time::{Duration, UtcDateTime};
 use oauth_lifecycle::token::TokenGrant;
 use oauth_lifecycle::{
@@ -118,6 +119,39 @@ impl<D: Dialect> Dialect for Limited<D> {
 
     fn request_budget(&self) -> Option<RequestBudget> {
         self.inner.request_budget()
+    }
+
+    fn person_login(&self) -> Option<PersonLogin> {
+        self.inner.person_login()
+    }
+
+    /// A person's login is a login: only with every request allowed.
+    fn device_authorization_request(&self) -> Option<http::Request<Vec<u8>>> {
+        match self.sends {
+            Sends::Everything => self.inner.device_authorization_request(),
+            Sends::NoLogin | Sends::Nothing => None,
+        }
+    }
+
+    fn device_token_request(&self, device_code: &str) -> Option<http::Request<Vec<u8>>> {
+        match self.sends {
+            Sends::Everything => self.inner.device_token_request(device_code),
+            Sends::NoLogin | Sends::Nothing => None,
+        }
+    }
+
+    fn authorization_request(&self, redirect_uri: &str) -> Option<AuthorizationRequestBuilder> {
+        match self.sends {
+            Sends::Everything => self.inner.authorization_request(redirect_uri),
+            Sends::NoLogin | Sends::Nothing => None,
+        }
+    }
+
+    fn code_exchange_request(&self, code: &AuthorizationCode) -> Option<http::Request<Vec<u8>>> {
+        match self.sends {
+            Sends::Everything => self.inner.code_exchange_request(code),
+            Sends::NoLogin | Sends::Nothing => None,
+        }
     }
 }
 

@@ -1,13 +1,13 @@
 //! The authorization code a redirect carries, with what its exchange needs.
 
 use super::*;
-use crate::dialect::Standard;
 
 /// The authorization code a redirect carried, with what its exchange needs: the PKCE code
 /// verifier and the redirect URI of the request (RFC 6749 §4.1.3, RFC 7636 §4.5), the
 /// client id and the issuer it was issued for.
 ///
-/// Hand it to [`Standard::code_exchange_request`](crate::dialect::Standard::code_exchange_request).
+/// Hand it to [`Dialect::code_exchange_request`](crate::Dialect::code_exchange_request), or to a
+/// session awaiting its redirect ([`Driver::handle_redirect`](crate::Driver::handle_redirect)).
 /// A code is single-use (RFC 6749 §4.1.2: a server that sees one twice should revoke
 /// what it issued for it): send its exchange once, and persist the code before sending
 /// it if a restart must not send it again. It serializes with its secrets for that
@@ -200,29 +200,5 @@ impl SecretText {
 impl<'de> Deserialize<'de> for SecretText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         String::deserialize(deserializer).map(|text| SecretText(WipedString(text)))
-    }
-}
-
-/// The exchange of a code, on the dialect that sends it.
-impl Standard {
-    /// The request that exchanges `code` for tokens: a `POST` to the token endpoint of
-    /// `grant_type=authorization_code` with the `code`, the `redirect_uri` the
-    /// authorization request was made with and the PKCE `code_verifier` (RFC 7636 §4.5),
-    /// the client authenticated as for every other token request (HTTP Basic, or
-    /// `client_id` and `client_secret` in the body; a public client sends its
-    /// `client_id`). The configured grant, scopes and extra parameters are not sent.
-    ///
-    /// Read its response with
-    /// [`parse_token_response`](crate::Dialect::parse_token_response) and [`Purpose::Login`](crate::Purpose::Login):
-    /// it is a login's, and a [`Session`](crate::Session) in
-    /// [`Unauthenticated`](crate::Unauthenticated) adopts the grant it gives.
-    ///
-    /// The code is single-use and is not resend-safe: send the request once (a server
-    /// that sees a code twice should revoke the tokens it issued for it, RFC 6749
-    /// §4.1.2). Exchange the code as the client it was issued to
-    /// ([`AuthorizationCode::client_id`], [`client_id`](Standard::client_id)), at the
-    /// token endpoint of the issuer it came from ([`AuthorizationCode::issuer`]).
-    pub fn code_exchange_request(&self, code: &AuthorizationCode) -> http::Request<Vec<u8>> {
-        self.authorization_code_request(code.secret(), code.redirect_uri(), code.code_verifier())
     }
 }

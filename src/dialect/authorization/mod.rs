@@ -1,6 +1,6 @@
 //! The authorization code grant's pure pieces (RFC 6749 §4.1): the URL a person's browser
 //! opens, the reading of the redirect it comes back with, and the code that the token
-//! endpoint exchanges ([`Standard::code_exchange_request`](crate::dialect::Standard::code_exchange_request)).
+//! endpoint exchanges ([`Dialect::code_exchange_request`](crate::Dialect::code_exchange_request)).
 //!
 //! The grant is always protected by PKCE with `S256` (RFC 7636; `plain` is never sent),
 //! takes loopback redirect URIs as RFC 8252 §7.3 describes them, and checks the `iss`
@@ -40,7 +40,7 @@
 //! let dialect = Standard::builder("https://auth.example.com/token", "my-app")
 //!     .grant(Grant::RefreshOnly)
 //!     .build()?;
-//! let exchange = dialect.code_exchange_request(&code);
+//! let exchange = dialect.code_exchange_request(&code).expect("the dialect exchanges codes");
 //! assert_eq!(exchange.uri(), "https://auth.example.com/token");
 //! // …send `exchange`, then read its response:
 //! # let response = http::Response::builder().status(200).body(

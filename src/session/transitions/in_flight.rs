@@ -2,6 +2,8 @@
 
 use time::UtcDateTime;
 
+use super::authorizing_device::DeviceAuthorizationOutcome;
+use super::awaiting_approval::ApprovalStep;
 use super::{LoginOutcome, RenewOutcome, Revocation, RevocationStep};
 use crate::dialect::Dialect;
 use crate::error::{Failure, FailureKind, Misuse};
@@ -10,7 +12,10 @@ use crate::session::route::{erase, Routed, RoutedRefusal};
 use crate::session::states::{Backoff, Flight};
 use crate::session::AnySession;
 use crate::session::State;
-use crate::session::{LoggingIn, Refreshing, Refused, Revoking, Session, Step};
+use crate::session::{
+    AuthorizingDevice, AwaitingApproval, ExchangingCode, LoggingIn, Refreshing, Refused, Revoking,
+    Session, Step,
+};
 
 /// States with a request in flight: [`LoggingIn`], [`Refreshing`], [`Revoking`].
 pub trait AwaitingResponse: State + awaiting::Fail {}
@@ -50,6 +55,61 @@ pub(super) mod awaiting {
 }
 
 impl awaiting::Fail for LoggingIn {
+    type Outcome<D: Dialect> = LoginOutcome<D>;
+    fn flight(&self) -> &Flight {
+        &self.flight
+    }
+    fn fail<D: Dialect>(
+        session: Session<Self, D>,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> LoginOutcome<D> {
+        session.fail(failure, now)
+    }
+}
+
+impl awaiting::Fail for AuthorizingDevice {
+    type Outcome<D: Dialect> = DeviceAuthorizationOutcome<D>;
+    fn flight(&self) -> &Flight {
+        &self.flight
+    }
+    fn fail<D: Dialect>(
+        session: Session<Self, D>,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> DeviceAuthorizationOutcome<D> {
+        session.fail(failure, now)
+    }
+}
+
+impl awaiting::Fail for AwaitingApproval {
+    type Outcome<D: Dialect> = ApprovalStep<D>;
+    fn flight(&self) -> &Flight {
+        &self.poll
+    }
+    fn awaiting(&self) -> Option<&Flight> {
+        self.awaiting_poll.then_some(&self.poll)
+    }
+    /// At the poll moment the next poll goes out; past the code's expiry the login ends.
+    fn resume<D: Dialect>(
+        session: Session<Self, D>,
+        now: UtcDateTime,
+    ) -> Step<Session<Self, D>, ApprovalStep<D>> {
+        match session.poll_when_due(now) {
+            Ok(step) => Step::Next(step),
+            Err(session) => Step::Same(session),
+        }
+    }
+    fn fail<D: Dialect>(
+        session: Session<Self, D>,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> ApprovalStep<D> {
+        session.fail(failure, now)
+    }
+}
+
+impl awaiting::Fail for ExchangingCode {
     type Outcome<D: Dialect> = LoginOutcome<D>;
     fn flight(&self) -> &Flight {
         &self.flight

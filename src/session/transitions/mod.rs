@@ -8,16 +8,23 @@
 //! driver only routes inputs here.
 //!
 //! Each state's transitions have a file: `unauthenticated.rs`, `logging_in.rs`,
-//! `active.rs`, `expiring.rs`, `refreshing.rs`; revocation, from every state that allows
+//! `active.rs`, `expiring.rs`, `refreshing.rs`, and for a person's login
+//! `authorizing_device.rs`, `awaiting_approval.rs`, `awaiting_redirect.rs`,
+//! `exchanging_code.rs` (how one starts and ends is `person_login.rs`); revocation, from every state that allows
 //! it, and the two revocation states are `revocation.rs`. Each file ends with the state's
 //! `Route` impl: which inputs of [`AnySession`](crate::AnySession) it takes, and what
 //! each is to it (a login asked of an expiring session is a refresh). What every state
 //! with a request in flight shares is `in_flight.rs`. The mechanics they all use are `Core`'s, in `../common.rs`.
 
 mod active;
+mod authorizing_device;
+mod awaiting_approval;
+mod awaiting_redirect;
+mod exchanging_code;
 mod expiring;
 mod in_flight;
 mod logging_in;
+pub(crate) mod person_login;
 mod refreshing;
 mod revocation;
 mod unauthenticated;
@@ -38,12 +45,21 @@ pub use self::in_flight::AwaitingResponse;
 /// Each state's part of a snapshot, as the state list in `table.rs` names it.
 pub(crate) mod forms {
     pub(crate) use super::active::ActiveForm;
+    pub(crate) use super::authorizing_device::AuthorizingDeviceForm;
+    pub(crate) use super::awaiting_approval::AwaitingApprovalForm;
+    pub(crate) use super::awaiting_redirect::AwaitingRedirectForm;
+    pub(crate) use super::exchanging_code::ExchangingCodeForm;
     pub(crate) use super::expiring::ExpiringForm;
     pub(crate) use super::logging_in::LoggingInForm;
     pub(crate) use super::refreshing::RefreshingForm;
     pub(crate) use super::revocation::{RevokedForm, RevokingForm};
     pub(crate) use super::unauthenticated::UnauthenticatedForm;
 }
+pub use self::authorizing_device::{DeviceAuthorizationOutcome, MIN_POLL_INTERVAL};
+pub use self::awaiting_approval::{ApprovalStep, SLOW_DOWN_STEP};
+pub(crate) use self::awaiting_redirect::no_redirect_awaited;
+pub use self::awaiting_redirect::RedirectRefusal;
+pub use self::person_login::RedirectRefused;
 pub use self::revocation::Revocable;
 
 /// How a login ended.

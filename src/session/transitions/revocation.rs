@@ -14,7 +14,8 @@ use crate::request::{Purpose, RequestId};
 use crate::session::states::{Backoff, Flight, PendingRevocation, WaitCause};
 use crate::session::State;
 use crate::session::{
-    Active, Expiring, LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Unauthenticated,
+    Active, AuthorizingDevice, AwaitingApproval, AwaitingRedirect, ExchangingCode, Expiring,
+    LoggingIn, Refreshing, Refused, Revoked, Revoking, Session, Unauthenticated,
 };
 use crate::token::TokenSet;
 
@@ -48,6 +49,52 @@ impl sealed::IntoRevocation for Unauthenticated {
 }
 
 impl sealed::IntoRevocation for LoggingIn {
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::default(), Some(self.flight))
+    }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
+}
+
+impl sealed::IntoRevocation for AuthorizingDevice {
+    /// A device authorization mints no token: nothing to await.
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::default(), None)
+    }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
+}
+
+impl sealed::IntoRevocation for AwaitingApproval {
+    /// A poll in flight may mint the person's tokens: it is awaited, and they are revoked.
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (
+            PendingRevocation::default(),
+            self.awaiting_poll.then_some(self.poll),
+        )
+    }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
+}
+
+impl sealed::IntoRevocation for AwaitingRedirect {
+    fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
+        (PendingRevocation::default(), None)
+    }
+
+    fn tokens<E>((): &mut ()) -> Option<&mut TokenSet<E>> {
+        None
+    }
+}
+
+impl sealed::IntoRevocation for ExchangingCode {
+    /// The exchange may mint the person's tokens: it is awaited, and they are revoked.
     fn into_revocation<E>(self, (): ()) -> (PendingRevocation, Option<Flight>) {
         (PendingRevocation::default(), Some(self.flight))
     }

@@ -23,6 +23,12 @@ impl<D: Dialect> Session<Unauthenticated, D> {
     pub fn status(&self) -> Status {
         match self.halted() {
             Some(error) => Status::NeedsLogin { error },
+            None if self.dialect().person_login().is_some() => Status::NeedsLogin {
+                error: Error::PersonLogin {
+                    ended: None,
+                    failure: None,
+                },
+            },
             None if !self.dialect().can_login() => Status::NeedsLogin {
                 error: ConfigError::NoCredentials.into(),
             },
@@ -172,6 +178,7 @@ impl<D: Dialect> Session<Unauthenticated, D> {
 mod route {
     use time::UtcDateTime;
 
+    use crate::dialect::authorization::AuthorizationRequest;
     use crate::dialect::Dialect;
     use crate::request::TokenRequest;
     use crate::session::route::{erase, Route, Routed, RoutedRefusal};
@@ -200,6 +207,20 @@ mod route {
 
         fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
             self.revoke(now).into()
+        }
+
+        fn route_authorize_device(self, now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.authorize_device(now)
+                .map(|(s, request)| (s.into(), Some(request)))
+                .map_err(erase)
+        }
+
+        fn route_authorize(
+            self,
+            request: AuthorizationRequest,
+            now: UtcDateTime,
+        ) -> Result<AnySession<D>, RoutedRefusal<D>> {
+            self.authorize(request, now).map(Into::into).map_err(erase)
         }
     }
 }

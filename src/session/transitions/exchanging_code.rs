@@ -1,0 +1,121 @@
+//! ExchangingCode: the authorization code's exchange in flight, sent once.
+
+use time::UtcDateTime;
+
+use super::LoginOutcome;
+use crate::dialect::Dialect;
+use crate::error::Failure;
+use crate::output::Status;
+use crate::request::{Purpose, RequestId};
+use crate::session::{Active, ExchangingCode, Refused, Session};
+
+impl<D: Dialect> Session<ExchangingCode, D> {
+    /// Where the session stands: logging in, the code's exchange in flight.
+    pub fn status(&self) -> Status {
+        Status::Renewing
+    }
+
+    /// Hands back the exchange's response: tokens, or the end of the login. A failure is
+    /// never retried, temporary or not: the code is single-use.
+    pub fn on_response(
+        mut self,
+        id: RequestId,
+        response: &http::Response<Vec<u8>>,
+        now: UtcDateTime,
+    ) -> Result<LoginOutcome<D>, Refused<Self>> {
+        let flight = self.state.flight;
+        if let Err(error) = flight.check(id) {
+            return Err(Refused {
+                session: self,
+                error,
+            });
+        }
+        Ok(match self.core.accept(&flight, response, now, None) {
+            Ok(mut tokens) => {
+                self.core.issue(&mut tokens, Purpose::Login, false);
+                LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens))
+            }
+            Err(failure) => self.fail(failure, now),
+        })
+    }
+
+    pub(super) fn fail(self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
+        let (session, error) = self.end_person_login_on(failure, &[], now);
+        LoginOutcome::Failed(session, error)
+    }
+}
+
+// As part of `AnySession`: awaits its response; a renewal asked meanwhile is this login.
+mod route {
+    use time::UtcDateTime;
+
+    use crate::dialect::Dialect;
+    use crate::session::route::{routes_of_a_request_in_flight, Route, Routed, RoutedRefusal};
+    use crate::session::{ExchangingCode, Session};
+
+    impl<D: Dialect> Route<D> for Session<ExchangingCode, D> {
+        routes_of_a_request_in_flight!();
+
+        fn next_deadline(&self) -> Option<UtcDateTime> {
+            Some(self.response_deadline())
+        }
+
+        fn route_renew(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+            Ok((self.into(), None))
+        }
+
+        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
+            self.revoke(now).into()
+        }
+    }
+}
+
+// In a snapshot: the exchange in flight, lost on restore and never sent again.
+mod stored {
+    use serde::{Deserialize, Serialize};
+
+    use crate::dialect::Dialect;
+    use crate::session::states::Flight;
+    use crate::session::stored::{Form, Parts, Persist};
+    use crate::session::{Core, ExchangingCode, Session};
+
+    /// A session whose code exchange is in flight: its part of a snapshot. The code is not
+    /// kept: it is never sent again.
+    #[derive(Clone, PartialEq, Serialize, Deserialize)]
+    pub(crate) struct ExchangingCodeForm {
+        flight: Flight,
+    }
+
+    impl<E> Form<E> for ExchangingCodeForm {
+        fn parts(&mut self) -> Parts<'_, E> {
+            Parts {
+                flight: Some(&self.flight),
+                ..Parts::default()
+            }
+        }
+    }
+
+    impl<D: Dialect> Persist<D> for Session<ExchangingCode, D> {
+        type Form = ExchangingCodeForm;
+
+        fn store(&self, _secrets: bool) -> ExchangingCodeForm {
+            ExchangingCodeForm {
+                flight: self.state.flight.stored(),
+            }
+        }
+
+        fn restore(core: Core<D>, form: ExchangingCodeForm) -> Self {
+            Session {
+                core,
+                state: ExchangingCode {
+                    flight: Flight {
+                        lost: true,
+                        ..form.flight
+                    },
+                },
+                tokens: (),
+            }
+        }
+    }
+}
+pub(crate) use stored::ExchangingCodeForm;
