@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::error::{excerpt, excerpt_of, DiscoveryError, Expected};
 use super::{MAX_LISTED_METHODS, MAX_METHOD_EXCERPT};
+use crate::dialect::authorization::IssParameter;
 use crate::dialect::rfc6749::{ClientAuth, Standard, StandardBuilder};
 use crate::dialect::url::Endpoint;
 use crate::error::ConfigError;
@@ -178,9 +179,12 @@ impl ServerMetadata {
     }
 
     /// A [`Standard`] configuration for `client_id` at this server: its token endpoint,
-    /// its revocation endpoint if it has one, the client secret if given, and a client
-    /// authentication the server supports. Add the grant, scopes and anything else on the
-    /// returned builder.
+    /// its revocation, device authorization and authorization endpoints if it has them
+    /// (the issuer too, for RFC 9207 `iss`, required when the server says it sends it),
+    /// the client secret if given, and a client authentication the server supports. Add
+    /// the grant ([`Grant::DeviceCode`](crate::dialect::Grant::DeviceCode),
+    /// [`Grant::AuthorizationCode`](crate::dialect::Grant::AuthorizationCode)…), scopes
+    /// and anything else on the returned builder.
     ///
     /// A client with a secret authenticates with `client_secret_basic` if the token
     /// endpoint supports it, else with `client_secret_post`; when both are supported and
@@ -225,6 +229,19 @@ impl ServerMetadata {
         }
         if let Some(revocation) = &self.revocation_endpoint {
             builder = builder.revocation_url(revocation.uri().to_string());
+        }
+        if let Some(device) = &self.device_authorization_endpoint {
+            builder = builder.device_authorization_url(device.uri().to_string());
+        }
+        if let Some(authorization) = &self.authorization_endpoint {
+            let iss = if self.authorization_response_iss_parameter_supported {
+                IssParameter::Required
+            } else {
+                IssParameter::IfPresent
+            };
+            builder = builder
+                .authorization_url(authorization.uri().to_string())
+                .issuer(self.issuer(), iss);
         }
         Ok(builder)
     }
