@@ -19,6 +19,9 @@
 //! - [`trace`]: `tracing` output with token fingerprints, never a secret.
 //! - [`transport`]: timeouts from the core's deadlines, the default connect timeout,
 //!   capped bodies.
+//! - [`redirect_listener`]: the loopback redirect listener of the authorization code
+//!   grant (RFC 8252 §7.3) without its sockets: what to listen on, the request head,
+//!   the answer.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -29,6 +32,7 @@ mod engine;
 mod file_store;
 pub mod origin;
 mod published;
+pub mod redirect_listener;
 mod store;
 pub mod trace;
 pub mod transport;

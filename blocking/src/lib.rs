@@ -54,6 +54,10 @@
 //! - **Shutdown**: [`TokenManager::shutdown`] stops the thread and waits for it,
 //!   revoking first if asked, after awaiting a renewal under way so that its result is
 //!   stored. Dropping the last clone starts the same sequence without waiting for it.
+//! - **Logging in with a browser**: [`RedirectListener`] waits on `127.0.0.1` for the
+//!   redirect of the authorization code grant (RFC 8252 §7.3), answers the browser, and
+//!   hands the request target to
+//!   [`AuthorizationRequest::read_redirect`](oauth_lifecycle::dialect::authorization::AuthorizationRequest::read_redirect).
 //! - **Tracing**: every request, renewal, backoff, rejection and change of state is a
 //!   `tracing` event inside the span `token_manager{name=…}` (each request in a span
 //!   `token_request{request=…, purpose=…}`). Tokens appear as fingerprints, secrets
@@ -77,12 +81,17 @@ mod clock;
 mod driving;
 mod manager;
 mod middleware;
+mod redirect_listener;
 mod transport;
 
 pub use crate::builder::{StartError, TokenManagerBuilder};
 pub use crate::manager::TokenManager;
 pub use crate::middleware::{BearerAuth, BearerAuthError, InvalidOrigin};
+pub use crate::redirect_listener::RedirectListener;
 pub use crate::transport::{default_agent, send_request};
+pub use oauth_lifecycle_adapter::redirect_listener::{
+    ListenerError, LoopbackRedirect, ReceivedRedirect, RedirectPathProblem,
+};
 pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{
     Closed, FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError,

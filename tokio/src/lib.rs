@@ -76,6 +76,12 @@
 //!   every request, answer, renewal, backoff, rejection and change of status, naming
 //!   tokens by a fingerprint ([`fingerprint`]), never by their value.
 //!
+//! # Logging in with a browser
+//!
+//! [`RedirectListener`] waits on `127.0.0.1` for the redirect of the authorization code
+//! grant (RFC 8252 §7.3), answers the browser, and hands the request target to
+//! [`AuthorizationRequest::read_redirect`](oauth_lifecycle::dialect::authorization::AuthorizationRequest::read_redirect).
+//!
 //! # Transport
 //!
 //! Token requests go out as the core built them, with the core's deadline as their
@@ -91,6 +97,7 @@ mod builder;
 mod manager;
 #[cfg(feature = "middleware")]
 mod middleware;
+mod redirect_listener;
 mod task;
 pub mod transport;
 
@@ -98,6 +105,10 @@ pub use crate::builder::{StartError, TokenManagerBuilder};
 pub use crate::manager::TokenManager;
 #[cfg(feature = "middleware")]
 pub use crate::middleware::{BearerAuth, BearerAuthError, InvalidOrigin};
+pub use crate::redirect_listener::RedirectListener;
+pub use oauth_lifecycle_adapter::redirect_listener::{
+    ListenerError, LoopbackRedirect, ReceivedRedirect, RedirectPathProblem,
+};
 pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{
     Closed, FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError,
