@@ -419,3 +419,38 @@ fn convercus_legacy_logs_in_again_at_80_percent_of_a_day() {
         }
     }
 }
+
+#[test]
+fn a_standard_profile_configures_a_persons_login_and_names_what_is_missing_or_unused() {
+    use oauth_lifecycle::dialect::{Dialect, PersonLogin, Provider, Settings, Standard};
+    use oauth_lifecycle::ConfigError;
+    let base = Settings::new()
+        .with("token_url", "https://auth.example.com/token")
+        .with("client_id", "cli");
+    let device = Standard::configure(&base.clone().with("grant", "device").with(
+        "device_authorization_url",
+        "https://auth.example.com/device",
+    ))
+    .expect("a device profile");
+    assert_eq!(device.person_login(), Some(PersonLogin::DeviceCode));
+    let browser = Standard::configure(
+        &base
+            .clone()
+            .with("grant", "authorization-code")
+            .with("authorization_url", "https://auth.example.com/authorize")
+            .with("issuer", "https://auth.example.com")
+            .with("iss_parameter", "required"),
+    )
+    .expect("a browser profile");
+    assert_eq!(browser.person_login(), Some(PersonLogin::AuthorizationCode));
+    assert!(matches!(
+        Standard::configure(&base.clone().with("grant", "device")),
+        Err(ConfigError::MissingSetting {
+            setting: "device_authorization_url"
+        })
+    ));
+    assert!(matches!(
+        Standard::configure(&base.with("authorization_url", "https://auth.example.com/authorize")),
+        Err(ConfigError::UnusedSetting { .. })
+    ));
+}

@@ -152,14 +152,23 @@ impl<'a> Settings<'a> {
     }
 
     /// A configuration of the right shape: the example value of every setting that is
-    /// not optional, and the values that make the conditional ones needed.
+    /// not optional, and the values that make the conditional ones needed. Of settings
+    /// needed for different values of one choice (`username` for `grant = password`,
+    /// `authorization_url` for `grant = authorization-code`), those of the first value
+    /// named.
     pub fn examples(settings: &'static [Setting]) -> Settings<'static> {
         let mut examples = Settings::new();
         for setting in settings {
             match setting.need {
                 Need::Optional => continue,
                 Need::Required => {}
-                Need::When { key, value } => examples.set(key, value),
+                // The first choice a dependent setting names is the one the examples
+                // take; settings needed for another choice are left out.
+                Need::When { key, value } => match examples.get(key) {
+                    Some(chosen) if chosen != value => continue,
+                    Some(_) => {}
+                    None => examples.set(key, value),
+                },
             }
             examples.set(setting.key, setting.example);
         }

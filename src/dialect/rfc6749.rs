@@ -659,9 +659,48 @@ impl Provider for Standard {
             "post",
         )
         .choices(&["basic", "post"]),
-        provider::PASSWORD_GRANT_SETTINGS[0],
+        Setting::optional(
+            "grant",
+            "the grant to log in with: the client's own, a user's password, or a person's \
+             login on another device or in a browser",
+            "client-credentials",
+            "password",
+        )
+        .choices(&[
+            "client-credentials",
+            "password",
+            "device",
+            "authorization-code",
+        ]),
         provider::PASSWORD_GRANT_SETTINGS[1],
         provider::PASSWORD_GRANT_SETTINGS[2],
+        Setting::required(
+            "device_authorization_url",
+            "the RFC 8628 device authorization endpoint",
+            "https://auth.example.com/device_authorization",
+        )
+        .needed_when("grant", "device"),
+        Setting::required(
+            "authorization_url",
+            "the authorization endpoint a person's browser opens",
+            "https://auth.example.com/authorize",
+        )
+        .needed_when("grant", "authorization-code"),
+        Setting::optional(
+            "issuer",
+            "the issuer a browser login's redirect must name in `iss` when it names one \
+             (RFC 9207)",
+            "none: `iss` is not checked",
+            "https://auth.example.com",
+        ),
+        Setting::optional(
+            "iss_parameter",
+            "whether every redirect must carry `iss` (the server says it sends it), or only \
+             one that has it is checked",
+            "if-present",
+            "required",
+        )
+        .choices(&["if-present", "required"]),
         Setting::optional(
             "scope",
             "the scope to ask for, space-separated",
@@ -690,6 +729,26 @@ impl Provider for Standard {
         }
         if let Some((username, password)) = provider::password_grant(settings)? {
             builder = builder.password(username, password);
+        }
+        match settings.get("grant") {
+            Some("device") => {
+                builder = builder
+                    .grant(Grant::DeviceCode)
+                    .device_authorization_url(settings.required("device_authorization_url")?);
+            }
+            Some("authorization-code") => {
+                builder = builder
+                    .grant(Grant::AuthorizationCode)
+                    .authorization_url(settings.required("authorization_url")?);
+            }
+            _ => {}
+        }
+        if let Some(issuer) = settings.get("issuer") {
+            let iss = match settings.get("iss_parameter") {
+                Some("required") => IssParameter::Required,
+                _ => IssParameter::IfPresent,
+            };
+            builder = builder.issuer(issuer, iss);
         }
         for scope in settings
             .get("scope")
