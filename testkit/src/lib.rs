@@ -9,7 +9,9 @@
 //!   [`collect`]), or on a simulated clock against a closure ([`Clocked`]);
 //! - tracing output captured as text ([`TraceBuffer`]);
 //! - real OAuth servers written by others and real Redis topologies, started on
-//!   127.0.0.1, and a tiny blocking HTTP/1.1 transport to talk to them.
+//!   127.0.0.1, and a tiny blocking HTTP/1.1 transport to talk to them;
+//! - the person at those servers' own pages: a [`browser`], and the device logins a
+//!   person approves or denies ([`people`]).
 //!
 //! Each server is a fresh process with in-memory or temporary state. Its stdin is a pipe
 //! held by [`Peer`]: when the peer is dropped, or the test process ends for any reason,
@@ -24,6 +26,7 @@ pub mod drain;
 pub mod echo;
 pub mod errors;
 pub mod fixtures;
+pub mod people;
 pub mod providers;
 mod redis_cluster;
 mod redis_sentinels;
@@ -65,6 +68,13 @@ pub const DOT_PASSWORD_CLIENT: (&str, &str) = ("dot-password", "dot-password-sec
 pub const DOT_MACHINE_CLIENT: (&str, &str) = ("dot-machine", "dot-machine-secret-0123");
 /// django-oauth-toolkit's user; the password has every character form encoding must get right.
 pub const DOT_USER: (&str, &str) = ("alice", "p&ss=w+rd %\"é");
+/// oidc-provider's public native client for the device authorization grant (RFC 8628): no
+/// secret, grant types `urn:ietf:params:oauth:grant-type:device_code` and
+/// `refresh_token`, scopes `openid offline_access api:read`.
+pub const OIDC_DEVICE_CLIENT: &str = "lifecycle-device";
+/// django-oauth-toolkit's public client for the device authorization grant (RFC 8628): no
+/// secret; the toolkit's default scopes (`read write`) when the device asks for none.
+pub const DOT_DEVICE_CLIENT: &str = "dot-device";
 
 /// A running server; dropping it stops the server.
 pub struct Peer {
@@ -233,6 +243,9 @@ pub struct OidcProvider {
     /// Whether it knows the test clients. Without them it rejects every client with its
     /// own `401 invalid_client`, as a server restarted before its clients were loaded.
     pub with_clients: bool,
+    /// Lifetime of its device codes (RFC 8628 `expires_in`), in seconds; the server's
+    /// 600 when `None`. A few seconds lets a test see `expired_token`.
+    pub device_code_ttl_seconds: Option<u32>,
 }
 
 impl OidcProvider {
@@ -242,6 +255,7 @@ impl OidcProvider {
             ttl_seconds,
             port: None,
             with_clients: true,
+            device_code_ttl_seconds: None,
         }
     }
 
@@ -250,10 +264,13 @@ impl OidcProvider {
         let dir = peers_dir().join("oidc");
         require(&dir.join("node_modules/oidc-provider"));
         let clients = if self.with_clients { "all" } else { "none" };
-        let env = [
+        let mut env = vec![
             ("ACCESS_TOKEN_TTL", self.ttl_seconds.to_string()),
             ("CLIENTS", clients.to_owned()),
         ];
+        if let Some(seconds) = self.device_code_ttl_seconds {
+            env.push(("DEVICE_CODE_TTL", seconds.to_string()));
+        }
         start(
             Path::new("node"),
             &[&dir.join("server.mjs")],
@@ -270,11 +287,46 @@ pub fn start_oidc_provider(ttl_seconds: u32) -> Peer {
 
 /// A fresh django-oauth-toolkit (paths `/o/token/`, `/o/revoke_token/`).
 pub fn start_django_oauth_toolkit(ttl_seconds: u32) -> Peer {
-    let dir = peers_dir();
-    let python = dir.join(".venv/bin/python");
-    require(&python);
-    let env = [("ACCESS_TOKEN_TTL", ttl_seconds.to_string())];
-    start(&python, &[&dir.join("dot/serve.py")], None, &env)
+    DjangoOauthToolkit::new(ttl_seconds).start()
+}
+
+/// How to start django-oauth-toolkit.
+#[derive(Debug, Clone)]
+pub struct DjangoOauthToolkit {
+    /// Lifetime of its access tokens, in seconds.
+    pub ttl_seconds: u32,
+    /// Lifetime of its device codes (RFC 8628 `expires_in`), in seconds; oauthlib's 1800
+    /// when `None` (the toolkit has no setting of its own: tests/peers/dot/urls.py).
+    pub device_code_ttl_seconds: Option<u32>,
+    /// The polling interval its device authorization responses announce (`interval`), in
+    /// seconds; the toolkit's 5 when `None`. The toolkit does not enforce it.
+    pub device_interval_seconds: Option<u32>,
+}
+
+impl DjangoOauthToolkit {
+    /// A fresh django-oauth-toolkit with its defaults for the device flow.
+    pub fn new(ttl_seconds: u32) -> Self {
+        DjangoOauthToolkit {
+            ttl_seconds,
+            device_code_ttl_seconds: None,
+            device_interval_seconds: None,
+        }
+    }
+
+    /// Starts it, on a free port, with a fresh database.
+    pub fn start(&self) -> Peer {
+        let dir = peers_dir();
+        let python = dir.join(".venv/bin/python");
+        require(&python);
+        let mut env = vec![("ACCESS_TOKEN_TTL", self.ttl_seconds.to_string())];
+        if let Some(seconds) = self.device_code_ttl_seconds {
+            env.push(("DEVICE_CODE_TTL", seconds.to_string()));
+        }
+        if let Some(seconds) = self.device_interval_seconds {
+            env.push(("DEVICE_FLOW_INTERVAL", seconds.to_string()));
+        }
+        start(&python, &[&dir.join("dot/serve.py")], None, &env)
+    }
 }
 
 /// Mints a genuine refresh token at oidc-provider, as if a user had completed the

@@ -3,6 +3,10 @@
 Usage: python serve.py <port>
 Prints "READY <port>" once it answers HTTP; exits when its stdin closes, so it never
 outlives the test process that started it.
+
+DEVICE_CODE_TTL is the lifetime of a device code (RFC 8628), in seconds (oauthlib's 1800
+unless given); DEVICE_FLOW_INTERVAL the polling interval the device is told (the
+toolkit's 5 unless given). Both short in the tests that wait for them.
 """
 
 import os
@@ -15,6 +19,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings")
+# The origin the person's browser reaches: the device flow's verification URI is absolute.
+os.environ["PEER_ORIGIN"] = f"http://127.0.0.1:{int(sys.argv[1])}"
 database = tempfile.NamedTemporaryFile(prefix="dot-peer-", suffix=".sqlite3", delete=False)
 os.environ["PEER_DATABASE"] = database.name
 
@@ -36,6 +42,10 @@ CLIENTS = [
 # loopback redirect URI takes any port at the time of the request (RFC 8252 §7.3, as the
 # toolkit implements it for http://127.0.0.1 and http://[::1]).
 CODE_CLIENT = ("dot-code", "dot-code-secret-0123", "http://127.0.0.1/callback")
+# The device authorization grant's client (RFC 8628): public, as an app on a device is. It
+# asks at /o/device-authorization/ and polls /o/token/ with its client_id alone; a person
+# approves at /o/device/ after signing in.
+DEVICE_CLIENT = "dot-device"
 
 
 def bootstrap():
@@ -57,6 +67,13 @@ def bootstrap():
         client_type=Application.CLIENT_CONFIDENTIAL,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
         redirect_uris=redirect_uri,
+    )
+    Application.objects.create(
+        name=DEVICE_CLIENT,
+        client_id=DEVICE_CLIENT,
+        client_secret="",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_DEVICE_CODE,
     )
 
 

@@ -35,6 +35,11 @@ DATABASES = {
         "NAME": os.environ["PEER_DATABASE"],
     }
 }
+# The origin serve.py listens on: the device flow's verification URI is absolute.
+PEER_ORIGIN = os.environ.get("PEER_ORIGIN", "http://127.0.0.1")
+# The device code's lifetime, in seconds. The toolkit has no setting for it (its device
+# server drops oauthlib's `expires_in`, leaving oauthlib's 1800): urls.py hands it on.
+DEVICE_CODE_TTL = int(os.environ.get("DEVICE_CODE_TTL", "1800"))
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("ACCESS_TOKEN_TTL", "300")),
     "REFRESH_TOKEN_EXPIRE_SECONDS": 86400,
@@ -43,5 +48,11 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"read": "Read", "write": "Write"},
     # RFC 9207: the authorization response carries `iss` (and the metadata says so).
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    # RFC 8628: where the person enters the user code (the toolkit's own page, behind
+    # Django's login), with the code filled in for the complete URI; the interval the
+    # device is told to poll at.
+    "OAUTH_DEVICE_VERIFICATION_URI": f"{PEER_ORIGIN}/o/device/",
+    "OAUTH_DEVICE_VERIFICATION_URI_COMPLETE": f"{PEER_ORIGIN}/o/device/?user_code={{user_code}}",
+    "DEVICE_FLOW_INTERVAL": int(os.environ.get("DEVICE_FLOW_INTERVAL", "5")),
 }
 LOGGING = {"version": 1, "disable_existing_loggers": True}

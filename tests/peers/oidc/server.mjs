@@ -5,6 +5,8 @@
 // the test process that started it. State is in memory: every start is fresh.
 // CLIENTS=none starts it knowing no client, as a server restarted before its clients
 // were loaded: it rejects every client with its own 401 invalid_client.
+// DEVICE_CODE_TTL is the lifetime of a device code (RFC 8628), in seconds (600 unless
+// given), short in the tests that wait for a code to expire.
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] || process.env.PORT);
@@ -14,6 +16,7 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 const issuer = `http://127.0.0.1:${port}`;
 const ttl = Number(process.env.ACCESS_TOKEN_TTL || 300);
+const deviceCodeTtl = Number(process.env.DEVICE_CODE_TTL || 600);
 
 const grantTypes = ['client_credentials', 'refresh_token', 'authorization_code'];
 const withoutClients = process.env.CLIENTS === 'none';
@@ -61,6 +64,18 @@ const configuration = {
       redirect_uris: ['http://127.0.0.1/callback'],
       scope: 'openid offline_access api:read',
     },
+    // The device authorization grant's client (RFC 8628): a public native client, as an
+    // app on a device without a browser is. It asks at /device/auth, polls /token, and a
+    // person approves at /device on another screen (the built-in pages).
+    {
+      client_id: 'lifecycle-device',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'openid offline_access api:read',
+    },
   ],
   scopes: ['openid', 'offline_access', 'api:read'],
   features: {
@@ -70,6 +85,9 @@ const configuration = {
     // The built-in login and consent pages (any login, any password), driven by the
     // authorization code tests with plain form posts, as a browser would.
     devInteractions: { enabled: true },
+    // RFC 8628: /device/auth for the device, /device for the person (the built-in user
+    // code, confirmation and success pages), the device_code grant at /token.
+    deviceFlow: { enabled: true },
   },
   rotateRefreshToken: true,
   ttl: {
@@ -77,6 +95,7 @@ const configuration = {
     ClientCredentials: ttl,
     RefreshToken: 86400,
     Grant: 86400,
+    DeviceCode: deviceCodeTtl,
   },
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
 };
