@@ -6,6 +6,7 @@ use time::{Duration, UtcDateTime};
 use zeroize::Zeroize;
 
 use crate::dialect::authorization::AuthorizationRequest;
+use crate::dialect::Secrets;
 use crate::error::{ConfigError, Error, Failure, Misuse, PersonLoginEnd};
 use crate::prompt::DevicePrompt;
 use crate::request::{Purpose, RequestId, TokenKind};
@@ -93,9 +94,13 @@ pub struct AwaitingRedirect {
 /// The code exchange (RFC 6749 §4.1.3) is in flight. The code is single-use: whatever
 /// happens to this request, it is never sent again. Next: hand back its response or its
 /// transport error.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ExchangingCode {
     pub(crate) flight: Flight,
+    /// The code and the PKCE verifier the exchange carries, in every form a server may
+    /// echo them in: scrubbed from its error. Not kept in a snapshot (a restored exchange
+    /// is lost, its answer never read).
+    pub(crate) sent: Secrets,
 }
 
 /// A valid token, renewal not yet due. Next: hand out the token; report 401s, successful

@@ -82,9 +82,10 @@ impl<D: Dialect> Session<AwaitingRedirect, D> {
             let (session, _) = self.end_person_login(PersonLoginEnd::Refused, None);
             return Err(RedirectRefusal::Ended(session, RedirectError::MissingCode));
         };
+        let sent = code.secrets();
         let (flight, request) = self.core.emit(Purpose::Login, request, false, now);
         self.core.persist();
-        Ok((self.with(ExchangingCode { flight }, ()), request))
+        Ok((self.with(ExchangingCode { flight, sent }, ()), request))
     }
 
     /// Shows the session the time: past the deadline, the login ends

@@ -40,7 +40,9 @@ impl<D: Dialect> Session<ExchangingCode, D> {
     }
 
     pub(super) fn fail(self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
-        let (session, error) = self.end_person_login_on(failure, &[], now);
+        // A server may echo the code or the verifier it was sent.
+        let sent = self.state.sent.clone();
+        let (session, error) = self.end_person_login_on(failure, &[&sent], now);
         LoginOutcome::Failed(session, error)
     }
 }
@@ -112,6 +114,7 @@ mod stored {
                         lost: true,
                         ..form.flight
                     },
+                    sent: crate::dialect::Secrets::default(),
                 },
                 tokens: (),
             }
