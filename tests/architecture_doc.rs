@@ -38,6 +38,25 @@ fn diagram() -> String {
     out
 }
 
+/// The mermaid diagram of one person's login: the transitions between `states`, and into
+/// and out of them from and to `Unauthenticated` and `Active` (revocation left out).
+fn flow_diagram(states: &[&str]) -> String {
+    let mut out = String::from("```mermaid\nstateDiagram-v2\n");
+    let ends = ["Unauthenticated", "Active"];
+    for row in rows() {
+        let inside = |state: &str| states.contains(&state);
+        let touches = inside(&row.from) || inside(&row.to);
+        let kept = touches
+            && (inside(&row.from) || ends.contains(&row.from.as_str()))
+            && (inside(&row.to) || ends.contains(&row.to.as_str()));
+        if kept {
+            out.push_str(&format!("    {} --> {}: {}\n", row.from, row.to, row.label()));
+        }
+    }
+    out.push_str("```\n");
+    out
+}
+
 /// `doc` with the block between `<!-- BEGIN {name} -->` and `<!-- END {name} -->`
 /// replaced by `content`.
 fn with_block(doc: &str, name: &str, content: &str) -> String {
@@ -55,6 +74,16 @@ fn the_state_table_and_diagram_are_generated_from_the_crates_table() {
         &with_block(&doc, "GENERATED STATES", &state_table()),
         "GENERATED DIAGRAM",
         &diagram(),
+    );
+    let generated = with_block(
+        &generated,
+        "GENERATED DEVICE GRANT",
+        &flow_diagram(&["AuthorizingDevice", "AwaitingApproval"]),
+    );
+    let generated = with_block(
+        &generated,
+        "GENERATED AUTHORIZATION CODE GRANT",
+        &flow_diagram(&["AwaitingRedirect", "ExchangingCode"]),
     );
     if std::env::var_os("UPDATE_DOCS").is_some() {
         std::fs::write(DOC_PATH, &generated).expect("the document is written");
