@@ -2,17 +2,20 @@
 //! provider. Each prints a timeline: login, proactive renewal, the provider's quirks
 //! (a 401 after the server ended every session, failures with backoff, a rate limit, a
 //! restarted server rejecting the client until it heals, sliding expiry, daily
-//! re-logins), and a revoke.
+//! re-logins), and a revoke. Two more runs log a person in: with the device grant (the
+//! person approves the code on "another device") and with the authorization code grant
+//! and PKCE (the person's "browser" follows the URL to the emulator and back).
 //!
 //! Run it with `cargo run --example lifecycle`.
 
 use std::collections::VecDeque;
 
+use oauth_lifecycle::dialect::authorization::IssParameter;
 use oauth_lifecycle::dialect::{
-    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Standard,
+    Convercus, ConvercusLegacy, ConvirzaV2, ConvirzaV3, Dialect, Environment, Grant, Standard,
 };
 use oauth_lifecycle::resource::{classify_response, ResourceVerdict};
-use oauth_lifecycle::{Driver, Event, Output, Policy};
+use oauth_lifecycle::{Driver, Event, LoginPrompt, Output, Policy};
 use oauth_lifecycle_emulator::{
     ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
     Emulator, InjectedFailure, StandardServer, StandardServerConfig,
@@ -31,7 +34,34 @@ enum Action {
     ServerEndsAllSessions,
     ServerFails(Vec<InjectedFailure>),
     Revoke,
+    /// The application starts a device login.
+    StartDeviceLogin,
+    /// The application starts a browser login.
+    StartBrowserLogin,
+    /// The person approves the device login, on another device.
+    PersonApproves,
+    /// The person's browser opens the URL, logs in and comes back to the redirect URI.
+    BrowserComesBack,
 }
+
+/// The person of a login, at the provider: only the standard emulator has one.
+trait Person {
+    /// Approves the pending device login, if there is one.
+    fn approve(&mut self) -> bool {
+        false
+    }
+}
+
+impl Person for StandardServer {
+    fn approve(&mut self) -> bool {
+        let pending = self.pending_user_codes();
+        pending
+            .first()
+            .is_some_and(|code| self.approve_user_code(code))
+    }
+}
+impl Person for ConvirzaV3Server {}
+impl Person for ConvercusLegacyServer {}
 
 fn status(status: u16, retry_after: Option<&str>) -> InjectedFailure {
     InjectedFailure::Status {
@@ -137,11 +167,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ConvercusLegacyServer::new(ConvercusLegacyServerConfig::default()),
         vec![(hours(30), Action::CallApi), (hours(40), Action::Revoke)],
     )?;
+
+    let device = Standard::builder(format!("{LOCAL}/token"), "emulated-public-client")
+        .grant(Grant::DeviceCode)
+        .device_authorization_url(format!("{LOCAL}/device_authorization"))
+        .revocation_url(format!("{LOCAL}/revoke"))
+        .build()?;
+    run(
+        "A person's login with the device grant (RFC 8628), then refreshes",
+        device,
+        StandardServer::new(StandardServerConfig::default()),
+        vec![
+            (Duration::ZERO, Action::StartDeviceLogin),
+            (Duration::seconds(12), Action::PersonApproves),
+            (minutes(90), Action::Revoke),
+        ],
+    )?;
+
+    let browser = Standard::builder(format!("{LOCAL}/token"), "emulated-public-client")
+        .grant(Grant::AuthorizationCode)
+        .authorization_url(format!("{LOCAL}/authorize"))
+        .issuer(LOCAL, IssParameter::Required)
+        .revocation_url(format!("{LOCAL}/revoke"))
+        .build()?;
+    run(
+        "A person's login in a browser (authorization code with PKCE, RFC 8252 loopback)",
+        browser,
+        StandardServer::new(StandardServerConfig::default()),
+        vec![
+            (Duration::ZERO, Action::StartBrowserLogin),
+            (Duration::seconds(20), Action::BrowserComesBack),
+            (minutes(90), Action::Revoke),
+        ],
+    )?;
     Ok(())
 }
 
 /// Runs one provider's session against its emulator, following `script`.
-fn run<D: Dialect, E: Emulator>(
+fn run<D: Dialect, E: Emulator + Person>(
     title: &str,
     dialect: D,
     mut server: E,
@@ -156,6 +219,8 @@ fn run<D: Dialect, E: Emulator>(
         .map(|(at, action)| (START + at, action))
         .collect();
     let mut now = START;
+    // The URL a browser login asked the person to open.
+    let mut url = None;
     driver.handle_timeout(now);
     for _ in 0..400 {
         match driver.poll_output() {
@@ -173,7 +238,12 @@ fn run<D: Dialect, E: Emulator>(
                 println!("{} ← {}", clock(now), response.status());
                 driver.handle_response(request.id(), &response, now)?;
             }
-            Output::Event(event) => println!("{}   {}", clock(now), describe(&event)),
+            Output::Event(event) => {
+                if let Event::LoginPrompt(LoginPrompt::OpenBrowser(prompt)) = &event {
+                    url = Some(prompt.url().to_string());
+                }
+                println!("{}   {}", clock(now), describe(&event));
+            }
             Output::Persist => {
                 // A real program writes this to disk (the adapters' stores do).
                 let snapshot = driver.session().snapshot_with_secrets();
@@ -190,9 +260,9 @@ fn run<D: Dialect, E: Emulator>(
                 match script.front() {
                     Some((at, _)) if *at <= deadline => {
                         let (at, action) = script.pop_front().expect("a scripted action");
-                        now = at;
+                        now = at.max(now);
                         driver.handle_timeout(now);
-                        act(action, &mut driver, &mut server, now);
+                        act(action, &mut driver, &mut server, &mut url, now);
                     }
                     _ => {
                         now = deadline;
@@ -200,7 +270,15 @@ fn run<D: Dialect, E: Emulator>(
                     }
                 }
             }
-            Output::Idle => break,
+            // Waiting for the application (a person's login to start): the next action.
+            Output::Idle => match script.pop_front() {
+                Some((at, action)) => {
+                    now = at.max(now);
+                    driver.handle_timeout(now);
+                    act(action, &mut driver, &mut server, &mut url, now);
+                }
+                None => break,
+            },
         }
     }
     let stats = server.stats();
@@ -215,13 +293,73 @@ fn run<D: Dialect, E: Emulator>(
     Ok(())
 }
 
-fn act<D: Dialect, E: Emulator>(
+fn act<D: Dialect, E: Emulator + Person>(
     action: Action,
     driver: &mut Driver<D>,
     server: &mut E,
+    url: &mut Option<String>,
     now: UtcDateTime,
 ) {
     match action {
+        Action::StartDeviceLogin => {
+            println!("{} app: log in with the device grant", clock(now));
+            if let Err(misuse) = driver.authorize_device(now) {
+                println!("{} app: refused: {misuse}", clock(now));
+            }
+        }
+        Action::StartBrowserLogin => {
+            println!("{} app: log in in a browser", clock(now));
+            // 64 bytes from a CSPRNG in a real program (`getrandom::fill`); fixed here so
+            // that every run prints the same timeline.
+            let mut entropy: [u8; 64] = std::array::from_fn(|i| (i as u8).wrapping_mul(151) ^ 0x5c);
+            let request = driver
+                .session()
+                .dialect()
+                .authorization_request("http://127.0.0.1:49152/callback")
+                .map(|builder| builder.build(&mut entropy));
+            match request {
+                Some(Ok(request)) => {
+                    if let Err(misuse) = driver.authorize(request, now) {
+                        println!("{} app: refused: {misuse}", clock(now));
+                    }
+                }
+                _ => println!("{} app: this dialect has no browser login", clock(now)),
+            }
+        }
+        Action::PersonApproves => {
+            let approved = server.approve();
+            println!(
+                "{} person: enters the code and approves: {approved}",
+                clock(now)
+            );
+        }
+        Action::BrowserComesBack => {
+            let Some(open) = url.take() else {
+                println!("{} browser: no URL to open", clock(now));
+                return;
+            };
+            let request = http::Request::get(open)
+                .body(Vec::new())
+                .expect("a valid request");
+            let answer = server.handle(&request, now);
+            let Some(location) = answer.headers().get(http::header::LOCATION) else {
+                println!(
+                    "{} browser: the provider answered {}",
+                    clock(now),
+                    answer.status()
+                );
+                return;
+            };
+            let location = location.to_str().unwrap_or_default().to_owned();
+            println!(
+                "{} browser: logged in; redirected to {}",
+                clock(now),
+                location.split('?').next().unwrap_or_default()
+            );
+            if let Err(refused) = driver.handle_redirect(&location, now) {
+                println!("{} app: redirect refused: {refused}", clock(now));
+            }
+        }
         Action::CallApi => {
             let Some(token) = driver.access_token(now) else {
                 println!("{} app: no token to call the API with", clock(now));
@@ -323,6 +461,24 @@ fn describe(event: &Event) -> String {
             error.failure().map(ToString::to_string).unwrap_or_default(),
             clock(*retry_at)
         ),
+        Event::LoginPrompt(LoginPrompt::EnterCode(prompt)) => format!(
+            "event: show the person: go to {} and enter {} (until {})",
+            prompt.verification_uri,
+            prompt.user_code,
+            clock(prompt.expires_at)
+        ),
+        Event::LoginPrompt(LoginPrompt::OpenBrowser(prompt)) => format!(
+            "event: open {}://{}{}?… in the person's browser (until {})",
+            prompt.url().scheme_str().unwrap_or_default(),
+            prompt
+                .url()
+                .authority()
+                .map(|a| a.as_str())
+                .unwrap_or_default(),
+            prompt.url().path(),
+            clock(prompt.expires_at)
+        ),
+        Event::PersonLoginEnded { error } => format!("event: the person's login ended: {error}"),
         other => format!("event: {other:?}"),
     }
 }
