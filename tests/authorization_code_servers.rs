@@ -36,9 +36,8 @@ use oauth_lifecycle::{
     TransportError,
 };
 use oauth_lifecycle_testkit::browser::{body_text, value, Browser};
-use oauth_lifecycle_testkit::{
-    send, start_django_oauth_toolkit, start_oidc_provider, Peer, DOT_USER,
-};
+use oauth_lifecycle_testkit::people::{dot_browser_login, oidc_browser_login, Choice};
+use oauth_lifecycle_testkit::{send, start_django_oauth_toolkit, start_oidc_provider, Peer};
 use time::UtcDateTime;
 
 /// oidc-provider's public native client (`token_endpoint_auth_method: 'none'`), for
@@ -46,8 +45,6 @@ use time::UtcDateTime;
 const OIDC_PUBLIC_CLIENT: &str = "lifecycle-public";
 /// oidc-provider's confidential native client, authenticating with HTTP Basic.
 const OIDC_CODE_CLIENT: (&str, &str) = ("lifecycle-code", "code-secret-0123456789");
-/// oidc-provider's built-in login page takes any login and any password.
-const OIDC_PERSON: (&str, &str) = ("alice", "any password");
 /// django-oauth-toolkit's confidential client for the authorization code grant
 /// (tests/peers/dot/serve.py).
 const DOT_CODE_CLIENT: (&str, &str) = ("dot-code", "dot-code-secret-0123");
@@ -440,66 +437,22 @@ fn assert_tampering_is_refused(request: &AuthorizationRequest, location: &str, i
     );
 }
 
-// The person at each server.
+// The person at each server: the testkit's `people`, driving each server's own pages.
 
-/// What the person does when asked to consent.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Choice {
-    Allow,
-    Deny,
-}
-
-/// The person at oidc-provider: opens the URL, signs in on the built-in login page,
-/// then consents, or cancels the interaction there. Returns the redirect to the app.
 fn oidc_person(browser: &mut Browser, request: &AuthorizationRequest, choice: Choice) -> String {
-    let login = browser.open(&request.url().to_string()).page();
-    let form = login
-        .form_with("login")
-        .fill("login", OIDC_PERSON.0)
-        .fill("password", OIDC_PERSON.1);
-    assert_eq!(form.field("prompt"), Some("login"));
-    let consent = browser.submit(&login, form).page();
-    match choice {
-        Choice::Allow => {
-            let form = consent.form_with("prompt");
-            assert_eq!(form.field("prompt"), Some("consent"), "{}", consent.html);
-            browser.submit(&consent, form).redirect()
-        }
-        Choice::Deny => {
-            let cancel = consent.link_ending("/abort");
-            browser.open(&cancel).redirect()
-        }
-    }
+    oidc_browser_login(browser, &request.url().to_string(), choice)
 }
 
-/// The person at django-oauth-toolkit: opens the URL, is sent to Django's login form,
-/// signs in (the CSRF token from the form, the session cookie kept), and is shown the
-/// toolkit's authorization form, where they click Authorize (`allow`) or Cancel.
 fn dot_person(browser: &mut Browser, request: &AuthorizationRequest, choice: Choice) -> String {
-    let login = browser.open(&request.url().to_string()).page();
-    assert!(
-        login.url.contains("/accounts/login/?next="),
-        "{}",
-        login.url
-    );
-    let form = login
-        .form_with("username")
-        .fill("username", DOT_USER.0)
-        .fill("password", DOT_USER.1);
-    assert!(form
-        .field("csrfmiddlewaretoken")
-        .is_some_and(|token| !token.is_empty()));
-    let authorize = browser.submit(&login, form).page();
-    let form = authorize.form_with("allow");
+    let (location, carried) = dot_browser_login(browser, &request.url().to_string(), choice);
     // The toolkit carries the request in hidden fields: the challenge among them.
-    assert_eq!(form.field("code_challenge"), Some(request.code_challenge()));
-    assert_eq!(form.field("code_challenge_method"), Some("S256"));
-    assert_eq!(form.field("state"), Some(request.state()));
-    let form = match choice {
-        Choice::Allow => form.click("allow"),
-        Choice::Deny => form,
-    };
-    browser.submit(&authorize, form).redirect()
+    assert_eq!(
+        value(&carried, "code_challenge"),
+        Some(request.code_challenge())
+    );
+    assert_eq!(value(&carried, "code_challenge_method"), Some("S256"));
+    assert_eq!(value(&carried, "state"), Some(request.state()));
+    location
 }
 
 /// Whether oidc-provider takes `token` (introspection as a confidential client).

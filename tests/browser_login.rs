@@ -345,3 +345,23 @@ fn a_dialect_without_the_authorization_code_grant_refuses_to_start_one() {
         .build()
         .is_err());
 }
+
+#[test]
+fn every_configured_scope_is_asked_for_in_the_authorization_request() {
+    for scopes in [&["openid"][..], &["openid", "offline_access", "api:read"]] {
+        let mut builder = Standard::builder("http://127.0.0.1/token", PUBLIC)
+            .grant(Grant::AuthorizationCode)
+            .authorization_url("http://127.0.0.1/authorize");
+        for scope in scopes {
+            builder = builder.scope(*scope);
+        }
+        let request = builder
+            .build()
+            .unwrap()
+            .authorization_request(REDIRECT_URI)
+            .unwrap()
+            .build(&mut entropy(3))
+            .expect("a request with every scope");
+        assert_eq!(request.scope(), Some(scopes.join(" ").as_str()));
+    }
+}

@@ -527,7 +527,7 @@ impl Dialect for Standard {
         let endpoint = self.authorization.as_ref()?;
         let mut builder =
             AuthorizationRequest::builder(&endpoint.url, self.client_id.as_str(), redirect_uri);
-        if let Some(scope) = &self.scope {
+        for scope in self.scope.iter().flat_map(|scope| scope.split(' ')) {
             builder = builder.scope(scope);
         }
         if let Some((issuer, iss)) = &endpoint.issuer {

@@ -1,6 +1,8 @@
-//! The person of a device login (RFC 8628 §3.3), at the real servers' own pages: on
-//! another screen than the device's, they open the server's verification page, sign in,
-//! type the user code the device shows, and approve or deny. Everything goes over
+//! The person of a login at the real servers' own pages. For a device login (RFC 8628
+//! §3.3), on another screen than the device's, they open the server's verification page,
+//! sign in, type the user code the device shows, and approve or deny; for a browser login
+//! (the authorization code grant), they open the authorization URL, sign in, and consent
+//! or cancel ([`oidc_browser_login`], [`dot_browser_login`]). Everything goes over
 //! loopback HTTP through a [`Browser`] posting the servers' own forms (CSRF and XSRF
 //! tokens included); nothing is mocked and nothing is written to a database.
 //!
@@ -357,4 +359,75 @@ fn describe(page: &Page) -> String {
         .find(|title| !title.is_empty())
         .unwrap_or_default();
     format!("{} ({title:?})", page.url)
+}
+
+// ---- the authorization code grant: the person at each server's pages ------------------
+
+/// What the person does when asked to consent to a browser login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Consents: the browser is redirected to the app with a code.
+    Allow,
+    /// Cancels: the browser is redirected to the app with an error.
+    Deny,
+}
+
+/// The person of a browser login at oidc-provider: opens `url`, signs in on the built-in
+/// login page ([`OIDC_PERSON`]), then consents, or cancels the interaction there. Returns
+/// the redirect to the app (the browser stops there: the app's listener is the test's).
+pub fn oidc_browser_login(browser: &mut Browser, url: &str, choice: Choice) -> String {
+    let login = browser.open(url).page();
+    let form = login
+        .form_with("login")
+        .fill("login", OIDC_PERSON.0)
+        .fill("password", OIDC_PERSON.1);
+    assert_eq!(form.field("prompt"), Some("login"));
+    let consent = browser.submit(&login, form).page();
+    match choice {
+        Choice::Allow => {
+            let form = consent.form_with("prompt");
+            assert_eq!(form.field("prompt"), Some("consent"), "{}", consent.html);
+            browser.submit(&consent, form).redirect()
+        }
+        Choice::Deny => {
+            let cancel = consent.link_ending("/abort");
+            browser.open(&cancel).redirect()
+        }
+    }
+}
+
+/// The person of a browser login at django-oauth-toolkit: opens `url`, is sent to
+/// Django's login form, signs in as [`DOT_USER`] (the CSRF token from the form, the
+/// session cookie kept), and is shown the toolkit's authorization form, where they click
+/// Authorize (`allow`) or Cancel. Returns the redirect to the app, and the hidden fields
+/// the toolkit carried the request in (`state`, `code_challenge`…).
+pub fn dot_browser_login(
+    browser: &mut Browser,
+    url: &str,
+    choice: Choice,
+) -> (String, Vec<(String, String)>) {
+    let login = browser.open(url).page();
+    assert!(
+        login.url.contains("/accounts/login/?next="),
+        "{}",
+        login.url
+    );
+    let form = login
+        .form_with("username")
+        .fill("username", DOT_USER.0)
+        .fill("password", DOT_USER.1);
+    assert!(form
+        .field("csrfmiddlewaretoken")
+        .is_some_and(|token| !token.is_empty()));
+    let authorize = browser.submit(&login, form).page();
+    let form = authorize.form_with("allow");
+    let carried = ["state", "code_challenge", "code_challenge_method"]
+        .iter()
+        .filter_map(|name| Some((name.to_string(), form.field(name)?.to_owned())))
+        .collect();
+    let form = match choice {
+        Choice::Allow => form.click("allow"),
+        Choice::Deny => form,
+    };
+    (browser.submit(&authorize, form).redirect(), carried)
 }
