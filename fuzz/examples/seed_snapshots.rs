@@ -80,7 +80,11 @@ fn variants(provider: Provider) -> impl Iterator<Item = (u8, Variant)> {
         .min(32);
     std::iter::once(0)
         .chain((0..optional).map(|bit| 1 << bit))
-        .map(move |toggles| Variant { provider, toggles })
+        .map(move |toggles| Variant {
+            provider,
+            toggles,
+            grant: 0,
+        })
         .filter_map(|variant| Some((variant.selector()?, variant)))
 }
 

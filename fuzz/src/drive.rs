@@ -22,6 +22,9 @@ use crate::{assert_no_secret, moment, Answer, Server};
 
 /// Rounds of drain-then-timeout a settle may take before it counts as a hot loop.
 const SETTLE_ROUNDS: usize = 16;
+
+/// Where a browser login's redirect comes back to.
+const REDIRECT_URI: &str = "http://127.0.0.1:49152/callback";
 /// Outputs one drain may produce before it counts as one that never runs dry.
 const DRAIN_OUTPUTS: usize = 256;
 
@@ -55,6 +58,20 @@ pub enum Step {
     Login,
     /// The refresh token may have been spent by another process: never present it.
     RefreshTokenSpentElsewhere,
+    /// The caller starts a device login (RFC 8628).
+    AuthorizeDevice,
+    /// The caller starts a browser login, with entropy made of this byte.
+    Authorize(u8),
+    /// A redirect comes back: with the request's `state` (`own_state`) and the fuzzer's
+    /// query, or the fuzzer's text whole.
+    Redirect {
+        /// Whether the query carries the `state` of the login under way.
+        own_state: bool,
+        /// The rest of the query, or the whole target.
+        text: String,
+    },
+    /// The caller abandons a person's login.
+    CancelLogin,
 }
 
 /// A session being driven, with what the checks need to know.
@@ -75,6 +92,8 @@ pub struct Run<D: Dialect> {
     /// Refresh tokens the fuzzed server minted that were reported spent elsewhere, with
     /// the generation of the token set that held them.
     spent: Vec<(String, Generation)>,
+    /// The `state` of the browser login under way, if one was started.
+    state: Option<String>,
 }
 
 impl<D: Dialect> Run<D> {
@@ -101,6 +120,7 @@ impl<D: Dialect> Run<D> {
             snapshots: None,
             held: Vec::new(),
             spent: Vec::new(),
+            state: None,
         };
         // The credentials this dialect holds (a client-credentials dialect holds no
         // password: a server echoing one is echoing nothing secret of this session).
@@ -193,6 +213,44 @@ impl<D: Dialect> Run<D> {
                         tokens.refresh_token().is_none(),
                         "a refresh token spent elsewhere is still held"
                     );
+                }
+            }
+            Step::AuthorizeDevice => {
+                if let Err(misuse) = self.driver.authorize_device(now) {
+                    assert_no_secret(&format!("{misuse:?} {misuse}"), &self.held);
+                }
+            }
+            Step::Authorize(seed) => {
+                let built = self
+                    .driver
+                    .session()
+                    .dialect()
+                    .authorization_request(REDIRECT_URI)
+                    .map(|builder| {
+                        builder.build(&mut std::array::from_fn(|i| {
+                            (i as u8).wrapping_mul(151) ^ seed
+                        }))
+                    });
+                if let Some(Ok(request)) = built {
+                    let state = request.state().to_owned();
+                    if self.driver.authorize(request, now).is_ok() {
+                        self.held.push(state.clone());
+                        self.state = Some(state);
+                    }
+                }
+            }
+            Step::Redirect { own_state, text } => {
+                let target = match (&self.state, own_state) {
+                    (Some(state), true) => format!("/callback?state={state}&{text}"),
+                    _ => text.clone(),
+                };
+                if let Err(refused) = self.driver.handle_redirect(&target, now) {
+                    assert_no_secret(&format!("{refused:?} {refused}"), &self.held);
+                }
+            }
+            Step::CancelLogin => {
+                if let Err(misuse) = self.driver.cancel_login(now) {
+                    assert_no_secret(&format!("{misuse:?} {misuse}"), &self.held);
                 }
             }
         }
@@ -310,6 +368,7 @@ impl<D: Dialect> Run<D> {
             Event::ReauthenticationRequired { error, .. }
             | Event::Rejected { error, .. }
             | Event::RetryScheduled { error, .. }
+            | Event::PersonLoginEnded { error }
             | Event::RevocationFailed { error, .. } => Some(error),
             _ => None,
         };

@@ -110,6 +110,9 @@ pub struct Variant {
     pub provider: Provider,
     /// Which optional settings are flipped, one bit each in the order of its settings.
     pub toggles: u32,
+    /// Which value the provider's `grant` choice takes, when it has one and this is not
+    /// 0: a person's login (`device`, `authorization-code`) among them.
+    pub grant: u8,
 }
 
 impl Variant {
@@ -121,11 +124,15 @@ impl Variant {
         Variant {
             provider: Provider::ALL[selector % count],
             toggles: u32::try_from(selector / count).expect("a byte's worth"),
+            grant: 0,
         }
     }
 
     /// The selector byte of this variant, when one names it.
     pub fn selector(self) -> Option<u8> {
+        if self.grant != 0 {
+            return None;
+        }
         let index = Provider::ALL.iter().position(|p| *p == self.provider)?;
         let selector = usize::try_from(self.toggles)
             .ok()?
@@ -144,7 +151,7 @@ impl Variant {
 
     /// The settings this variant asks for (before the fallback to the examples).
     pub fn settings(self) -> Settings<'static> {
-        settings(self.provider.settings(), self.toggles)
+        settings(self.provider.settings(), self.toggles, self.grant)
     }
 }
 
@@ -154,6 +161,7 @@ impl fmt::Debug for Variant {
         f.debug_struct("Variant")
             .field("provider", &self.provider.name())
             .field("flipped", &flipped)
+            .field("grant", &self.settings().get("grant"))
             .finish()
     }
 }
@@ -168,7 +176,7 @@ fn optional(known: &'static [Setting]) -> impl Iterator<Item = &'static Setting>
 
 /// The examples of `known`, the optional settings `toggles` picks flipped, the
 /// conditional ones following their conditions, every secret an awkward one.
-fn settings(known: &'static [Setting], toggles: u32) -> Settings<'static> {
+fn settings(known: &'static [Setting], toggles: u32, grant: u8) -> Settings<'static> {
     let mut settings = Settings::examples(known);
     for (bit, setting) in optional(known).enumerate() {
         if toggles >> bit & 1 == 1 {
@@ -177,6 +185,13 @@ fn settings(known: &'static [Setting], toggles: u32) -> Settings<'static> {
                 None => settings.set(setting.key, setting.example),
             }
         }
+    }
+    let choices = known
+        .iter()
+        .find(|setting| setting.key == "grant")
+        .map_or(&[][..], |setting| setting.choices);
+    if grant != 0 && !choices.is_empty() {
+        settings.set("grant", choices[usize::from(grant) % choices.len()]);
     }
     for setting in known {
         if let Need::When { .. } = setting.need {
@@ -199,8 +214,8 @@ fn settings(known: &'static [Setting], toggles: u32) -> Settings<'static> {
 /// [`Variant::settings`], or with the examples (and awkward secrets) where the
 /// provider refuses that combination.
 pub fn configure<P: dialect::Provider>(variant: Variant) -> P {
-    P::configure(&settings(P::SETTINGS, variant.toggles)).unwrap_or_else(|_| {
-        P::configure(&settings(P::SETTINGS, 0))
+    P::configure(&settings(P::SETTINGS, variant.toggles, variant.grant)).unwrap_or_else(|_| {
+        P::configure(&settings(P::SETTINGS, 0, 0))
             .unwrap_or_else(|e| panic!("{}: the examples must configure: {e}", P::NAME))
     })
 }
@@ -296,6 +311,10 @@ pub enum Field {
     Token,
     FrontendToken,
     User,
+    DeviceCode,
+    UserCode,
+    VerificationUri,
+    Interval,
     Other(String),
 }
 
@@ -314,6 +333,10 @@ impl Field {
             Field::Token => "token",
             Field::FrontendToken => "frontend_token",
             Field::User => "user",
+            Field::DeviceCode => "device_code",
+            Field::UserCode => "user_code",
+            Field::VerificationUri => "verification_uri",
+            Field::Interval => "interval",
             Field::Other(name) => name,
         }
     }
@@ -355,6 +378,9 @@ pub enum ErrorCode {
     SlowDown,
     TemporarilyUnavailable,
     InvalidScope,
+    AuthorizationPending,
+    ExpiredToken,
+    AccessDenied,
 }
 
 impl ErrorCode {
@@ -365,6 +391,9 @@ impl ErrorCode {
             ErrorCode::InvalidClient => "invalid_client",
             ErrorCode::UnauthorizedClient => "unauthorized_client",
             ErrorCode::SlowDown => "slow_down",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::AccessDenied => "access_denied",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidScope => "invalid_scope",
         }
@@ -565,8 +594,14 @@ mod tests {
             let optional = optional(provider.settings()).count();
             assert!(optional <= 16, "{}: too many to try", provider.name());
             for toggles in 0..1_u32 << optional {
-                let variant = Variant { provider, toggles };
-                with_dialect!(variant, |make| check(variant, make));
+                for grant in 0..5 {
+                    let variant = Variant {
+                        provider,
+                        toggles,
+                        grant,
+                    };
+                    with_dialect!(variant, |make| check(variant, make));
+                }
             }
         }
     }
