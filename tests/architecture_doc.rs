@@ -50,7 +50,12 @@ fn flow_diagram(states: &[&str]) -> String {
             && (inside(&row.from) || ends.contains(&row.from.as_str()))
             && (inside(&row.to) || ends.contains(&row.to.as_str()));
         if kept {
-            out.push_str(&format!("    {} --> {}: {}\n", row.from, row.to, row.label()));
+            out.push_str(&format!(
+                "    {} --> {}: {}\n",
+                row.from,
+                row.to,
+                row.label()
+            ));
         }
     }
     out.push_str("```\n");
