@@ -238,6 +238,8 @@ pub enum Withdrawal {
     Rejected,
     /// The session is being revoked.
     Revoked,
+    /// Its refresh grant was dead and a person's login started in its place.
+    NewLogin,
 }
 
 impl fmt::Display for Withdrawal {
@@ -246,6 +248,7 @@ impl fmt::Display for Withdrawal {
             Withdrawal::Expired => "expired",
             Withdrawal::Rejected => "rejected by a resource server",
             Withdrawal::Revoked => "revoked",
+            Withdrawal::NewLogin => "replaced by a person's login",
         })
     }
 }

@@ -566,3 +566,65 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_dead_refresh_grant_halts_without_a_loop_and_a_person_logs_in_again_before_the_hard_expiry() {
+    let token = reply(
+        200,
+        r#"{"access_token":"person-access-token","token_type":"Bearer","expires_in":3600,"refresh_token":"person-refresh-token"}"#,
+    );
+    let (mut driver, _) = started(device_answer(None, "600"));
+    let (at, _, _) = poll_answered(&mut driver, &token);
+    assert!(driver.access_token(at).is_some());
+    // A person's login does not replace a session that renews by itself.
+    assert!(matches!(
+        driver.authorize_device(at),
+        Err(oauth_lifecycle::Misuse::WrongState { .. })
+    ));
+
+    // The refresh moment: the grant is dead.
+    let refresh_at = driver.next_deadline().unwrap();
+    driver.handle_timeout(refresh_at);
+    let refresh = collect(&mut driver).only_request();
+    assert_eq!(refresh.purpose(), Purpose::Refresh);
+    driver
+        .handle_response(refresh.id(), &oauth_error(400, "invalid_grant"), refresh_at)
+        .unwrap();
+    let drained = collect(&mut driver);
+    assert!(matches!(
+        driver.status(),
+        Status::NeedsLogin {
+            error: Error::Reauthenticate { .. }
+        }
+    ));
+    assert!(drained
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::ReauthenticationRequired { .. })));
+    // Still served until its hard expiry; nothing is sent however often the time is shown.
+    assert!(driver.access_token(refresh_at).is_some());
+    let mut now = refresh_at;
+    for _ in 0..100 {
+        now += Duration::seconds(1);
+        driver.handle_timeout(now);
+        assert!(collect(&mut driver).requests.is_empty());
+    }
+
+    // The person logs in again: the old token gives way.
+    driver
+        .authorize_device(now)
+        .expect("a halted session takes a person's login");
+    let drained = collect(&mut driver);
+    assert!(drained.events.iter().any(|e| matches!(
+        e,
+        Event::TokenWithdrawn {
+            reason: oauth_lifecycle::Withdrawal::NewLogin,
+            ..
+        }
+    )));
+    assert!(driver.access_token(now).is_none());
+    assert_eq!(
+        drained.only_request().request().uri().path(),
+        "/device_authorization"
+    );
+}

@@ -969,7 +969,62 @@ fn exchanging_code(
     }
 }
 
+/// A session logged in by a person whose refresh grant then died: halted, its token still
+/// served. Its dialect can start either person's login.
+fn halted_after_a_persons_login(world: &mut World<StandardServer>) -> Session<Expiring, Standard> {
+    let dialect = Standard::builder(TOKEN_URL, "emulated-public-client")
+        .grant(Grant::DeviceCode)
+        .device_authorization_url(format!("{LOCAL}/device_authorization"))
+        .authorization_url(format!("{LOCAL}/authorize"))
+        .build()
+        .expect("a valid configuration");
+    let (session, request) = unauthenticated(dialect)
+        .authorize_device(world.now)
+        .unwrap();
+    let answer = world.answer(&request);
+    let Ok(DeviceAuthorizationOutcome::Prompted(session)) =
+        session.on_response(request.id(), &answer, world.now)
+    else {
+        panic!("the device authorization should prompt")
+    };
+    assert!(world.server.approve_user_code(&session.prompt().user_code));
+    world.now = session.poll_at();
+    let ApprovalStep::Polling(session, poll) = expect_next(session.on_timeout(world.now), "a poll")
+    else {
+        panic!("a poll should go out")
+    };
+    let answer = world.answer(&poll);
+    let Ok(ApprovalStep::LoggedIn(session)) = session.on_response(poll.id(), &answer, world.now)
+    else {
+        panic!("the person approved")
+    };
+    world.server.revoke_all();
+    let (session, refresh) = session.renew(world.now).refresh(world.now).unwrap();
+    let answer = world.answer(&refresh);
+    match session.on_response(refresh.id(), &answer, world.now) {
+        Ok(RenewOutcome::Failed(session, Error::Reauthenticate { .. })) => session,
+        other => panic!("the refresh grant should be dead: {other:?}"),
+    }
+}
+
 fn person_login_scenarios(r: &mut Registry) {
+    r.add("Expiring", "authorize_device", "AuthorizingDevice", || {
+        let mut world = World::standard();
+        let session = halted_after_a_persons_login(&mut world);
+        assert!(session.halted().is_some());
+        drive(session, |s| s.authorize_device(world.now))
+    });
+    r.add("Expiring", "authorize", "AwaitingRedirect", || {
+        let mut world = World::standard();
+        let session = halted_after_a_persons_login(&mut world);
+        let request = session
+            .dialect()
+            .authorization_request("http://127.0.0.1:49152/callback")
+            .expect("an authorization endpoint")
+            .build(&mut std::array::from_fn(|i| (i as u8).wrapping_mul(31) ^ 9))
+            .expect("a valid request");
+        drive(session, |s| s.authorize(request, world.now))
+    });
     r.add(
         "Unauthenticated",
         "authorize_device",

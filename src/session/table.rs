@@ -311,7 +311,9 @@ transitions! {
     AwaitingApproval --"poll, pending, slow down, retry" / [on_timeout, on_response, on_transport_error]--> AwaitingApproval;
     AwaitingApproval --"approved" / [on_response]--> Active;
     AwaitingApproval --"denied, expired, refused, cancelled" / [on_response, on_timeout, cancel]--> Unauthenticated;
+    Expiring --"device login, refresh grant dead" / [authorize_device]--> AuthorizingDevice;
     Unauthenticated --"browser login" / [authorize]--> AwaitingRedirect;
+    Expiring --"browser login, refresh grant dead" / [authorize]--> AwaitingRedirect;
     AwaitingRedirect --"redirect with a code" / [on_redirect]--> ExchangingCode;
     AwaitingRedirect --"redirect refused, expired, cancelled" / [on_redirect, on_timeout, cancel]--> Unauthenticated;
     ExchangingCode --"success" / [on_response]--> Active;

@@ -214,6 +214,7 @@ mod route {
     use time::UtcDateTime;
 
     use crate::bearer::Generation;
+    use crate::dialect::authorization::AuthorizationRequest;
     use crate::dialect::Dialect;
     use crate::output::Unauthorized;
     use crate::request::TokenRequest;
@@ -270,6 +271,20 @@ mod route {
 
         fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
             self.revoke(now).into()
+        }
+
+        fn route_authorize_device(self, now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
+            self.authorize_device(now)
+                .map(|(s, request)| (s.into(), Some(request)))
+                .map_err(erase)
+        }
+
+        fn route_authorize(
+            self,
+            request: AuthorizationRequest,
+            now: UtcDateTime,
+        ) -> Result<AnySession<D>, RoutedRefusal<D>> {
+            self.authorize(request, now).map(Into::into).map_err(erase)
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use time::UtcDateTime;
 
+use crate::bearer::Withdrawal;
 use crate::dialect::authorization::{AuthorizationRequest, RedirectError};
 use crate::dialect::{Dialect, Secrets};
 use crate::error::{Error, Failure, FailureKind, Misuse, PersonLoginEnd};
@@ -13,7 +14,7 @@ use crate::prompt::{BrowserPrompt, LoginPrompt};
 use crate::request::{Purpose, TokenRequest};
 use crate::session::states::{Backoff, Halt};
 use crate::session::{
-    AuthorizingDevice, AwaitingRedirect, Refused, Session, State, Unauthenticated,
+    AuthorizingDevice, AwaitingRedirect, Core, Expiring, Refused, Session, State, Unauthenticated,
 };
 
 /// A redirect the session did not exchange
@@ -47,23 +48,26 @@ impl<D: Dialect> Session<Unauthenticated, D> {
     /// ([`Misuse::TooEarly`]): polling counts against it. A backoff of automatic logins
     /// does not apply: a person is there.
     pub fn authorize_device(
-        mut self,
+        self,
         now: UtcDateTime,
     ) -> Result<(Session<AuthorizingDevice, D>, TokenRequest), Refused<Self>> {
-        let refuse = |session, error| Err(Refused { session, error });
-        if let Err(error) = self.core.check_budget(Purpose::Login, now) {
-            return refuse(self, error);
+        match device_authorization(&self.core, now) {
+            Ok(request) => Ok(self.start_device(request, now)),
+            Err(error) => Err(Refused {
+                session: self,
+                error,
+            }),
         }
-        let Some(request) = self.core.shared.dialect.device_authorization_request() else {
-            return refuse(
-                self,
-                Misuse::PersonLoginUnsupported {
-                    login: "the device grant",
-                },
-            );
-        };
+    }
+
+    /// Sends the device authorization `request`.
+    fn start_device(
+        mut self,
+        request: http::Request<Vec<u8>>,
+        now: UtcDateTime,
+    ) -> (Session<AuthorizingDevice, D>, TokenRequest) {
         let (flight, request) = self.core.emit(Purpose::Login, request, true, now);
-        Ok((self.with(AuthorizingDevice { flight }, ()), request))
+        (self.with(AuthorizingDevice { flight }, ()), request)
     }
 
     /// Starts the authorization code grant with `request`: built from the dialect's
@@ -78,24 +82,25 @@ impl<D: Dialect> Session<Unauthenticated, D> {
     /// Refused when the dialect cannot exchange a code
     /// ([`Misuse::PersonLoginUnsupported`]).
     pub fn authorize(
-        mut self,
+        self,
         request: AuthorizationRequest,
         now: UtcDateTime,
     ) -> Result<Session<AwaitingRedirect, D>, Refused<Self>> {
-        if self
-            .core
-            .shared
-            .dialect
-            .authorization_request(request.redirect_uri())
-            .is_none()
-        {
-            return Err(Refused {
+        match browser_login(&self.core, &request) {
+            Ok(()) => Ok(self.start_browser(request, now)),
+            Err(error) => Err(Refused {
                 session: self,
-                error: Misuse::PersonLoginUnsupported {
-                    login: "the authorization code grant",
-                },
-            });
+                error,
+            }),
         }
+    }
+
+    /// Announces `request`'s URL and waits for its redirect.
+    fn start_browser(
+        mut self,
+        request: AuthorizationRequest,
+        now: UtcDateTime,
+    ) -> Session<AwaitingRedirect, D> {
         let expires_at = now.saturating_add(self.core.shared.policy.person_login_timeout);
         self.core
             .notify(Event::LoginPrompt(LoginPrompt::OpenBrowser(
@@ -105,13 +110,109 @@ impl<D: Dialect> Session<Unauthenticated, D> {
                 },
             )));
         self.core.persist();
-        Ok(self.with(
+        self.with(
             AwaitingRedirect {
                 request,
                 expires_at,
             },
             (),
-        ))
+        )
+    }
+}
+
+/// The device authorization request, if a device login may start now: the dialect has
+/// the device grant and the request budget allows it.
+fn device_authorization<D: Dialect>(
+    core: &Core<D>,
+    now: UtcDateTime,
+) -> Result<http::Request<Vec<u8>>, Misuse> {
+    core.check_budget(Purpose::Login, now)?;
+    core.shared
+        .dialect
+        .device_authorization_request()
+        .ok_or(Misuse::PersonLoginUnsupported {
+            login: "the device grant",
+        })
+}
+
+/// Whether a browser login with `request` may start: the dialect can exchange a code.
+fn browser_login<D: Dialect>(core: &Core<D>, request: &AuthorizationRequest) -> Result<(), Misuse> {
+    match core
+        .shared
+        .dialect
+        .authorization_request(request.redirect_uri())
+    {
+        Some(_) => Ok(()),
+        None => Err(Misuse::PersonLoginUnsupported {
+            login: "the authorization code grant",
+        }),
+    }
+}
+
+/// A person's login in place of a session whose refresh grant is dead: the status said a
+/// person must log in, and one is there.
+impl<D: Dialect> Session<Expiring, D> {
+    /// Starts the device grant in place of a halted session (its refresh grant dead, or
+    /// spent elsewhere): the token, which it still served until its hard expiry, is
+    /// withdrawn ([`Withdrawal::NewLogin`]) and the login starts as
+    /// [`Session::<Unauthenticated, D>::authorize_device`] does. Refused, the session
+    /// unchanged, when it is not halted (it renews by itself), when the dialect has no
+    /// device grant, and while the request budget is spent.
+    pub fn authorize_device(
+        self,
+        now: UtcDateTime,
+    ) -> Result<(Session<AuthorizingDevice, D>, TokenRequest), Refused<Self>> {
+        let ready = self
+            .ready_for_person_login("start a device login")
+            .and_then(|()| device_authorization(&self.core, now));
+        match ready {
+            Ok(request) => Ok(self.give_way().start_device(request, now)),
+            Err(error) => Err(Refused {
+                session: self,
+                error,
+            }),
+        }
+    }
+
+    /// Starts the authorization code grant in place of a halted session, as
+    /// [`authorize_device`](Self::authorize_device) does the device grant.
+    pub fn authorize(
+        self,
+        request: AuthorizationRequest,
+        now: UtcDateTime,
+    ) -> Result<Session<AwaitingRedirect, D>, Refused<Self>> {
+        let ready = self
+            .ready_for_person_login("start a browser login")
+            .and_then(|()| browser_login(&self.core, &request));
+        match ready {
+            Ok(()) => Ok(self.give_way().start_browser(request, now)),
+            Err(error) => Err(Refused {
+                session: self,
+                error,
+            }),
+        }
+    }
+
+    /// Whether a person's login may replace this session: only once it halted.
+    fn ready_for_person_login(&self, operation: &'static str) -> Result<(), Misuse> {
+        if self.state.halt.is_some() {
+            Ok(())
+        } else {
+            Err(Misuse::WrongState {
+                operation,
+                state: "expiring, renewing by itself",
+            })
+        }
+    }
+
+    /// The session without its token, withdrawn, ready for a person's login.
+    fn give_way(mut self) -> Session<Unauthenticated, D> {
+        self.core.withdraw(&mut self.tokens, Withdrawal::NewLogin);
+        let state = Unauthenticated {
+            backoff: Backoff::default(),
+            halt: None,
+        };
+        self.with(state, ())
     }
 }
 
