@@ -10,10 +10,16 @@ use oauth_lifecycle::{
 
 mod mailbox;
 mod persistence;
+mod person_login;
 
+use self::mailbox::Queued;
 pub use self::mailbox::{Ack, Closed, Command, Mailbox, Wake};
 use self::persistence::Persistence;
 pub use self::persistence::StoreCall;
+pub use self::person_login::{
+    AuthorizationRequests, LoginPromptCallback, PersonLoginCommand, PersonLoginError,
+    RedirectTarget, Refusal,
+};
 use crate::coordinator::StoreAnswer;
 use crate::published::TokenCell;
 use crate::store::{SessionStore, StoreError};
@@ -165,6 +171,8 @@ pub struct Engine<D: Dialect> {
     /// Set once a stop was taken: how many revocations were sent since.
     stopping: Option<usize>,
     stopped: bool,
+    /// The application's prompt callback, if it gave one.
+    on_login_prompt: Option<LoginPromptCallback>,
 }
 
 // Construction and getters.
@@ -226,6 +234,7 @@ impl<D: Dialect> Engine<D> {
             applied: Vec::new(),
             stopping: None,
             stopped: false,
+            on_login_prompt: None,
         };
         engine.driver.handle_timeout(now);
         for _ in 0..MAX_START_STEPS {
@@ -267,6 +276,23 @@ impl<D: Dialect> Engine<D> {
     /// Whether the engine has stopped.
     pub fn is_stopped(&self) -> bool {
         self.stopped
+    }
+
+    /// Calls `callback` with every prompt of a person's login
+    /// ([`Event::LoginPrompt`]): the device grant's code, or the browser's URL. It runs
+    /// on the runtime's thread or task, inside [`poll`](Self::poll): it must return
+    /// quickly ([`LoginPromptCallback`] says more). The prompt also stays in the status
+    /// ([`Status::AwaitingPerson`](oauth_lifecycle::Status::AwaitingPerson)) until the
+    /// login ends. Replaces an earlier callback.
+    pub fn on_login_prompt(&mut self, callback: LoginPromptCallback) {
+        self.on_login_prompt = Some(callback);
+    }
+
+    /// Builds the authorization requests of browser logins for this engine's dialect,
+    /// with fresh entropy: for a runtime's handles, which bind the listener first and
+    /// then start the login with [`PersonLoginCommand::StartBrowser`].
+    pub fn authorization_requests(&self) -> AuthorizationRequests {
+        AuthorizationRequests::of(std::sync::Arc::clone(self.driver.session().dialect()))
     }
 }
 
@@ -376,7 +402,13 @@ impl<D: Dialect> Engine<D> {
                 ack.complete(Err(Closed));
                 continue;
             }
-            self.apply(command, now);
+            let refusal = match command {
+                Queued::Command(command) => self.apply(command, now),
+                Queued::PersonLogin(command) => self.apply_person_login(command, now),
+            };
+            if let Some(refusal) = refusal {
+                ack.refuse(refusal);
+            }
             self.applied.push(ack);
             taken += 1;
             if taken == MAX_COMMANDS {
@@ -394,17 +426,20 @@ impl<D: Dialect> Engine<D> {
         }
     }
 
-    fn apply(&mut self, command: Command, now: UtcDateTime) {
+    /// Applies one command; returns why the session refused it, if it did.
+    fn apply(&mut self, command: Command, now: UtcDateTime) -> Option<Refusal> {
         match command {
             Command::Login => {
                 if let Err(misuse) = self.driver.login(now) {
                     tracing::warn!(%misuse, "login refused");
+                    return Some(Refusal::Misuse(misuse));
                 }
             }
             Command::Renew => {
                 tracing::info!("renewal asked for");
                 if let Err(misuse) = self.driver.renew(now) {
                     tracing::warn!(%misuse, "renewal refused");
+                    return Some(Refusal::Misuse(misuse));
                 }
             }
             Command::Revoke => {
@@ -414,11 +449,15 @@ impl<D: Dialect> Engine<D> {
             // The reports taken with it are applied before its acknowledgement.
             Command::Flush => self.driver.handle_timeout(now),
         }
+        None
     }
 
     fn observe(&mut self, event: &Event, now: UtcDateTime) {
         trace::event(event, now);
         self.cell.apply(event);
+        if let (Event::LoginPrompt(prompt), Some(callback)) = (event, &self.on_login_prompt) {
+            self::person_login::show(callback, prompt);
+        }
     }
 
     /// A request the session wants sent: while stopping, only revocations leave (a

@@ -38,8 +38,9 @@ pub mod trace;
 pub mod transport;
 
 pub use crate::engine::{
-    Ack, Action, ClockSource, Closed, Command, Engine, Mailbox, StartError, StoreCall, Wake,
-    SUPPLIED_CLOCK_RECHECK, SYSTEM_CLOCK_RECHECK,
+    Ack, Action, AuthorizationRequests, ClockSource, Closed, Command, Engine, LoginPromptCallback,
+    Mailbox, PersonLoginCommand, PersonLoginError, RedirectTarget, Refusal, StartError, StoreCall,
+    Wake, SUPPLIED_CLOCK_RECHECK, SYSTEM_CLOCK_RECHECK,
 };
 pub use crate::file_store::{FileStore, FileStoreOptions, StoreKey};
 pub use crate::published::{PublishedToken, Readiness, TokenCell, WaitError};

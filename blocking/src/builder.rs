@@ -6,8 +6,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{Dialect, Policy};
-use oauth_lifecycle_adapter::{Engine, SessionStore, StoreCall, Wake};
+use oauth_lifecycle::{Dialect, LoginPrompt, Policy};
+use oauth_lifecycle_adapter::{Engine, LoginPromptCallback, SessionStore, StoreCall, Wake};
 
 use crate::clock::Clock;
 use crate::driving::{Driving, Message};
@@ -37,6 +37,7 @@ pub struct TokenManagerBuilder<D> {
     clock: Option<Arc<dyn Fn() -> UtcDateTime + Send + Sync>>,
     revoke_on_shutdown: bool,
     name: String,
+    on_login_prompt: Option<LoginPromptCallback>,
 }
 
 /// Why a manager could not start.
@@ -77,7 +78,24 @@ impl<D: Dialect> TokenManagerBuilder<D> {
             clock: None,
             revoke_on_shutdown: false,
             name: "oauth-token".into(),
+            on_login_prompt: None,
         }
+    }
+
+    /// Calls `show` with the prompt of every person's login
+    /// ([`TokenManager::login_with_device`], [`TokenManager::login_in_browser`]): the
+    /// code and where to enter it, or the URL to open in the person's browser (which
+    /// carries the request's `state`: hand it to the browser, not to a log).
+    ///
+    /// `show` runs on the manager's background thread: return quickly (print, hand the
+    /// URL to a browser launcher, post to a channel), never wait for the person, and
+    /// never call the manager and wait for it from there. A panic in it is caught and
+    /// traced. The prompt also stays in [`TokenManager::status`]
+    /// ([`Status::AwaitingPerson`](oauth_lifecycle::Status::AwaitingPerson)) until the
+    /// login ends.
+    pub fn on_login_prompt(mut self, show: impl Fn(&LoginPrompt) + Send + Sync + 'static) -> Self {
+        self.on_login_prompt = Some(Arc::new(show));
+        self
     }
 
     /// Keeps the session in `store`: read at start (a restarted process resumes without
@@ -147,7 +165,7 @@ impl<D: Dialect> TokenManagerBuilder<D> {
         let agent = self
             .agent
             .unwrap_or_else(|| transport::default_agent(&self.policy));
-        let engine = span.in_scope(|| {
+        let mut engine = span.in_scope(|| {
             Engine::start(
                 self.dialect,
                 self.policy,
@@ -158,6 +176,10 @@ impl<D: Dialect> TokenManagerBuilder<D> {
                 StoreCall::run,
             )
         })?;
+        if let Some(show) = self.on_login_prompt {
+            engine.on_login_prompt(show);
+        }
+        let authorization_requests = engine.authorization_requests();
         let cell = Arc::clone(engine.cell());
         let mailbox = Arc::clone(engine.mailbox());
         let driving = Driving {
@@ -179,6 +201,7 @@ impl<D: Dialect> TokenManagerBuilder<D> {
             mailbox,
             thread: Mutex::new(Some(thread)),
             revoke_on_shutdown: self.revoke_on_shutdown,
+            authorization_requests,
         }))
     }
 }
@@ -193,6 +216,7 @@ impl<D: Dialect> fmt::Debug for TokenManagerBuilder<D> {
             .field("clock", &self.clock.is_some())
             .field("revoke_on_shutdown", &self.revoke_on_shutdown)
             .field("name", &self.name)
+            .field("on_login_prompt", &self.on_login_prompt.is_some())
             .finish()
     }
 }

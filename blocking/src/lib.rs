@@ -54,9 +54,13 @@
 //! - **Shutdown**: [`TokenManager::shutdown`] stops the thread and waits for it,
 //!   revoking first if asked, after awaiting a renewal under way so that its result is
 //!   stored. Dropping the last clone starts the same sequence without waiting for it.
-//! - **Logging in with a browser**: [`RedirectListener`] waits on `127.0.0.1` for the
-//!   redirect of the authorization code grant (RFC 8252 §7.3), answers the browser, and
-//!   hands the request target to
+//! - **A person's login**: for dialects configured for one,
+//!   [`TokenManager::login_with_device`] runs the device grant (the code goes to the
+//!   callback given to [`TokenManagerBuilder::on_login_prompt`] and stays in the
+//!   status) and [`TokenManager::login_in_browser`] the authorization code grant with
+//!   PKCE over a one-shot [`RedirectListener`] on `127.0.0.1` (RFC 8252 §7.3); both
+//!   wait, bounded, for the token or a typed [`PersonLoginError`]. The listener also
+//!   works alone: it answers the browser and hands the request target to
 //!   [`AuthorizationRequest::read_redirect`](oauth_lifecycle::dialect::authorization::AuthorizationRequest::read_redirect).
 //! - **Tracing**: every request, renewal, backoff, rejection and change of state is a
 //!   `tracing` event inside the span `token_manager{name=…}` (each request in a span
@@ -81,6 +85,7 @@ mod clock;
 mod driving;
 mod manager;
 mod middleware;
+mod person_login;
 mod redirect_listener;
 mod transport;
 
@@ -94,7 +99,7 @@ pub use oauth_lifecycle_adapter::redirect_listener::{
 };
 pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{
-    Closed, FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError,
-    StoreKey, WaitError,
+    Closed, FileStore, FileStoreOptions, MemoryStore, PersonLoginError, PublishedToken,
+    SessionStore, StoreError, StoreKey, WaitError,
 };
 pub use ureq;

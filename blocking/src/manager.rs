@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use oauth_lifecycle::{Generation, Status};
 use oauth_lifecycle_adapter::{
-    Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell, WaitError,
+    AuthorizationRequests, Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell,
+    WaitError,
 };
 
 /// Keeps an OAuth 2.0 access token fresh on one background thread, for any number of
@@ -21,9 +22,14 @@ use oauth_lifecycle_adapter::{
 /// ([`report_unauthorized`](Self::report_unauthorized)). [`shutdown`](Self::shutdown)
 /// stops the thread and waits for it; dropping the last clone stops it too, in the
 /// background, without waiting.
+///
+/// For dialects configured for a person's login (the device grant, the authorization
+/// code grant), [`login_with_device`](Self::login_with_device) and
+/// [`login_in_browser`](Self::login_in_browser) log the person in; the session renews
+/// the token by itself from then on.
 #[derive(Clone)]
 pub struct TokenManager {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// What every clone shares. Dropped with the last clone, which stops the thread.
@@ -33,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) mailbox: Arc<Mailbox>,
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     pub(crate) revoke_on_shutdown: bool,
+    /// Builds a browser login's authorization request for the dialect.
+    pub(crate) authorization_requests: AuthorizationRequests,
 }
 
 impl TokenManager {

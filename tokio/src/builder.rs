@@ -4,8 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{Dialect, Policy};
-use oauth_lifecycle_adapter::{ClockSource, Engine, SessionStore, StoreCall, Wake};
+use oauth_lifecycle::{Dialect, LoginPrompt, Policy};
+use oauth_lifecycle_adapter::{
+    ClockSource, Engine, LoginPromptCallback, SessionStore, StoreCall, Wake,
+};
 use tokio::sync::Notify;
 use tracing::Instrument as _;
 
@@ -59,6 +61,7 @@ pub struct TokenManagerBuilder<D> {
     revoke_on_shutdown: bool,
     name: Option<String>,
     clock: Option<Clock>,
+    on_login_prompt: Option<LoginPromptCallback>,
 }
 
 /// The ways to start a manager: at once, or configured first.
@@ -92,7 +95,24 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
             revoke_on_shutdown: false,
             name: None,
             clock: None,
+            on_login_prompt: None,
         }
+    }
+
+    /// Calls `show` with the prompt of every person's login
+    /// ([`TokenManager::login_with_device`], [`TokenManager::login_in_browser`]): the
+    /// code and where to enter it, or the URL to open in the person's browser (which
+    /// carries the request's `state`: hand it to the browser, not to a log).
+    ///
+    /// `show` runs inside the manager's background task, between two of its steps:
+    /// return quickly (print, hand the URL to a browser launcher, send on a channel),
+    /// never block, and never wait for the manager from there. A panic in it is caught
+    /// and traced. The prompt also stays in [`TokenManager::status`]
+    /// ([`Status::AwaitingPerson`](oauth_lifecycle::Status::AwaitingPerson)) until the
+    /// login ends.
+    pub fn on_login_prompt(mut self, show: impl Fn(&LoginPrompt) + Send + Sync + 'static) -> Self {
+        self.on_login_prompt = Some(Arc::new(show));
+        self
     }
 
     /// Keeps the session in `store`: read at start (a stored session resumes without a new
@@ -166,7 +186,7 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
             let woken = Arc::clone(&woken);
             Arc::new(move || woken.notify_one())
         };
-        let engine = span.in_scope(|| {
+        let mut engine = span.in_scope(|| {
             Engine::start(
                 self.dialect,
                 self.policy,
@@ -177,6 +197,10 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
                 StoreCall::run,
             )
         })?;
+        if let Some(show) = self.on_login_prompt {
+            engine.on_login_prompt(show);
+        }
+        let authorization_requests = engine.authorization_requests();
         let cell = Arc::clone(engine.cell());
         let mailbox = Arc::clone(engine.mailbox());
         let task = Task {
@@ -191,6 +215,7 @@ impl<D: Dialect + Send + Sync + 'static> TokenManagerBuilder<D> {
             mailbox,
             handle,
             self.revoke_on_shutdown,
+            authorization_requests,
         ))
     }
 }
@@ -202,6 +227,7 @@ impl<D> fmt::Debug for TokenManagerBuilder<D> {
             .field("client", &self.client.is_some())
             .field("revoke_on_shutdown", &self.revoke_on_shutdown)
             .field("name", &self.name)
+            .field("on_login_prompt", &self.on_login_prompt.is_some())
             .finish_non_exhaustive()
     }
 }

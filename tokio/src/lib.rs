@@ -76,10 +76,15 @@
 //!   every request, answer, renewal, backoff, rejection and change of status, naming
 //!   tokens by a fingerprint ([`fingerprint`]), never by their value.
 //!
-//! # Logging in with a browser
+//! # A person's login
 //!
-//! [`RedirectListener`] waits on `127.0.0.1` for the redirect of the authorization code
-//! grant (RFC 8252 §7.3), answers the browser, and hands the request target to
+//! For dialects configured for one, [`TokenManager::login_with_device`] runs the device
+//! grant (the code goes to the callback given to
+//! [`TokenManagerBuilder::on_login_prompt`] and stays in the status) and
+//! [`TokenManager::login_in_browser`] the authorization code grant with PKCE over a
+//! one-shot [`RedirectListener`] on `127.0.0.1` (RFC 8252 §7.3); both wait, bounded, for
+//! the token or a typed [`PersonLoginError`]. The listener also works alone: it answers
+//! the browser and hands the request target to
 //! [`AuthorizationRequest::read_redirect`](oauth_lifecycle::dialect::authorization::AuthorizationRequest::read_redirect).
 //!
 //! # Transport
@@ -97,6 +102,7 @@ mod builder;
 mod manager;
 #[cfg(feature = "middleware")]
 mod middleware;
+mod person_login;
 mod redirect_listener;
 mod task;
 pub mod transport;
@@ -111,6 +117,6 @@ pub use oauth_lifecycle_adapter::redirect_listener::{
 };
 pub use oauth_lifecycle_adapter::trace::fingerprint;
 pub use oauth_lifecycle_adapter::{
-    Closed, FileStore, FileStoreOptions, MemoryStore, PublishedToken, SessionStore, StoreError,
-    StoreKey, WaitError,
+    Closed, FileStore, FileStoreOptions, MemoryStore, PersonLoginError, PublishedToken,
+    SessionStore, StoreError, StoreKey, WaitError,
 };

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use oauth_lifecycle::{Generation, Status};
 use oauth_lifecycle_adapter::{
-    Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell, WaitError,
+    AuthorizationRequests, Closed, Command, Mailbox, PublishedToken, Readiness, TokenCell,
+    WaitError,
 };
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -22,17 +23,24 @@ use tokio::time::Instant;
 /// first if the manager was built with
 /// [`revoke_on_shutdown`](crate::TokenManagerBuilder::revoke_on_shutdown); dropping the last
 /// clone starts the same sequence without waiting for it.
+///
+/// For dialects configured for a person's login (the device grant, the authorization
+/// code grant), [`login_with_device`](Self::login_with_device) and
+/// [`login_in_browser`](Self::login_in_browser) log the person in; the session renews
+/// the token by itself from then on.
 #[derive(Clone)]
 pub struct TokenManager {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    cell: Arc<TokenCell>,
-    mailbox: Arc<Mailbox>,
+pub(crate) struct Inner {
+    pub(crate) cell: Arc<TokenCell>,
+    pub(crate) mailbox: Arc<Mailbox>,
     /// Taken by the first `shutdown`; later ones wait on the lock, then find it gone.
     task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     revoke_on_shutdown: bool,
+    /// Builds a browser login's authorization request for the dialect.
+    pub(crate) authorization_requests: AuthorizationRequests,
 }
 
 /// The last clone is gone: the task stops by itself, as `shutdown` would have it
@@ -49,6 +57,7 @@ impl TokenManager {
         mailbox: Arc<Mailbox>,
         task: JoinHandle<()>,
         revoke_on_shutdown: bool,
+        authorization_requests: AuthorizationRequests,
     ) -> Self {
         TokenManager {
             inner: Arc::new(Inner {
@@ -56,6 +65,7 @@ impl TokenManager {
                 mailbox,
                 task: tokio::sync::Mutex::new(Some(task)),
                 revoke_on_shutdown,
+                authorization_requests,
             }),
         }
     }

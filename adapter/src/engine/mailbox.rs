@@ -17,6 +17,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use event_listener::{Event as Signal, Listener};
 use oauth_lifecycle::Generation;
 
+use super::person_login::{PersonLoginCommand, Refusal};
+
+/// A command as queued: one of [`Command`], or of a person's login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Queued {
+    Command(Command),
+    PersonLogin(PersonLoginCommand),
+}
+
 /// How a runtime is told that the engine has something new to take: a report, a command,
 /// a store's announcement, a moved clock. The runtime then polls the engine soon (it
 /// must not call back into the engine from `wake`, which runs on the caller's thread).
@@ -32,7 +41,11 @@ impl<F: Fn() + Send + Sync> Wake for F {
     }
 }
 
-/// What callers ask of a session, besides reports.
+/// What callers ask of a session, besides reports. A person's login has commands of its
+/// own, which carry data: [`PersonLoginCommand`].
+///
+/// A command the session refuses is traced (never with a secret) and acknowledged all
+/// the same; [`Ack::refusal`] says why it was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command {
@@ -63,7 +76,7 @@ pub struct Mailbox {
     /// Whether the dialect slides a token's expiry on use: if not, reports of successful
     /// calls are dropped at once.
     sliding: bool,
-    commands: Mutex<VecDeque<(Command, Ack)>>,
+    commands: Mutex<VecDeque<(Queued, Ack)>>,
     /// [`STOP_NONE`], [`STOP_KEEP`] or [`STOP_REVOKE`].
     stop: AtomicU8,
     wake: Arc<dyn Wake>,
@@ -118,6 +131,16 @@ impl Mailbox {
     /// Queues `command`; the returned [`Ack`] completes once the engine has applied it
     /// and published the status it led to, or with [`Closed`] if it never will.
     pub fn command(&self, command: Command) -> Ack {
+        self.queue(Queued::Command(command))
+    }
+
+    /// Queues a command of a person's login, acknowledged as [`command`](Self::command)'s
+    /// are; [`Ack::refusal`] then says whether the session refused it.
+    pub fn person_login(&self, command: PersonLoginCommand) -> Ack {
+        self.queue(Queued::PersonLogin(command))
+    }
+
+    fn queue(&self, queued: Queued) -> Ack {
         let ack = Ack::new();
         if self.is_stopping() {
             ack.complete(Err(Closed));
@@ -126,7 +149,7 @@ impl Mailbox {
         self.commands
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push_back((command, ack.clone()));
+            .push_back((queued, ack.clone()));
         self.wake.wake();
         ack
     }
@@ -160,7 +183,7 @@ impl Mailbox {
         take(&self.succeeded)
     }
 
-    pub(crate) fn take_command(&self) -> Option<(Command, Ack)> {
+    pub(crate) fn take_command(&self) -> Option<(Queued, Ack)> {
         self.commands
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -212,6 +235,8 @@ pub struct Ack(Arc<AckState>);
 struct AckState {
     /// [`ACK_PENDING`], [`ACK_APPLIED`] or [`ACK_CLOSED`].
     outcome: AtomicU8,
+    /// Why the session refused the command, set before it is acknowledged.
+    refusal: Mutex<Option<Refusal>>,
     done: Signal,
 }
 
@@ -223,8 +248,29 @@ impl Ack {
     fn new() -> Self {
         Ack(Arc::new(AckState {
             outcome: AtomicU8::new(ACK_PENDING),
+            refusal: Mutex::new(None),
             done: Signal::new(),
         }))
+    }
+
+    /// Records why the session refused the command; before it is acknowledged.
+    pub(crate) fn refuse(&self, refusal: Refusal) {
+        *self
+            .0
+            .refusal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(refusal);
+    }
+
+    /// Why the session refused the command, once it was acknowledged as applied: `None`
+    /// when it took it (or has not been applied yet). A refused command changed nothing,
+    /// but for a redirect that ended the login ([`Refusal::RedirectEnded`]).
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.0
+            .refusal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub(crate) fn complete(&self, outcome: Result<(), Closed>) {
@@ -339,7 +385,7 @@ mod tests {
         let ack = mailbox.command(Command::Renew);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
         let (command, taken) = mailbox.take_command().expect("a queued command");
-        assert_eq!(command, Command::Renew);
+        assert_eq!(command, Queued::Command(Command::Renew));
         let waiter = std::thread::spawn({
             let ack = ack.clone();
             move || ack.wait_blocking()

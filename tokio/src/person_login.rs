@@ -1,0 +1,178 @@
+//! A person's login through the tokio manager: the device grant, and the authorization
+//! code grant with the loopback listener. The caller's task binds, listens and waits;
+//! the background task applies the commands; the core decides.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_lifecycle_adapter::redirect_listener::{ListenerError, LoopbackRedirect};
+use oauth_lifecycle_adapter::{
+    Command, PersonLoginCommand, PersonLoginError, PublishedToken, Readiness, RedirectTarget,
+    Refusal, WaitError,
+};
+use tokio::time::Instant;
+
+use crate::manager::TokenManager;
+use crate::redirect_listener::RedirectListener;
+
+impl TokenManager {
+    /// Logs a person in with the device authorization grant (RFC 8628): starts the
+    /// login, then waits, at most `timeout`, for the token or the login's end.
+    ///
+    /// The prompt — the code and where to enter it — goes to the callback given to
+    /// [`on_login_prompt`](crate::TokenManagerBuilder::on_login_prompt) as soon as the
+    /// server answered, and stays in [`status`](Self::status)
+    /// ([`Status::AwaitingPerson`](oauth_lifecycle::Status::AwaitingPerson)) while the
+    /// session polls. The token is published as any other: readers see it, and the
+    /// session renews it by itself from then on.
+    ///
+    /// A person's login starts only from a session without a token:
+    /// [`PersonLoginError::AlreadyLoggedIn`] while one is held (even one whose renewal
+    /// halted: the session takes a new login once it reached its hard expiry), and
+    /// [`PersonLoginError::LoginInProgress`] while another login waits for a person.
+    /// Past `timeout` the login is cancelled ([`PersonLoginError::TimedOut`]); a token
+    /// that came meanwhile is returned all the same. The person denying, the code
+    /// expiring or the server refusing end it with [`PersonLoginError::Ended`];
+    /// [`PersonLoginError::Unsupported`] when the dialect has no device authorization
+    /// endpoint. Dropping the future leaves the login to run to its own end (or a
+    /// [`cancel`](Self::cancel_person_login)).
+    pub async fn login_with_device(
+        &self,
+        timeout: Duration,
+    ) -> Result<Arc<PublishedToken>, PersonLoginError> {
+        let deadline = Instant::now().checked_add(timeout);
+        self.start_person_login(PersonLoginCommand::StartDevice)
+            .await?;
+        self.await_person_login(deadline).await
+    }
+
+    /// Logs a person in with the authorization code grant and PKCE, in their browser,
+    /// with a one-shot loopback listener configured by `listener` (RFC 8252 §7.3).
+    ///
+    /// In order: binds the listener (so that the redirect URI carries the real port),
+    /// builds the authorization request from the dialect with fresh entropy from the
+    /// operating system, starts the login — the URL goes to the callback given to
+    /// [`on_login_prompt`](crate::TokenManagerBuilder::on_login_prompt) and stays in
+    /// [`status`](Self::status): opening the person's browser on it is the
+    /// application's job — then accepts redirects until one is taken or ends the
+    /// login. A redirect that is not this login's answer (a wrong `state`) is ignored,
+    /// and the listener goes on, within its own timeout ([`LoopbackRedirect::timeout`]);
+    /// once it is past, the login is cancelled ([`PersonLoginError::TimedOut`]). Once a
+    /// redirect is taken, waits at most `timeout` for the code's exchange.
+    ///
+    /// An error redirect (`access_denied`, a wrong `iss`) ends the login with
+    /// [`PersonLoginError::Redirect`]; a listener that cannot bind or fails, with
+    /// [`PersonLoginError::Listener`]. Refused as [`login_with_device`](Self::login_with_device)
+    /// is while the session holds a token or another login is under way;
+    /// [`PersonLoginError::Unsupported`] when the dialect has no authorization endpoint.
+    pub async fn login_in_browser(
+        &self,
+        listener: &LoopbackRedirect,
+        timeout: Duration,
+    ) -> Result<Arc<PublishedToken>, PersonLoginError> {
+        let mut listener = RedirectListener::bind(listener).await?;
+        let request = self
+            .inner
+            .authorization_requests
+            .build(listener.redirect_uri())?;
+        self.start_person_login(PersonLoginCommand::StartBrowser(Box::new(request)))
+            .await?;
+        loop {
+            let redirect = match listener.accept().await {
+                Ok(redirect) => redirect,
+                Err(error) => return self.abandon_person_login(Some(error)).await,
+            };
+            let ack = self
+                .inner
+                .mailbox
+                .person_login(PersonLoginCommand::Redirect(RedirectTarget::from(
+                    redirect.target(),
+                )));
+            drop(redirect);
+            ack.wait().await?;
+            match ack.refusal() {
+                None => break,
+                Some(Refusal::RedirectIgnored { .. }) => continue,
+                Some(refusal) => {
+                    return Err(PersonLoginError::from_redirect_refusal(
+                        refusal,
+                        self.inner.cell.status(),
+                    ))
+                }
+            }
+        }
+        self.await_person_login(Instant::now().checked_add(timeout))
+            .await
+    }
+
+    /// Abandons a person's login that waits for the person (the application's own
+    /// listener gave up, the person went away): it ends as
+    /// [`PersonLoginEnd::Cancelled`](oauth_lifecycle::PersonLoginEnd::Cancelled), and
+    /// the session waits for a new one. Resolves once applied; without such a login,
+    /// nothing changes.
+    pub async fn cancel_person_login(&self) -> Result<(), oauth_lifecycle_adapter::Closed> {
+        self.inner
+            .mailbox
+            .person_login(PersonLoginCommand::Cancel)
+            .wait()
+            .await
+    }
+
+    /// Asks the background task to start a person's login; its refusal, typed.
+    async fn start_person_login(
+        &self,
+        command: PersonLoginCommand,
+    ) -> Result<(), PersonLoginError> {
+        let ack = self.inner.mailbox.person_login(command);
+        ack.wait().await?;
+        match ack.refusal() {
+            None => Ok(()),
+            Some(refusal) => Err(refusal.into()),
+        }
+    }
+
+    /// Waits until `deadline` for the token or the login's end; past it, cancels.
+    async fn await_person_login(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Arc<PublishedToken>, PersonLoginError> {
+        let remaining = deadline.map_or(Duration::MAX, |at| {
+            at.saturating_duration_since(Instant::now())
+        });
+        match self.token(remaining).await {
+            Ok(token) => {
+                // Resolves once the status is published too: a caller reads it as ready.
+                let _ = self.inner.mailbox.command(Command::Flush).wait().await;
+                Ok(token)
+            }
+            Err(WaitError::Timeout { .. }) => self.abandon_person_login(None).await,
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Cancels the login after a timeout or a failed listener. A token that came
+    /// meanwhile is returned; a login that ended meanwhile says how.
+    async fn abandon_person_login(
+        &self,
+        listener: Option<ListenerError>,
+    ) -> Result<Arc<PublishedToken>, PersonLoginError> {
+        let ack = self.inner.mailbox.person_login(PersonLoginCommand::Cancel);
+        ack.wait().await?;
+        let cell = &self.inner.cell;
+        if let Readiness::Ready(token) = cell.readiness(None) {
+            return Ok(token);
+        }
+        if ack.refusal().is_some() {
+            // Nothing to cancel: the login had ended by itself.
+            if let Some(ended) = PersonLoginError::ended_in(cell.status()) {
+                return Err(ended);
+            }
+        }
+        match listener {
+            Some(ListenerError::TimedOut { .. }) | None => Err(PersonLoginError::TimedOut {
+                status: cell.status(),
+            }),
+            Some(error) => Err(PersonLoginError::Listener(error)),
+        }
+    }
+}
