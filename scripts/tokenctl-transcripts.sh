@@ -131,9 +131,66 @@ discovery() {
     --client-id emulated-client
 }
 
+# Runs `tokenctl ARGS…` in the background, its stderr and stdout to files, and waits (at
+# most 10 s) until its stderr has a line matching PATTERN. Sets $login_pid.
+start_login() {
+  local pattern=$1; shift
+  "$@" > "$work/login.out" 2> "$work/login.err" &
+  login_pid=$!
+  for _ in $(seq 100); do grep -q -- "$pattern" "$work/login.err" 2>/dev/null && break; sleep 0.1; done
+}
+
+# Waits for the background login, and prints what it printed, as `show` does.
+finish_login() {
+  local status=0
+  wait "$login_pid" || status=$?
+  cat "$work/login.err" "$work/login.out"
+  if [[ $status != 0 ]]; then printf '[exit %s]\n' "$status"; fi
+}
+
+device() {
+  show tokenctl init -p me --issuer "$(url standard)" --client-id emulated-public-client \
+    --grant device
+  show tokenctl token -p me
+  show tokenctl login -p me --dry-run
+  printf '$ tokenctl login -p me\n'
+  start_login 'enter code' tokenctl login -p me
+  local code
+  code=$(sed -n 's/.*enter code \([A-Z-]*\).*/\1/p' "$work/login.err")
+  # The person, on another device: the verification page's form, approved.
+  curl -sS -o /dev/null --data "user_code=$code&decision=approve" "$(url standard)/device"
+  finish_login
+  show tokenctl token -p me
+  show tokenctl token -p me --force-refresh
+  show tokenctl inspect -p me
+  printf '$ tokenctl login -p me    # denied this time, on the verification page\n'
+  start_login 'enter code' tokenctl login -p me
+  code=$(sed -n 's/.*enter code \([A-Z-]*\).*/\1/p' "$work/login.err")
+  curl -sS -o /dev/null --data "user_code=$code&decision=deny" "$(url standard)/device"
+  finish_login
+  show tokenctl login -p me --browser
+}
+
+browser() {
+  show tokenctl init -p web --issuer "$(url standard)" --client-id emulated-public-client \
+    --grant authorization-code
+  printf '$ tokenctl login -p web --no-browser\n'
+  start_login '^  http' tokenctl login -p web --no-browser
+  # The browser: the authorization URL (the emulator logs the person in at once and
+  # redirects), then the redirect to tokenctl's listener.
+  local url location
+  url=$(sed -n 's/^  \(http.*\)$/\1/p' "$work/login.err")
+  location=$(curl -sS -o /dev/null -w '%{redirect_url}' "$url")
+  curl -sS -o /dev/null "$location"
+  finish_login
+  show tokenctl token -p web --format json
+}
+
 transcript "Convirza V3" v3
 transcript "Convirza V2" v2
 transcript "Convercus (Keycloak)" convercus
 transcript "Convercus legacy login" legacy
 transcript "A standard OAuth 2.0 server" standard
 transcript "A standard server configured from discovery" discovery
+transcript "A person's login with a code (the device grant)" device
+transcript "A person's login in a browser" browser

@@ -20,7 +20,10 @@ const EXAMPLES: &str = "\
 Examples:
   tokenctl init -p v3 --provider convirza-v3 --username me@example.com --password-env CONVIRZA_PASSWORD
   tokenctl init -p idp --provider standard --issuer https://auth.example.com --client-id my-client --client-secret-env IDP_SECRET
+  tokenctl init -p me --issuer https://auth.example.com --client-id my-cli --grant device
   tokenctl login -p v3                      # asks for the password on the terminal
+  tokenctl login -p me                      # prints a code and where to enter it
+  tokenctl login -p web --no-browser        # a browser login: prints the URL to open
   tokenctl token -p v3 --format header | curl -H @- https://platform-api.convirza.com/v3/...
   tokenctl token -p v3 --format curl-config | curl -K - https://platform-api.convirza.com/v3/...
   tokenctl exec -p v3 -- ./sync-calls.sh    # the token in $ACCESS_TOKEN, not on a command line
@@ -78,7 +81,7 @@ fn provider_settings() -> String {
         }
     }
     text.push_str(&format!(
-        "\nConfigure from discovery: with `--issuer URL`, a `{}` profile takes token_url,\nrevocation_url and client_auth from the metadata the issuer publishes (flags given\nwin), and says where they came from in a comment.\n",
+        "\nConfigure from discovery: with `--issuer URL`, a `{}` profile takes token_url,\nrevocation_url and client_auth from the metadata the issuer publishes (flags given\nwin), and says where they came from in a comment. With `--grant device` it takes\ndevice_authorization_url too; with `--grant authorization-code`, authorization_url,\nthe issuer (checked against the browser's redirect) and iss_parameter.\n",
         crate::providers::DISCOVERED
     ));
     text.push_str(
@@ -173,13 +176,22 @@ fn capitalized(text: &str) -> String {
     }
 }
 
-/// A flag for every setting of every provider, in the core's order (first seen).
+/// Settings whose flag `init` has for a use of its own: `--issuer URL` discovers the
+/// issuer, and a browser login's profile then takes the issuer discovered (without
+/// discovery, the setting is written in the profile by hand).
+pub(crate) const OWN_FLAGS: &[&str] = &["issuer"];
+
+/// A flag for every setting of every provider, in the core's order (first seen), but
+/// those [`OWN_FLAGS`] names.
 pub(crate) fn setting_flags() -> &'static [SettingFlag] {
     static FLAGS: OnceLock<Vec<SettingFlag>> = OnceLock::new();
     FLAGS.get_or_init(|| {
         let mut flags: Vec<SettingFlag> = Vec::new();
         for provider in Provider::ALL {
             for setting in provider.settings() {
+                if OWN_FLAGS.contains(&setting.key) {
+                    continue;
+                }
                 match flags.iter_mut().find(|flag| flag.key == setting.key) {
                     Some(flag) => flag.takers.push((*provider, setting)),
                     None => {
@@ -289,8 +301,9 @@ pub(crate) enum Command {
     Exec(ExecArgs),
     /// Show the stored session, without secrets.
     Inspect(InspectArgs),
-    /// Log in (asking for the password on a terminal) and store the session.
-    Login(ScopeArg),
+    /// Log in (asking for the password on a terminal, or showing a person where to log
+    /// in) and store the session.
+    Login(LoginArgs),
     /// Renew the token now.
     Refresh(ScopeArg),
     /// Revoke the session at the provider; it stays stored as revoked.
@@ -315,6 +328,24 @@ pub(crate) struct ScopeArg {
     /// Ask for this scope instead of the profile's (a separate stored session).
     #[arg(long)]
     pub(crate) scope: Option<String>,
+}
+
+/// `tokenctl login`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LoginArgs {
+    #[command(flatten)]
+    pub(crate) scope: ScopeArg,
+    /// Log in with a code entered on another device (the device grant), whatever the
+    /// profile's grant [default: the profile's grant].
+    #[arg(long, conflicts_with = "browser")]
+    pub(crate) device: bool,
+    /// Log in in a browser (the authorization code grant), whatever the profile's grant
+    /// [default: the profile's grant].
+    #[arg(long)]
+    pub(crate) browser: bool,
+    /// With a browser login: print the URL to open instead of opening a browser.
+    #[arg(long, conflicts_with = "device")]
+    pub(crate) no_browser: bool,
 }
 
 /// What the token must be like.
@@ -405,9 +436,11 @@ pub(crate) struct InitArgs {
     /// answers 404, RFC 8414's /.well-known/oauth-authorization-server location, and
     /// takes token_url, revocation_url if the server has one, and client_auth for a
     /// client with a secret (basic if the server supports client_secret_basic, else
-    /// post). Settings given as flags win. Implies --provider standard; not with
-    /// --token-url. Give the issuer exactly as the server names itself: a document
-    /// naming another issuer is refused.
+    /// post); with --grant device, device_authorization_url; with --grant
+    /// authorization-code, authorization_url, the issuer (checked against the browser's
+    /// redirect) and iss_parameter. Settings given as flags win. Implies --provider
+    /// standard; not with --token-url. Give the issuer exactly as the server names
+    /// itself: a document naming another issuer is refused.
     #[arg(long, value_name = "URL")]
     pub(crate) issuer: Option<String>,
     /// The provider's settings.

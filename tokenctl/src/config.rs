@@ -42,7 +42,14 @@ pub(crate) const OWN_KEYS: &[(&str, &str)] = &[
         "exec_env",
         "the variable `tokenctl exec` passes the token in (default ACCESS_TOKEN)",
     ),
+    (
+        "redirect_port",
+        "with `grant = \"authorization-code\"`: the port on 127.0.0.1 the browser comes back to (default: one the system picks)",
+    ),
 ];
+
+/// The `grant` that makes a browser login, and so the one `redirect_port` is for.
+pub(crate) const BROWSER_GRANT: &str = "authorization-code";
 
 /// One profile: a provider, its settings, and where the session is kept.
 #[derive(Debug, Clone)]
@@ -64,6 +71,10 @@ pub(crate) struct Profile {
 
     /// `tokenctl exec`: the variable the token is passed in. Default `ACCESS_TOKEN`.
     pub(crate) exec_env: Option<String>,
+
+    /// A browser login: the fixed port of the loopback redirect listener, for a server
+    /// that matches redirect URIs port included. Default: one the system picks.
+    pub(crate) redirect_port: Option<u16>,
 }
 
 /// Keys that would put a secret in the file, and what to write instead. Every
@@ -208,6 +219,15 @@ fn variable(key: &str, value: &toml::Value) -> Result<String, String> {
     Ok(name)
 }
 
+/// `value` as a port to listen on (1 to 65535), or an error naming `key`.
+fn port(key: &str, value: &toml::Value) -> Result<u16, String> {
+    value
+        .as_integer()
+        .and_then(|port| u16::try_from(port).ok())
+        .filter(|port| *port != 0)
+        .ok_or_else(|| format!("`{key}` must be a port number, 1 to 65535"))
+}
+
 /// Says what is wrong with the settings of a profile for `provider`, as the profile
 /// names them: a secret setting by its variable's key (`client_secret_env`). Never a
 /// value.
@@ -276,6 +296,7 @@ impl Profile {
             key_file: None,
             plaintext_storage: false,
             exec_env: None,
+            redirect_port: None,
         };
         for (key, value) in fields {
             match key.as_str() {
@@ -288,6 +309,7 @@ impl Profile {
                         .ok_or_else(|| format!("`{key}` must be true or false"))?;
                 }
                 "exec_env" => profile.exec_env = Some(variable(key, value)?),
+                "redirect_port" => profile.redirect_port = Some(port(key, value)?),
                 _ => {
                     let plain = provider.setting(key).filter(|setting| !setting.secret);
                     let secret = key
@@ -336,6 +358,11 @@ impl Profile {
                     profile_key(partner)
                 ));
             }
+        }
+        if self.redirect_port.is_some() && settings.get("grant") != Some(BROWSER_GRANT) {
+            return Err(format!(
+                "`redirect_port` is used only when `grant` is `{BROWSER_GRANT}`"
+            ));
         }
         let keys = [
             self.key_env.is_some(),
@@ -810,6 +837,31 @@ mod tests {
             assert_eq!(profile.account(), *account, "{body}");
             assert_eq!(profile.logs_in_as_user(), *user, "{body}");
         }
+    }
+
+    /// `redirect_port` is a port, and for a browser login only.
+    #[test]
+    fn redirect_port_is_a_port_for_a_browser_login_only() {
+        let browser = "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"\ngrant = \"authorization-code\"\nauthorization_url = \"http://127.0.0.1/a\"\nplaintext_storage = true";
+        let fixed = one(&format!("{browser}\nredirect_port = 8765")).unwrap();
+        assert_eq!(fixed.redirect_port, Some(8765));
+        assert_eq!(one(browser).unwrap().redirect_port, None);
+        // Not part of the session's identity: another port keeps the session.
+        assert_eq!(fixed.identity(), one(browser).unwrap().identity());
+        for bad in ["0", "65536", "-1", "\"8765\"", "87.65"] {
+            let error = one(&format!("{browser}\nredirect_port = {bad}")).unwrap_err();
+            assert!(
+                error.contains("`redirect_port` must be a port number, 1 to 65535"),
+                "{bad}: {error}"
+            );
+        }
+        let device = "provider = \"standard\"\ntoken_url = \"http://127.0.0.1/t\"\nclient_id = \"c\"\ngrant = \"device\"\ndevice_authorization_url = \"http://127.0.0.1/d\"\nplaintext_storage = true";
+        one(device).unwrap();
+        let error = one(&format!("{device}\nredirect_port = 8765")).unwrap_err();
+        assert_eq!(
+            error,
+            "profile `p`: `redirect_port` is used only when `grant` is `authorization-code`"
+        );
     }
 
     /// tokenctl's own keys are no provider's, nor any secret's variable.

@@ -29,6 +29,15 @@ pub(crate) const TOKEN_URL: &str = "token_url";
 pub(crate) const REVOCATION_URL: &str = "revocation_url";
 pub(crate) const CLIENT_AUTH: &str = "client_auth";
 const CLIENT_SECRET: &str = "client_secret";
+const GRANT: &str = "grant";
+const DEVICE_AUTHORIZATION_URL: &str = "device_authorization_url";
+const AUTHORIZATION_URL: &str = "authorization_url";
+const ISSUER: &str = "issuer";
+const ISS_PARAMETER: &str = "iss_parameter";
+
+/// The `grant` values of a person's login, and the endpoint setting each needs.
+const DEVICE_GRANT: &str = "device";
+const BROWSER_GRANT: &str = crate::config::BROWSER_GRANT;
 
 /// The token endpoint's client authentications `client_auth` can name, in the order
 /// preferred, with the method each is in metadata.
@@ -98,6 +107,34 @@ impl Discovered {
                 return Ok(given.map(str::to_owned))
             }
             CLIENT_AUTH => self.client_auth(),
+            DEVICE_AUTHORIZATION_URL if so_far.get(GRANT) == Some(DEVICE_GRANT) => {
+                match self.metadata.device_authorization_endpoint() {
+                    Some(endpoint) => Found::Value(endpoint.uri().to_string()),
+                    None if given.is_none() => return Err(self.no_endpoint(DEVICE_GRANT)),
+                    None => Found::None("the server names no device authorization endpoint"),
+                }
+            }
+            AUTHORIZATION_URL if so_far.get(GRANT) == Some(BROWSER_GRANT) => {
+                match self.metadata.authorization_endpoint() {
+                    Some(endpoint) => Found::Value(endpoint.uri().to_string()),
+                    None if given.is_none() => return Err(self.no_endpoint(BROWSER_GRANT)),
+                    None => Found::None("the server names no authorization endpoint"),
+                }
+            }
+            // A browser login checks the redirect's `iss` against the issuer discovered.
+            ISSUER if so_far.get(GRANT) == Some(BROWSER_GRANT) => {
+                Found::Value(self.metadata.issuer().to_owned())
+            }
+            // Only with an issuer, and only when the server says it always sends `iss`:
+            // the default (`if-present`) needs no line.
+            ISS_PARAMETER
+                if so_far.get(ISSUER).is_some()
+                    && self
+                        .metadata
+                        .authorization_response_iss_parameter_supported() =>
+            {
+                Found::Value("required".to_owned())
+            }
             _ => return Ok(given.map(str::to_owned)),
         };
         let note = match (given, &found) {
@@ -127,6 +164,9 @@ impl Discovered {
                     method(value.as_str())
                 )
             }
+            (None, Found::Value(value)) if key == ISS_PARAMETER => format!(
+                "{key} = {value} (discovered: the server always sends `iss` in its redirects)"
+            ),
             (None, Found::Value(value)) => format!("{key} = {value} (discovered)"),
             (None, Found::None(_)) if key == CLIENT_AUTH => {
                 return Err(self.unsupported_client_auth());
@@ -167,6 +207,29 @@ impl Discovered {
             }
             _ => String::new(),
         }
+    }
+
+    /// A person's login with `grant` was asked for, and the server names no endpoint for
+    /// it: a config error, before anything is written.
+    fn no_endpoint(&self, grant: &str) -> Failure {
+        let (what, flag) = if grant == DEVICE_GRANT {
+            (
+                "device authorization endpoint",
+                "--device-authorization-url",
+            )
+        } else {
+            ("authorization endpoint", "--authorization-url")
+        };
+        Failure::new(
+            Exit::Config,
+            format!(
+                "cannot configure --grant {grant} from issuer {}: its metadata names no {what}",
+                self.issuer
+            ),
+        )
+        .fix(format!(
+            "give {flag} if the server has one, or another --grant"
+        ))
     }
 
     /// The client has a secret, and the server takes it neither way: the core's words
@@ -351,9 +414,26 @@ mod tests {
     fn the_discovered_provider_takes_the_settings_discovery_fills() {
         let provider =
             Provider::from_name(crate::providers::DISCOVERED).expect("a provider tokenctl speaks");
-        for key in [TOKEN_URL, REVOCATION_URL, CLIENT_AUTH, CLIENT_SECRET] {
+        for key in [
+            TOKEN_URL,
+            REVOCATION_URL,
+            CLIENT_AUTH,
+            CLIENT_SECRET,
+            GRANT,
+            DEVICE_AUTHORIZATION_URL,
+            AUTHORIZATION_URL,
+            ISSUER,
+            ISS_PARAMETER,
+        ] {
             assert!(provider.takes(key), "{key}");
         }
+        let grants = provider.setting(GRANT).unwrap().choices;
+        assert!(grants.contains(&DEVICE_GRANT) && grants.contains(&BROWSER_GRANT));
+        assert!(provider
+            .setting(ISS_PARAMETER)
+            .unwrap()
+            .choices
+            .contains(&"required"));
         let choices = provider.setting(CLIENT_AUTH).unwrap().choices;
         for (choice, _) in AUTH_METHODS {
             assert!(choices.contains(choice), "{choice}");
@@ -452,6 +532,72 @@ mod tests {
             ),
             "{:?}",
             jwt.notes
+        );
+    }
+
+    /// A person's login takes its endpoint (and, in a browser, the issuer) from the
+    /// metadata, only for the grant asked; a server without the endpoint is a config
+    /// error, unless it is given.
+    #[test]
+    fn a_persons_login_takes_its_endpoint_and_the_issuer() {
+        const PEOPLE: &str = r#"{"issuer":"https://a.example","token_endpoint":"https://a.example/t",
+            "device_authorization_endpoint":"https://a.example/d",
+            "authorization_endpoint":"https://a.example/a",
+            "authorization_response_iss_parameter_supported":true}"#;
+        let device = Settings::new().with(GRANT, DEVICE_GRANT);
+        let browser = Settings::new().with(GRANT, BROWSER_GRANT);
+        let with_issuer = browser.clone().with(ISSUER, "https://a.example");
+        let machine = Settings::new();
+        let mut people = discovered(PEOPLE);
+        let found = |people: &mut Discovered, key, so_far: &Settings<'_>| {
+            people.setting(key, None, so_far).unwrap()
+        };
+        assert_eq!(
+            found(&mut people, DEVICE_AUTHORIZATION_URL, &device).as_deref(),
+            Some("https://a.example/d")
+        );
+        assert_eq!(found(&mut people, AUTHORIZATION_URL, &device), None);
+        assert_eq!(found(&mut people, ISSUER, &device), None);
+        assert_eq!(
+            found(&mut people, AUTHORIZATION_URL, &browser).as_deref(),
+            Some("https://a.example/a")
+        );
+        assert_eq!(
+            found(&mut people, ISSUER, &browser).as_deref(),
+            Some("https://a.example")
+        );
+        assert_eq!(
+            found(&mut people, ISS_PARAMETER, &with_issuer).as_deref(),
+            Some("required")
+        );
+        for key in [
+            DEVICE_AUTHORIZATION_URL,
+            AUTHORIZATION_URL,
+            ISSUER,
+            ISS_PARAMETER,
+        ] {
+            assert_eq!(found(&mut people, key, &machine), None, "{key}");
+        }
+        // A server that does not say it always sends `iss`: the default, unwritten.
+        let mut plain = discovered(BOTH);
+        assert_eq!(found(&mut plain, ISS_PARAMETER, &with_issuer), None);
+        let error = plain
+            .setting(DEVICE_AUTHORIZATION_URL, None, &device)
+            .unwrap_err();
+        assert_eq!(error.exit, Exit::Config);
+        assert!(
+            error
+                .message
+                .contains("names no device authorization endpoint"),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            plain
+                .setting(AUTHORIZATION_URL, Some("https://a.example/x"), &browser)
+                .unwrap()
+                .as_deref(),
+            Some("https://a.example/x")
         );
     }
 

@@ -77,7 +77,7 @@ impl Failure {
                 )),
             Error::Retry { .. } => Failure::new(Exit::Unavailable, error.to_string())
                 .fix("check the network and the provider's URL in the profile, then try again"),
-            Error::Reauthenticate { .. } => {
+            Error::Reauthenticate { .. } | Error::PersonLogin { .. } => {
                 Failure::new(Exit::NeedsLogin, error.to_string()).fix(login)
             }
             Error::Rejected { .. } => Failure::new(Exit::Rejected, error.to_string()).fix(format!(

@@ -17,6 +17,7 @@ mod events;
 mod failure;
 mod formats;
 mod limited;
+mod person;
 mod providers;
 mod redact;
 mod secrets;

@@ -174,11 +174,18 @@ pub(crate) fn need(setting: &Setting) -> String {
 
 /// Settings that mean something only beside another, for any provider that takes both:
 /// the setting, the one it goes with, and what it does.
-pub(crate) const GOES_WITH: &[(&str, &str, &str)] = &[(
-    "client_auth",
-    "client_secret",
-    "says how the client secret is sent",
-)];
+pub(crate) const GOES_WITH: &[(&str, &str, &str)] = &[
+    (
+        "client_auth",
+        "client_secret",
+        "says how the client secret is sent",
+    ),
+    (
+        "iss_parameter",
+        "issuer",
+        "says how a redirect's issuer is checked",
+    ),
+];
 
 /// The provider `init --issuer` configures: the one whose dialect discovery builds
 /// (`ServerMetadata::standard`).

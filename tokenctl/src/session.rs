@@ -222,6 +222,8 @@ pub(crate) struct Running {
     pub(crate) manager: TokenManager,
     sends: Sends,
     profile: String,
+    /// The profile's grant is a person's login: the session never logs in by itself.
+    person: bool,
 }
 
 impl Running {
@@ -234,6 +236,7 @@ impl Running {
         store: Arc<dyn SessionStore>,
         profile: &str,
     ) -> Result<Self, Failure> {
+        let person = dialect.person_login().is_some();
         let manager = TokenManager::builder(dialect, policy)
             .store(store)
             .name("tokenctl")
@@ -248,6 +251,7 @@ impl Running {
             manager,
             sends,
             profile: profile.to_owned(),
+            person,
         })
     }
 
@@ -305,6 +309,9 @@ impl Running {
                         }
                     }
                     if let Some(error) = self.manager.last_failure() {
+                        if self.person && is_dead_grant(&error) {
+                            return Err(person_login_needed(&error, &self.profile));
+                        }
                         if error.retry_at().is_none_or(|at| at > soon) {
                             return Err(Failure::from_error(&error, &self.profile));
                         }
@@ -346,6 +353,9 @@ impl Running {
     /// is missing; with one, the provider refused it.
     fn needs_login(&self, error: &Error) -> Failure {
         let login = format!("run: tokenctl login -p {}", self.profile);
+        if self.person {
+            return person_login_needed(error, &self.profile);
+        }
         match (self.sends, error) {
             (Sends::NoLogin | Sends::Nothing, _) => Failure::new(
                 Exit::NeedsLogin,
@@ -368,6 +378,27 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.manager.shutdown();
     }
+}
+
+/// Whether `error` says the session's grant is dead: only a new login brings a token.
+fn is_dead_grant(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Reauthenticate { .. } | Error::PersonLogin { .. }
+    )
+}
+
+/// A session whose grant is a person's login cannot renew by itself: one line saying
+/// so, and the command to run. A session that never logged in says that instead.
+pub(crate) fn person_login_needed(error: &Error, profile: &str) -> Failure {
+    let message = match error {
+        Error::PersonLogin {
+            ended: None,
+            failure: None,
+        } => format!("profile `{profile}` is not logged in; run: tokenctl login -p {profile}"),
+        _ => format!("the login expired; run: tokenctl login -p {profile}"),
+    };
+    Failure::new(Exit::NeedsLogin, message)
 }
 
 /// When a session whose credentials were rejected tries again by itself, in a clause.

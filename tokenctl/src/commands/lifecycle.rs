@@ -6,14 +6,15 @@ use std::sync::Arc;
 use oauth_lifecycle::{Dialect, Generation, Status, WaitReason};
 use oauth_lifecycle_adapter::{MemoryStore, SessionStore};
 
-use crate::cli::{ScopeArg, Want};
+use crate::cli::{LoginArgs, ScopeArg, Want};
 use crate::commands::obtain::{obtain, Obtained};
 use crate::commands::prepare::{self, Act};
 use crate::context::Context;
 use crate::dialects::{self, with_dialect};
-use crate::failure::Failure;
+use crate::failure::{Exit, Failure};
 use crate::limited::Sends;
-use crate::secrets::PasswordUse;
+use crate::person;
+use crate::secrets::{PasswordUse, Secrets};
 use crate::session::{Issued, Running};
 use crate::time_format::local;
 
@@ -28,10 +29,27 @@ fn summary(issued: &Issued) -> String {
 /// Logs in with the profile's credentials (asking for the password on a terminal) and
 /// stores the session. A session still logged in is kept; a revoked one is replaced; one
 /// that stopped, or waits to try rejected credentials again, logs in now.
-pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Failure> {
+///
+/// A person's login (`--device`, `--browser`, or the profile's grant) starts from a
+/// fresh session, whatever is stored, and replaces the stored one when it succeeds.
+pub(crate) fn login(context: &Context, args: &LoginArgs) -> Result<ExitCode, Failure> {
     let (name, profile) = (&context.name, &context.profile);
-    let scope = args.scope.as_deref();
+    let scope = args.scope.scope.as_deref();
     context.check_scope(scope)?;
+    let probe = dialects::build(name, profile, &Secrets::default(), scope)?;
+    // Asked of the dialect as it would send: nothing is sent.
+    let abilities = with_dialect!(probe, Sends::Everything, |dialect| {
+        person::Abilities::of(&dialect)
+    });
+    if let Some(flow) = person::choose(
+        context,
+        abilities,
+        args.device,
+        args.browser,
+        args.no_browser,
+    )? {
+        return person_login(context, scope, flow);
+    }
     let file = context.session_file(scope);
     let _turn = file.lock(context.timeout)?;
     let store = file.store(name, profile)?;
@@ -88,6 +106,50 @@ pub(crate) fn login(context: &Context, args: &ScopeArg) -> Result<ExitCode, Fail
         } else {
             "logged in"
         },
+        context.profile.provider.name(),
+        summary(&issued)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A person's login, `flow`, on a fresh session: stored when it succeeds.
+fn person_login(
+    context: &Context,
+    scope: Option<&str>,
+    flow: person::Flow,
+) -> Result<ExitCode, Failure> {
+    let (name, profile) = (&context.name, &context.profile);
+    if context.dry_run {
+        let shown = match flow {
+            // What the fresh session would send first.
+            person::Flow::Device => {
+                prepare::dry_run(context, scope, &MemoryStore::new(), Act::AuthorizeDevice)?
+            }
+            person::Flow::Browser { port, .. } => person::dry_run_browser(port),
+        };
+        println!("{}", crate::time_format::localize(&shown));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let file = context.session_file(scope);
+    let store = file.store(name, profile)?;
+    let (secrets, sends) = prepare::secrets(context, PasswordUse::Login)?;
+    let dialect = dialects::build(name, profile, &secrets, scope)?;
+    let issued = with_dialect!(dialect, sends, |dialect| person::log_in(
+        context, dialect, flow, &file, &*store
+    ));
+    match &issued {
+        // Stored: what the provider last said is this success.
+        Ok(_) => {
+            prepare::settle_rejection(context, scope, &*store, &file, &secrets);
+            file.record_outcome(Ok(()));
+        }
+        // The stored session is as it was; a usage error is no outcome of it.
+        Err(failure) if failure.exit != Exit::Usage => file.record_outcome(Err(failure)),
+        Err(_) => {}
+    }
+    let issued = issued?;
+    println!(
+        "logged in ({}): {}",
         context.profile.provider.name(),
         summary(&issued)
     );

@@ -77,6 +77,8 @@ pub(crate) enum Act {
     Login,
     /// Revoke.
     Revoke,
+    /// Start a person's login with the device grant (from a fresh session).
+    AuthorizeDevice,
 }
 
 impl Act {
@@ -91,6 +93,9 @@ impl Act {
                 let _ = driver.login(now);
             }
             Act::Revoke => driver.revoke(now),
+            Act::AuthorizeDevice => {
+                let _ = driver.authorize_device(now);
+            }
         }
     }
 }
