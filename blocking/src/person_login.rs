@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use oauth_lifecycle_adapter::redirect_listener::{ListenerError, LoopbackRedirect};
 use oauth_lifecycle_adapter::{
-    Command, PersonLoginCommand, PersonLoginError, PublishedToken, Readiness, RedirectTarget,
-    Refusal,
+    Command, PersonLoginCommand, PersonLoginError, PublishedToken, RedirectTarget, Refusal,
 };
 
 use crate::manager::TokenManager;
@@ -154,21 +153,6 @@ impl TokenManager {
     ) -> Result<Arc<PublishedToken>, PersonLoginError> {
         let ack = self.inner.mailbox.person_login(PersonLoginCommand::Cancel);
         ack.wait_blocking()?;
-        let cell = &self.inner.cell;
-        if let Readiness::Ready(token) = cell.readiness(None) {
-            return Ok(token);
-        }
-        if ack.refusal().is_some() {
-            // Nothing to cancel: the login had ended by itself.
-            if let Some(ended) = PersonLoginError::ended_in(cell.status()) {
-                return Err(ended);
-            }
-        }
-        match listener {
-            Some(ListenerError::TimedOut { .. }) | None => Err(PersonLoginError::TimedOut {
-                status: cell.status(),
-            }),
-            Some(error) => Err(PersonLoginError::Listener(error)),
-        }
+        PersonLoginError::after_cancel(&self.inner.cell, ack.refusal().is_some(), listener)
     }
 }

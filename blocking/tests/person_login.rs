@@ -16,88 +16,19 @@ use oauth_lifecycle::dialect::authorization::{
     AuthorizationErrorCode, IssParameter, RedirectError,
 };
 use oauth_lifecycle::dialect::{Grant, Standard};
-use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{http, DevicePrompt, Error, LoginPrompt, PersonLoginEnd, Policy, Status};
+use oauth_lifecycle::{DevicePrompt, Error, LoginPrompt, PersonLoginEnd, Policy, Status};
 use oauth_lifecycle_blocking::{LoopbackRedirect, PersonLoginError, PublishedToken, TokenManager};
 use oauth_lifecycle_emulator::{
-    AuthorizationDecision, DrivenClock, Emulator, HttpFront, InjectedFailure, Reply, ServerStats,
-    StandardServer, StandardServerConfig,
+    AuthorizationDecision, DrivenClock, Emulator, HttpFront, ServerStats, StandardServer,
+    StandardServerConfig,
 };
 use oauth_lifecycle_testkit::TraceBuffer;
-use serde_json::Value;
 use support::{call_api, eventually, lock, shared, PATIENCE, START};
 
 const PUBLIC: &str = "emulated-public-client";
 
-/// The standard emulator, recording every secret it hands out: tokens and device codes
-/// in its JSON answers, codes and states in its redirects.
-struct Recorder {
-    server: StandardServer,
-    secrets: Vec<String>,
-}
-
-impl Recorder {
-    fn record_json(&mut self, value: &Value) {
-        match value {
-            Value::Object(map) => {
-                for (key, value) in map {
-                    match value {
-                        Value::String(secret)
-                            if matches!(
-                                key.as_str(),
-                                "access_token" | "refresh_token" | "device_code" | "id_token"
-                            ) =>
-                        {
-                            self.secrets.push(secret.clone())
-                        }
-                        other => self.record_json(other),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|item| self.record_json(item)),
-            _ => {}
-        }
-    }
-}
-
-impl Emulator for Recorder {
-    fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        let reply = self.server.handle(request, now);
-        if let Ok(json) = serde_json::from_slice::<Value>(reply.body()) {
-            self.record_json(&json);
-        }
-        if let Some(location) = reply.headers().get("location") {
-            let location = location.to_str().unwrap_or_default();
-            let query = location.split_once('?').map_or("", |(_, query)| query);
-            for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-                if name == "code" || name == "state" {
-                    self.secrets.push(value.into_owned());
-                }
-            }
-        }
-        reply
-    }
-
-    fn resource_request(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        self.server.resource_request(request, now)
-    }
-
-    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
-        self.server.is_access_token_valid(token, now)
-    }
-
-    fn fail_next(&mut self, failure: InjectedFailure) {
-        self.server.fail_next(failure);
-    }
-
-    fn revoke_all(&mut self) {
-        self.server.revoke_all();
-    }
-
-    fn stats(&self) -> &ServerStats {
-        self.server.stats()
-    }
-}
+/// The standard emulator, recording every secret it hands out.
+type Recorder = oauth_lifecycle_testkit::recorder::Recorder<StandardServer>;
 
 /// The emulator on 127.0.0.1 in simulated time, and the prompts a manager showed.
 struct World {
@@ -109,10 +40,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let clock = DrivenClock::new(START);
-        let recorder = Recorder {
-            server: StandardServer::new(StandardServerConfig::default()),
-            secrets: Vec::new(),
-        };
+        let recorder = Recorder::new(StandardServer::new(StandardServerConfig::default()));
         let front = HttpFront::start(recorder, clock.clone()).expect("a front");
         World {
             clock,

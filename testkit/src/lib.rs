@@ -28,6 +28,7 @@ pub mod errors;
 pub mod fixtures;
 pub mod people;
 pub mod providers;
+pub mod recorder;
 mod redis_cluster;
 mod redis_sentinels;
 mod redis_server;

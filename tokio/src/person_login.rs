@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use oauth_lifecycle_adapter::redirect_listener::{ListenerError, LoopbackRedirect};
 use oauth_lifecycle_adapter::{
-    Command, PersonLoginCommand, PersonLoginError, PublishedToken, Readiness, RedirectTarget,
-    Refusal, WaitError,
+    Command, PersonLoginCommand, PersonLoginError, PublishedToken, RedirectTarget, Refusal,
+    WaitError,
 };
 use tokio::time::Instant;
 
@@ -158,21 +158,6 @@ impl TokenManager {
     ) -> Result<Arc<PublishedToken>, PersonLoginError> {
         let ack = self.inner.mailbox.person_login(PersonLoginCommand::Cancel);
         ack.wait().await?;
-        let cell = &self.inner.cell;
-        if let Readiness::Ready(token) = cell.readiness(None) {
-            return Ok(token);
-        }
-        if ack.refusal().is_some() {
-            // Nothing to cancel: the login had ended by itself.
-            if let Some(ended) = PersonLoginError::ended_in(cell.status()) {
-                return Err(ended);
-            }
-        }
-        match listener {
-            Some(ListenerError::TimedOut { .. }) | None => Err(PersonLoginError::TimedOut {
-                status: cell.status(),
-            }),
-            Some(error) => Err(PersonLoginError::Listener(error)),
-        }
+        PersonLoginError::after_cancel(&self.inner.cell, ack.refusal().is_some(), listener)
     }
 }

@@ -13,14 +13,12 @@ use oauth_lifecycle::dialect::authorization::{
     AuthorizationErrorCode, IssParameter, RedirectError,
 };
 use oauth_lifecycle::dialect::{Grant, Standard};
-use oauth_lifecycle::time::UtcDateTime;
-use oauth_lifecycle::{http, DevicePrompt, Error, LoginPrompt, PersonLoginEnd, Policy, Status};
+use oauth_lifecycle::{DevicePrompt, Error, LoginPrompt, PersonLoginEnd, Policy, Status};
 use oauth_lifecycle_emulator::{
-    AuthorizationDecision, DrivenClock, Emulator, HttpFront, InjectedFailure, Reply, ServerStats,
-    StandardServer, StandardServerConfig,
+    AuthorizationDecision, DrivenClock, Emulator, HttpFront, ServerStats, StandardServer,
+    StandardServerConfig,
 };
 use oauth_lifecycle_tokio::{LoopbackRedirect, PersonLoginError, PublishedToken, TokenManager};
-use serde_json::Value;
 use support::{bounded, eventually, reading, PATIENCE, START};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -28,76 +26,8 @@ use tokio::task::JoinHandle;
 
 const PUBLIC: &str = "emulated-public-client";
 
-/// The standard emulator, recording every secret it hands out: tokens and device codes
-/// in its JSON answers, codes and states in its redirects.
-struct Recorder {
-    server: StandardServer,
-    secrets: Vec<String>,
-}
-
-impl Recorder {
-    fn record_json(&mut self, value: &Value) {
-        match value {
-            Value::Object(map) => {
-                for (key, value) in map {
-                    match value {
-                        Value::String(secret)
-                            if matches!(
-                                key.as_str(),
-                                "access_token" | "refresh_token" | "device_code" | "id_token"
-                            ) =>
-                        {
-                            self.secrets.push(secret.clone())
-                        }
-                        other => self.record_json(other),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|item| self.record_json(item)),
-            _ => {}
-        }
-    }
-}
-
-impl Emulator for Recorder {
-    fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        let reply = self.server.handle(request, now);
-        if let Ok(json) = serde_json::from_slice::<Value>(reply.body()) {
-            self.record_json(&json);
-        }
-        if let Some(location) = reply.headers().get("location") {
-            let location = location.to_str().unwrap_or_default();
-            let query = location.split_once('?').map_or("", |(_, query)| query);
-            // Codes and states are URL-safe: they need no decoding.
-            for pair in query.split('&') {
-                if let Some(("code" | "state", value)) = pair.split_once('=') {
-                    self.secrets.push(value.to_owned());
-                }
-            }
-        }
-        reply
-    }
-
-    fn resource_request(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
-        self.server.resource_request(request, now)
-    }
-
-    fn is_access_token_valid(&self, token: &str, now: UtcDateTime) -> bool {
-        self.server.is_access_token_valid(token, now)
-    }
-
-    fn fail_next(&mut self, failure: InjectedFailure) {
-        self.server.fail_next(failure);
-    }
-
-    fn revoke_all(&mut self) {
-        self.server.revoke_all();
-    }
-
-    fn stats(&self) -> &ServerStats {
-        self.server.stats()
-    }
-}
+/// The standard emulator, recording every secret it hands out.
+type Recorder = oauth_lifecycle_testkit::recorder::Recorder<StandardServer>;
 
 type Prompts = Arc<Mutex<Vec<LoginPrompt>>>;
 
@@ -115,10 +45,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let clock = DrivenClock::new(START);
-        let recorder = Recorder {
-            server: StandardServer::new(StandardServerConfig::default()),
-            secrets: Vec::new(),
-        };
+        let recorder = Recorder::new(StandardServer::new(StandardServerConfig::default()));
         let front = HttpFront::start(recorder, clock.clone()).expect("a front");
         World {
             clock,

@@ -22,7 +22,7 @@ use oauth_lifecycle::{
 use zeroize::Zeroizing;
 
 use super::Engine;
-use crate::published::WaitError;
+use crate::published::{PublishedToken, Readiness, TokenCell, WaitError};
 use crate::redirect_listener::ListenerError;
 
 /// The application's prompt callback: called with every
@@ -467,6 +467,32 @@ impl PersonLoginError {
                     },
             } => Some(PersonLoginError::Ended { ended, error }),
             _ => None,
+        }
+    }
+
+    /// What a login the runtime cancelled (after its own timeout, or a listener that
+    /// failed) ended in, once the cancel was applied: the token, if one came meanwhile; the
+    /// login's own end, if it ended by itself before the cancel (`cancel_refused`);
+    /// otherwise the timeout, or the listener's failure.
+    pub fn after_cancel(
+        cell: &TokenCell,
+        cancel_refused: bool,
+        listener: Option<ListenerError>,
+    ) -> Result<Arc<PublishedToken>, Self> {
+        if let Readiness::Ready(token) = cell.readiness(None) {
+            return Ok(token);
+        }
+        if cancel_refused {
+            // Nothing to cancel: the login had ended by itself.
+            if let Some(ended) = Self::ended_in(cell.status()) {
+                return Err(ended);
+            }
+        }
+        match listener {
+            Some(ListenerError::TimedOut { .. }) | None => Err(PersonLoginError::TimedOut {
+                status: cell.status(),
+            }),
+            Some(error) => Err(PersonLoginError::Listener(error)),
         }
     }
 
