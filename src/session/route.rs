@@ -248,3 +248,28 @@ macro_rules! routes_of_a_request_in_flight {
     };
 }
 pub(crate) use routes_of_a_request_in_flight;
+
+/// The [`Route`] of a login awaiting its answer (a login, a device authorization, a code
+/// exchange): its request's getter and inputs, its response deadline, a renewal asked
+/// meanwhile that is this login, and a revocation; for the state's `impl Route`.
+macro_rules! routes_of_a_login_in_flight {
+    () => {
+        crate::session::route::routes_of_a_request_in_flight!();
+
+        fn next_deadline(&self) -> Option<time::UtcDateTime> {
+            Some(self.response_deadline())
+        }
+
+        fn route_renew(
+            self,
+            _now: time::UtcDateTime,
+        ) -> Result<crate::session::route::Routed<D>, crate::session::route::RoutedRefusal<D>> {
+            Ok((self.into(), None))
+        }
+
+        fn route_revoke(self, now: time::UtcDateTime) -> crate::session::route::Routed<D> {
+            self.revoke(now).into()
+        }
+    };
+}
+pub(crate) use routes_of_a_login_in_flight;

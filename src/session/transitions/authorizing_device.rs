@@ -99,27 +99,13 @@ impl<D: Dialect> Session<AuthorizingDevice, D> {
 
 // As part of `AnySession`: awaits its response; a renewal asked meanwhile is this login.
 mod route {
-    use time::UtcDateTime;
-
     use super::DeviceAuthorizationOutcome;
     use crate::dialect::Dialect;
-    use crate::session::route::{routes_of_a_request_in_flight, Route, Routed, RoutedRefusal};
+    use crate::session::route::{routes_of_a_login_in_flight, Route, Routed};
     use crate::session::{AnySession, AuthorizingDevice, Session};
 
     impl<D: Dialect> Route<D> for Session<AuthorizingDevice, D> {
-        routes_of_a_request_in_flight!();
-
-        fn next_deadline(&self) -> Option<UtcDateTime> {
-            Some(self.response_deadline())
-        }
-
-        fn route_renew(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
-            Ok((self.into(), None))
-        }
-
-        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
-            self.revoke(now).into()
-        }
+        routes_of_a_login_in_flight!();
     }
 
     impl<D: Dialect> From<DeviceAuthorizationOutcome<D>> for Routed<D> {

@@ -61,48 +61,41 @@ impl<D: Dialect> Session<AwaitingApproval, D> {
     /// waits the interval or the backoff, whichever is longer; any other error ends it
     /// ([`PersonLoginEnd::Refused`]).
     pub fn on_response(
-        mut self,
+        self,
         id: RequestId,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
     ) -> Result<ApprovalStep<D>, Refused<Self>> {
-        let poll = self.state.poll;
-        let awaited = if self.state.awaiting_poll {
-            poll.check(id)
-        } else {
-            Err(crate::error::Misuse::UnknownRequest { id })
-        };
-        if let Err(error) = awaited {
+        if !self.state.awaiting_poll {
             return Err(Refused {
                 session: self,
-                error,
+                error: crate::error::Misuse::UnknownRequest { id },
             });
         }
-        self.state.awaiting_poll = false;
-        let failure = match self.core.accept(&poll, response, now, None) {
-            Ok(mut tokens) => {
-                self.core.issue(&mut tokens, Purpose::Login, false);
-                return Ok(ApprovalStep::LoggedIn(
-                    self.with(Active { _private: () }, tokens),
-                ));
-            }
-            Err(failure) => failure,
+        let (mut session, failure) = match self.take_login_answer(id, response, now)? {
+            Ok(active) => return Ok(ApprovalStep::LoggedIn(active)),
+            Err(answered) => answered,
         };
+        session.state.awaiting_poll = false;
         let code = failure.code().map(|code| code.as_ref().to_owned());
         Ok(match code.as_deref() {
             Some("authorization_pending") => {
-                self.state.failures = 0;
-                self.wait(now, None)
+                session.state.failures = 0;
+                session.wait(now, None)
             }
             Some("slow_down") => {
-                let max = self.core.shared.policy.max_retry_after;
-                self.state.interval = self.state.interval.saturating_add(SLOW_DOWN_STEP).min(max);
-                self.state.failures = 0;
-                self.wait(now, None)
+                let max = session.core.shared.policy.max_retry_after;
+                session.state.interval = session
+                    .state
+                    .interval
+                    .saturating_add(SLOW_DOWN_STEP)
+                    .min(max);
+                session.state.failures = 0;
+                session.wait(now, None)
             }
-            Some("expired_token") => self.end(PersonLoginEnd::Expired, failure, now),
-            Some("access_denied") => self.end(PersonLoginEnd::Denied, failure, now),
-            _ => self.fail(failure, now),
+            Some("expired_token") => session.end(PersonLoginEnd::Expired, failure, now),
+            Some("access_denied") => session.end(PersonLoginEnd::Denied, failure, now),
+            _ => session.fail(failure, now),
         })
     }
 

@@ -6,8 +6,8 @@ use super::LoginOutcome;
 use crate::dialect::Dialect;
 use crate::error::Failure;
 use crate::output::Status;
-use crate::request::{Purpose, RequestId};
-use crate::session::{Active, ExchangingCode, Refused, Session};
+use crate::request::RequestId;
+use crate::session::{ExchangingCode, Refused, Session};
 
 impl<D: Dialect> Session<ExchangingCode, D> {
     /// Where the session stands: logging in, the code's exchange in flight.
@@ -18,24 +18,14 @@ impl<D: Dialect> Session<ExchangingCode, D> {
     /// Hands back the exchange's response: tokens, or the end of the login. A failure is
     /// never retried, temporary or not: the code is single-use.
     pub fn on_response(
-        mut self,
+        self,
         id: RequestId,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
     ) -> Result<LoginOutcome<D>, Refused<Self>> {
-        let flight = self.state.flight;
-        if let Err(error) = flight.check(id) {
-            return Err(Refused {
-                session: self,
-                error,
-            });
-        }
-        Ok(match self.core.accept(&flight, response, now, None) {
-            Ok(mut tokens) => {
-                self.core.issue(&mut tokens, Purpose::Login, false);
-                LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens))
-            }
-            Err(failure) => self.fail(failure, now),
+        Ok(match self.take_login_answer(id, response, now)? {
+            Ok(active) => LoginOutcome::LoggedIn(active),
+            Err((session, failure)) => session.fail(failure, now),
         })
     }
 
@@ -49,26 +39,12 @@ impl<D: Dialect> Session<ExchangingCode, D> {
 
 // As part of `AnySession`: awaits its response; a renewal asked meanwhile is this login.
 mod route {
-    use time::UtcDateTime;
-
     use crate::dialect::Dialect;
-    use crate::session::route::{routes_of_a_request_in_flight, Route, Routed, RoutedRefusal};
+    use crate::session::route::{routes_of_a_login_in_flight, Route};
     use crate::session::{ExchangingCode, Session};
 
     impl<D: Dialect> Route<D> for Session<ExchangingCode, D> {
-        routes_of_a_request_in_flight!();
-
-        fn next_deadline(&self) -> Option<UtcDateTime> {
-            Some(self.response_deadline())
-        }
-
-        fn route_renew(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
-            Ok((self.into(), None))
-        }
-
-        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
-            self.revoke(now).into()
-        }
+        routes_of_a_login_in_flight!();
     }
 }
 

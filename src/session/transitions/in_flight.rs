@@ -13,8 +13,8 @@ use crate::session::states::{Backoff, Flight};
 use crate::session::AnySession;
 use crate::session::State;
 use crate::session::{
-    AuthorizingDevice, AwaitingApproval, ExchangingCode, LoggingIn, Refreshing, Refused, Revoking,
-    Session, Step,
+    Active, AuthorizingDevice, AwaitingApproval, ExchangingCode, LoggingIn, Refreshing, Refused,
+    Revoking, Session, Step,
 };
 
 /// States with a request in flight: [`LoggingIn`], [`Refreshing`], [`Revoking`].
@@ -252,6 +252,42 @@ impl<S: AwaitingResponse, D: Dialect> Session<S, D> {
             Failure::new(FailureKind::Timeout, None)
         };
         Step::Next(S::fail(self, failure, now))
+    }
+}
+
+/// A login's answer, read: the session logged in, or the failure with the session.
+pub(super) type LoginAnswer<S, D> = Result<Session<Active, D>, (Session<S, D>, Failure)>;
+
+/// What every login in flight (a login, a device poll, a code exchange) does with its
+/// answer.
+impl<S, D> Session<S, D>
+where
+    S: AwaitingResponse + State<Tokens<D::Extra> = ()>,
+    D: Dialect,
+{
+    /// Checks that `id` is the request in flight and reads its answer as a login's: the
+    /// session logged in (the token announced), or the failure, with the session, to
+    /// judge.
+    pub(super) fn take_login_answer(
+        mut self,
+        id: RequestId,
+        response: &http::Response<Vec<u8>>,
+        now: UtcDateTime,
+    ) -> Result<LoginAnswer<S, D>, Refused<Self>> {
+        let flight = *awaiting::Fail::flight(&self.state);
+        if let Err(error) = flight.check(id) {
+            return Err(Refused {
+                session: self,
+                error,
+            });
+        }
+        Ok(match self.core.accept(&flight, response, now, None) {
+            Ok(mut tokens) => {
+                self.core.issue(&mut tokens, Purpose::Login, false);
+                Ok(self.with(Active { _private: () }, tokens))
+            }
+            Err(failure) => Err((self, failure)),
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::Failure;
 use crate::output::Status;
 use crate::request::{Purpose, RequestId};
 use crate::session::states::{Backoff, Halt, WaitCause};
-use crate::session::{Active, LoggingIn, Refused, Session, Unauthenticated};
+use crate::session::{LoggingIn, Refused, Session, Unauthenticated};
 
 impl<D: Dialect> Session<LoggingIn, D> {
     /// Where the session stands: renewing, its login in flight.
@@ -18,24 +18,14 @@ impl<D: Dialect> Session<LoggingIn, D> {
 
     /// Hands back the login response.
     pub fn on_response(
-        mut self,
+        self,
         id: RequestId,
         response: &http::Response<Vec<u8>>,
         now: UtcDateTime,
     ) -> Result<LoginOutcome<D>, Refused<Self>> {
-        let flight = self.state.flight;
-        if let Err(error) = flight.check(id) {
-            return Err(Refused {
-                session: self,
-                error,
-            });
-        }
-        Ok(match self.core.accept(&flight, response, now, None) {
-            Ok(mut tokens) => {
-                self.core.issue(&mut tokens, Purpose::Login, false);
-                LoginOutcome::LoggedIn(self.with(Active { _private: () }, tokens))
-            }
-            Err(failure) => self.fail(failure, now),
+        Ok(match self.take_login_answer(id, response, now)? {
+            Ok(active) => LoginOutcome::LoggedIn(active),
+            Err((session, failure)) => session.fail(failure, now),
         })
     }
 
@@ -68,26 +58,12 @@ impl<D: Dialect> Session<LoggingIn, D> {
 
 // As part of `AnySession`: awaits its response; a renewal asked meanwhile is this login.
 mod route {
-    use time::UtcDateTime;
-
     use crate::dialect::Dialect;
-    use crate::session::route::{routes_of_a_request_in_flight, Route, Routed, RoutedRefusal};
+    use crate::session::route::{routes_of_a_login_in_flight, Route};
     use crate::session::{LoggingIn, Session};
 
     impl<D: Dialect> Route<D> for Session<LoggingIn, D> {
-        routes_of_a_request_in_flight!();
-
-        fn next_deadline(&self) -> Option<UtcDateTime> {
-            Some(self.response_deadline())
-        }
-
-        fn route_renew(self, _now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
-            Ok((self.into(), None))
-        }
-
-        fn route_revoke(self, now: UtcDateTime) -> Routed<D> {
-            self.revoke(now).into()
-        }
+        routes_of_a_login_in_flight!();
     }
 }
 
