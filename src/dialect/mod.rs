@@ -32,6 +32,7 @@ mod convercus_legacy;
 mod convirza_v2;
 mod convirza_v3;
 pub mod device;
+mod discovered;
 pub mod discovery;
 mod provider;
 mod quote;

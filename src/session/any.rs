@@ -8,8 +8,7 @@ use time::UtcDateTime;
 
 use super::route::{login_by, renew_by, Route, Routed, RoutedRefusal};
 use super::table::{check, each_state, AnySession, StateName};
-use super::transitions::RedirectRefused;
-use super::{Core, Refused, Revoked, Session};
+use super::{Core, RedirectRefused, Refused, Revoked, Session};
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::authorization::AuthorizationRequest;
 use crate::dialect::Dialect;

@@ -39,10 +39,11 @@ pub use self::states::{
 pub use self::table::{AnySession, State, StateName, Transition, TRANSITIONS};
 pub use self::transitions::{
     ApprovalStep, AwaitingResponse, DeviceAuthorizationOutcome, ExpiringStep, LoginOutcome,
-    RedirectRefusal, RedirectRefused, RenewOutcome, Revocable, Revocation, RevocationStep,
-    MIN_POLL_INTERVAL, SLOW_DOWN_STEP,
+    RedirectRefusal, RenewOutcome, Revocable, Revocation, RevocationStep, MIN_POLL_INTERVAL,
+    SLOW_DOWN_STEP,
 };
 use crate::bearer::{CurrentToken, Generation};
+use crate::dialect::authorization::RedirectError;
 use crate::dialect::Dialect;
 use crate::error::Misuse;
 use crate::output::Notice;
@@ -75,6 +76,36 @@ impl<T> fmt::Display for Refused<T> {
 }
 
 impl<T: fmt::Debug> std::error::Error for Refused<T> {}
+
+/// A redirect the session did not exchange
+/// ([`Driver::handle_redirect`](crate::Driver::handle_redirect)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedirectRefused {
+    /// The session awaits no redirect. Nothing changed.
+    #[error(transparent)]
+    Misuse(#[from] Misuse),
+    /// The redirect was refused. When it carried this request's `state` it answered the
+    /// request, and the login ended ([`RedirectError::answers_this_request`]); otherwise
+    /// it was ignored and the session still waits for the real one.
+    #[error("{error}")]
+    Redirect {
+        /// Why it was refused.
+        error: RedirectError,
+        /// Whether it ended the login.
+        ended: bool,
+    },
+}
+
+impl RedirectRefused {
+    /// A redirect handed to a session in `state`, which awaits none.
+    pub(crate) fn not_awaited(state: &'static str) -> Self {
+        RedirectRefused::Misuse(Misuse::WrongState {
+            operation: "take a redirect",
+            state,
+        })
+    }
+}
 
 /// The result of showing a session the time: still the same state, or the next one.
 #[derive(Debug)]

@@ -7,8 +7,7 @@
 use time::UtcDateTime;
 
 use super::table::AnySession;
-use super::transitions::{no_redirect_awaited, RedirectRefused};
-use super::{Refused, Session, State};
+use super::{RedirectRefused, Refused, Session, State};
 use crate::bearer::{CurrentToken, Generation};
 use crate::dialect::authorization::AuthorizationRequest;
 use crate::dialect::Dialect;
@@ -140,7 +139,7 @@ pub(crate) trait Route<D: Dialect>: Sized + Into<AnySession<D>> {
         _now: UtcDateTime,
     ) -> Result<Routed<D>, (AnySession<D>, RedirectRefused)> {
         let session: AnySession<D> = self.into();
-        let error = no_redirect_awaited(session.state_name());
+        let error = RedirectRefused::not_awaited(session.state_name());
         Err((session, error))
     }
 

@@ -277,7 +277,6 @@ pub use self::metadata::ServerMetadata;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialect::ClientAuth;
     use crate::error::RetryAfter;
 
     fn ok(body: &str) -> http::Response<Vec<u8>> {
@@ -365,47 +364,6 @@ mod tests {
         assert!(metadata.scopes_supported().is_none());
         assert!(!metadata.authorization_response_iss_parameter_supported());
         assert!(metadata.revocation_endpoint().is_none());
-    }
-
-    #[test]
-    fn the_choice_of_client_authentication() {
-        let discovery = Discovery::new("https://a.example").unwrap();
-        let metadata = |extra: &str| {
-            discovery
-                .read(&ok(&format!(
-                    r#"{{"issuer":"https://a.example","token_endpoint":"https://a.example/t",
-                        "revocation_endpoint":"https://a.example/r"{extra}}}"#
-                )))
-                .unwrap()
-        };
-        let both = r#","token_endpoint_auth_methods_supported":["client_secret_post","client_secret_basic","none"]"#;
-        assert_eq!(
-            metadata(both).client_auth(true),
-            Ok(Some(ClientAuth::Basic))
-        );
-        assert_eq!(metadata(both).client_auth(false), Ok(None));
-        let revocation_post = format!(
-            r#"{both},"revocation_endpoint_auth_methods_supported":["client_secret_post"]"#
-        );
-        assert_eq!(
-            metadata(&revocation_post).client_auth(true),
-            Ok(Some(ClientAuth::Post))
-        );
-        let revocation_jwt =
-            format!(r#"{both},"revocation_endpoint_auth_methods_supported":["private_key_jwt"]"#);
-        assert_eq!(
-            metadata(&revocation_jwt).client_auth(true),
-            Ok(Some(ClientAuth::Basic))
-        );
-        // Omitted: client_secret_basic only, so a public client is refused.
-        assert_eq!(
-            metadata("").client_auth(false),
-            Err(DiscoveryError::UnsupportedClientAuth {
-                with_secret: false,
-                supported: vec!["client_secret_basic".into()],
-                more: 0
-            })
-        );
     }
 
     #[test]

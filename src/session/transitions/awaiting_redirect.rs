@@ -2,14 +2,13 @@
 
 use time::UtcDateTime;
 
-use super::person_login::RedirectRefused;
 use crate::dialect::authorization::{AuthorizationErrorCode, RedirectError};
 use crate::dialect::Dialect;
-use crate::error::{Misuse, PersonLoginEnd};
+use crate::error::PersonLoginEnd;
 use crate::output::Status;
 use crate::prompt::{BrowserPrompt, LoginPrompt};
 use crate::request::{Purpose, TokenRequest};
-use crate::session::{AwaitingRedirect, ExchangingCode, Session, Unauthenticated};
+use crate::session::{AwaitingRedirect, ExchangingCode, RedirectRefused, Session, Unauthenticated};
 
 /// A redirect the session did not exchange, with the session after it.
 #[derive(Debug)]
@@ -120,14 +119,6 @@ impl<D: Dialect> RedirectRefusal<D> {
     }
 }
 
-/// A redirect handed to a session that awaits none.
-pub(crate) fn no_redirect_awaited(state: &'static str) -> RedirectRefused {
-    RedirectRefused::Misuse(Misuse::WrongState {
-        operation: "take a redirect",
-        state,
-    })
-}
-
 // As part of `AnySession`: takes the redirect, the time, a cancel and a revocation.
 mod route {
     use time::UtcDateTime;
@@ -135,8 +126,7 @@ mod route {
     use super::RedirectRefusal;
     use crate::dialect::Dialect;
     use crate::session::route::{Route, Routed, RoutedRefusal};
-    use crate::session::transitions::person_login::RedirectRefused;
-    use crate::session::{AnySession, AwaitingRedirect, Session, Step};
+    use crate::session::{AnySession, AwaitingRedirect, RedirectRefused, Session, Step};
 
     impl<D: Dialect> Route<D> for Session<AwaitingRedirect, D> {
         fn next_deadline(&self) -> Option<UtcDateTime> {

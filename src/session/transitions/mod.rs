@@ -57,9 +57,7 @@ pub(crate) mod forms {
 }
 pub use self::authorizing_device::{DeviceAuthorizationOutcome, MIN_POLL_INTERVAL};
 pub use self::awaiting_approval::{ApprovalStep, SLOW_DOWN_STEP};
-pub(crate) use self::awaiting_redirect::no_redirect_awaited;
 pub use self::awaiting_redirect::RedirectRefusal;
-pub use self::person_login::RedirectRefused;
 pub use self::revocation::Revocable;
 
 /// How a login ended.

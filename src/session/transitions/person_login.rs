@@ -6,7 +6,7 @@
 use time::UtcDateTime;
 
 use crate::bearer::Withdrawal;
-use crate::dialect::authorization::{AuthorizationRequest, RedirectError};
+use crate::dialect::authorization::AuthorizationRequest;
 use crate::dialect::{Dialect, Secrets};
 use crate::error::{Error, Failure, FailureKind, Misuse, PersonLoginEnd};
 use crate::output::Event;
@@ -16,26 +16,6 @@ use crate::session::states::{Backoff, Halt};
 use crate::session::{
     AuthorizingDevice, AwaitingRedirect, Core, Expiring, Refused, Session, State, Unauthenticated,
 };
-
-/// A redirect the session did not exchange
-/// ([`Driver::handle_redirect`](crate::Driver::handle_redirect)).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RedirectRefused {
-    /// The session awaits no redirect. Nothing changed.
-    #[error(transparent)]
-    Misuse(#[from] Misuse),
-    /// The redirect was refused. When it carried this request's `state` it answered the
-    /// request, and the login ended ([`RedirectError::answers_this_request`]); otherwise
-    /// it was ignored and the session still waits for the real one.
-    #[error("{error}")]
-    Redirect {
-        /// Why it was refused.
-        error: RedirectError,
-        /// Whether it ended the login.
-        ended: bool,
-    },
-}
 
 impl<D: Dialect> Session<Unauthenticated, D> {
     /// Starts the device authorization grant (RFC 8628): emits the device authorization
