@@ -8,7 +8,6 @@
 //! URL to open. Nothing else of the login is shown: not the device code, not the
 //! authorization code, not the PKCE verifier, not a token.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oauth_lifecycle::dialect::authorization::ENTROPY_BYTES;
@@ -418,7 +417,7 @@ impl Login<'_> {
     /// Shows the URL to open, and opens it in a browser where one can be.
     fn show_url(&self, prompt: &BrowserPrompt) {
         let url = prompt.url().to_string();
-        if self.open && open_browser(&url) {
+        if self.open && crate::browser::open(&url) {
             eprintln!(
                 "Opening your browser…\n  {url}\n(if it does not open, open that URL yourself)"
             );
@@ -494,45 +493,6 @@ fn show_code(prompt: &DevicePrompt) {
         eprintln!("or open {complete}, which carries the code");
     }
     eprintln!("Waiting for the login to be approved…");
-}
-
-/// Opens `url` in the person's browser, without waiting for it: whether a browser could
-/// be started. On Linux and the BSDs only with a display to show it on.
-fn open_browser(url: &str) -> bool {
-    let mut command = if cfg!(target_os = "macos") {
-        let mut command = Command::new("open");
-        command.arg(url);
-        command
-    } else if cfg!(windows) {
-        // Not `cmd /C start`: cmd would read the `&` of the query as its own.
-        let mut command = Command::new("rundll32");
-        command.args(["url.dll,FileProtocolHandler", url]);
-        command
-    } else {
-        let display = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        if !display {
-            return false;
-        }
-        let mut command = Command::new("xdg-open");
-        command.arg(url);
-        command
-    };
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    match command.spawn() {
-        Ok(mut child) => {
-            // Reaped on a thread of its own: the login never waits for it.
-            let _ = std::thread::Builder::new()
-                .name("browser".into())
-                .spawn(move || child.wait());
-            true
-        }
-        Err(_) => false,
-    }
 }
 
 /// The token the login got.
