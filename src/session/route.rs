@@ -272,3 +272,30 @@ macro_rules! routes_of_a_login_in_flight {
     };
 }
 pub(crate) use routes_of_a_login_in_flight;
+
+/// The [`Route`] inputs of a state a person's login starts from (the unauthenticated one,
+/// a halted expiring one): its own `authorize_device` and `authorize`; for the state's
+/// `impl Route`.
+macro_rules! routes_of_a_person_login_start {
+    () => {
+        fn route_authorize_device(
+            self,
+            now: time::UtcDateTime,
+        ) -> Result<crate::session::route::Routed<D>, crate::session::route::RoutedRefusal<D>> {
+            self.authorize_device(now)
+                .map(|(s, request)| (s.into(), Some(request)))
+                .map_err(crate::session::route::erase)
+        }
+
+        fn route_authorize(
+            self,
+            request: crate::dialect::authorization::AuthorizationRequest,
+            now: time::UtcDateTime,
+        ) -> Result<crate::session::AnySession<D>, crate::session::route::RoutedRefusal<D>> {
+            self.authorize(request, now)
+                .map(Into::into)
+                .map_err(crate::session::route::erase)
+        }
+    };
+}
+pub(crate) use routes_of_a_person_login_start;

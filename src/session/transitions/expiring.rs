@@ -214,11 +214,13 @@ mod route {
     use time::UtcDateTime;
 
     use crate::bearer::Generation;
-    use crate::dialect::authorization::AuthorizationRequest;
     use crate::dialect::Dialect;
     use crate::output::Unauthorized;
     use crate::request::TokenRequest;
-    use crate::session::route::{erase, routes_of_a_token_holder, Route, Routed, RoutedRefusal};
+    use crate::session::route::{
+        erase, routes_of_a_person_login_start, routes_of_a_token_holder, Route, Routed,
+        RoutedRefusal,
+    };
     use crate::session::transitions::ExpiringStep;
     use crate::session::{AnySession, Expiring, Session, Step};
 
@@ -273,19 +275,7 @@ mod route {
             self.revoke(now).into()
         }
 
-        fn route_authorize_device(self, now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.authorize_device(now)
-                .map(|(s, request)| (s.into(), Some(request)))
-                .map_err(erase)
-        }
-
-        fn route_authorize(
-            self,
-            request: AuthorizationRequest,
-            now: UtcDateTime,
-        ) -> Result<AnySession<D>, RoutedRefusal<D>> {
-            self.authorize(request, now).map(Into::into).map_err(erase)
-        }
+        routes_of_a_person_login_start!();
     }
 }
 

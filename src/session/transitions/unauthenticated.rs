@@ -178,10 +178,11 @@ impl<D: Dialect> Session<Unauthenticated, D> {
 mod route {
     use time::UtcDateTime;
 
-    use crate::dialect::authorization::AuthorizationRequest;
     use crate::dialect::Dialect;
     use crate::request::TokenRequest;
-    use crate::session::route::{erase, Route, Routed, RoutedRefusal};
+    use crate::session::route::{
+        erase, routes_of_a_person_login_start, Route, Routed, RoutedRefusal,
+    };
     use crate::session::{AnySession, Session, Step, Unauthenticated};
 
     impl<D: Dialect> Route<D> for Session<Unauthenticated, D> {
@@ -209,19 +210,7 @@ mod route {
             self.revoke(now).into()
         }
 
-        fn route_authorize_device(self, now: UtcDateTime) -> Result<Routed<D>, RoutedRefusal<D>> {
-            self.authorize_device(now)
-                .map(|(s, request)| (s.into(), Some(request)))
-                .map_err(erase)
-        }
-
-        fn route_authorize(
-            self,
-            request: AuthorizationRequest,
-            now: UtcDateTime,
-        ) -> Result<AnySession<D>, RoutedRefusal<D>> {
-            self.authorize(request, now).map(Into::into).map_err(erase)
-        }
+        routes_of_a_person_login_start!();
     }
 }
 
