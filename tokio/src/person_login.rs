@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use oauth_lifecycle_adapter::redirect_listener::{ListenerError, LoopbackRedirect};
 use oauth_lifecycle_adapter::{
-    Command, PersonLoginCommand, PersonLoginError, PublishedToken, RedirectTarget, Refusal,
-    WaitError,
+    Command, PersonLoginCommand, PersonLoginError, PublishedToken, RedirectTarget, WaitError,
 };
 use tokio::time::Instant;
 
@@ -90,15 +89,8 @@ impl TokenManager {
                 )));
             drop(redirect);
             ack.wait().await?;
-            match ack.refusal() {
-                None => break,
-                Some(Refusal::RedirectIgnored { .. }) => continue,
-                Some(refusal) => {
-                    return Err(PersonLoginError::from_redirect_refusal(
-                        refusal,
-                        self.inner.cell.status(),
-                    ))
-                }
+            if PersonLoginError::after_redirect(ack.refusal(), self.inner.cell.status())? {
+                break;
             }
         }
         self.await_person_login(Instant::now().checked_add(timeout))

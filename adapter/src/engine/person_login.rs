@@ -470,6 +470,17 @@ impl PersonLoginError {
         }
     }
 
+    /// What the acknowledgement of a redirect a runtime's listener received means: `Ok(true)`
+    /// when the session took it (the code is being exchanged), `Ok(false)` when it ignored
+    /// it (another request's, a forgery: listen again), or the login's typed end.
+    pub fn after_redirect(refusal: Option<Refusal>, status: Status) -> Result<bool, Self> {
+        match refusal {
+            None => Ok(true),
+            Some(Refusal::RedirectIgnored { .. }) => Ok(false),
+            Some(refusal) => Err(Self::from_redirect_refusal(refusal, status)),
+        }
+    }
+
     /// What a login the runtime cancelled (after its own timeout, or a listener that
     /// failed) ended in, once the cancel was applied: the token, if one came meanwhile; the
     /// login's own end, if it ended by itself before the cancel (`cancel_refused`);
