@@ -255,3 +255,20 @@ impl<D: Dialect> AnySession<D> {
         .into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::Standard;
+    use crate::session::{Expiring, Refreshing};
+
+    /// A session moves by value at every transition: a person's login keeps its large
+    /// parts (the authorization request, the prompt, the echo forms of a code) boxed, so no
+    /// state makes the runtime form larger than a state that holds a token.
+    #[test]
+    fn no_state_is_larger_than_the_token_holding_ones() {
+        let largest = std::mem::size_of::<Session<Refreshing, Standard>>()
+            .max(std::mem::size_of::<Session<Expiring, Standard>>());
+        assert!(std::mem::size_of::<AnySession<Standard>>() <= largest + 8);
+    }
+}

@@ -43,7 +43,8 @@ pub struct AuthorizingDevice {
 pub struct AwaitingApproval {
     /// The device code: a secret, wiped when the state is left.
     pub(crate) device_code: DeviceCode,
-    pub(crate) prompt: DevicePrompt,
+    /// Boxed, as the other large parts of a state are: a session moves by value.
+    pub(crate) prompt: Box<DevicePrompt>,
     /// The server's interval, bounded, plus 5 s for each `slow_down`.
     pub(crate) interval: Duration,
     /// When the next poll is due.
@@ -87,7 +88,7 @@ impl Drop for DeviceCode {
 /// redirect ([`Session::on_redirect`](crate::Session::on_redirect)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AwaitingRedirect {
-    pub(crate) request: AuthorizationRequest,
+    pub(crate) request: Box<AuthorizationRequest>,
     pub(crate) expires_at: UtcDateTime,
 }
 
@@ -100,7 +101,7 @@ pub struct ExchangingCode {
     /// The code and the PKCE verifier the exchange carries, in every form a server may
     /// echo them in: scrubbed from its error. Not kept in a snapshot (a restored exchange
     /// is lost, its answer never read).
-    pub(crate) sent: Secrets,
+    pub(crate) sent: Box<Secrets>,
 }
 
 /// A valid token, renewal not yet due. Next: hand out the token; report 401s, successful

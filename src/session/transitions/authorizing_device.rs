@@ -81,7 +81,7 @@ impl<D: Dialect> Session<AuthorizingDevice, D> {
         };
         let state = AwaitingApproval {
             device_code: DeviceCode(answer.device_code().to_owned()),
-            prompt: prompt.clone(),
+            prompt: Box::new(prompt.clone()),
             interval,
             poll_at: now.saturating_add(interval),
             poll: self.state.flight,

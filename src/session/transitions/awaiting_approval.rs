@@ -34,7 +34,7 @@ impl<D: Dialect> Session<AwaitingApproval, D> {
     /// Where the session stands: awaiting the person, who must enter the code.
     pub fn status(&self) -> Status {
         Status::AwaitingPerson {
-            prompt: LoginPrompt::EnterCode(self.state.prompt.clone()),
+            prompt: LoginPrompt::EnterCode((*self.state.prompt).clone()),
         }
     }
 
@@ -270,7 +270,7 @@ mod stored {
         fn store(&self, secrets: bool) -> AwaitingApprovalForm {
             AwaitingApprovalForm {
                 device_code: DeviceCode(stored_secret(&self.state.device_code.0, secrets)),
-                prompt: self.state.prompt.clone(),
+                prompt: (*self.state.prompt).clone(),
                 interval_seconds: self.state.interval.whole_seconds(),
                 poll_at: self.state.poll_at,
                 poll: self.state.poll.stored(),
@@ -285,7 +285,7 @@ mod stored {
                 core,
                 state: AwaitingApproval {
                     device_code: form.device_code.clone(),
-                    prompt: form.prompt.clone(),
+                    prompt: Box::new(form.prompt.clone()),
                     interval: Duration::seconds(form.interval_seconds)
                         .clamp(super::super::authorizing_device::MIN_POLL_INTERVAL, max),
                     poll_at: form.poll_at,

@@ -81,7 +81,7 @@ impl<D: Dialect> Session<AwaitingRedirect, D> {
             let (session, _) = self.end_person_login(PersonLoginEnd::Refused, None);
             return Err(RedirectRefusal::Ended(session, RedirectError::MissingCode));
         };
-        let sent = code.secrets();
+        let sent = Box::new(code.secrets());
         let (flight, request) = self.core.emit(Purpose::Login, request, false, now);
         self.core.persist();
         Ok((self.with(ExchangingCode { flight, sent }, ()), request))
@@ -187,7 +187,7 @@ mod stored {
     /// it keeps no request.
     #[derive(Clone, PartialEq, Serialize, Deserialize)]
     pub(crate) struct AwaitingRedirectForm {
-        request: Option<AuthorizationRequest>,
+        request: Option<Box<AuthorizationRequest>>,
         expires_at: UtcDateTime,
     }
 

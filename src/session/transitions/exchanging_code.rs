@@ -90,7 +90,7 @@ mod stored {
                         lost: true,
                         ..form.flight
                     },
-                    sent: crate::dialect::Secrets::default(),
+                    sent: Box::default(),
                 },
                 tokens: (),
             }

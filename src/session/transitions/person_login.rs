@@ -92,7 +92,7 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         self.core.persist();
         self.with(
             AwaitingRedirect {
-                request,
+                request: Box::new(request),
                 expires_at,
             },
             (),
