@@ -16,28 +16,9 @@ use oauth_lifecycle_testkit::TraceBuffer;
 use support::*;
 use time::Duration as Span;
 
-/// Installs a subscriber at TRACE for the whole process: the manager's thread traces
-/// outside the test's thread. `log` records (ureq's) are forwarded to it too, but for
-/// `ureq_proto`'s TRACE output, which dumps the raw bytes of every exchange.
+/// The test binary's trace output.
 fn capture() -> TraceBuffer {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let buffer = TraceBuffer::default();
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(buffer.clone()),
-        )
-        .with(
-            Targets::new()
-                .with_default(LevelFilter::TRACE)
-                .with_target("ureq_proto", LevelFilter::DEBUG),
-        )
-        .try_init()
-        .expect("the only subscriber of this test binary");
-    buffer
+    TraceBuffer::global()
 }
 
 /// The Basic credentials header value of a client.

@@ -8,7 +8,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -437,32 +437,9 @@ impl World {
     }
 }
 
-/// Installs a subscriber at TRACE for the whole test binary, once: the manager's thread
-/// traces outside the test's thread.
+/// The test binary's trace output.
 fn capture() -> TraceBuffer {
-    static BUFFER: OnceLock<TraceBuffer> = OnceLock::new();
-    BUFFER
-        .get_or_init(|| {
-            use tracing_subscriber::filter::{LevelFilter, Targets};
-            use tracing_subscriber::layer::SubscriberExt as _;
-            use tracing_subscriber::util::SubscriberInitExt as _;
-            let buffer = TraceBuffer::default();
-            tracing_subscriber::registry()
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_ansi(false)
-                        .with_writer(buffer.clone()),
-                )
-                .with(
-                    Targets::new()
-                        .with_default(LevelFilter::TRACE)
-                        .with_target("ureq_proto", LevelFilter::DEBUG),
-                )
-                .try_init()
-                .expect("the only subscriber of this test binary");
-            buffer
-        })
-        .clone()
+    TraceBuffer::global()
 }
 
 #[test]

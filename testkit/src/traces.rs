@@ -1,7 +1,7 @@
 //! Tracing output captured as text, for tests that read what the managers logged.
 
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -11,6 +11,35 @@ use tracing_subscriber::fmt::MakeWriter;
 pub struct TraceBuffer(Arc<Mutex<Vec<u8>>>);
 
 impl TraceBuffer {
+    /// The buffer of this test binary's one subscriber, at TRACE (`ureq_proto`'s raw bytes
+    /// at DEBUG only), installed on the first call: a manager traces from its own thread,
+    /// so the subscriber is global, and every test of the binary shares the buffer.
+    pub fn global() -> TraceBuffer {
+        static BUFFER: OnceLock<TraceBuffer> = OnceLock::new();
+        BUFFER
+            .get_or_init(|| {
+                use tracing_subscriber::filter::{LevelFilter, Targets};
+                use tracing_subscriber::layer::SubscriberExt as _;
+                use tracing_subscriber::util::SubscriberInitExt as _;
+                let buffer = TraceBuffer::default();
+                tracing_subscriber::registry()
+                    .with(
+                        tracing_subscriber::fmt::layer()
+                            .with_ansi(false)
+                            .with_writer(buffer.clone()),
+                    )
+                    .with(
+                        Targets::new()
+                            .with_default(LevelFilter::TRACE)
+                            .with_target("ureq_proto", LevelFilter::DEBUG),
+                    )
+                    .try_init()
+                    .expect("the only subscriber of this test binary");
+                buffer
+            })
+            .clone()
+    }
+
     /// Everything written so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
