@@ -198,6 +198,11 @@ pub enum FailureKind {
     /// it was dropped unsent, and without credentials to log in with the session needs a
     /// new login.
     SpentElsewhere,
+    /// The request could not carry its assertion (a client assertion, the JWT bearer
+    /// grant's): the source failed, or supplied one that is expired or unreadable
+    /// ([`AssertionError`](crate::dialect::assertion::AssertionError), quoted in the
+    /// description). It was never sent; the session retries on its backoff.
+    Assertion,
 }
 
 impl Failure {
@@ -216,7 +221,24 @@ impl Failure {
     /// Whether the request may have reached the server: false only when the transport
     /// reported that it never left.
     pub fn may_have_reached_server(&self) -> bool {
-        self.kind != FailureKind::NotSent
+        !matches!(self.kind, FailureKind::NotSent | FailureKind::Assertion)
+    }
+
+    /// A request that was not sent because it could not carry its assertion: `reason`
+    /// says why, and holds nothing secret.
+    pub(crate) fn unsent_for_assertion(reason: String) -> Self {
+        Failure {
+            description: Some(reason),
+            ..Self::new(FailureKind::Assertion, None)
+        }
+    }
+
+    /// The refusal of an explicit call whose request could not carry its assertion.
+    pub(crate) fn no_assertion(&self, purpose: Purpose) -> Misuse {
+        Misuse::NoAssertion {
+            purpose,
+            reason: self.description.clone().unwrap_or_default(),
+        }
     }
 
     /// A failure of the given kind, with the status it came with.
@@ -345,6 +367,7 @@ impl fmt::Display for Failure {
             FailureKind::SpentElsewhere => {
                 f.write_str("refresh token may have been spent elsewhere")?
             }
+            FailureKind::Assertion => f.write_str("request not sent, no usable assertion")?,
         }
         if let Some(status) = self.status {
             write!(f, ", status {}", status.as_u16())?;
@@ -494,6 +517,17 @@ pub enum Misuse {
     PersonLoginUnsupported {
         /// Which login: `the device grant`, `the authorization code grant`.
         login: &'static str,
+    },
+    /// The request could not carry its assertion, and was not sent: `reason` says why
+    /// ([`AssertionError`](crate::dialect::assertion::AssertionError)). An automatic
+    /// attempt counts as a failure that never left ([`FailureKind::Assertion`]): the
+    /// session backs off before the next.
+    #[error("the {purpose} was not sent: {reason}")]
+    NoAssertion {
+        /// What was attempted.
+        purpose: Purpose,
+        /// Why no assertion could be had; nothing secret.
+        reason: String,
     },
     /// The session must wait for its backoff before sending another request.
     #[error("the next {purpose} may not be sent before {}", Rfc3339(*.retry_at))]

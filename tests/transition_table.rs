@@ -158,7 +158,9 @@ impl<T: Landed, D: Dialect> Landed for Result<T, RedirectRefusal<D>> {
     fn landed(&self) -> Result<&'static str, String> {
         match self {
             Ok(next) => next.landed(),
-            Err(RedirectRefusal::Ended(session, _)) => session.landed(),
+            Err(RedirectRefusal::Ended(session, _) | RedirectRefusal::Unsent(session, _)) => {
+                session.landed()
+            }
             Err(RedirectRefusal::Ignored(_, error)) => Err(format!("ignored: {error}")),
         }
     }

@@ -26,6 +26,7 @@
 //! implements [`Provider`]: its name in configuration, its settings, and how it builds
 //! from them. A new provider is its file, its `mod` and `pub use` lines, and its row.
 
+pub mod assertion;
 pub mod authorization;
 mod convercus;
 mod convercus_legacy;
@@ -46,7 +47,7 @@ use std::sync::Arc;
 
 use oauth2::RefreshToken;
 use serde::{de::DeserializeOwned, Serialize};
-use time::Duration;
+use time::{Duration, UtcDateTime};
 
 pub use self::convercus::{Convercus, ConvercusBuilder, Environment, KeycloakExtra};
 pub use self::convercus_legacy::{ConvercusLegacy, ConvercusLegacyBuilder, TokenLocation};
@@ -142,6 +143,15 @@ macro_rules! delegate_to_standard {
             code: &$crate::dialect::authorization::AuthorizationCode,
         ) -> Option<http::Request<Vec<u8>>> {
             self.standard.code_exchange_request(code)
+        }
+
+        fn add_assertions(
+            &self,
+            request: &mut http::Request<Vec<u8>>,
+            purpose: $crate::Purpose,
+            now: time::UtcDateTime,
+        ) -> Result<bool, $crate::dialect::assertion::AssertionError> {
+            self.standard.add_assertions(request, purpose, now)
         }
     };
 }
@@ -309,6 +319,25 @@ pub trait Dialect: Debug + Send + Sync + 'static {
         let _ = code;
         None
     }
+
+    /// Adds what a request can carry only once it is sent: a client assertion
+    /// (`private_key_jwt`, `client_secret_jwt`) and the JWT bearer grant's assertion
+    /// ([`assertion`]). The session calls it on every request it emits, at the moment it
+    /// emits it, with that `now`; a retry is a new request and gets a new assertion.
+    ///
+    /// Returns whether the request now carries an assertion: it is then never resend-safe
+    /// (a resend would present its `jti` twice). An error means no assertion could be
+    /// had: the session does not send the request and retries on its backoff. The
+    /// default adds nothing, for dialects whose requests are complete when built.
+    fn add_assertions(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        purpose: Purpose,
+        now: UtcDateTime,
+    ) -> Result<bool, assertion::AssertionError> {
+        let _ = (request, purpose, now);
+        Ok(false)
+    }
 }
 
 /// A dialect's extra token-response fields: stored with the token set, persisted in
@@ -403,5 +432,14 @@ impl<D: Dialect> Dialect for Arc<D> {
         code: &authorization::AuthorizationCode,
     ) -> Option<http::Request<Vec<u8>>> {
         (**self).code_exchange_request(code)
+    }
+
+    fn add_assertions(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        purpose: Purpose,
+        now: UtcDateTime,
+    ) -> Result<bool, assertion::AssertionError> {
+        (**self).add_assertions(request, purpose, now)
     }
 }

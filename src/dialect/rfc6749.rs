@@ -2,6 +2,7 @@
 
 use super::provider::{self, Provider, Setting, Settings};
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use http::header::{HeaderValue, AUTHORIZATION};
@@ -10,6 +11,10 @@ use oauth2::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
+use super::assertion::{
+    check_lifetime, AssertionAudience, AssertionConfig, AssertionError, AssertionMethod,
+    AssertionSource, DEFAULT_LIFETIME, JWT_BEARER_GRANT,
+};
 use super::authorization::{
     AuthorizationCode, AuthorizationRequest, AuthorizationRequestBuilder, IssParameter,
 };
@@ -22,6 +27,7 @@ use crate::policy::LoginCredentials;
 use crate::request::{Purpose, TokenKind};
 use crate::token::{Expiry, TokenGrant};
 use crate::wipe::{sensitive_header_value, wipe_secret};
+use time::{Duration, UtcDateTime};
 
 /// The device grant's `grant_type` (RFC 8628 §3.4).
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -35,6 +41,41 @@ pub enum ClientAuth {
     Basic,
     /// `client_id` and `client_secret` in the request body (`client_secret_post`).
     Post,
+    /// A JWT signed with the client's private key (`private_key_jwt`, RFC 7523 §2.2):
+    /// set by [`StandardBuilder::client_assertion`] with a source of that method.
+    PrivateKeyJwt,
+    /// A JWT signed with HMAC over the client secret (`client_secret_jwt`): set by
+    /// [`StandardBuilder::client_assertion`] with a source of that method. The secret
+    /// itself never travels.
+    ClientSecretJwt,
+}
+
+impl ClientAuth {
+    /// The method's name in RFC 8414 metadata (`token_endpoint_auth_method`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuth::Basic => "client_secret_basic",
+            ClientAuth::Post => "client_secret_post",
+            ClientAuth::PrivateKeyJwt => "private_key_jwt",
+            ClientAuth::ClientSecretJwt => "client_secret_jwt",
+        }
+    }
+
+    fn is_assertion(self) -> bool {
+        matches!(
+            self,
+            ClientAuth::PrivateKeyJwt | ClientAuth::ClientSecretJwt
+        )
+    }
+}
+
+impl From<AssertionMethod> for ClientAuth {
+    fn from(method: AssertionMethod) -> Self {
+        match method {
+            AssertionMethod::PrivateKeyJwt => ClientAuth::PrivateKeyJwt,
+            AssertionMethod::ClientSecretJwt => ClientAuth::ClientSecretJwt,
+        }
+    }
 }
 
 /// The grant a session logs in with.
@@ -64,6 +105,18 @@ pub enum Grant {
     /// [`authorization_url`](StandardBuilder::authorization_url). Renewal refreshes; the
     /// session never starts this login by itself.
     AuthorizationCode,
+    /// RFC 7523 §2.1: the client presents a JWT as the grant, signed by a key it holds
+    /// or issued by its platform, about `subject` and issued by `issuer`. Each login
+    /// carries a fresh assertion; renewal is a new login (the server issues no refresh
+    /// token, RFC 7523 §2.1), paced by the same policy.
+    JwtBearer {
+        /// The assertion's `iss`.
+        issuer: String,
+        /// The assertion's `sub`.
+        subject: String,
+        /// Signs or supplies the assertions.
+        source: Arc<dyn AssertionSource>,
+    },
 }
 
 impl fmt::Debug for Grant {
@@ -78,6 +131,16 @@ impl fmt::Debug for Grant {
             Grant::RefreshOnly => f.write_str("RefreshOnly"),
             Grant::DeviceCode => f.write_str("DeviceCode"),
             Grant::AuthorizationCode => f.write_str("AuthorizationCode"),
+            Grant::JwtBearer {
+                issuer,
+                subject,
+                source,
+            } => f
+                .debug_struct("JwtBearer")
+                .field("issuer", issuer)
+                .field("subject", subject)
+                .field("source", source)
+                .finish(),
         }
     }
 }
@@ -124,6 +187,11 @@ pub struct Standard {
     secrets: Secrets,
     /// The configured scopes, space-separated: also asked for by the person logins.
     scope: Option<String>,
+    /// The client assertion every request carries (`private_key_jwt`,
+    /// `client_secret_jwt`).
+    client_assertion: Option<AssertionConfig>,
+    /// The JWT bearer grant's assertion, which every login carries.
+    grant_assertion: Option<AssertionConfig>,
 }
 
 /// The authorization endpoint as configured, and the issuer its redirects are checked
@@ -152,6 +220,9 @@ impl Standard {
             params: Vec::new(),
             refresh_token_use: RefreshTokenUse::SingleUse,
             scope_on_refresh: false,
+            client_assertion: None,
+            assertion_audience: AssertionAudience::TokenEndpoint,
+            assertion_lifetime: DEFAULT_LIFETIME,
         }
     }
 
@@ -187,12 +258,13 @@ impl fmt::Debug for Standard {
             .field("client_auth", &self.client_auth)
             .field("grant", &self.grant)
             .field("refresh_token_use", &self.refresh_token_use)
+            .field("client_assertion", &self.client_assertion)
             .finish_non_exhaustive()
     }
 }
 
 /// Builds a [`Standard`] dialect.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct StandardBuilder {
     token_url: String,
@@ -208,9 +280,67 @@ pub struct StandardBuilder {
     params: Vec<(String, String)>,
     refresh_token_use: RefreshTokenUse,
     scope_on_refresh: bool,
+    client_assertion: Option<Arc<dyn AssertionSource>>,
+    assertion_audience: AssertionAudience,
+    assertion_lifetime: Duration,
+}
+
+impl fmt::Debug for StandardBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StandardBuilder")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("client_auth", &self.client_auth)
+            .field("grant", &self.grant)
+            .field("client_assertion", &self.client_assertion)
+            .field("assertion_audience", &self.assertion_audience)
+            .field("assertion_lifetime", &self.assertion_lifetime)
+            .finish_non_exhaustive()
+    }
 }
 
 impl StandardBuilder {
+    /// Authenticates the client with a JWT from `source` on every request
+    /// (`private_key_jwt` or `client_secret_jwt`, as the source says, RFC 7523 §2.2):
+    /// each request carries a fresh one, formed when the request is. The client secret,
+    /// if one is configured, is then never sent.
+    pub fn client_assertion(mut self, source: impl AssertionSource) -> Self {
+        self.client_auth = source.method().into();
+        self.client_assertion = Some(Arc::new(source));
+        self
+    }
+
+    /// Logs in with the JWT bearer grant (RFC 7523 §2.1): each login presents a fresh
+    /// assertion from `source`, issued by `issuer` about `subject`.
+    pub fn jwt_bearer(
+        mut self,
+        source: impl AssertionSource,
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+    ) -> Self {
+        self.grant = Grant::JwtBearer {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            source: Arc::new(source),
+        };
+        self
+    }
+
+    /// The audience assertions name. Default [`AssertionAudience::TokenEndpoint`].
+    pub fn assertion_audience(mut self, audience: AssertionAudience) -> Self {
+        self.assertion_audience = audience;
+        self
+    }
+
+    /// How long each assertion is valid from the moment its request is formed. Default
+    /// [`DEFAULT_LIFETIME`](super::assertion::DEFAULT_LIFETIME) (60 s); between 5 s and
+    /// 1 hour.
+    pub fn assertion_lifetime(mut self, lifetime: Duration) -> Self {
+        self.assertion_lifetime = lifetime;
+        self
+    }
+
     /// Sends the configured scope on refresh requests too (RFC 6749 §6 allows it; some
     /// servers, Keycloak among them, expect it). Default false.
     pub fn scope_on_refresh(mut self, yes: bool) -> Self {
@@ -336,6 +466,7 @@ impl StandardBuilder {
                 reason: "must not be empty",
             });
         }
+        let (client_assertion, grant_assertion) = self.assertions()?;
         let basic = self.client_auth == ClientAuth::Basic && self.client_secret.is_some();
         let basic_header = match (&self.client_secret, basic) {
             (Some(secret), true) => Some(basic_authorization(&self.client_id, secret.secret())?),
@@ -346,7 +477,7 @@ impl StandardBuilder {
         } else {
             let mut form = form_urlencoded::Serializer::new(String::new());
             form.append_pair("client_id", &self.client_id);
-            if let Some(secret) = &self.client_secret {
+            if let (Some(secret), false) = (&self.client_secret, self.client_auth.is_assertion()) {
                 form.append_pair("client_secret", secret.secret());
             }
             format!("&{}", form.finish())
@@ -366,6 +497,7 @@ impl StandardBuilder {
                     pairs.push(("username", username.as_str()));
                     pairs.push(("password", password.secret()));
                 }
+                Grant::JwtBearer { .. } => pairs.push(("grant_type", JWT_BEARER_GRANT)),
                 Grant::RefreshOnly | Grant::DeviceCode | Grant::AuthorizationCode => {}
             }
             if !pairs.is_empty() && !scope.is_empty() {
@@ -426,7 +558,64 @@ impl StandardBuilder {
             login_body,
             client_suffix,
             refresh_suffix,
+            client_assertion,
+            grant_assertion,
         })
+    }
+
+    /// The assertion configurations, checked: a JWT client authentication needs its
+    /// source, the audience rule its value, the lifetime its bounds.
+    fn assertions(
+        &self,
+    ) -> Result<(Option<AssertionConfig>, Option<AssertionConfig>), ConfigError> {
+        if self.client_auth.is_assertion() != self.client_assertion.is_some() {
+            return Err(ConfigError::InvalidSetting {
+                setting: "client_auth",
+                reason: "a JWT client authentication needs its assertion source \
+                         (StandardBuilder::client_assertion)",
+            });
+        }
+        let grant = match &self.grant {
+            Grant::JwtBearer {
+                issuer,
+                subject,
+                source,
+            } => Some((Arc::clone(source), issuer.clone(), subject.clone())),
+            _ => None,
+        };
+        if self.client_assertion.is_none() && grant.is_none() {
+            return Ok((None, None));
+        }
+        let lifetime = check_lifetime(self.assertion_lifetime)?;
+        let audience = match &self.assertion_audience {
+            AssertionAudience::TokenEndpoint => self.token_url.clone(),
+            AssertionAudience::Issuer => match &self.issuer {
+                Some((issuer, _)) => issuer.clone(),
+                None => {
+                    return Err(ConfigError::InvalidSetting {
+                        setting: "assertion_audience",
+                        reason: "the issuer audience needs the issuer configured",
+                    })
+                }
+            },
+            AssertionAudience::Custom(audience) => audience.clone(),
+        };
+        let config = |source, issuer, subject| AssertionConfig {
+            source,
+            issuer,
+            subject,
+            audience: audience.clone(),
+            lifetime,
+        };
+        let client = self.client_assertion.as_ref().map(|source| {
+            config(
+                Arc::clone(source),
+                self.client_id.clone(),
+                self.client_id.clone(),
+            )
+        });
+        let grant = grant.map(|(source, issuer, subject)| config(source, issuer, subject));
+        Ok((client, grant))
     }
 }
 
@@ -488,7 +677,8 @@ impl Dialect for Standard {
             Grant::ClientCredentials
             | Grant::RefreshOnly
             | Grant::DeviceCode
-            | Grant::AuthorizationCode => LoginCredentials::Client,
+            | Grant::AuthorizationCode
+            | Grant::JwtBearer { .. } => LoginCredentials::Client,
             Grant::Password { .. } => LoginCredentials::Password,
         }
     }
@@ -583,7 +773,31 @@ impl Dialect for Standard {
     ) -> Result<TokenGrant<()>, Failure> {
         parse_standard(response)
     }
+
+    /// The JWT bearer grant's assertion on a login (`&assertion=…`), then the client
+    /// assertion on every request (`&client_assertion_type=…&client_assertion=…`): the
+    /// rest of each body was precomputed.
+    fn add_assertions(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        purpose: Purpose,
+        now: UtcDateTime,
+    ) -> Result<bool, AssertionError> {
+        let mut added = false;
+        if let (Some(grant), Purpose::Login) = (&self.grant_assertion, purpose) {
+            grant.append(request.body_mut(), b"assertion=", now)?;
+            added = true;
+        }
+        if let Some(client) = &self.client_assertion {
+            client.append(request.body_mut(), CLIENT_ASSERTION_PREFIX, now)?;
+            added = true;
+        }
+        Ok(added)
+    }
 }
+
+/// `client_assertion_type=…&client_assertion=`, the form's prefix to a client assertion.
+const CLIENT_ASSERTION_PREFIX: &[u8] = b"client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=";
 
 /// Reads an RFC 6749 token response: a §5.1 success body (unknown fields ignored) or a
 /// §5.2 error, which may come with status 200.
@@ -631,7 +845,7 @@ impl Standard {
     /// Whether the client is public: configured without a secret, it authenticates by
     /// its `client_id` alone (`none` in RFC 8414 metadata).
     pub fn is_public_client(&self) -> bool {
-        self.client_secret.is_none()
+        self.client_secret.is_none() && self.client_assertion.is_none()
     }
 }
 
@@ -827,6 +1041,19 @@ mod tests {
             .build()
             .unwrap();
         assert!(!confidential.is_public_client());
+    }
+
+    #[test]
+    fn the_client_assertion_prefix_is_the_form_encoded_type() {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair(
+            "client_assertion_type",
+            crate::dialect::assertion::CLIENT_ASSERTION_TYPE,
+        );
+        assert_eq!(
+            CLIENT_ASSERTION_PREFIX,
+            format!("{}&client_assertion=", form.finish()).as_bytes()
+        );
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl<D: Dialect> Core<D> {
         request: http::Request<Vec<u8>>,
         resend_safe: bool,
         now: UtcDateTime,
-    ) -> (Flight, TokenRequest) {
+    ) -> (Flight, Result<TokenRequest, Failure>) {
         let id = RequestId(self.next_id);
         self.next_id = self.next_id.saturating_add(1);
         if matches!(purpose, Purpose::Login | Purpose::Refresh) {
@@ -184,14 +184,30 @@ impl<D: Dialect> Core<D> {
             deadline: now.saturating_add(self.shared.policy.response_timeout),
             lost: false,
         };
+        // The assertions are formed now, for this request alone: a request that carries
+        // one is never resent, and one that cannot carry one is never sent.
+        let mut request = request;
+        let carries_assertion = match self
+            .shared
+            .dialect
+            .add_assertions(&mut request, purpose, now)
+        {
+            Ok(carries) => carries,
+            Err(error) => {
+                return (
+                    flight,
+                    Err(Failure::unsent_for_assertion(error.to_string())),
+                )
+            }
+        };
         let request = TokenRequest {
             id,
             purpose,
-            resend_safe,
+            resend_safe: resend_safe && !carries_assertion,
             deadline: flight.deadline,
             request,
         };
-        (flight, request)
+        (flight, Ok(request))
     }
 
     /// Whether the refresh token will still be alive when a refresh sent at `now` arrives:
@@ -338,7 +354,8 @@ impl<D: Dialect> Core<D> {
             FailureKind::Transport
             | FailureKind::NotSent
             | FailureKind::Timeout
-            | FailureKind::Malformed(_) => true,
+            | FailureKind::Malformed(_)
+            | FailureKind::Assertion => true,
             FailureKind::TooLarge => true,
             // Never answered by an endpoint: the session's own verdict, for good.
             FailureKind::SpentElsewhere => false,

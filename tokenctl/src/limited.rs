@@ -153,6 +153,14 @@ impl<D: Dialect> Dialect for Limited<D> {
             Sends::NoLogin | Sends::Nothing => None,
         }
     }
+    fn add_assertions(
+        &self,
+        request: &mut http::Request<Vec<u8>>,
+        purpose: Purpose,
+        now: UtcDateTime,
+    ) -> Result<bool, oauth_lifecycle::dialect::assertion::AssertionError> {
+        self.inner.add_assertions(request, purpose, now)
+    }
 }
 
 /// An answer of the token endpoint that was no token, seen by this process: when it came

@@ -158,7 +158,11 @@ impl<D: Dialect> Session<AwaitingApproval, D> {
         let (flight, request) = self.core.emit(Purpose::Login, request, true, now);
         self.state.poll = flight;
         self.state.awaiting_poll = true;
-        Ok(ApprovalStep::Polling(self, request))
+        match request {
+            Ok(request) => Ok(ApprovalStep::Polling(self, request)),
+            // Not sent: the next poll waits, as after a poll that never left.
+            Err(failure) => Ok(self.fail(failure, now)),
+        }
     }
 
     /// When the session next needs the time: the poll's response deadline while one is in

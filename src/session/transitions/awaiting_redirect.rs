@@ -4,7 +4,7 @@ use time::UtcDateTime;
 
 use crate::dialect::authorization::{AuthorizationErrorCode, RedirectError};
 use crate::dialect::Dialect;
-use crate::error::PersonLoginEnd;
+use crate::error::{Misuse, PersonLoginEnd};
 use crate::output::Status;
 use crate::prompt::{BrowserPrompt, LoginPrompt};
 use crate::request::{Purpose, TokenRequest};
@@ -20,6 +20,9 @@ pub enum RedirectRefusal<D: Dialect> {
     /// The redirect answered this request, unusably (an error redirect, a wrong `iss`, no
     /// code): the login ended.
     Ended(Session<Unauthenticated, D>, RedirectError),
+    /// The code's exchange could not carry its client assertion and was not sent
+    /// ([`Misuse::NoAssertion`]): the login ended ([`PersonLoginEnd::Lost`]).
+    Unsent(Session<Unauthenticated, D>, Misuse),
 }
 
 impl<D: Dialect> Session<AwaitingRedirect, D> {
@@ -84,7 +87,16 @@ impl<D: Dialect> Session<AwaitingRedirect, D> {
         let sent = Box::new(code.secrets());
         let (flight, request) = self.core.emit(Purpose::Login, request, false, now);
         self.core.persist();
-        Ok((self.with(ExchangingCode { flight, sent }, ()), request))
+        let session = self.with(ExchangingCode { flight, sent }, ());
+        match request {
+            Ok(request) => Ok((session, request)),
+            Err(failure) => {
+                let error = failure.no_assertion(Purpose::Login);
+                // Nothing reached the server: no answer can echo the code.
+                let (session, _) = session.end_person_login_on(failure, &[], now);
+                Err(RedirectRefusal::Unsent(session, error))
+            }
+        }
     }
 
     /// Shows the session the time: past the deadline, the login ends
@@ -115,6 +127,7 @@ impl<D: Dialect> RedirectRefusal<D> {
                 error: error.clone(),
                 ended: true,
             },
+            RedirectRefusal::Unsent(_, misuse) => RedirectRefused::Misuse(misuse.clone()),
         }
     }
 }
@@ -151,7 +164,7 @@ mod route {
                     let error = refusal.error();
                     let session = match refusal {
                         RedirectRefusal::Ignored(s, _) => s.into(),
-                        RedirectRefusal::Ended(s, _) => s.into(),
+                        RedirectRefusal::Ended(s, _) | RedirectRefusal::Unsent(s, _) => s.into(),
                     };
                     Err((session, error))
                 }

@@ -149,10 +149,6 @@ impl<D: Dialect> Session<Expiring, D> {
             });
         }
         let (flight, request) = self.core.emit(purpose, request, resend_safe, now);
-        if !resend_safe {
-            // Write-ahead: a snapshot taken now knows the refresh token is being spent.
-            self.core.persist();
-        }
         let Backoff {
             failures,
             rejections,
@@ -163,7 +159,22 @@ impl<D: Dialect> Session<Expiring, D> {
             failures,
             rejections,
         };
-        Ok((self.with_tokens(state), request))
+        match request {
+            Ok(request) => {
+                if !request.is_resend_safe() && purpose == Purpose::Refresh {
+                    // Write-ahead: a snapshot taken now knows the refresh token is being
+                    // spent.
+                    self.core.persist();
+                }
+                Ok((self.with_tokens(state), request))
+            }
+            // Not sent, so nothing spent: a failure that never left, backed off like one.
+            Err(failure) => {
+                let error = failure.no_assertion(purpose);
+                let (session, _) = self.with_tokens(state).fail_to(failure, now);
+                Err(Refused { session, error })
+            }
+        }
     }
 
     /// Reports a 401 from a resource server about token `generation`: if it is the

@@ -175,10 +175,13 @@ impl awaiting::Fail for Revoking {
         let (flight, request) = session.core.emit(Purpose::Revoke(kind), request, true, now);
         session.state.flight = flight;
         session.state.retry.retry_at = None;
-        Step::Next(RevocationStep {
-            next: Revocation::Pending(session, request),
-            failure: None,
-        })
+        match request {
+            Ok(request) => Step::Next(RevocationStep {
+                next: Revocation::Pending(session, request),
+                failure: None,
+            }),
+            Err(failure) => Step::Next(session.advance(Some(failure), now)),
+        }
     }
     fn fail<D: Dialect>(
         session: Session<Self, D>,

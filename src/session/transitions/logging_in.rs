@@ -4,7 +4,7 @@ use time::UtcDateTime;
 
 use super::LoginOutcome;
 use crate::dialect::Dialect;
-use crate::error::Failure;
+use crate::error::{Error, Failure};
 use crate::output::Status;
 use crate::request::{Purpose, RequestId};
 use crate::session::states::{Backoff, Halt, WaitCause};
@@ -29,7 +29,17 @@ impl<D: Dialect> Session<LoggingIn, D> {
         })
     }
 
-    pub(super) fn fail(mut self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
+    pub(super) fn fail(self, failure: Failure, now: UtcDateTime) -> LoginOutcome<D> {
+        let (session, error) = self.fail_to(failure, now);
+        LoginOutcome::Failed(session, error)
+    }
+
+    /// The login failed: back to [`Unauthenticated`], backing off or halted.
+    pub(super) fn fail_to(
+        mut self,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> (Session<Unauthenticated, D>, Error) {
         let failures = self.state.failures.saturating_add(1);
         let error = self
             .core
@@ -52,7 +62,7 @@ impl<D: Dialect> Session<LoggingIn, D> {
             (backoff, None)
         };
         let state = Unauthenticated { backoff, halt };
-        LoginOutcome::Failed(self.with(state, ()), error)
+        (self.with(state, ()), error)
     }
 }
 

@@ -32,22 +32,23 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         now: UtcDateTime,
     ) -> Result<(Session<AuthorizingDevice, D>, TokenRequest), Refused<Self>> {
         match device_authorization(&self.core, now) {
-            Ok(request) => Ok(self.start_device(request, now)),
+            Ok(request) => {
+                let mut session = self;
+                match session.core.emit(Purpose::Login, request, true, now) {
+                    (flight, Ok(request)) => {
+                        Ok((session.with(AuthorizingDevice { flight }, ()), request))
+                    }
+                    (_, Err(failure)) => Err(Refused {
+                        error: failure.no_assertion(Purpose::Login),
+                        session,
+                    }),
+                }
+            }
             Err(error) => Err(Refused {
                 session: self,
                 error,
             }),
         }
-    }
-
-    /// Sends the device authorization `request`.
-    fn start_device(
-        mut self,
-        request: http::Request<Vec<u8>>,
-        now: UtcDateTime,
-    ) -> (Session<AuthorizingDevice, D>, TokenRequest) {
-        let (flight, request) = self.core.emit(Purpose::Login, request, true, now);
-        (self.with(AuthorizingDevice { flight }, ()), request)
     }
 
     /// Starts the authorization code grant with `request`: built from the dialect's
@@ -146,7 +147,20 @@ impl<D: Dialect> Session<Expiring, D> {
             .ready_for_person_login("start a device login")
             .and_then(|()| device_authorization(&self.core, now));
         match ready {
-            Ok(request) => Ok(self.give_way().start_device(request, now)),
+            // The token gives way only once the request is formed.
+            Ok(request) => {
+                let mut session = self;
+                match session.core.emit(Purpose::Login, request, true, now) {
+                    (flight, Ok(request)) => Ok((
+                        session.give_way().with(AuthorizingDevice { flight }, ()),
+                        request,
+                    )),
+                    (_, Err(failure)) => Err(Refused {
+                        error: failure.no_assertion(Purpose::Login),
+                        session,
+                    }),
+                }
+            }
             Err(error) => Err(Refused {
                 session: self,
                 error,
@@ -228,7 +242,10 @@ impl<S: State<Tokens<D::Extra> = ()>, D: Dialect> Session<S, D> {
     ) -> (Session<Unauthenticated, D>, Error) {
         let unanswered = matches!(
             failure.kind(),
-            FailureKind::Transport | FailureKind::NotSent | FailureKind::Timeout
+            FailureKind::Transport
+                | FailureKind::NotSent
+                | FailureKind::Timeout
+                | FailureKind::Assertion
         );
         let error = self.core.verdict(Purpose::Login, failure, 1, secrets, now);
         let ended = if unanswered {

@@ -85,7 +85,18 @@ impl<D: Dialect> Session<Refreshing, D> {
         earlier(expiry, Some(due)).unwrap_or(due)
     }
 
-    pub(super) fn fail(mut self, failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
+    pub(super) fn fail(self, failure: Failure, now: UtcDateTime) -> RenewOutcome<D> {
+        let (session, error) = self.fail_to(failure, now);
+        RenewOutcome::Failed(session, error)
+    }
+
+    /// The renewal failed: back to [`Expiring`], backing off, logging in again at once or
+    /// halted; the old token is still served until its hard expiry.
+    pub(super) fn fail_to(
+        mut self,
+        failure: Failure,
+        now: UtcDateTime,
+    ) -> (Session<Expiring, D>, Error) {
         let mut tokens = self.tokens;
         let reached_server = failure.may_have_reached_server();
         let mut failures = self.state.failures.saturating_add(1);
@@ -153,17 +164,15 @@ impl<D: Dialect> Session<Refreshing, D> {
         } else {
             failures
         };
-        RenewOutcome::Failed(
-            Session {
-                core: self.core,
-                state: Expiring {
-                    backoff: Backoff::new(failures, rejections, retry_at, cause),
-                    halt,
-                },
-                tokens,
+        let session = Session {
+            core: self.core,
+            state: Expiring {
+                backoff: Backoff::new(failures, rejections, retry_at, cause),
+                halt,
             },
-            error,
-        )
+            tokens,
+        };
+        (session, error)
     }
 }
 

@@ -185,18 +185,20 @@ impl<D: Dialect> Session<Revoked, D> {
             if let Some(request) = dialect.revocation_request(&token, kind) {
                 let (flight, request) = self.core.emit(Purpose::Revoke(kind), request, true, now);
                 sent.push(token);
-                return Revocation::Pending(
-                    Session {
-                        core: self.core,
-                        state: Revoking {
-                            flight,
-                            sent,
-                            retry: Backoff::default(),
-                        },
-                        tokens: pending,
+                let session = Session {
+                    core: self.core,
+                    state: Revoking {
+                        flight,
+                        sent,
+                        retry: Backoff::default(),
                     },
-                    request,
-                );
+                    tokens: pending,
+                };
+                return match request {
+                    Ok(request) => Revocation::Pending(session, request),
+                    // Not sent: retried on the backoff, as a revocation that never left.
+                    Err(failure) => session.advance(Some(failure), now).next,
+                };
             }
         }
         // Done with them: wiped, not just freed.

@@ -102,7 +102,16 @@ impl<D: Dialect> Session<Unauthenticated, D> {
             failures,
             rejections,
         };
-        Ok((self.with(state, ()), request))
+        let session = self.with(state, ());
+        match request {
+            Ok(request) => Ok((session, request)),
+            // Not sent: a failure that never left, backed off like one.
+            Err(failure) => {
+                let error = failure.no_assertion(Purpose::Login);
+                let (session, _) = session.fail_to(failure, now);
+                Err(Refused { session, error })
+            }
+        }
     }
 
     /// Shows the session the time: logs in when a login is due — not halted, credentials
