@@ -4,7 +4,9 @@
 //! provider and its settings" reads this list instead of keeping its own.
 
 use std::fmt;
+use std::sync::Arc;
 
+use super::assertion::AssertionSource;
 use super::{Dialect, RefreshTokenUse};
 use crate::error::ConfigError;
 
@@ -140,10 +142,30 @@ impl Setting {
 
 /// Settings by key, as a config file or a form gives them. Values are borrowed; `Debug`
 /// shows the keys only, since some values are secrets.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// A setting that names a file of key material (`private_key_file`,
+/// `client_assertion_file`) is read by the application, not the core, which does no
+/// I/O: it supplies the source built from it with
+/// [`with_assertion_source`](Self::with_assertion_source).
+#[derive(Clone, Default)]
 pub struct Settings<'a> {
     values: Vec<(&'a str, &'a str)>,
+    assertion_source: Option<Arc<dyn AssertionSource>>,
 }
+
+/// Equal when they hold the same values and the same assertion source (the same `Arc`).
+impl PartialEq for Settings<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+            && match (&self.assertion_source, &other.assertion_source) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for Settings<'_> {}
 
 impl<'a> Settings<'a> {
     /// No settings.
@@ -201,6 +223,20 @@ impl<'a> Settings<'a> {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, value)| *value)
+    }
+
+    /// These settings with the source of the assertions the settings call for: the
+    /// signer built from `private_key_file` or the client secret, or the reader of
+    /// `client_assertion_file`.
+    #[must_use]
+    pub fn with_assertion_source(mut self, source: Arc<dyn AssertionSource>) -> Self {
+        self.assertion_source = Some(source);
+        self
+    }
+
+    /// The assertion source supplied, if any.
+    pub fn assertion_source(&self) -> Option<&Arc<dyn AssertionSource>> {
+        self.assertion_source.as_ref()
     }
 
     /// The keys given, in the order they were first set.

@@ -868,11 +868,12 @@ impl Provider for Standard {
         .secret(),
         Setting::optional(
             "client_auth",
-            "how the client secret is sent: HTTP Basic or in the body",
+            "how the client authenticates: its secret in HTTP Basic or in the body, or a JWT \
+             signed with its private key or with its secret (RFC 7523)",
             "basic",
             "post",
         )
-        .choices(&["basic", "post"]),
+        .choices(&["basic", "post", "private-key-jwt", "client-secret-jwt"]),
         Setting::optional(
             "grant",
             "the grant to log in with: the client's own, a user's password, or a person's \
@@ -885,6 +886,7 @@ impl Provider for Standard {
             "password",
             "device",
             "authorization-code",
+            "jwt-bearer",
         ]),
         provider::PASSWORD_GRANT_SETTINGS[1],
         provider::PASSWORD_GRANT_SETTINGS[2],
@@ -915,6 +917,51 @@ impl Provider for Standard {
             "required",
         )
         .choices(&["if-present", "required"]),
+        Setting::required(
+            "assertion_issuer",
+            "the `iss` of the JWT bearer grant's assertions",
+            "service-account@example.com",
+        )
+        .needed_when("grant", "jwt-bearer"),
+        Setting::required(
+            "assertion_subject",
+            "the `sub` of the JWT bearer grant's assertions: whom the token acts for",
+            "service-account@example.com",
+        )
+        .needed_when("grant", "jwt-bearer"),
+        Setting::optional(
+            "private_key_file",
+            "the PEM or JWK file of the key that signs the assertions (private-key-jwt, \
+             jwt-bearer); the application reads it and supplies the signer",
+            "none",
+            "/etc/app/client-key.pem",
+        ),
+        Setting::optional(
+            "client_assertion_file",
+            "a file holding an assertion the platform issues (a Kubernetes projected \
+             service-account token), re-read when it changes or nears its expiry",
+            "none",
+            "/var/run/secrets/tokens/oauth-token",
+        ),
+        Setting::optional(
+            "key_id",
+            "the `kid` the assertions name",
+            "the JWK's `kid`, or none",
+            "2026-key-1",
+        ),
+        Setting::optional(
+            "assertion_audience",
+            "the `aud` of the assertions: the token endpoint or the issuer",
+            "token-endpoint",
+            "issuer",
+        )
+        .choices(&["token-endpoint", "issuer"]),
+        Setting::optional(
+            "assertion_lifetime",
+            "how many seconds each assertion is valid, from 5 to 3600",
+            "60",
+            "30",
+        ),
         Setting::optional(
             "scope",
             "the scope to ask for, space-separated",
@@ -938,9 +985,15 @@ impl Provider for Standard {
         if let Some(secret) = settings.get("client_secret") {
             builder = builder.client_secret(secret);
         }
-        if settings.get("client_auth") == Some("post") {
-            builder = builder.client_auth(ClientAuth::Post);
+        match settings.get("client_auth") {
+            Some("post") => builder = builder.client_auth(ClientAuth::Post),
+            Some("private-key-jwt") => builder = builder.client_auth(ClientAuth::PrivateKeyJwt),
+            Some("client-secret-jwt") => {
+                builder = builder.client_auth(ClientAuth::ClientSecretJwt);
+            }
+            _ => {}
         }
+        builder = assertion_settings(builder, settings)?;
         if let Some((username, password)) = provider::password_grant(settings)? {
             builder = builder.password(username, password);
         }
@@ -979,6 +1032,76 @@ impl Provider for Standard {
         }
         builder.build()
     }
+}
+
+/// The settings of assertions (RFC 7523): the supplied source goes to the JWT bearer
+/// grant or to the client's authentication, whichever the settings call for (one source,
+/// so not both); the file settings are the application's to read, and given without a
+/// use for them are refused.
+fn assertion_settings(
+    mut builder: StandardBuilder,
+    settings: &Settings<'_>,
+) -> Result<StandardBuilder, ConfigError> {
+    let client = builder.client_auth;
+    let bearer = settings.get("grant") == Some("jwt-bearer");
+    if client.is_assertion() && bearer {
+        return Err(ConfigError::InvalidSetting {
+            setting: "client_auth",
+            reason: "the JWT bearer grant and a JWT client authentication take two assertion \
+                     sources: configure them with StandardBuilder",
+        });
+    }
+    if !client.is_assertion() && !bearer {
+        for setting in [
+            "private_key_file",
+            "client_assertion_file",
+            "key_id",
+            "assertion_audience",
+            "assertion_lifetime",
+        ] {
+            if settings.get(setting).is_some() {
+                return Err(ConfigError::UnusedSetting {
+                    setting,
+                    key: "client_auth",
+                    value: "private-key-jwt",
+                });
+            }
+        }
+        return Ok(builder);
+    }
+    let missing = match client {
+        ClientAuth::ClientSecretJwt => "client_secret",
+        _ => "private_key_file",
+    };
+    let source = settings
+        .assertion_source()
+        .ok_or(ConfigError::MissingSetting { setting: missing })?;
+    if client.is_assertion() && ClientAuth::from(source.method()) != client {
+        return Err(ConfigError::InvalidSetting {
+            setting: "client_auth",
+            reason: "the assertion source supplied serves another method",
+        });
+    }
+    if bearer {
+        builder = builder.jwt_bearer(
+            Arc::clone(source),
+            settings.required("assertion_issuer")?,
+            settings.required("assertion_subject")?,
+        );
+    } else {
+        builder = builder.client_assertion(Arc::clone(source));
+    }
+    if settings.get("assertion_audience") == Some("issuer") {
+        builder = builder.assertion_audience(AssertionAudience::Issuer);
+    }
+    if let Some(seconds) = settings.get("assertion_lifetime") {
+        let seconds: i64 = seconds.parse().map_err(|_| ConfigError::InvalidSetting {
+            setting: "assertion_lifetime",
+            reason: "must be a whole number of seconds",
+        })?;
+        builder = builder.assertion_lifetime(Duration::seconds(seconds));
+    }
+    Ok(builder)
 }
 
 /// The authorization code grant's token request (RFC 6749 §4.1.3); its public form,

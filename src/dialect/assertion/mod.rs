@@ -270,3 +270,60 @@ pub(crate) fn check_lifetime(lifetime: Duration) -> Result<Duration, crate::Conf
         })
     }
 }
+
+/// An [`AssertionSource`] that calls a function: for assertions a program obtains its own
+/// way (a CI system's OIDC token service, a secrets manager, a sidecar).
+///
+/// ```
+/// use oauth_lifecycle::dialect::assertion::{from_fn, AssertionError};
+///
+/// let source = from_fn("ci-oidc-token", |_claims| {
+///     Err(AssertionError::Unavailable { reason: "the CI token service is down".into() })
+/// });
+/// assert_eq!(format!("{source:?}"), "FromFn(\"ci-oidc-token\")");
+/// ```
+pub fn from_fn<F>(name: &'static str, function: F) -> FromFn<F>
+where
+    F: Fn(&AssertionClaims) -> Result<Assertion, AssertionError> + Send + Sync + 'static,
+{
+    FromFn {
+        name,
+        function,
+        method: AssertionMethod::PrivateKeyJwt,
+    }
+}
+
+/// The source [`from_fn`] builds. `Debug` shows its name only.
+pub struct FromFn<F> {
+    name: &'static str,
+    function: F,
+    method: AssertionMethod,
+}
+
+impl<F> FromFn<F> {
+    /// The client authentication method its assertions serve (default
+    /// [`AssertionMethod::PrivateKeyJwt`]).
+    pub fn method(mut self, method: AssertionMethod) -> Self {
+        self.method = method;
+        self
+    }
+}
+
+impl<F> fmt::Debug for FromFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("FromFn").field(&self.name).finish()
+    }
+}
+
+impl<F> AssertionSource for FromFn<F>
+where
+    F: Fn(&AssertionClaims) -> Result<Assertion, AssertionError> + Send + Sync + 'static,
+{
+    fn method(&self) -> AssertionMethod {
+        self.method
+    }
+
+    fn assertion(&self, claims: &AssertionClaims) -> Result<Assertion, AssertionError> {
+        (self.function)(claims)
+    }
+}
