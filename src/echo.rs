@@ -257,6 +257,58 @@ fn bit(bits: &[u64], at: usize) -> bool {
     bits[at / 64] & (1 << (at % 64)) != 0
 }
 
+/// `text` with every compact JWT in it replaced by `[redacted]`, or `None` when it holds
+/// none. A JWT is found by its shape, not known in advance: assertions are formed per
+/// request and never held in a [`Secrets`] set. Its header is a base64url JSON object,
+/// so it starts `eyJ`; then come base64url characters, a dot, more, a dot, and more (the
+/// signature, possibly empty). One pass; no allocation when there is none.
+pub(crate) fn redact_jwts(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    // The end of the JWT starting at `at`, if one does.
+    let jwt_at = |at: usize| -> Option<usize> {
+        let mut end = at;
+        for part in 0..3 {
+            let start = end;
+            while end < bytes.len() && base64url(bytes[end]) {
+                end += 1;
+            }
+            if part < 2 {
+                // A text cut short inside one (a bounded description) hides its end.
+                if end == bytes.len() && end - at >= 8 {
+                    return Some(end);
+                }
+                if end == start || bytes.get(end) != Some(&b'.') {
+                    return None;
+                }
+                end += 1;
+            }
+        }
+        Some(end)
+    };
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = memchr::memmem::find(&bytes[at..], b"eyJ") {
+        let start = at + found;
+        // Inside a longer base64url run it is not a header's start.
+        let inside = start > 0 && base64url(bytes[start - 1]);
+        match jwt_at(start).filter(|_| !inside) {
+            Some(end) => {
+                let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
+                out.push_str(&text[copied..start]);
+                out.push_str(REDACTED);
+                copied = end;
+                at = end;
+            }
+            None => at = start + 3,
+        }
+    }
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
 /// `text` with every occurrence of a form of any of `sets` replaced by `[redacted]`, or
 /// `None` when it holds none and is returned whole. Overlapping and touching occurrences become one marker, so
 /// no byte of any occurrence is left.
@@ -356,6 +408,33 @@ fn write_forms(secret: &str, text: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    /// A JWT is redacted by its shape wherever it stands, and text without one is left
+    /// whole.
+    #[test]
+    fn jwts_are_redacted_by_shape() {
+        let cases = [
+            (
+                "assertion eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl was replayed",
+                Some("assertion [redacted] was replayed"),
+            ),
+            ("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", Some("[redacted]")),
+            (
+                "a,eyJh.eyJz.c2ln;eyJh.eyJz.c2ln",
+                Some("a,[redacted];[redacted]"),
+            ),
+            (
+                "cut short: eyJhbGciOiJFUzI1NiJ9.eyJzdW",
+                Some("cut short: [redacted]"),
+            ),
+            ("no jwt: eyJ is a prefix, eyJx.y", None),
+            ("xeyJh.eyJz.c2ln is inside a word", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(redact_jwts(text).as_deref(), want, "{text}");
+        }
+    }
+
     use super::*;
 
     #[test]
