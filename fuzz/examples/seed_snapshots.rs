@@ -84,6 +84,8 @@ fn variants(provider: Provider) -> impl Iterator<Item = (u8, Variant)> {
             provider,
             toggles,
             grant: 0,
+            client_auth: 0,
+            assertion: 0,
         })
         .filter_map(|variant| Some((variant.selector()?, variant)))
 }

@@ -94,9 +94,25 @@ pub struct Run<D: Dialect> {
     spent: Vec<(String, Generation)>,
     /// The `state` of the browser login under way, if one was started.
     state: Option<String>,
+    /// Every assertion a request carried: none may be carried twice.
+    assertions: std::collections::HashSet<String>,
 }
 
 impl<D: Dialect> Run<D> {
+    /// Every assertion a request carries is new: never one an earlier request carried,
+    /// a retry's included; and a request that carries one is never resend-safe.
+    fn check_assertions_fresh(&mut self, request: &oauth_lifecycle::TokenRequest) {
+        for (name, value) in form_urlencoded_pairs(request.request().body()) {
+            if name == "client_assertion" || name == "assertion" {
+                assert!(!request.is_resend_safe(), "an assertion may be resent");
+                assert!(
+                    self.assertions.insert(value),
+                    "an assertion was carried twice"
+                );
+            }
+        }
+    }
+
     /// A fresh session of the dialect `make_dialect` builds, at `now`.
     pub fn new(make_dialect: impl Fn() -> D + 'static, policy: Policy, now: UtcDateTime) -> Self {
         let driver = Driver::new(make_dialect(), policy).expect("a valid policy");
@@ -121,11 +137,13 @@ impl<D: Dialect> Run<D> {
             held: Vec::new(),
             spent: Vec::new(),
             state: None,
+            assertions: std::collections::HashSet::new(),
         };
         // The credentials this dialect holds (a client-credentials dialect holds no
         // password: a server echoing one is echoing nothing secret of this session).
         let credentials = run.driver.session().dialect().secrets();
         run.held.extend(credentials.iter().map(str::to_owned));
+        run.held.push(crate::ASSERTION_SIGNATURE.to_owned());
         run.settle();
         run
     }
@@ -323,6 +341,7 @@ impl<D: Dialect> Run<D> {
             match output {
                 Output::Request(request) => {
                     self.check_not_spent(&request);
+                    self.check_assertions_fresh(&request);
                     let id = request.id().get();
                     assert!(
                         self.highest_id.is_none_or(|highest| id > highest),
@@ -415,4 +434,14 @@ impl<D: Dialect> Run<D> {
 
 fn http_ok() -> oauth_lifecycle::http::Response<Vec<u8>> {
     oauth_lifecycle::http::Response::new(Vec::new())
+}
+
+/// The name and value pairs of a form body, percent-decoding `+` and `%XX` (enough for
+/// the assertions, whose characters need no encoding).
+fn form_urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+    body.split(|&b| b == b'&').filter_map(|pair| {
+        let text = std::str::from_utf8(pair).ok()?;
+        let (name, value) = text.split_once('=')?;
+        Some((name.to_owned(), value.to_owned()))
+    })
 }

@@ -7,8 +7,13 @@
 //! Each target states its invariants; a panic is a finding.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use arbitrary::Arbitrary;
+use oauth_lifecycle::dialect::assertion::{
+    Assertion, AssertionClaims, AssertionError, AssertionMethod, AssertionSource,
+};
 use oauth_lifecycle::dialect::{self, Need, Setting, Settings};
 use oauth_lifecycle::http;
 use oauth_lifecycle::time::format_description::well_known::{Rfc2822, Rfc3339};
@@ -25,6 +30,54 @@ pub const START: UtcDateTime = utc_datetime!(2026-09-01 00:00:00);
 pub const CLIENT_SECRET: &str = "fuzz-client-secret-Qm3xT9";
 /// See [`CLIENT_SECRET`].
 pub const PASSWORD: &str = "fuzz-password-Wk7&pR 2=z";
+
+/// The signature part of every assertion the fuzz source mints: it may never show in
+/// `Debug` or `Display` output (the core sees no key; a leaked signature is a leaked
+/// assertion).
+pub const ASSERTION_SIGNATURE: &str = "ZnV6ei1hc3NlcnRpb24tc2lnbmF0dXJl";
+
+/// Every `jti` the fuzz sources minted in this process, across restarts: each one new.
+static MINTED: AtomicU64 = AtomicU64::new(0);
+
+/// The assertion source of a variant that calls for one: mints unsigned assertions for
+/// the claims, or fails as [`Variant::assertion`] says.
+#[derive(Debug, Clone, Copy)]
+pub struct FuzzAssertions {
+    /// 0: always an assertion; 1: never (the source is unavailable); 2: one already
+    /// expired; 3: every other call fails.
+    pub mode: u8,
+    /// The method it serves.
+    pub method: AssertionMethod,
+}
+
+impl AssertionSource for FuzzAssertions {
+    fn method(&self) -> AssertionMethod {
+        self.method
+    }
+
+    fn assertion(&self, claims: &AssertionClaims) -> Result<Assertion, AssertionError> {
+        let n = MINTED.fetch_add(1, Ordering::Relaxed);
+        let unavailable = AssertionError::Unavailable {
+            reason: "the fuzz source is down".into(),
+        };
+        let claims = match self.mode % 4 {
+            1 => return Err(unavailable),
+            3 if n % 2 == 0 => return Err(unavailable),
+            2 => AssertionClaims {
+                expires_at: claims.issued_at,
+                ..claims.clone()
+            },
+            _ => claims.clone(),
+        };
+        use base64::Engine as _;
+        let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        Assertion::new(format!(
+            "{}.{}.{ASSERTION_SIGNATURE}",
+            encode(br#"{"alg":"ES256"}"#),
+            encode(&claims.to_json(&format!("fuzz-jti-{n}")))
+        ))
+    }
+}
 
 /// The awkward secret a secret setting is given: [`CLIENT_SECRET`] for `client_secret`,
 /// [`PASSWORD`] for any other.
@@ -111,8 +164,15 @@ pub struct Variant {
     /// Which optional settings are flipped, one bit each in the order of its settings.
     pub toggles: u32,
     /// Which value the provider's `grant` choice takes, when it has one and this is not
-    /// 0: a person's login (`device`, `authorization-code`) among them.
+    /// 0: a person's login (`device`, `authorization-code`) and the JWT bearer grant
+    /// among them.
     pub grant: u8,
+    /// Which value the provider's `client_auth` choice takes, when it has one and this is
+    /// not 0: the JWT methods among them.
+    pub client_auth: u8,
+    /// How the assertion source behaves, for a variant that calls for one
+    /// ([`FuzzAssertions::mode`]).
+    pub assertion: u8,
 }
 
 impl Variant {
@@ -125,12 +185,14 @@ impl Variant {
             provider: Provider::ALL[selector % count],
             toggles: u32::try_from(selector / count).expect("a byte's worth"),
             grant: 0,
+            client_auth: 0,
+            assertion: 0,
         }
     }
 
     /// The selector byte of this variant, when one names it.
     pub fn selector(self) -> Option<u8> {
-        if self.grant != 0 {
+        if self.grant != 0 || self.client_auth != 0 || self.assertion != 0 {
             return None;
         }
         let index = Provider::ALL.iter().position(|p| *p == self.provider)?;
@@ -151,7 +213,7 @@ impl Variant {
 
     /// The settings this variant asks for (before the fallback to the examples).
     pub fn settings(self) -> Settings<'static> {
-        settings(self.provider.settings(), self.toggles, self.grant)
+        settings(self.provider.settings(), &self)
     }
 }
 
@@ -162,6 +224,8 @@ impl fmt::Debug for Variant {
             .field("provider", &self.provider.name())
             .field("flipped", &flipped)
             .field("grant", &self.settings().get("grant"))
+            .field("client_auth", &self.settings().get("client_auth"))
+            .field("assertion", &self.assertion)
             .finish()
     }
 }
@@ -176,7 +240,8 @@ fn optional(known: &'static [Setting]) -> impl Iterator<Item = &'static Setting>
 
 /// The examples of `known`, the optional settings `toggles` picks flipped, the
 /// conditional ones following their conditions, every secret an awkward one.
-fn settings(known: &'static [Setting], toggles: u32, grant: u8) -> Settings<'static> {
+fn settings(known: &'static [Setting], variant: &Variant) -> Settings<'static> {
+    let (toggles, grant) = (variant.toggles, variant.grant);
     let mut settings = Settings::examples(known);
     for (bit, setting) in optional(known).enumerate() {
         if toggles >> bit & 1 == 1 {
@@ -193,6 +258,22 @@ fn settings(known: &'static [Setting], toggles: u32, grant: u8) -> Settings<'sta
     if grant != 0 && !choices.is_empty() {
         settings.set("grant", choices[usize::from(grant) % choices.len()]);
     }
+    let auth_choices = known
+        .iter()
+        .find(|setting| setting.key == "client_auth")
+        .map_or(&[][..], |setting| setting.choices);
+    if variant.client_auth != 0 && !auth_choices.is_empty() {
+        let choice = auth_choices[usize::from(variant.client_auth) % auth_choices.len()];
+        settings.set("client_auth", choice);
+    }
+    let method = match settings.get("client_auth") {
+        Some("client-secret-jwt") => AssertionMethod::ClientSecretJwt,
+        _ => AssertionMethod::PrivateKeyJwt,
+    };
+    settings = settings.with_assertion_source(Arc::new(FuzzAssertions {
+        mode: variant.assertion,
+        method,
+    }));
     for setting in known {
         if let Need::When { .. } = setting.need {
             match (setting.is_needed(&settings), settings.get(setting.key)) {
@@ -214,8 +295,8 @@ fn settings(known: &'static [Setting], toggles: u32, grant: u8) -> Settings<'sta
 /// [`Variant::settings`], or with the examples (and awkward secrets) where the
 /// provider refuses that combination.
 pub fn configure<P: dialect::Provider>(variant: Variant) -> P {
-    P::configure(&settings(P::SETTINGS, variant.toggles, variant.grant)).unwrap_or_else(|_| {
-        P::configure(&settings(P::SETTINGS, 0, 0))
+    P::configure(&settings(P::SETTINGS, &variant)).unwrap_or_else(|_| {
+        P::configure(&settings(P::SETTINGS, &Variant::from_selector(0)))
             .unwrap_or_else(|e| panic!("{}: the examples must configure: {e}", P::NAME))
     })
 }
@@ -594,11 +675,25 @@ mod tests {
             let optional = optional(provider.settings()).count();
             assert!(optional <= 16, "{}: too many to try", provider.name());
             for toggles in 0..1_u32 << optional {
-                for grant in 0..5 {
+                for grant in 0..6 {
                     let variant = Variant {
                         provider,
                         toggles,
                         grant,
+                        client_auth: 0,
+                        assertion: 0,
+                    };
+                    with_dialect!(variant, |make| check(variant, make));
+                }
+            }
+            for client_auth in 0..5 {
+                for assertion in 0..4 {
+                    let variant = Variant {
+                        provider,
+                        toggles: 0,
+                        grant: 0,
+                        client_auth,
+                        assertion,
                     };
                     with_dialect!(variant, |make| check(variant, make));
                 }
