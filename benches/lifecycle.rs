@@ -482,9 +482,53 @@ fn config() -> Criterion {
         .measurement_time(StdDuration::from_secs(3))
 }
 
+/// A client-credentials cycle (a new session, its login request, the answer read) for
+/// each way the client authenticates: `client_secret_basic` (its header and body
+/// precomputed when the dialect is built) against `private_key_jwt` and
+/// `client_secret_jwt`, whose assertion is signed and appended per request.
+fn client_auth_cycle(c: &mut Criterion) {
+    use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
+    let response = http::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(
+            br#"{"access_token":"at-0123456789","token_type":"Bearer","expires_in":3600}"#.to_vec(),
+        )
+        .expect("a valid response");
+    let base = || Standard::builder("https://auth.example.com/token", "bench-client");
+    let mut group = c.benchmark_group("client_auth_cycle");
+    let basic = Arc::new(base().client_secret("bench-secret").build().expect("valid"));
+    assert!(cycle(&basic, &response));
+    group.bench_function("client_secret_basic", |b| {
+        b.iter(|| cycle(&basic, black_box(&response)))
+    });
+    for algorithm in [
+        Algorithm::Es256,
+        Algorithm::Rs256,
+        Algorithm::Ps256,
+        Algorithm::EdDsa,
+    ] {
+        let (signer, _pem) = JwtSigner::generate(algorithm).expect("a key");
+        let dialect = Arc::new(base().client_assertion(signer).build().expect("valid"));
+        assert!(cycle(&dialect, &response));
+        group.bench_function(format!("private_key_jwt_{}", algorithm.as_str()), |b| {
+            b.iter(|| cycle(&dialect, black_box(&response)))
+        });
+    }
+    let secret =
+        JwtSigner::client_secret("bench-client-secret-of-32-bytes-or-more").expect("a key");
+    let hs256 = Arc::new(base().client_assertion(secret).build().expect("valid"));
+    assert!(cycle(&hs256, &response));
+    group.bench_function("client_secret_jwt_HS256", |b| {
+        b.iter(|| cycle(&hs256, black_box(&response)))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = access_token, fair_cycle, dialect_cycle, driver_lifecycle, secret_search
+    targets = access_token, fair_cycle, dialect_cycle, driver_lifecycle, secret_search,
+        client_auth_cycle
 }
 criterion_main!(benches);
