@@ -515,6 +515,33 @@ fn client_auth_cycle(c: &mut Criterion) {
             b.iter(|| cycle(&dialect, black_box(&response)))
         });
     }
+    // The core's own share: claims, the source's answer read for its `exp`, the body
+    // formed; a source that hands back a ready assertion, so no signature is computed.
+    let (signer, _pem) = JwtSigner::generate(Algorithm::Es256).expect("a key");
+    let ready = {
+        use oauth_lifecycle::dialect::assertion::{AssertionClaims, AssertionSource};
+        let claims = AssertionClaims {
+            issuer: "bench-client".into(),
+            subject: "bench-client".into(),
+            audience: "https://auth.example.com/token".into(),
+            issued_at: NOW,
+            expires_at: NOW + Duration::hours(1),
+        };
+        signer.assertion(&claims).expect("an assertion").into_compact()
+    };
+    let unsigned = Arc::new(
+        base()
+            .client_assertion(oauth_lifecycle::dialect::assertion::from_fn(
+                "ready",
+                move |_| oauth_lifecycle::dialect::assertion::Assertion::new(ready.to_string()),
+            ))
+            .build()
+            .expect("valid"),
+    );
+    assert!(cycle(&unsigned, &response));
+    group.bench_function("assertion_without_signing", |b| {
+        b.iter(|| cycle(&unsigned, black_box(&response)))
+    });
     let secret =
         JwtSigner::client_secret("bench-client-secret-of-32-bytes-or-more").expect("a key");
     let hs256 = Arc::new(base().client_assertion(secret).build().expect("valid"));
