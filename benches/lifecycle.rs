@@ -527,7 +527,10 @@ fn client_auth_cycle(c: &mut Criterion) {
             issued_at: NOW,
             expires_at: NOW + Duration::hours(1),
         };
-        signer.assertion(&claims).expect("an assertion").into_compact()
+        signer
+            .assertion(&claims)
+            .expect("an assertion")
+            .into_compact()
     };
     let unsigned = Arc::new(
         base()
