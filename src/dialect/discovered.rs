@@ -3,6 +3,7 @@
 //! server supports. Discovery reads the metadata; this is the standard dialect's reading
 //! of it.
 
+use super::assertion::AssertionSource;
 use super::authorization::IssParameter;
 use super::discovery::{DiscoveryError, ServerMetadata};
 use super::rfc6749::{ClientAuth, Standard, StandardBuilder};
@@ -55,13 +56,35 @@ impl ServerMetadata {
         client_secret: Option<&str>,
     ) -> Result<StandardBuilder, DiscoveryError> {
         let auth = self.client_auth(client_secret.is_some())?;
-        let mut builder = Standard::builder(self.token_endpoint().uri().to_string(), client_id);
+        let mut builder = self.endpoints(client_id);
         if let Some(secret) = client_secret {
             builder = builder.client_secret(secret);
         }
         if let Some(auth) = auth {
             builder = builder.client_auth(auth);
         }
+        Ok(builder)
+    }
+
+    /// A [`Standard`] configuration for `client_id` at this server, as
+    /// [`standard`](Self::standard) makes one, for a client that authenticates with
+    /// assertions from `source` (`private_key_jwt` or `client_secret_jwt`, RFC 7523):
+    /// refused ([`DiscoveryError::UnsupportedClientAuth`]) unless the token endpoint
+    /// supports the source's method.
+    pub fn standard_with_assertion(
+        &self,
+        client_id: &str,
+        source: impl AssertionSource,
+    ) -> Result<StandardBuilder, DiscoveryError> {
+        if !self.supports_token_endpoint_auth(source.method().as_str()) {
+            return Err(self.unsupported_client_auth(true));
+        }
+        Ok(self.endpoints(client_id).client_assertion(source))
+    }
+
+    /// The endpoints and issuer of this server for `client_id`.
+    fn endpoints(&self, client_id: &str) -> StandardBuilder {
+        let mut builder = Standard::builder(self.token_endpoint().uri().to_string(), client_id);
         if let Some(revocation) = self.revocation_endpoint() {
             builder = builder.revocation_url(revocation.uri().to_string());
         }
@@ -78,7 +101,7 @@ impl ServerMetadata {
                 .authorization_url(authorization.uri().to_string())
                 .issuer(self.issuer(), iss);
         }
-        Ok(builder)
+        builder
     }
 
     /// The client authentication for a client with or without a secret: `None` for a
@@ -161,6 +184,25 @@ mod tests {
             metadata(&revocation_jwt).client_auth(true),
             Ok(Some(ClientAuth::Basic))
         );
+        // A client with a key: only where the server takes its method.
+        let source = || {
+            crate::dialect::assertion::from_fn("test", |_| {
+                Err(crate::dialect::assertion::AssertionError::Unavailable {
+                    reason: "unused".into(),
+                })
+            })
+        };
+        let jwt = r#","token_endpoint_auth_methods_supported":["private_key_jwt"]"#;
+        let dialect = metadata(jwt)
+            .standard_with_assertion("c", source())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(dialect.client_auth(), ClientAuth::PrivateKeyJwt);
+        assert!(matches!(
+            metadata(both).standard_with_assertion("c", source()),
+            Err(DiscoveryError::UnsupportedClientAuth { .. })
+        ));
         // Omitted: client_secret_basic only, so a public client is refused.
         assert_eq!(
             metadata("").client_auth(false),
