@@ -7,6 +7,13 @@
 // were loaded: it rejects every client with its own 401 invalid_client.
 // DEVICE_CODE_TTL is the lifetime of a device code (RFC 8628), in seconds (600 unless
 // given), short in the tests that wait for a code to expire.
+// EXTRA_CLIENTS names a JSON file holding an array of client metadata, appended to the
+// clients below (unless CLIENTS=none): the clients authenticating with a JWT assertion
+// (RFC 7523 §2.2), whose keys the test harness generates at each start, so that no key
+// is committed. A `private_key_jwt` client carries its public keys in `jwks`, a
+// `client_secret_jwt` client its secret (HS256: at least 32 bytes). The file is read
+// once, before READY; the harness may delete it then.
+import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
 const port = Number(process.argv[2] || process.env.PORT);
@@ -20,6 +27,13 @@ const deviceCodeTtl = Number(process.env.DEVICE_CODE_TTL || 600);
 
 const grantTypes = ['client_credentials', 'refresh_token', 'authorization_code'];
 const withoutClients = process.env.CLIENTS === 'none';
+const extraClients = process.env.EXTRA_CLIENTS && !withoutClients
+  ? JSON.parse(readFileSync(process.env.EXTRA_CLIENTS, 'utf8'))
+  : [];
+if (!Array.isArray(extraClients)) {
+  console.error('EXTRA_CLIENTS must name a JSON array of client metadata');
+  process.exit(2);
+}
 const configuration = {
   clients: withoutClients ? [] : [
     {
@@ -76,6 +90,7 @@ const configuration = {
       redirect_uris: [],
       scope: 'openid offline_access api:read',
     },
+    ...extraClients,
   ],
   scopes: ['openid', 'offline_access', 'api:read'],
   features: {
@@ -89,6 +104,35 @@ const configuration = {
     // code, confirmation and success pages), the device_code grant at /token.
     deviceFlow: { enabled: true },
   },
+  // Client authentication by JWT assertion (RFC 7523 §2.2), for the EXTRA_CLIENTS. Both
+  // lists are oidc-provider 9's defaults, pinned here because the tests rely on them.
+  // What it checks of a client_assertion (lib/shared/jwt_client_auth.js):
+  // - `alg` equal to the client's token_endpoint_auth_signing_alg;
+  // - `sub` present: it names the client (lib/shared/client_auth.js), and must equal
+  //   client_id when the body carries that too (else 400 invalid_request);
+  // - `exp`, `jti` and `iss` present, `iss` the client id;
+  // - `aud` (a string, or an array holding one of them) is the issuer identifier, the
+  //   token endpoint's URL, or the URL of the endpoint the request is made to
+  //   (OIDCContext#clientJwtAuthExpectedAudience: issuer, urlFor('token'),
+  //   urlFor(route)): the token endpoint's URL is accepted at revocation and
+  //   introspection too; anything else is invalid_client;
+  // - the signature, with a key of the client's `jwks` (selected by kid and alg) or, for
+  //   HS256, its secret;
+  // - `exp` not passed and `nbf` not in the future, each with clockTolerance (15 s by
+  //   default); `iat` is only checked when `exp` is absent;
+  // - `jti` not seen before: a replay cache (ReplayDetection, in memory here) keeps each
+  //   (iss, jti) until `exp` + clockTolerance, and refuses a second use.
+  // Every refusal of the assertion itself is 401 invalid_client.
+  clientAuthMethods: [
+    'client_secret_basic',
+    'client_secret_jwt',
+    'client_secret_post',
+    'private_key_jwt',
+    'none',
+  ],
+  enabledJWA: {
+    clientAuthSigningAlgValues: ['HS256', 'RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'],
+  },
   rotateRefreshToken: true,
   ttl: {
     AccessToken: ttl,
@@ -101,6 +145,17 @@ const configuration = {
 };
 
 const provider = new Provider(issuer, configuration);
+
+// Metadata is checked when a client is first used: check the extra clients now, so that
+// a harness's mistake stops the server before READY instead of failing a request.
+for (const { client_id: clientId } of extraClients) {
+  try {
+    await provider.Client.find(clientId);
+  } catch (error) {
+    console.error(`invalid client ${clientId}: ${error.message} ${error.error_description || ''}`);
+    process.exit(2);
+  }
+}
 
 // A loopback-only helper that mints a genuine refresh token through the provider's own
 // models, standing in for a user who completed the authorization code flow.
