@@ -16,7 +16,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use crate::error::{shown_name, ED25519, OCT, P256, RSA};
-use crate::signer::{hmac_key, Key};
+use crate::key::{hmac_key, Key};
 use crate::{Algorithm, KeyError};
 
 /// base64url, with or without padding (RFC 7515 §2 says without; some tools pad).

@@ -71,6 +71,7 @@ mod der;
 mod error;
 mod file;
 mod jwk;
+mod key;
 mod pem;
 mod signer;
 

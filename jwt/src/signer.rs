@@ -19,8 +19,9 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::der::{self, oid};
-use crate::error::{ED25519, OCT, P256, RSA};
+use crate::error::{ED25519, P256, RSA};
 use crate::jwk::{self, base64url};
+use crate::key::{hmac_key, Key};
 use crate::pem::{self, PemKind};
 use crate::{Algorithm, KeyError};
 
@@ -30,49 +31,6 @@ pub const MAX_KEY_FILE_LEN: usize = 64 * 1024;
 
 /// The shortest HS256 key, in bytes: 256 bits (RFC 7518 §3.2).
 pub const MIN_SECRET_LEN: usize = 32;
-
-/// The key a signer holds. aws-lc keeps the private parts in memory it cleanses when
-/// the key is dropped.
-pub(crate) enum Key {
-    Rsa(RsaKeyPair),
-    Ecdsa(EcdsaKeyPair),
-    Ed25519(Ed25519KeyPair),
-    // Boxed: an HMAC context is over a kilobyte, the others a pointer or two.
-    Hmac(Box<hmac::Key>),
-}
-
-impl Key {
-    fn kind(&self) -> &'static str {
-        match self {
-            Key::Rsa(_) => RSA,
-            Key::Ecdsa(_) => P256,
-            Key::Ed25519(_) => ED25519,
-            Key::Hmac(_) => OCT,
-        }
-    }
-
-    fn default_algorithm(&self) -> Algorithm {
-        match self {
-            Key::Rsa(_) => Algorithm::Rs256,
-            Key::Ecdsa(_) => Algorithm::Es256,
-            Key::Ed25519(_) => Algorithm::EdDsa,
-            Key::Hmac(_) => Algorithm::Hs256,
-        }
-    }
-}
-
-/// An HS256 key over `secret`, refused when shorter than 256 bits.
-pub(crate) fn hmac_key(secret: &[u8]) -> Result<Key, KeyError> {
-    if secret.len() < MIN_SECRET_LEN {
-        return Err(KeyError::WeakSecret {
-            bits: secret.len().saturating_mul(8),
-        });
-    }
-    Ok(Key::Hmac(Box::new(hmac::Key::new(
-        hmac::HMAC_SHA256,
-        secret,
-    ))))
-}
 
 /// Signs client assertions (`private_key_jwt`, `client_secret_jwt`) and JWT bearer
 /// grants (RFC 7523) with a key it holds: RS256, PS256, ES256, EdDSA or HS256.
