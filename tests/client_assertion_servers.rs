@@ -29,11 +29,7 @@ use oauth_lifecycle::dialect::assertion::{
 };
 use oauth_lifecycle::dialect::authorization::IssParameter;
 use oauth_lifecycle::dialect::Standard;
-use oauth_lifecycle::token::{Expiry, TokenGrant};
-use oauth_lifecycle::{
-    AccessToken, Driver, Error, Event, LoginCredentials, Policy, Purpose, RefreshToken, Session,
-    TokenKind,
-};
+use oauth_lifecycle::{Driver, Error, Event, LoginCredentials, Policy, Purpose, TokenKind};
 use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
 use oauth_lifecycle_testkit::assertion_clients::{
     client_assertion, AssertionClient, AssertionServer, OverHttp,
@@ -70,19 +66,12 @@ fn driver(dialect: Standard) -> Driver<Standard> {
 
 /// A session adopted from a refresh token obtained elsewhere (the authorization code flow).
 fn adopted(dialect: Standard, refresh_token: String) -> Driver<Standard> {
-    let grant = TokenGrant {
-        access_token: AccessToken::new("obtained-elsewhere".into()),
-        refresh_token: Some(RefreshToken::new(refresh_token)),
-        expires: Expiry::In(60),
-        refresh_expires: None,
-        scope: None,
-        extra: (),
-    };
-    let active = Session::new(dialect, policy())
-        .expect("a valid configuration")
-        .adopt(grant, now())
-        .expect("the grant is adopted");
-    Driver::from_session(active.into())
+    Driver::from_session(oauth_lifecycle_testkit::adopted::adopted(
+        dialect,
+        policy(),
+        refresh_token,
+        now(),
+    ))
 }
 
 fn issued(drained: &Drained, via: Purpose) -> bool {

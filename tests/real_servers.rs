@@ -5,10 +5,9 @@
 mod support;
 
 use oauth_lifecycle::dialect::{ClientAuth, Grant, Standard};
-use oauth_lifecycle::token::{Expiry, TokenGrant};
 use oauth_lifecycle::{
-    AccessToken, Driver, Error, Event, Output, Policy, Purpose, RefreshToken, Session, TokenKind,
-    TransportError, Withdrawal,
+    Driver, Error, Event, Output, Policy, Purpose, RefreshToken, TokenKind, TransportError,
+    Withdrawal,
 };
 use support::*;
 use time::UtcDateTime;
@@ -127,19 +126,12 @@ fn param<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// A session adopted from a refresh token obtained elsewhere (the authorization code flow).
 fn adopted(dialect: Standard, refresh_token: String) -> Driver<Standard> {
-    let grant = TokenGrant {
-        access_token: AccessToken::new("obtained-elsewhere".into()),
-        refresh_token: Some(RefreshToken::new(refresh_token)),
-        expires: Expiry::In(60),
-        refresh_expires: None,
-        scope: None,
-        extra: (),
-    };
-    let active = Session::new(dialect, policy())
-        .unwrap()
-        .adopt(grant, now())
-        .unwrap();
-    Driver::from_session(active.into())
+    Driver::from_session(oauth_lifecycle_testkit::adopted::adopted(
+        dialect,
+        policy(),
+        refresh_token,
+        now(),
+    ))
 }
 
 #[test]

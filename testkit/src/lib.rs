@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod adopted;
 pub mod assertion_clients;
 pub mod browser;
 pub mod clocked;

@@ -6,8 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use oauth_lifecycle::dialect::{ClientAuth, Grant, Standard};
-use oauth_lifecycle::token::{Expiry, TokenGrant};
-use oauth_lifecycle::{AccessToken, Dialect, Error, Policy, RefreshToken, Session, Status};
+use oauth_lifecycle::{Dialect, Error, Policy, RefreshToken, Status};
 use oauth_lifecycle_adapter::transport::now;
 use oauth_lifecycle_testkit::{
     mint_oidc_refresh_token, send, start_django_oauth_toolkit, start_oidc_provider,
@@ -35,19 +34,9 @@ fn stored_refresh_token(store: &MemoryStore) -> Option<String> {
 /// A store holding a session that adopted `refresh_token`, obtained elsewhere (the
 /// authorization code flow): how a manager takes over such a grant.
 fn store_adopting(dialect: Standard, refresh_token: String) -> Arc<MemoryStore> {
-    let grant = TokenGrant {
-        access_token: AccessToken::new("obtained-elsewhere".into()),
-        refresh_token: Some(RefreshToken::new(refresh_token)),
-        expires: Expiry::In(60),
-        refresh_expires: None,
-        scope: None,
-        extra: (),
-    };
-    let session = Session::new(dialect, policy())
-        .unwrap()
-        .adopt(grant, now())
-        .unwrap();
-    let snapshot = oauth_lifecycle::AnySession::from(session).snapshot_with_secrets();
+    let session =
+        oauth_lifecycle_testkit::adopted::adopted(dialect, policy(), refresh_token, now());
+    let snapshot = session.snapshot_with_secrets();
     let store = Arc::new(MemoryStore::new());
     store
         .save(
