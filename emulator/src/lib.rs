@@ -16,6 +16,50 @@
 //!
 //! All of them implement [`Emulator`], so one test can drive each in turn.
 //!
+//! # JWT assertions (RFC 7523)
+//!
+//! [`StandardServer`] checks JWT assertions with `aws-lc-rs` (RS256, PS256, ES256 with
+//! the fixed `r‖s` signature, EdDSA, HS256), in two roles:
+//!
+//! - **The JWT bearer grant** (§2.1):
+//!   `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with `assertion`, from the
+//!   issuers in [`StandardServerConfig::jwt_bearer_issuers`]
+//!   ([`trust_issuer`](StandardServerConfig::trust_issuer): an `iss` and its
+//!   [`AssertionKey`], a public JWK or an HS256 secret). It issues an access token and no
+//!   refresh token; renewal is a new login with a new assertion. Client authentication is
+//!   optional with this grant (§3.1): a request that presents no credentials identifies
+//!   its client by `client_id`. The grant is served only when an issuer is trusted.
+//!   Refusals are `400 invalid_grant`.
+//! - **Client authentication** (§2.2):
+//!   `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer` with
+//!   `client_assertion`, for clients in [`StandardServerConfig::client_assertion_keys`]
+//!   ([`assertion_client`](StandardServerConfig::assertion_client)): a JWK for
+//!   `private_key_jwt`, an HS256 secret for `client_secret_jwt`. `iss` and `sub` must be
+//!   the client id. It is accepted wherever the client authenticates: the token,
+//!   revocation and device authorization endpoints. Refusals are `401 invalid_client`; an
+//!   assertion beside another method is `400 invalid_request`.
+//!
+//! An assertion is accepted when its signature verifies with the key registered for its
+//! `iss` by the `alg` that key signs with (a JWK's `alg` and `kid`, when present, must
+//! match); `aud` names the token endpoint's URL (or, with
+//! [`AssertionRules::accept_issuer_audience`], the issuer); `exp` is after the server's
+//! time (`now` plus [`StandardServer::set_clock_offset`]); `nbf` and `iat`, when present,
+//! are not after it; `exp` is at most [`AssertionRules::max_lifetime`] (one hour) after
+//! `iat`; `sub` and `jti` are present; and its `(iss, jti)` was never accepted before (a
+//! replay cache that forgets each entry once its `exp` has passed). The
+//! [`leeway`](AssertionRules::leeway) on the times is zero by default: in tests the client
+//! and the emulator read one clock, so skew is something a test sets, not something the
+//! emulator forgives. Every part is bounded before use (16 KiB in all, base64url parts,
+//! JSON objects, strings, arrays and times of bounded size), a hostile assertion gets a
+//! refusal, never a panic, and `error_description` is fixed text that never quotes the
+//! assertion. [`ServerStats::assertions_accepted`] and
+//! [`ServerStats::assertions_refused`] count the outcomes; metadata lists
+//! `private_key_jwt` / `client_secret_jwt` and the grant when configured.
+//!
+//! The grant is emulated because no real server with the JWT bearer grant installs in the
+//! test suite: panva's `oidc-provider` has no `jwt-bearer` grant, and neither has
+//! `django-oauth-toolkit`.
+//!
 //! # Over the network
 //!
 //! [`HttpFront`] serves any emulator over HTTP/1.1 on `127.0.0.1`, so that real HTTP
@@ -92,6 +136,7 @@ pub use self::convirza::{ConvirzaAccount, ConvirzaV3Server, ConvirzaV3ServerConf
 pub use self::http_front::{FrontStats, HttpFront, HttpFrontConfig, TransportFault};
 pub use self::legacy::{ConvercusLegacyServer, ConvercusLegacyServerConfig, LegacyTokenShape};
 pub use self::server::{
-    AuthorizationDecision, EmulatedClient, ResponseFlavor, StandardServer, StandardServerConfig,
+    AssertionKey, AssertionRules, AuthorizationDecision, EmulatedClient, ResponseFlavor,
+    StandardServer, StandardServerConfig,
 };
 pub use self::store::{Emulator, InjectedFailure, Reply, ServerStats};

@@ -7,6 +7,7 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use http::{Method, StatusCode};
 use time::{Duration, UtcDateTime};
 
+pub use self::assertion::{AssertionKey, AssertionRules};
 use super::store::{
     delegate_to_store, has_content_type, json, json_error, response, Emulator, InjectedFailure,
     Kind, Reply, ServerStats, TokenStore,
@@ -18,16 +19,26 @@ pub struct EmulatedClient {
     /// The client id.
     pub client_id: String,
     /// The client secret. Empty for a public client (RFC 6749 §2.1), which authenticates
-    /// by its `client_id` alone.
+    /// by its `client_id` alone — unless it has a key in
+    /// [`StandardServerConfig::client_assertion_keys`]: then it authenticates by
+    /// assertion only.
     pub client_secret: String,
     /// The grants it may use: `client_credentials`, `password`, `refresh_token`,
-    /// `authorization_code`, and the device grant by its URI,
-    /// `urn:ietf:params:oauth:grant-type:device_code`.
+    /// `authorization_code`, and by their URIs the device grant,
+    /// `urn:ietf:params:oauth:grant-type:device_code`, and the JWT bearer grant,
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer`.
     pub grants: Vec<String>,
 }
 
 /// The device authorization grant's `grant_type` (RFC 8628 §3.4).
 pub(crate) const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The JWT bearer grant's `grant_type` (RFC 7523 §2.1).
+pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub(crate) const CLIENT_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 impl EmulatedClient {
     /// A confidential client allowed every grant.
@@ -41,6 +52,7 @@ impl EmulatedClient {
                 "refresh_token",
                 "authorization_code",
                 DEVICE_GRANT,
+                JWT_BEARER_GRANT,
             ]
             .map(String::from)
             .to_vec(),
@@ -153,6 +165,18 @@ pub struct StandardServerConfig {
     /// gets `slow_down` and adds 5 seconds to it for good (RFC 8628 §3.5). Default 5
     /// seconds.
     pub device_poll_interval: Duration,
+
+    /// The issuers whose assertions the JWT bearer grant (RFC 7523 §2.1) accepts, as
+    /// `(iss, key)`. Default none: without one the grant is not served.
+    /// [`trust_issuer`](Self::trust_issuer) adds one.
+    pub jwt_bearer_issuers: Vec<(String, AssertionKey)>,
+    /// Clients that authenticate by assertion (RFC 7523 §2.2), as `(client_id, key)`: a
+    /// JWK for `private_key_jwt`, an HS256 secret for `client_secret_jwt`. Each must also
+    /// be in [`clients`](Self::clients), for its grants. Default none.
+    /// [`assertion_client`](Self::assertion_client) adds one.
+    pub client_assertion_keys: Vec<(String, AssertionKey)>,
+    /// How assertions are checked: leeway, longest lifetime, accepted audiences.
+    pub assertion_rules: AssertionRules,
 }
 
 /// The shape of an emulated server's token responses.
@@ -252,7 +276,31 @@ impl Default for StandardServerConfig {
             verification_path: "/device".into(),
             device_code_lifetime: Duration::seconds(600),
             device_poll_interval: Duration::seconds(5),
+            jwt_bearer_issuers: Vec::new(),
+            client_assertion_keys: Vec::new(),
+            assertion_rules: AssertionRules::default(),
         }
+    }
+}
+
+impl StandardServerConfig {
+    /// Trusts `issuer`'s assertions, checked with `key`, for the JWT bearer grant.
+    pub fn trust_issuer(mut self, issuer: impl Into<String>, key: AssertionKey) -> Self {
+        self.jwt_bearer_issuers.push((issuer.into(), key));
+        self
+    }
+
+    /// Registers `client_id` to authenticate by assertions checked with `key`: a client
+    /// with no secret, allowed every grant, unless one by that id is already in
+    /// [`clients`](Self::clients).
+    pub fn assertion_client(mut self, client_id: impl Into<String>, key: AssertionKey) -> Self {
+        let client_id = client_id.into();
+        if !self.clients.iter().any(|c| c.client_id == client_id) {
+            self.clients
+                .push(EmulatedClient::new(client_id.clone(), String::new()));
+        }
+        self.client_assertion_keys.push((client_id, key));
+        self
     }
 }
 
@@ -286,6 +334,8 @@ pub struct StandardServer {
     config: StandardServerConfig,
     store: TokenStore,
     people: people::People,
+    /// The `jti`s of the assertions accepted, until they expire.
+    replay: assertion::ReplayCache,
 }
 
 impl StandardServer {
@@ -296,6 +346,7 @@ impl StandardServer {
             config,
             store,
             people: people::People::default(),
+            replay: assertion::ReplayCache::default(),
         }
     }
 
@@ -317,14 +368,20 @@ impl StandardServer {
         if let Err(reply) = self.store.admit(now) {
             return reply;
         }
-        let (form, client) = match self.authenticated_form(request) {
-            Ok(found) => found,
+        let form = match form(request) {
+            Ok(form) => form,
             Err(reply) => return reply,
         };
         let grant = form
             .get("grant_type")
             .map(String::as_str)
             .unwrap_or_default();
+        // RFC 7523 §3.1: with the JWT bearer grant, client authentication is optional.
+        let identify_only = grant == JWT_BEARER_GRANT && self.supports_grant(grant);
+        let client = match self.authenticate(request, &form, identify_only, now) {
+            Ok(client) => client,
+            Err(reply) => return reply,
+        };
         if !self.supports_grant(grant) {
             return json_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
         }
@@ -334,6 +391,7 @@ impl StandardServer {
         let scope = form.get("scope").cloned();
         match grant {
             DEVICE_GRANT => self.device_token(&client, &form, now),
+            JWT_BEARER_GRANT => self.jwt_bearer_token(request, &client, &form, now),
             "authorization_code" => self.code_token(&client, &form, now),
             "client_credentials" => {
                 self.store.stats.logins += 1;
@@ -387,6 +445,7 @@ impl StandardServer {
             "client_credentials" | "password" | "refresh_token" => true,
             "authorization_code" => self.config.authorization_path.is_some(),
             DEVICE_GRANT => self.config.device_authorization_path.is_some(),
+            JWT_BEARER_GRANT => !self.config.jwt_bearer_issuers.is_empty(),
             _ => false,
         }
     }
@@ -467,11 +526,11 @@ impl StandardServer {
         reply
     }
 
-    fn revocation_endpoint(&mut self, request: &http::Request<Vec<u8>>) -> Reply {
+    fn revocation_endpoint(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
         if request.method() != Method::POST {
             return json_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request");
         }
-        let (form, client) = match self.authenticated_form(request) {
+        let (form, client) = match self.authenticated_form(request, now) {
             Ok(found) => found,
             Err(reply) => return reply,
         };
@@ -486,18 +545,24 @@ impl StandardServer {
 
     /// The request's form parameters and the client they authenticate.
     fn authenticated_form(
-        &self,
+        &mut self,
         request: &http::Request<Vec<u8>>,
+        now: UtcDateTime,
     ) -> Result<(HashMap<String, String>, EmulatedClient), Reply> {
         let form = form(request)?;
-        let client = self.authenticate(request, &form)?;
+        let client = self.authenticate(request, &form, false, now)?;
         Ok((form, client))
     }
 
+    /// The client the request authenticates: by HTTP Basic, by `client_secret` in the
+    /// body, by a JWT client assertion, or (a public client, or any client when
+    /// `identify_only`) by `client_id` alone.
     fn authenticate(
-        &self,
+        &mut self,
         request: &http::Request<Vec<u8>>,
         form: &HashMap<String, String>,
+        identify_only: bool,
+        now: UtcDateTime,
     ) -> Result<EmulatedClient, Reply> {
         let basic = request
             .headers()
@@ -505,6 +570,13 @@ impl StandardServer {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Basic "));
         let in_body = form.get("client_secret");
+        if form.contains_key("client_assertion") || form.contains_key("client_assertion_type") {
+            // RFC 6749 §2.3: one authentication method per request.
+            if basic.is_some() || in_body.is_some() {
+                return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
+            }
+            return self.client_by_assertion(request, form, now);
+        }
         let (client_id, secret, used_basic) = match (basic, in_body) {
             (Some(_), Some(_)) => {
                 return Err(json_error(StatusCode::BAD_REQUEST, "invalid_request"))
@@ -521,20 +593,27 @@ impl StandardServer {
                 (id, secret.clone(), false)
             }
             (None, None) => {
-                // A public client names itself and has nothing to prove (RFC 6749 §2.1).
-                let public = form.get("client_id").and_then(|id| {
-                    self.config
-                        .clients
-                        .iter()
-                        .find(|c| c.client_id == *id && c.is_public())
+                // A public client names itself and has nothing to prove (RFC 6749 §2.1);
+                // so does any client with the JWT bearer grant (RFC 7523 §3.1).
+                let named = form.get("client_id").and_then(|id| {
+                    self.config.clients.iter().find(|c| {
+                        c.client_id == *id
+                            && (identify_only
+                                || (c.is_public() && self.client_key(&c.client_id).is_none()))
+                    })
                 });
-                return public.cloned().ok_or_else(|| invalid_client(false));
+                return named.cloned().ok_or_else(|| invalid_client(false));
             }
         };
+        // A client that authenticates by assertion has no secret to match.
         self.config
             .clients
             .iter()
-            .find(|c| c.client_id == client_id && c.client_secret == secret)
+            .find(|c| {
+                c.client_id == client_id
+                    && c.client_secret == secret
+                    && !(c.is_public() && self.client_key(&c.client_id).is_some())
+            })
             .cloned()
             .ok_or_else(|| invalid_client(used_basic))
     }
@@ -548,7 +627,7 @@ impl Emulator for StandardServer {
         let mut reply = if path == config.token_path {
             self.token_endpoint(request, now)
         } else if config.revocation_path.as_deref() == Some(path) {
-            self.revocation_endpoint(request)
+            self.revocation_endpoint(request, now)
         } else if config.device_authorization_path.as_deref() == Some(path) {
             self.device_authorization_endpoint(request, now)
         } else if device && path == config.verification_path {
@@ -602,7 +681,7 @@ fn form(request: &http::Request<Vec<u8>>) -> Result<HashMap<String, String>, Rep
     Ok(form)
 }
 
-fn invalid_client(basic: bool) -> Reply {
+pub(crate) fn invalid_client(basic: bool) -> Reply {
     let mut reply = json_error(StatusCode::UNAUTHORIZED, "invalid_client");
     if basic {
         reply.headers_mut().insert(
@@ -613,6 +692,7 @@ fn invalid_client(basic: bool) -> Reply {
     reply
 }
 
+mod assertion;
 mod discovery;
 mod people;
 #[cfg(test)]

@@ -152,6 +152,10 @@ pub struct ServerStats {
     pub code_replays: u32,
     /// Authorization server metadata documents served.
     pub metadata_requests: u32,
+    /// JWT assertions (RFC 7523) accepted: the JWT bearer grant's and clients'.
+    pub assertions_accepted: u32,
+    /// JWT assertions refused, whatever the reason (signature, claims, replay).
+    pub assertions_refused: u32,
 }
 
 /// A token's kind.
@@ -414,9 +418,14 @@ impl TokenStore {
         }
     }
 
+    /// The server's clock at `now`: `now` plus the clock offset.
+    pub(crate) fn server_time(&self, now: UtcDateTime) -> UtcDateTime {
+        now.saturating_add(self.clock_offset)
+    }
+
     /// Adds a `Date` header showing the server's clock.
     pub(crate) fn date(&self, reply: &mut Reply, now: UtcDateTime) {
-        let date = httpdate::fmt_http_date(system_time(now.saturating_add(self.clock_offset)));
+        let date = httpdate::fmt_http_date(system_time(self.server_time(now)));
         if let Ok(value) = date.parse() {
             reply.headers_mut().insert(DATE, value);
         }

@@ -5,7 +5,7 @@ use http::header::{CACHE_CONTROL, HOST};
 use http::{HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 
-use super::{ResponseFlavor, StandardServer, StandardServerConfig, DEVICE_GRANT};
+use super::{ResponseFlavor, StandardServer, StandardServerConfig, DEVICE_GRANT, JWT_BEARER_GRANT};
 use crate::store::{json, json_error_described, Reply};
 
 /// The longest `Host` accepted (a DNS name is at most 253 octets, then a port).
@@ -85,6 +85,7 @@ impl StandardServer {
             "refresh_token",
             "client_credentials",
             "password",
+            JWT_BEARER_GRANT,
         ]
         .into_iter()
         .filter(|grant| self.supports_grant(grant))
@@ -114,8 +115,18 @@ impl StandardServer {
         self.store.stats.metadata_requests += 1;
         let config = &self.config;
         let mut auth_methods = vec!["client_secret_basic", "client_secret_post"];
-        if config.clients.iter().any(|c| c.is_public()) {
+        if config
+            .clients
+            .iter()
+            .any(|c| c.is_public() && self.client_key(&c.client_id).is_none())
+        {
             auth_methods.push("none");
+        }
+        for method in ["private_key_jwt", "client_secret_jwt"] {
+            let keys = &config.client_assertion_keys;
+            if keys.iter().any(|(_, key)| key.method() == method) {
+                auth_methods.push(method);
+            }
         }
         let mut body = json!({
             "issuer": self.issuer(&base),
@@ -128,6 +139,12 @@ impl StandardServer {
                 object.insert(name.to_owned(), value);
             }
         };
+        if !config.client_assertion_keys.is_empty() {
+            set(
+                "token_endpoint_auth_signing_alg_values_supported",
+                json!(["RS256", "PS256", "ES256", "EdDSA", "HS256"]),
+            );
+        }
         if let Some(path) = &config.revocation_path {
             set("revocation_endpoint", format!("{base}{path}").into());
             set(

@@ -352,7 +352,7 @@ impl StandardServer {
         if let Err(reply) = self.store.admit(now) {
             return reply;
         }
-        let (form, client) = match self.authenticated_form(request) {
+        let (form, client) = match self.authenticated_form(request, now) {
             Ok(found) => found,
             Err(reply) => return reply,
         };
