@@ -202,7 +202,27 @@ pub enum FailureKind {
     /// grant's): the source failed, or supplied one that is expired or unreadable
     /// ([`AssertionError`](crate::dialect::assertion::AssertionError), quoted in the
     /// description). It was never sent; the session retries on its backoff.
-    Assertion,
+    Assertion(AssertionFailure),
+}
+
+/// Why a request could not carry its assertion: the kind of
+/// [`AssertionError`](crate::dialect::assertion::AssertionError), sorted by who fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AssertionFailure {
+    /// The source has none (a missing token file, a failed callback): the platform's.
+    #[error("no assertion available")]
+    Unavailable,
+    /// The supplied one had expired: the platform's (a token file not rotated).
+    #[error("the assertion expired")]
+    Expired,
+    /// The supplied one is not a JWT the core can read: the configuration's.
+    #[error("the assertion is malformed")]
+    Malformed,
+    /// The key could not sign: the configuration's.
+    #[error("the assertion could not be signed")]
+    Signing,
 }
 
 impl Failure {
@@ -221,22 +241,27 @@ impl Failure {
     /// Whether the request may have reached the server: false only when the transport
     /// reported that it never left.
     pub fn may_have_reached_server(&self) -> bool {
-        !matches!(self.kind, FailureKind::NotSent | FailureKind::Assertion)
+        !matches!(self.kind, FailureKind::NotSent | FailureKind::Assertion(_))
     }
 
     /// A request that was not sent because it could not carry its assertion: `reason`
     /// says why, and holds nothing secret.
-    pub(crate) fn unsent_for_assertion(reason: String) -> Self {
+    pub(crate) fn unsent_for_assertion(kind: AssertionFailure, reason: String) -> Self {
         Failure {
             description: Some(reason),
-            ..Self::new(FailureKind::Assertion, None)
+            ..Self::new(FailureKind::Assertion(kind), None)
         }
     }
 
     /// The refusal of an explicit call whose request could not carry its assertion.
     pub(crate) fn no_assertion(&self, purpose: Purpose) -> Misuse {
+        let kind = match self.kind {
+            FailureKind::Assertion(kind) => kind,
+            _ => AssertionFailure::Unavailable,
+        };
         Misuse::NoAssertion {
             purpose,
+            kind,
             reason: self.description.clone().unwrap_or_default(),
         }
     }
@@ -371,7 +396,7 @@ impl fmt::Display for Failure {
             FailureKind::SpentElsewhere => {
                 f.write_str("refresh token may have been spent elsewhere")?
             }
-            FailureKind::Assertion => f.write_str("request not sent, no usable assertion")?,
+            FailureKind::Assertion(kind) => write!(f, "request not sent: {kind}")?,
         }
         if let Some(status) = self.status {
             write!(f, ", status {}", status.as_u16())?;
@@ -530,7 +555,9 @@ pub enum Misuse {
     NoAssertion {
         /// What was attempted.
         purpose: Purpose,
-        /// Why no assertion could be had; nothing secret.
+        /// Which kind of failure.
+        kind: AssertionFailure,
+        /// Why no assertion could be had, in the source's words; nothing secret.
         reason: String,
     },
     /// The session must wait for its backoff before sending another request.

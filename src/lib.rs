@@ -161,7 +161,9 @@ pub use time;
 
 pub use crate::bearer::{BearerToken, CurrentToken, Generation, Withdrawal};
 pub use crate::dialect::Dialect;
-pub use crate::error::{ConfigError, Error, Failure, FailureKind, Misuse, PersonLoginEnd};
+pub use crate::error::{
+    AssertionFailure, ConfigError, Error, Failure, FailureKind, Misuse, PersonLoginEnd,
+};
 pub use crate::output::{Event, Notice, Output, Status, Unauthorized, WaitReason};
 pub use crate::policy::{LoginCredentials, Policy, RejectedLoginRetry, RequestBudget};
 pub use crate::prompt::{BrowserPrompt, DevicePrompt, LoginPrompt};

@@ -18,8 +18,8 @@ use oauth_lifecycle::dialect::assertion::{
 };
 use oauth_lifecycle::dialect::{ClientAuth, Grant, Provider, Settings, Standard};
 use oauth_lifecycle::{
-    ConfigError, Driver, Error, Event, FailureKind, Misuse, Policy, Purpose, TokenRequest,
-    TransportError,
+    AssertionFailure, ConfigError, Driver, Error, Event, FailureKind, Misuse, Policy, Purpose,
+    TokenRequest, TransportError,
 };
 use oauth_lifecycle_testkit::{collect, reply};
 use serde_json::{Map, Value};
@@ -317,7 +317,10 @@ fn a_failing_source_sends_nothing_backs_off_and_keeps_the_token() {
                 ..
             } = event
             {
-                assert_eq!(failure.kind(), FailureKind::Assertion);
+                assert_eq!(
+                    failure.kind(),
+                    FailureKind::Assertion(AssertionFailure::Unavailable)
+                );
                 assert!(!failure.may_have_reached_server());
                 reasons.push(failure.to_string());
                 attempts += 1;
@@ -356,8 +359,13 @@ fn an_explicit_login_without_an_assertion_is_refused_with_the_reason() {
     }));
     let mut driver = driver_with(builder(&mint).build().unwrap());
     match driver.login(NOW) {
-        Err(Misuse::NoAssertion { purpose, reason }) => {
+        Err(Misuse::NoAssertion {
+            purpose,
+            kind,
+            reason,
+        }) => {
             assert_eq!(purpose, Purpose::Login);
+            assert_eq!(kind, AssertionFailure::Signing);
             assert!(reason.contains("the key is unusable"), "{reason}");
         }
         other => panic!("{other:?}"),
@@ -369,19 +377,28 @@ fn an_explicit_login_without_an_assertion_is_refused_with_the_reason() {
 /// not a JWT is refused before sending, each with its typed reason.
 #[test]
 fn an_unusable_supplied_assertion_is_never_sent() {
-    let cases: [(&str, String, &str); 3] = [
+    let expired = format!(r#"{{"exp":{}}}"#, NOW.unix_timestamp());
+    let cases: [(&str, String, AssertionFailure, &str); 3] = [
         (
             "expired",
-            jwt(
-                "{}",
-                format!(r#"{{"exp":{}}}"#, NOW.unix_timestamp()).as_bytes(),
-            ),
+            jwt("{}", expired.as_bytes()),
+            AssertionFailure::Expired,
             "expired",
         ),
-        ("no exp", jwt("{}", br#"{"sub":"x"}"#), "no `exp`"),
-        ("not a JWT", "not-a-jwt".into(), "three"),
+        (
+            "no exp",
+            jwt("{}", br#"{"sub":"x"}"#),
+            AssertionFailure::Malformed,
+            "no `exp`",
+        ),
+        (
+            "not a JWT",
+            "not-a-jwt".into(),
+            AssertionFailure::Malformed,
+            "three",
+        ),
     ];
-    for (name, text, words) in cases {
+    for (name, text, want, words) in cases {
         let supplied = oauth_lifecycle::dialect::assertion::from_fn("platform", move |_| {
             Assertion::new(text.clone())
         });
@@ -391,8 +408,9 @@ fn an_unusable_supplied_assertion_is_never_sent() {
             .unwrap();
         let mut driver = driver_with(dialect);
         match driver.login(NOW) {
-            Err(Misuse::NoAssertion { reason, .. }) => {
-                assert!(reason.contains(words), "{name}: {reason}")
+            Err(Misuse::NoAssertion { kind, reason, .. }) => {
+                assert_eq!(kind, want, "{name}");
+                assert!(reason.contains(words), "{name}: {reason}");
             }
             other => panic!("{name}: {other:?}"),
         }

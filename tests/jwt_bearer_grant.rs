@@ -115,7 +115,9 @@ impl Sim {
                 Event::RetryScheduled {
                     purpose: Purpose::Login,
                     error: Error::Retry { failure, .. },
-                } if failure.kind() == FailureKind::Assertion => Some((*at, failure.clone())),
+                } if matches!(failure.kind(), FailureKind::Assertion(_)) => {
+                    Some((*at, failure.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -420,7 +422,10 @@ fn an_expired_assertion_file_is_a_typed_failure_retried_on_the_backoff() {
     let (_, first) = sim.unsent().first().cloned().expect("a failure");
     assert_eq!(first.description(), Some(expired.to_string().as_str()));
     let (_, last) = retried_on_the_backoff_for_an_hour(&mut sim);
-    assert_eq!(last.kind(), FailureKind::Assertion);
+    assert_eq!(
+        last.kind(),
+        FailureKind::Assertion(oauth_lifecycle::AssertionFailure::Expired)
+    );
     assert_eq!(last.description(), Some(expired.to_string().as_str()));
 
     // A fresh token: recovered on the next attempt.

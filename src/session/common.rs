@@ -194,10 +194,8 @@ impl<D: Dialect> Core<D> {
         {
             Ok(carries) => carries,
             Err(error) => {
-                return (
-                    flight,
-                    Err(Failure::unsent_for_assertion(error.to_string())),
-                )
+                let failure = Failure::unsent_for_assertion(error.kind(), error.to_string());
+                return (flight, Err(failure));
             }
         };
         let request = TokenRequest {
@@ -355,7 +353,7 @@ impl<D: Dialect> Core<D> {
             | FailureKind::NotSent
             | FailureKind::Timeout
             | FailureKind::Malformed(_)
-            | FailureKind::Assertion => true,
+            | FailureKind::Assertion(_) => true,
             FailureKind::TooLarge => true,
             // Never answered by an endpoint: the session's own verdict, for good.
             FailureKind::SpentElsewhere => false,

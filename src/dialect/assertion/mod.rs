@@ -39,6 +39,7 @@ use zeroize::Zeroizing;
 
 pub use self::audience::AssertionAudience;
 pub use self::jwt::{Assertion, DecodedAssertion};
+pub use crate::error::AssertionFailure;
 use crate::timestamp::Rfc3339;
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
@@ -198,6 +199,18 @@ pub enum AssertionError {
         /// The signer's words, never the key.
         reason: String,
     },
+}
+
+impl AssertionError {
+    /// The kind of failure, as the session's [`Failure`](crate::Failure) keeps it.
+    pub fn kind(&self) -> AssertionFailure {
+        match self {
+            AssertionError::Unavailable { .. } => AssertionFailure::Unavailable,
+            AssertionError::Expired { .. } => AssertionFailure::Expired,
+            AssertionError::Malformed { .. } => AssertionFailure::Malformed,
+            AssertionError::Signing { .. } => AssertionFailure::Signing,
+        }
+    }
 }
 
 /// A dialect's assertion configuration: the source, the audience rule and the lifetime,

@@ -245,7 +245,7 @@ impl<S: State<Tokens<D::Extra> = ()>, D: Dialect> Session<S, D> {
             FailureKind::Transport
                 | FailureKind::NotSent
                 | FailureKind::Timeout
-                | FailureKind::Assertion
+                | FailureKind::Assertion(_)
         );
         let error = self.core.verdict(Purpose::Login, failure, 1, secrets, now);
         let ended = if unanswered {
