@@ -229,3 +229,66 @@ fn traces_at_trace_level_show_fingerprints_and_never_a_secret() {
         assert!(output.contains(expected), "no {expected:?} in the traces");
     }
 }
+
+/// A client that authenticates with a key (`private_key_jwt`): through a login, a
+/// refresh and the revocations, the TRACE log holds no fragment of an assertion any
+/// request carried, nor of the key.
+#[test]
+fn a_client_with_a_key_traces_no_assertion_and_no_key() {
+    use oauth_lifecycle_emulator::AssertionKey;
+    use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
+    use oauth_lifecycle_testkit::recorder::Recorder;
+
+    let output = capture();
+    let (signer, pem) = JwtSigner::generate(Algorithm::Es256).unwrap();
+    let key = AssertionKey::jwk(signer.public_jwk().unwrap());
+    let config = StandardServerConfig::default().assertion_client(CLIENT.0, key);
+    let sim = Sim::new(Recorder::new(StandardServer::new(config)));
+    let dialect = oauth_lifecycle_testkit::standard_client(&sim.front)
+        .client_assertion(signer)
+        .password(USER.0, USER.1)
+        .revocation_url(sim.front.url("/revoke"))
+        .build()
+        .unwrap();
+    let tokens = sim
+        .manager(dialect, Policy::default())
+        .name("traced-assertions")
+        .start()
+        .unwrap();
+    let first = tokens.token(PATIENCE).expect("a token");
+    sim.advance(Span::minutes(54));
+    tokens.clock_moved();
+    tokens
+        .token_newer_than(first.generation(), PATIENCE)
+        .expect("a refreshed token");
+    tokens.revoke().unwrap();
+    eventually("revoked", || tokens.status() == Status::Revoked);
+    tokens.shutdown();
+
+    let assertions: Vec<String> = sim
+        .front
+        .with_emulator(|tap| tap.inner.secrets.clone())
+        .into_iter()
+        .filter(|secret| secret.starts_with("eyJ"))
+        .collect();
+    assert!(assertions.len() >= 4, "login, refresh, two revocations");
+    let output = output.text();
+    assert!(output.contains("token_manager{name=traced-assertions}"));
+    for assertion in &assertions {
+        // The claims and the signature are each unique to one request.
+        for part in assertion.split('.').skip(1) {
+            assert!(
+                !output.contains(part),
+                "a part of an assertion in the traces"
+            );
+        }
+    }
+    let key: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    for piece in key.as_bytes().chunks(16) {
+        let piece = std::str::from_utf8(piece).unwrap();
+        assert!(!output.contains(piece), "a piece of the key in the traces");
+    }
+}

@@ -1,6 +1,6 @@
-//! An emulator that remembers every secret it hands out, for tests that prove no output
-//! shows one: the tokens and device codes in its JSON answers, the codes and `state`s in
-//! its redirects.
+//! An emulator that remembers every secret it hands out or is sent, for tests that prove
+//! no output shows one: the tokens and device codes in its JSON answers, the codes and
+//! `state`s in its redirects, and the assertions (RFC 7523) the requests carry.
 
 use oauth_lifecycle::http;
 use oauth_lifecycle::time::UtcDateTime;
@@ -46,6 +46,15 @@ impl<E> Recorder<E> {
         }
     }
 
+    /// The assertions a form body carries: the client's and the JWT bearer grant's.
+    fn record_assertions(&mut self, body: &[u8]) {
+        for (name, value) in form_urlencoded::parse(body) {
+            if name == "client_assertion" || name == "assertion" {
+                self.secrets.push(value.into_owned());
+            }
+        }
+    }
+
     fn record_redirect(&mut self, location: &str) {
         let query = location.split_once('?').map_or("", |(_, query)| query);
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -58,6 +67,7 @@ impl<E> Recorder<E> {
 
 impl<E: Emulator> Emulator for Recorder<E> {
     fn handle(&mut self, request: &http::Request<Vec<u8>>, now: UtcDateTime) -> Reply {
+        self.record_assertions(request.body());
         let reply = self.server.handle(request, now);
         if let Ok(json) = serde_json::from_slice::<Value>(reply.body()) {
             self.record_json(&json);

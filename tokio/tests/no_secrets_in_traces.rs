@@ -330,3 +330,65 @@ fn renew_on_401() -> Policy {
     policy.unauthorized_renewal_spacing = oauth_lifecycle::time::Duration::ZERO;
     policy
 }
+
+/// A client that authenticates with a key (`private_key_jwt`): through a login, a
+/// refresh and the revocations, nothing the manager, its task or reqwest traces holds a
+/// fragment of an assertion any request carried, nor of the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_a_key_traces_no_assertion_and_no_key() {
+    use oauth_lifecycle_emulator::AssertionKey;
+    use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
+    use oauth_lifecycle_testkit::recorder::Recorder;
+
+    let capture = capture::install();
+    let (signer, pem) = JwtSigner::generate(Algorithm::EdDsa).unwrap();
+    let key = AssertionKey::jwk(signer.public_jwk().unwrap());
+    let config = StandardServerConfig::default().assertion_client("emulated-client", key);
+    let clock = DrivenClock::new(START);
+    let front =
+        HttpFront::start(Recorder::new(StandardServer::new(config)), clock.clone()).unwrap();
+    let dialect = Standard::builder(front.url("/token"), "emulated-client")
+        .client_assertion(signer)
+        .password("alice", "alice-password")
+        .revocation_url(front.url("/revoke"))
+        .build()
+        .unwrap();
+    let manager = TokenManager::builder(dialect, Policy::default())
+        .clock(reading(&clock))
+        .name("traced-assertions")
+        .start()
+        .unwrap();
+    let first = manager.token(PATIENCE).await.unwrap();
+    advance(&clock, &manager, Duration::minutes(54));
+    manager
+        .token_newer_than(first.generation(), PATIENCE)
+        .await
+        .unwrap();
+    manager.revoke().await.unwrap();
+    manager.shutdown().await;
+
+    let assertions: Vec<String> = front
+        .with_emulator(|recorder| recorder.secrets.clone())
+        .into_iter()
+        .filter(|secret| secret.starts_with("eyJ"))
+        .collect();
+    assert!(assertions.len() >= 4, "login, refresh, two revocations");
+    let output = capture.text();
+    assert!(output.contains("traced-assertions"));
+    for assertion in &assertions {
+        for part in assertion.split('.').skip(1) {
+            assert!(
+                !output.contains(part),
+                "a part of an assertion in the traces"
+            );
+        }
+    }
+    let key: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    for piece in key.as_bytes().chunks(16) {
+        let piece = std::str::from_utf8(piece).unwrap();
+        assert!(!output.contains(piece), "a piece of the key in the traces");
+    }
+}
