@@ -85,6 +85,9 @@ fn provider_settings() -> String {
         crate::providers::DISCOVERED
     ));
     text.push_str(
+        "\nJWT assertions (RFC 7523): with `--client-auth private-key-jwt` or `--grant jwt-bearer`,\ngive `--private-key-file PATH` (a PEM or JWK private key, readable by its owner only) or\n`--client-assertion-file PATH` (an assertion the platform writes there, e.g. a Kubernetes\nprojected service-account token); `--generate-private-key` writes a new key to the\nprivate key file and prints its public JWK to register with the server. With\n`--client-auth client-secret-jwt`, the client secret (32 bytes or more) signs.\n",
+    );
+    text.push_str(
         "\nEvery profile says how the stored session is kept, with exactly one of `key_env`,\n`key_file` and `plaintext_storage = true`, and may give `exec_env`:\n",
     );
     for (key, about) in config::OWN_KEYS {
@@ -458,7 +461,23 @@ pub(crate) struct InitArgs {
     /// Keep the session unencrypted (a file only you can read).
     #[arg(long)]
     pub(crate) plaintext_storage: bool,
+    /// Write a new private key to the profile's --private-key-file (mode 0600) and print
+    /// its public key, as a JWK to register with the server [ALG: ES256 (default),
+    /// RS256, PS256 or EdDSA].
+    #[arg(
+        long,
+        value_name = "ALG",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "ES256",
+        value_parser = PossibleValuesParser::new(GENERATED_ALGORITHMS)
+    )]
+    pub(crate) generate_private_key: Option<String>,
 }
+
+/// The algorithms `init --generate-private-key` makes keys for (HS256's key is the
+/// server's client secret).
+pub(crate) const GENERATED_ALGORITHMS: [&str; 4] = ["ES256", "RS256", "PS256", "EdDSA"];
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use oauth_lifecycle::dialect::{Setting, Settings};
 use oauth_lifecycle::ConfigError;
 
+use crate::assertion;
 use crate::failure::{Exit, Failure};
 use crate::providers::{
     is_prompted, profile_key, unknown_provider, variable_key, Provider, GOES_WITH, VARIABLE_SUFFIX,
@@ -347,18 +348,23 @@ impl Profile {
         self.provider
             .check(&settings)
             .map_err(|error| describe(self.provider, &error))?;
-        for (key, partner, what) in GOES_WITH {
-            let (Some(_), Some(partner)) = (settings.get(key), self.provider.setting(partner))
-            else {
+        for goes_with in GOES_WITH {
+            let (Some(value), Some(partner)) = (
+                settings.get(goes_with.key),
+                self.provider.setting(goes_with.partner),
+            ) else {
                 continue;
             };
-            if settings.get(partner.key).is_none() {
+            if goes_with.needs_partner(value) && settings.get(partner.key).is_none() {
                 return Err(format!(
-                    "`{key}` {what}: give `{}` too",
+                    "`{}` {}: give `{}` too",
+                    goes_with.key,
+                    goes_with.what,
                     profile_key(partner)
                 ));
             }
         }
+        assertion::check(&settings)?;
         if self.redirect_port.is_some() && settings.get("grant") != Some(BROWSER_GRANT) {
             return Err(format!(
                 "`redirect_port` is used only when `grant` is `{BROWSER_GRANT}`"

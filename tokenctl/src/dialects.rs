@@ -5,6 +5,7 @@
 use oauth_lifecycle::dialect::{self, Settings};
 use oauth_lifecycle::ConfigError;
 
+use crate::assertion;
 use crate::config::{self, Profile};
 use crate::failure::{Exit, Failure};
 use crate::providers::Provider;
@@ -72,6 +73,15 @@ pub(crate) fn build(
         if profile.uses_secret(setting, &settings) {
             settings.set(setting.key, secrets.get(setting.key).unwrap_or(NOT_AT_HAND));
         }
+    }
+    // The assertions' source: the one read with the secrets, else a stand-in, which gives
+    // none (a dialect without the secrets sends nothing).
+    let source = secrets
+        .assertion()
+        .cloned()
+        .or_else(|| assertion::not_at_hand(&settings));
+    if let Some(source) = source {
+        settings = settings.with_assertion_source(source);
     }
     configure(profile.provider, &settings).map_err(|error| {
         Failure::new(
@@ -161,6 +171,26 @@ mod tests {
             assert_eq!(error.exit, Exit::Config);
             assert!(!error.to_string().contains("hunter2"), "{error}");
             assert!(error.to_string().contains("edit the profile"), "{error}");
+        }
+    }
+
+    /// A profile whose assertions need a key builds without it, for reading a session:
+    /// a stand-in that gives no assertion, and so no request.
+    #[test]
+    fn assertion_profiles_build_without_their_key() {
+        for body in [
+            "client_auth = \"private-key-jwt\"\nprivate_key_file = \"/nonexistent/key.pem\"",
+            "client_auth = \"client-secret-jwt\"\nclient_secret_env = \"S\"",
+            "grant = \"jwt-bearer\"\nassertion_issuer = \"i\"\nassertion_subject = \"s\"\nclient_assertion_file = \"/nonexistent/token\"",
+        ] {
+            let profile = profile(&format!(
+                "provider = \"standard\"\ntoken_url = \"http://127.0.0.1:9/token\"\nclient_id = \"c\"\nplaintext_storage = true\n{body}"
+            ));
+            let built = build("p", &profile, &Secrets::default(), None)
+                .unwrap_or_else(|e| panic!("{body}: {e}"));
+            with_dialect!(built, Sends::Nothing, |dialect| {
+                assert!(dialect.login_request().is_none(), "{body}");
+            });
         }
     }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use oauth_lifecycle::Error;
+use oauth_lifecycle::{AssertionFailure, Error, FailureKind};
 
 /// The documented exit codes (`docs/tokenctl.md`, `tokenctl --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +75,26 @@ impl Failure {
                     "try again after {}",
                     crate::time_format::rfc3339(*retry_at)
                 )),
-            Error::Retry { .. } => Failure::new(Exit::Unavailable, error.to_string())
-                .fix("check the network and the provider's URL in the profile, then try again"),
+            Error::Retry { failure, .. } => match failure.kind() {
+                // The request was never formed: its assertion (RFC 7523) is the fault.
+                FailureKind::Assertion(AssertionFailure::Malformed) => {
+                    Failure::new(Exit::Config, error.to_string()).fix(format!(
+                        "the file named by `client_assertion_file` in profile `{profile}` must hold one JWT with an `exp`"
+                    ))
+                }
+                FailureKind::Assertion(AssertionFailure::Signing) => {
+                    Failure::new(Exit::Config, error.to_string()).fix(format!(
+                        "check the key named by `private_key_file` in profile `{profile}`"
+                    ))
+                }
+                FailureKind::Assertion(_) => Failure::new(Exit::Unavailable, error.to_string())
+                    .fix(format!(
+                        "check the file named by `client_assertion_file` in profile `{profile}`, and what writes it; the session tries again by itself"
+                    )),
+                _ => Failure::new(Exit::Unavailable, error.to_string()).fix(
+                    "check the network and the provider's URL in the profile, then try again",
+                ),
+            },
             Error::Reauthenticate { .. } | Error::PersonLogin { .. } => {
                 Failure::new(Exit::NeedsLogin, error.to_string()).fix(login)
             }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 
+mod assertion;
 mod browser;
 mod cli;
 mod commands;
@@ -19,6 +20,7 @@ mod failure;
 mod formats;
 mod limited;
 mod person;
+mod private_file;
 mod providers;
 mod redact;
 mod secrets;

@@ -153,15 +153,24 @@ pub(crate) fn about(setting: &Setting) -> String {
     } else {
         format!(" ({})", setting.choices.join(" or "))
     };
+    let words = OWN_WORDS
+        .iter()
+        .find(|(key, _)| *key == setting.key)
+        .map_or(setting.about, |(_, words)| words);
     if setting.secret {
-        format!(
-            "the environment variable holding {}{choices}",
-            setting.about
-        )
+        format!("the environment variable holding {words}{choices}")
     } else {
-        format!("{}{choices}", setting.about)
+        format!("{words}{choices}")
     }
 }
+
+/// Settings tokenctl describes in its own words, where the core's speak to a program
+/// that embeds it (which reads the key file itself) rather than to a person.
+const OWN_WORDS: &[(&str, &str)] = &[(
+    "private_key_file",
+    "the PEM or JWK file of the private key that signs the assertions (private-key-jwt, \
+     jwt-bearer), readable by its owner only (chmod 600)",
+)];
 
 /// When `setting` must be given, in words: `optional, default: basic`.
 pub(crate) fn need(setting: &Setting) -> String {
@@ -174,18 +183,40 @@ pub(crate) fn need(setting: &Setting) -> String {
 
 /// Settings that mean something only beside another, for any provider that takes both:
 /// the setting, the one it goes with, and what it does.
-pub(crate) const GOES_WITH: &[(&str, &str, &str)] = &[
-    (
-        "client_auth",
-        "client_secret",
-        "says how the client secret is sent",
-    ),
-    (
-        "iss_parameter",
-        "issuer",
-        "says how a redirect's issuer is checked",
-    ),
+pub(crate) const GOES_WITH: &[GoesWith] = &[
+    GoesWith {
+        key: "client_auth",
+        partner: "client_secret",
+        what: "says how the client secret is sent",
+        unless: &["private-key-jwt"],
+    },
+    GoesWith {
+        key: "iss_parameter",
+        partner: "issuer",
+        what: "says how a redirect's issuer is checked",
+        unless: &[],
+    },
 ];
+
+/// A setting that means something only beside another (see [`GOES_WITH`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GoesWith {
+    /// The setting: `client_auth`.
+    pub(crate) key: &'static str,
+    /// The one it goes with: `client_secret`.
+    pub(crate) partner: &'static str,
+    /// What it does, after its key: `says how the client secret is sent`.
+    pub(crate) what: &'static str,
+    /// Its values that need no partner: `private-key-jwt` (a key, not the secret, signs).
+    pub(crate) unless: &'static [&'static str],
+}
+
+impl GoesWith {
+    /// Whether the setting, set to `value`, needs its partner.
+    pub(crate) fn needs_partner(&self, value: &str) -> bool {
+        !self.unless.contains(&value)
+    }
+}
 
 /// The provider `init --issuer` configures: the one whose dialect discovery builds
 /// (`ServerMetadata::standard`).

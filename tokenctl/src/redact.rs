@@ -1,9 +1,14 @@
 //! A token request as `--dry-run` prints it: method, URL, headers and body, with every
-//! secret replaced by `[redacted]`.
+//! secret replaced by `[redacted]`, and every assertion (RFC 7523) by its decoded header
+//! and claims.
 
 use std::fmt::Write as _;
 
+use oauth_lifecycle::dialect::assertion::{Assertion, DecodedAssertion};
+use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::TokenRequest;
+
+use crate::time_format;
 
 const REDACTED: &str = "[redacted]";
 
@@ -80,19 +85,62 @@ fn body(http: &oauth_lifecycle::http::Request<Vec<u8>>, body: &[u8]) -> String {
         }
     }
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        for (name, value) in form_urlencoded::parse(body) {
-            let value = if is_secret_field(&name) {
-                REDACTED.into()
-            } else {
-                value
-            };
-            form.append_pair(&name, &value);
-        }
-        // The redaction marker reads better unencoded.
-        return form.finish().replace("%5Bredacted%5D", REDACTED);
+        let encoded = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        let fields: Vec<String> = form_urlencoded::parse(body)
+            .map(|(name, value)| {
+                // The markers read better unencoded.
+                let shown = if is_assertion_field(&name) {
+                    assertion(&value)
+                } else if is_secret_field(&name) {
+                    REDACTED.to_owned()
+                } else {
+                    encoded(&value)
+                };
+                format!("{}={shown}", encoded(&name))
+            })
+            .collect();
+        return fields.join("&");
     }
     format!("[{} bytes of {content_type:?}, redacted]", body.len())
+}
+
+/// Form fields that carry a JWT assertion (RFC 7523): the client's (`client_assertion`,
+/// §2.2) and the JWT bearer grant's (`assertion`, §2.1).
+const ASSERTION_FIELDS: &[&str] = &["client_assertion", "assertion"];
+
+fn is_assertion_field(name: &str) -> bool {
+    ASSERTION_FIELDS.contains(&name)
+}
+
+/// An assertion as a dry run shows it: its header and claims, decoded; never its
+/// signature, nor the compact JWT. One that cannot be read is only `[redacted]`.
+fn assertion(compact: &str) -> String {
+    let decoded = Assertion::new(compact).and_then(|assertion| assertion.decode());
+    match decoded {
+        Ok(DecodedAssertion { header, claims, .. }) => {
+            // Its times as every moment is shown (RFC 3339), beside the claims' seconds.
+            let moment = |claim: &str| {
+                claims
+                    .get(claim)
+                    .and_then(serde_json::Value::as_i64)
+                    .and_then(|seconds| UtcDateTime::from_unix_timestamp(seconds).ok())
+                    .map(|moment| format!("{claim} {}", time_format::rfc3339(moment)))
+            };
+            let times: Vec<String> = ["iat", "exp"].into_iter().filter_map(moment).collect();
+            let json = |map| serde_json::to_string(&map).unwrap_or_default();
+            let mut shown = format!(
+                "[assertion: header {} claims {}",
+                json(header),
+                json(claims)
+            );
+            if !times.is_empty() {
+                let _ = write!(shown, " ({})", times.join(", "));
+            }
+            shown.push_str(", signature redacted]");
+            shown
+        }
+        Err(_) => REDACTED.to_owned(),
+    }
 }
 
 fn redact_json(value: &mut serde_json::Value) {
@@ -186,6 +234,63 @@ mod tests {
         assert!(shown.contains("username=alice"), "{shown}");
         let shown = super::request(&requests[2], &[]);
         assert!(shown.contains("\"email\":\"me@example.com\""), "{shown}");
+    }
+
+    /// An assertion shows as its decoded header and claims: no part of the compact JWT,
+    /// of its signature or of the key is left, whichever field carries it; one that is no
+    /// JWT is only redacted.
+    #[test]
+    fn assertions_show_decoded_without_signature() {
+        use oauth_lifecycle::dialect::assertion::{AssertionClaims, AssertionSource as _};
+        use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
+
+        let (signer, pem) = JwtSigner::generate(Algorithm::Es256).unwrap();
+        let signer = signer.with_key_id("k1");
+        let now = oauth_lifecycle::time::UtcDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+        let claims = AssertionClaims {
+            issuer: "client".into(),
+            subject: "client".into(),
+            audience: "http://127.0.0.1/token".into(),
+            issued_at: now,
+            expires_at: now + oauth_lifecycle::time::Duration::seconds(60),
+        };
+        let compact = signer.assertion(&claims).unwrap().into_compact();
+        let signature = compact.rsplit('.').next().unwrap().to_owned();
+        for field in ["client_assertion", "assertion"] {
+            let request = oauth_lifecycle::http::Request::post("http://127.0.0.1/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("grant_type=x&{field}={}&scope=a+b", compact.as_str()).into_bytes())
+                .unwrap();
+            let shown = body(&request, request.body());
+            assert!(
+                shown.starts_with(&format!(
+                    "grant_type=x&{field}=[assertion: header {{\"alg\":\"ES256\",\"kid\":\"k1\",\"typ\":\"JWT\"}} claims {{\"aud\":\"http://127.0.0.1/token\",\"exp\":1795000060,\"iat\":1795000000,\"iss\":\"client\",\"jti\":"
+                )),
+                "{shown}"
+            );
+            assert!(
+                shown.ends_with(
+                    "(iat 2026-11-18T11:06:40Z, exp 2026-11-18T11:07:40Z), signature redacted]&scope=a+b"
+                ),
+                "{shown}"
+            );
+            for part in compact.split('.') {
+                assert!(!shown.contains(part), "{shown}");
+            }
+            assert!(!shown.contains(&signature[..16]), "{shown}");
+            for line in pem.lines().filter(|line| !line.starts_with("-----")) {
+                assert!(!shown.contains(line), "{shown}");
+            }
+        }
+        // Not a JWT: redacted whole.
+        let request = oauth_lifecycle::http::Request::post("http://127.0.0.1/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"client_assertion=not-a-jwt-hunter2".to_vec())
+            .unwrap();
+        assert_eq!(
+            body(&request, request.body()),
+            "client_assertion=[redacted]"
+        );
     }
 
     #[test]

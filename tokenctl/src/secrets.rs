@@ -1,19 +1,29 @@
 //! The secrets a profile names: read from environment variables, or asked for on the
-//! terminal without echo. Never from the command line, never from the config file.
+//! terminal without echo. Never from the command line, never from the config file. With
+//! them, the source of the profile's assertions (RFC 7523): the private key file it
+//! names, read here, by a command that goes to the provider.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
+use oauth_lifecycle::dialect::assertion::AssertionSource;
 use zeroize::Zeroizing;
 
+use crate::assertion;
 use crate::config::Profile;
 use crate::failure::{Exit, Failure};
 use crate::providers;
 
 /// The secrets at hand for one command, by the key of the provider's setting
-/// (`client_secret`, `password`). Wiped from memory when dropped.
+/// (`client_secret`, `password`; the content of the file `private_key_file` or
+/// `client_assertion_file` names, as a credential whose change a record of a rejection
+/// notices). Wiped from memory when dropped.
 #[derive(Default)]
 pub(crate) struct Secrets {
     values: Vec<(&'static str, Zeroizing<String>)>,
+    /// The source of the assertions (RFC 7523) the profile calls for, made from the
+    /// private key file, the platform's assertion file or the client secret.
+    assertion: Option<Arc<dyn AssertionSource>>,
 }
 
 impl Secrets {
@@ -23,6 +33,23 @@ impl Secrets {
             .iter()
             .find(|(known, _)| *known == key)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The source of the profile's assertions, if it calls for some and it is at hand.
+    pub(crate) fn assertion(&self) -> Option<&Arc<dyn AssertionSource>> {
+        self.assertion.as_ref()
+    }
+
+    /// No secret, and the source of the assertions a `--dry-run` shows: read from the
+    /// private key file or the platform's file as a request would, a stand-in signing
+    /// for the client secret.
+    pub(crate) fn for_dry_run(name: &str, profile: &Profile) -> Result<Self, Failure> {
+        let assertion = assertion::dry_run_source(&profile.settings())
+            .map_err(|error| error.failure(name, profile.variable("client_secret")))?;
+        Ok(Secrets {
+            values: Vec::new(),
+            assertion,
+        })
     }
 
     /// Every secret at hand, with its setting's key.
@@ -115,17 +142,26 @@ pub(crate) fn resolve(
             secrets.push(setting.key, value);
         }
     }
+    secrets.assertion = assertion::source(&settings, secrets.get("client_secret"))
+        .map_err(|error| error.failure(name, profile.variable("client_secret")))?;
+    if let Some((key, content)) = assertion::file_credentials(&settings) {
+        secrets.push(key, content);
+    }
     Ok(secrets)
 }
 
-/// The secrets `profile` names that are in their variables now: never asks, never
-/// fails. For comparing with what a rejected attempt had.
+/// The secrets `profile` names that are in their variables now, and the content of the
+/// assertions' file it names: never asks, never fails. For comparing with what a
+/// rejected attempt had.
 pub(crate) fn at_hand(profile: &Profile) -> Secrets {
     let mut secrets = Secrets::default();
     for setting in profile.secret_settings() {
         if let Some(value) = profile.variable(setting.key).and_then(from_env) {
             secrets.push(setting.key, value);
         }
+    }
+    if let Some((key, content)) = assertion::file_credentials(&profile.settings()) {
+        secrets.push(key, content);
     }
     secrets
 }

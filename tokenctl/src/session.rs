@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use oauth_lifecycle::time::UtcDateTime;
 use oauth_lifecycle::{
-    AnySession, Dialect, Driver, Error, Generation, Output, Policy, Status, WaitReason,
+    AnySession, Dialect, Driver, Error, Event, FailureKind, Generation, Output, Policy, Status,
+    WaitReason,
 };
 use oauth_lifecycle_adapter::{SessionStore, WaitError};
 use oauth_lifecycle_blocking::{PublishedToken, TokenManager};
@@ -445,6 +446,8 @@ pub(crate) fn dry_run<D: Dialect>(
     let (mut driver, _) = driver(dialect, policy, store)?;
     driver.handle_timeout(now);
     act(&mut driver, now);
+    // Why a request could not be formed (its assertion), to say with what is due next.
+    let mut unformed: Option<String> = None;
     for _ in 0..64 {
         match driver.poll_output() {
             Output::Request(request) => {
@@ -463,17 +466,27 @@ pub(crate) fn dry_run<D: Dialect>(
                 ));
             }
             Output::Timeout(at) => {
+                let because = unformed
+                    .map(|error| format!("\nthe request could not be formed: {error}"))
+                    .unwrap_or_default();
                 return Ok(format!(
-                    "nothing would be sent now; the session is {}, next due at {}",
+                    "nothing would be sent now; the session is {}, next due at {}{because}",
                     describe(&driver.status()),
                     crate::time_format::rfc3339(at)
-                ))
+                ));
             }
             Output::Idle => {
                 return Ok(format!(
                     "nothing would be sent; the session is {}",
                     describe(&driver.status())
                 ))
+            }
+            Output::Event(Event::RetryScheduled { error, .. })
+                if error
+                    .failure()
+                    .is_some_and(|failure| matches!(failure.kind(), FailureKind::Assertion(_))) =>
+            {
+                unformed = Some(error.to_string());
             }
             Output::Event(_) | Output::Persist => {}
         }

@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Profile;
 use crate::failure::{Exit, Failure};
+use crate::private_file::owner_only;
 
 /// The files of one profile's session for one scope.
 #[derive(Debug, Clone)]
@@ -287,13 +288,7 @@ fn key(name: &str, profile: &Profile) -> Result<StoreKey, Failure> {
         ))
     };
     let metadata = std::fs::metadata(path).map_err(|error| unreadable(error.to_string()))?;
-    if metadata.permissions().mode() & 0o077 != 0 {
-        return Err(Failure::new(
-            Exit::Config,
-            format!("key file {} may be read by others", path.display()),
-        )
-        .fix(format!("run: chmod 600 {}", path.display())));
-    }
+    owner_only("key file", path, &metadata)?;
     let text = zeroize::Zeroizing::new(
         std::fs::read_to_string(path).map_err(|error| unreadable(error.to_string()))?,
     );
@@ -302,6 +297,17 @@ fn key(name: &str, profile: &Profile) -> Result<StoreKey, Failure> {
 
 /// Writes a new random key to `path`, readable by its owner only; refuses to replace one.
 pub(crate) fn write_new_key(path: &Path) -> Result<(), Failure> {
+    let key = StoreKey::generate().to_base64();
+    let mut line = zeroize::Zeroizing::new(Vec::with_capacity(key.len() + 1));
+    line.extend_from_slice(key.as_bytes());
+    line.push(b'\n');
+    write_new_private(path, "key file", &line)
+}
+
+/// Writes `contents` to a new file at `path` (a `what`: `key file`), readable by its
+/// owner only, creating its directory for its owner only if missing; refuses to replace
+/// a file.
+pub(crate) fn write_new_private(path: &Path, what: &str, contents: &[u8]) -> Result<(), Failure> {
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         private_dir(dir, Exit::Config)?;
     }
@@ -313,12 +319,10 @@ pub(crate) fn write_new_key(path: &Path) -> Result<(), Failure> {
         .map_err(|error| {
             Failure::new(
                 Exit::Config,
-                format!("cannot create the key file {}: {error}", path.display()),
+                format!("cannot create the {what} {}: {error}", path.display()),
             )
         })?;
-    let key = StoreKey::generate().to_base64();
-    file.write_all(key.as_bytes())
-        .and_then(|()| file.write_all(b"\n"))
+    file.write_all(contents)
         .and_then(|()| file.sync_all())
         .map_err(|error| {
             Failure::new(

@@ -9,16 +9,18 @@ use std::process::ExitCode;
 use clap::ValueEnum as _;
 
 use oauth_lifecycle::dialect::{Need, Setting, Settings};
+use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
 
+use crate::assertion::{self, Asked};
 use crate::cli::{setting_flags, Global, InitArgs, SettingArgs};
-use crate::config::{self, Locations};
+use crate::config::{self, Locations, Profile};
 use crate::context::check_timeout;
 use crate::dialects;
 use crate::discover::{self, Discovered};
 use crate::failure::{Exit, Failure};
 use crate::providers::{self, Provider};
 use crate::secrets::{Prompting, Secrets};
-use crate::session_file::write_new_key;
+use crate::session_file::{write_new_key, write_new_private};
 
 pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure> {
     let locations = Locations::resolve(global.config.clone(), global.state_dir.clone())?;
@@ -147,6 +149,7 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
         .fix("give the missing options (tokenctl init --help)")
     })?;
     // Its values too (URLs, header names), as a command would build the dialect.
+    let mut private_key = PrivateKey::None;
     if let Some(written) = config.profiles.remove(name.as_str()) {
         dialects::build(name, &written, &Secrets::default(), None).map_err(|failure| {
             Failure::new(
@@ -155,10 +158,12 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
             )
             .fix("give other options (tokenctl init --help)")
         })?;
+        private_key = PrivateKey::plan(name, &written, args.generate_private_key.as_deref())?;
     }
     if let Some(path) = &new_key {
         write_new_key(path)?;
     }
+    let public_jwk = private_key.generate()?;
     std::fs::create_dir_all(&config_dir)
         .and_then(|()| std::fs::write(&locations.config_file, combined))
         .map_err(|error| {
@@ -177,8 +182,110 @@ pub(crate) fn init(global: &Global, args: &InitArgs) -> Result<ExitCode, Failure
     if let Some(path) = new_key {
         println!("wrote a new session key to {}", path.display());
     }
+    match (&private_key, public_jwk) {
+        (PrivateKey::Generate { path, algorithm, .. }, Some(jwk)) => {
+            println!(
+                "wrote a new {algorithm} private key to {}; register its public key with the server:\n{jwk}",
+                path.display()
+            );
+        }
+        (PrivateKey::Missing(path), _) => eprintln!(
+            "note: the private key file {} is not there yet; put the key there, readable by its owner only (chmod 600), before the first login",
+            path.display()
+        ),
+        _ => {}
+    }
     println!("next: tokenctl login -p {name}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The private key file a new profile names: one to generate (`--generate-private-key`),
+/// one checked as a request would read it (owner-only, a key tokenctl signs with), or
+/// one not there yet, which is only noted: it may be put there before the first login.
+enum PrivateKey {
+    /// The profile names none, or it was checked.
+    None,
+    /// To be generated.
+    Generate {
+        path: PathBuf,
+        algorithm: Algorithm,
+        key_id: Option<String>,
+    },
+    /// Not there yet.
+    Missing(PathBuf),
+}
+
+impl PrivateKey {
+    /// What to do about the private key file of `profile` (profile `name`), with
+    /// `--generate-private-key` (`generate`, its algorithm). Writes nothing.
+    fn plan(name: &str, profile: &Profile, generate: Option<&str>) -> Result<Self, Failure> {
+        let path = profile.get(assertion::PRIVATE_KEY_FILE).map(PathBuf::from);
+        let Some(path) = path else {
+            if generate.is_some() {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    "--generate-private-key: the profile names no private key file",
+                )
+                .fix("give --private-key-file PATH too (with --client-auth private-key-jwt or --grant jwt-bearer)"));
+            }
+            return Ok(PrivateKey::None);
+        };
+        if let Some(algorithm) = generate {
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return Err(Failure::new(
+                    Exit::Usage,
+                    format!(
+                        "--generate-private-key: {} exists; tokenctl never replaces a key",
+                        path.display()
+                    ),
+                )
+                .fix("give another --private-key-file, or leave out --generate-private-key to use this key"));
+            }
+            let algorithm = algorithm.parse::<Algorithm>().map_err(|error| {
+                Failure::new(Exit::Usage, format!("--generate-private-key: {error}"))
+            })?;
+            return Ok(PrivateKey::Generate {
+                path,
+                algorithm,
+                key_id: profile.get(assertion::KEY_ID).map(str::to_owned),
+            });
+        }
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(PrivateKey::Missing(path));
+        }
+        assertion::source(&profile.settings(), None).map_err(|error| {
+            let failure = error.failure(name, None);
+            Failure {
+                message: format!("the new profile is invalid: {}", failure.message),
+                ..failure
+            }
+        })?;
+        Ok(PrivateKey::None)
+    }
+
+    /// Writes the key to generate, if any, and gives its public JWK.
+    fn generate(&self) -> Result<Option<serde_json::Value>, Failure> {
+        let PrivateKey::Generate {
+            path,
+            algorithm,
+            key_id,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let (signer, pem) = JwtSigner::generate(*algorithm).map_err(|error| {
+            Failure::new(
+                Exit::Internal,
+                format!("cannot generate a private key: {error}"),
+            )
+        })?;
+        let signer = match key_id {
+            Some(kid) => signer.with_key_id(kid),
+            None => signer,
+        };
+        write_new_private(path, "private key file", pem.as_bytes())?;
+        Ok(signer.public_jwk())
+    }
 }
 
 /// Refuses `--issuer` beside `--token-url`: discovery finds the token endpoint. A usage
@@ -279,47 +386,75 @@ fn settings(
                 continue;
             }
         }
+        // The choices left: without its partner, a setting takes only the values that
+        // need none (`client_auth` without a client secret: `private-key-jwt`).
+        let mut choices = setting.choices;
         let partner = providers::GOES_WITH
             .iter()
-            .filter(|(key, ..)| *key == setting.key)
-            .find_map(|(_, partner, what)| Some((provider.setting(partner)?, what)));
-        if let Some((partner, what)) = partner {
+            .filter(|goes_with| goes_with.key == setting.key)
+            .find_map(|goes_with| Some((provider.setting(goes_with.partner)?, goes_with)));
+        if let Some((partner, goes_with)) = partner {
             if so_far.get(partner.key).is_none() {
+                match value.as_deref() {
+                    Some(value) if goes_with.needs_partner(value) => {
+                        return Err(Failure::new(
+                            Exit::Usage,
+                            format!(
+                                "{} {}, and the profile has no `{}`",
+                                flag(setting),
+                                goes_with.what,
+                                providers::profile_key(partner)
+                            ),
+                        )
+                        .fix(format!(
+                            "give {} too, or leave out {}",
+                            flag(partner),
+                            flag(setting)
+                        )));
+                    }
+                    Some(_) => {}
+                    None if goes_with.unless.is_empty() => continue,
+                    None => choices = goes_with.unless,
+                }
+            }
+        }
+        // The assertion settings, only where the profile's assertions use them.
+        let mut needed = setting.is_needed(&so_far);
+        let mut empty = None;
+        match assertion::asked(setting.key, &so_far) {
+            None | Some(Asked::Optional) => {}
+            Some(Asked::OrNext(means)) => empty = Some(means),
+            Some(Asked::Required) => needed = true,
+            Some(Asked::Not(why)) => {
                 if value.is_some() {
-                    return Err(Failure::new(
-                        Exit::Usage,
-                        format!(
-                            "{} {what}, and the profile has no `{}`",
-                            flag(setting),
-                            providers::profile_key(partner)
-                        ),
-                    )
-                    .fix(format!(
-                        "give {} too, or leave out {}",
-                        flag(partner),
-                        flag(setting)
-                    )));
+                    return Err(
+                        Failure::new(Exit::Usage, format!("{} {why}", flag(setting)))
+                            .fix(format!("leave out {}", flag(setting))),
+                    );
                 }
                 continue;
             }
         }
-        let needed = setting.is_needed(&so_far);
+        // Without its partner, empty leaves the setting out.
+        if choices != setting.choices {
+            empty = Some("empty: none");
+        }
         // A password may be typed at the terminal at login instead.
         let required = needed && !(setting.secret && providers::is_prompted(setting.key));
+        let question = match empty {
+            Some(means) => format!("{} ({means})", question(setting, choices, true)),
+            None => question(setting, choices, needed),
+        };
         let answer = ask
-            .field(&value, &question(setting, needed), required)?
+            .field(&value, &question, required)?
             .filter(|answer| !answer.is_empty());
         let Some(answer) = answer else {
             continue;
         };
-        if !setting.choices.is_empty() && !setting.choices.contains(&answer.as_str()) {
+        if !choices.is_empty() && !choices.contains(&answer.as_str()) {
             return Err(Failure::new(
                 Exit::Usage,
-                format!(
-                    "{} takes one of: {}",
-                    flag(setting),
-                    setting.choices.join(", ")
-                ),
+                format!("{} takes one of: {}", flag(setting), choices.join(", ")),
             ));
         }
         let mut about = comment(setting);
@@ -344,12 +479,13 @@ fn comment(setting: &Setting) -> String {
     }
 }
 
-/// The question for `setting` on a terminal.
-fn question(setting: &Setting, needed: bool) -> String {
+/// The question for `setting`, taking one of `choices` (all of its own, or those left),
+/// on a terminal.
+fn question(setting: &Setting, choices: &'static [&'static str], needed: bool) -> String {
     let question = format!(
         "{}, {}",
         providers::profile_key(setting),
-        providers::about(setting)
+        providers::about(&setting.choices(choices))
     );
     if setting.secret && providers::is_prompted(setting.key) {
         format!("{question} (empty: ask on the terminal)")

@@ -109,7 +109,8 @@ pub(crate) fn dry_run(
     act: Act,
 ) -> Result<String, Failure> {
     let policy = context.policy();
-    let dialect = dialects::build(&context.name, &context.profile, &Secrets::default(), scope)?;
+    let secrets = Secrets::for_dry_run(&context.name, &context.profile)?;
+    let dialect = dialects::build(&context.name, &context.profile, &secrets, scope)?;
     with_dialect!(dialect, Sends::Everything, |dialect| session::dry_run(
         dialect,
         &policy,

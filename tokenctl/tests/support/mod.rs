@@ -105,6 +105,12 @@ impl Lab {
         self.set(variable, value);
     }
 
+    /// Remembers `value` as a secret (a key, an assertion) that no run may show, nor
+    /// the config file hold.
+    pub fn remember(&self, value: &str) {
+        self.secrets.lock().unwrap().insert(value.to_owned());
+    }
+
     /// Sets `variable` for every run.
     pub fn set(&self, variable: &str, value: &str) {
         let mut env = self.env.lock().unwrap();
