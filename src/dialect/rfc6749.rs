@@ -830,6 +830,17 @@ pub(crate) fn parse_standard(
 }
 
 impl Standard {
+    /// The settings that mean something only with an assertion (a JWT client
+    /// authentication or the JWT bearer grant): refused without one.
+    pub const ASSERTION_SETTINGS: &'static [&'static str] = &[
+        "private_key_file",
+        "client_assertion_file",
+        "key_id",
+        "assertion_algorithm",
+        "assertion_audience",
+        "assertion_lifetime",
+    ];
+
     /// The configured login grant.
     pub fn grant_kind(&self) -> &Grant {
         &self.grant
@@ -950,6 +961,14 @@ impl Provider for Standard {
             "2026-key-1",
         ),
         Setting::optional(
+            "assertion_algorithm",
+            "the algorithm the key in `private_key_file` signs with: RS256 or PS256 for an \
+             RSA key (an EC P-256 key signs ES256, an Ed25519 key EdDSA)",
+            "the JWK's `alg`, else RS256, ES256 or EdDSA by the key",
+            "PS256",
+        )
+        .choices(&["RS256", "PS256", "ES256", "EdDSA"]),
+        Setting::optional(
             "assertion_audience",
             "the `aud` of the assertions: the token endpoint or the issuer",
             "token-endpoint",
@@ -1052,13 +1071,7 @@ fn assertion_settings(
         });
     }
     if !client.is_assertion() && !bearer {
-        for setting in [
-            "private_key_file",
-            "client_assertion_file",
-            "key_id",
-            "assertion_audience",
-            "assertion_lifetime",
-        ] {
+        for &setting in Standard::ASSERTION_SETTINGS {
             if settings.get(setting).is_some() {
                 return Err(ConfigError::UnusedSetting {
                     setting,

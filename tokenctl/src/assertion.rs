@@ -18,7 +18,7 @@ use oauth_lifecycle::dialect::assertion::{
     Assertion, AssertionClaims, AssertionError, AssertionMethod, AssertionSource, MAX_ASSERTION_LEN,
 };
 use oauth_lifecycle::dialect::Settings;
-use oauth_lifecycle_jwt::{AssertionFile, JwtSigner, KeyError, MAX_KEY_FILE_LEN};
+use oauth_lifecycle_jwt::{Algorithm, AssertionFile, JwtSigner, KeyError, MAX_KEY_FILE_LEN};
 use zeroize::Zeroizing;
 
 use crate::failure::{Exit, Failure};
@@ -31,14 +31,12 @@ pub(crate) const CLIENT_ASSERTION_FILE: &str = "client_assertion_file";
 /// The setting naming the `kid` of the assertions tokenctl signs.
 pub(crate) const KEY_ID: &str = "key_id";
 
+/// The setting naming the algorithm an RSA key signs with.
+pub(crate) const ALGORITHM: &str = "assertion_algorithm";
+
 /// The settings that mean something only with an assertion.
-pub(crate) const ASSERTION_SETTINGS: &[&str] = &[
-    PRIVATE_KEY_FILE,
-    CLIENT_ASSERTION_FILE,
-    KEY_ID,
-    "assertion_audience",
-    "assertion_lifetime",
-];
+pub(crate) const ASSERTION_SETTINGS: &[&str] =
+    oauth_lifecycle::dialect::Standard::ASSERTION_SETTINGS;
 
 /// What a profile's assertions are for, and so what makes them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,13 +130,15 @@ pub(crate) fn check(settings: &Settings<'_>) -> Result<(), String> {
             }
             _ => {}
         }
-        if platform && given(KEY_ID) {
-            return Err(format!(
-                "setting `{KEY_ID}` is used only with `{PRIVATE_KEY_FILE}` (the platform names \
-                 its own key in the assertions it issues)"
-            ));
+        for setting in [KEY_ID, ALGORITHM] {
+            if platform && given(setting) {
+                return Err(format!(
+                    "setting `{setting}` is used only with `{PRIVATE_KEY_FILE}` (the platform \
+                     names its own key and algorithm in the assertions it issues)"
+                ));
+            }
         }
-    } else if let Some(file) = [PRIVATE_KEY_FILE, CLIENT_ASSERTION_FILE]
+    } else if let Some(file) = [PRIVATE_KEY_FILE, CLIENT_ASSERTION_FILE, ALGORITHM]
         .into_iter()
         .find(|key| given(key))
     {
@@ -267,7 +267,8 @@ pub(crate) fn source(
         let Some(path) = settings.get(PRIVATE_KEY_FILE) else {
             return Ok(None);
         };
-        private_key(Path::new(path))?
+        let algorithm = settings.get(ALGORITHM).and_then(|name| name.parse().ok());
+        private_key(Path::new(path), algorithm)?
     } else {
         let Some(secret) = client_secret else {
             return Ok(None);
@@ -285,7 +286,7 @@ pub(crate) fn source(
 }
 
 /// The signer of the private key in the file at `path`, which only its owner may read.
-fn private_key(path: &Path) -> Result<JwtSigner, SourceError> {
+fn private_key(path: &Path, algorithm: Option<Algorithm>) -> Result<JwtSigner, SourceError> {
     let metadata = std::fs::metadata(path).map_err(|error| SourceError::Unreadable {
         path: path.to_path_buf(),
         reason: error.to_string(),
@@ -297,7 +298,7 @@ fn private_key(path: &Path) -> Result<JwtSigner, SourceError> {
             reason: "not a file".into(),
         });
     }
-    JwtSigner::from_file(path, None).map_err(|error| SourceError::Key {
+    JwtSigner::from_file(path, algorithm).map_err(|error| SourceError::Key {
         path: path.to_path_buf(),
         error,
     })
@@ -418,6 +419,18 @@ mod tests {
             (
                 &[("grant", "jwt-bearer"), (PRIVATE_KEY_FILE, "k"), (KEY_ID, "k1")],
                 None,
+            ),
+            (
+                &[("grant", "jwt-bearer"), (PRIVATE_KEY_FILE, "k"), (ALGORITHM, "PS256")],
+                None,
+            ),
+            (
+                &[("grant", "jwt-bearer"), (CLIENT_ASSERTION_FILE, "t"), (ALGORITHM, "PS256")],
+                Some("setting `assertion_algorithm` is used only with `private_key_file`"),
+            ),
+            (
+                &[("client_auth", "client-secret-jwt"), (ALGORITHM, "PS256")],
+                Some("setting `assertion_algorithm` is not used with"),
             ),
             (&[("client_auth", "client-secret-jwt"), (KEY_ID, "k1")], None),
             (

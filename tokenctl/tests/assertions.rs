@@ -869,3 +869,35 @@ fn a_missing_or_expired_platform_assertion_is_said_and_nothing_is_sent() {
     );
     assert_eq!(front.stats().auth_requests, 0);
 }
+
+/// An RSA key signs PS256 when the profile says so (RS256 otherwise), and the server
+/// that registered the key for PS256 issues a token.
+#[test]
+fn an_rsa_key_signs_with_the_algorithm_the_profile_names() {
+    let lab = Lab::new();
+    let (signer, pem) = JwtSigner::generate(Algorithm::Ps256).expect("an RSA key");
+    let path = lab.path().join("rsa-key.pem");
+    std::fs::write(&path, pem.as_bytes()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    lab.remember(&pem);
+    for line in pem.lines().filter(|line| !line.starts_with("-----")) {
+        lab.remember(line);
+    }
+    let front = key_server(&signer.with_key_id(KEY_ID));
+    let profile = key_profile(&front, &path);
+    lab.profile("rs", &profile);
+    let shown = lab.run(&["token", "-p", "rs", "--dry-run"]).ok().stdout;
+    assert_eq!(
+        shown_assertion(&shown, "client_assertion").0["alg"],
+        "RS256"
+    );
+
+    lab.profile("ps", &format!("{profile}\nassertion_algorithm = \"PS256\""));
+    let shown = lab.run(&["token", "-p", "ps", "--dry-run"]).ok().stdout;
+    assert_eq!(
+        shown_assertion(&shown, "client_assertion").0["alg"],
+        "PS256"
+    );
+    lab.run(&["token", "-p", "ps"]).ok();
+    assert_eq!(stats(&front).assertions_accepted, 1);
+}
