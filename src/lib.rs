@@ -9,7 +9,10 @@
 //!   never spawns. It emits [`TokenRequest`]s (an [`http::Request<Vec<u8>>`] with an id)
 //!   for whatever transport the caller brings, and takes responses, transport errors and
 //!   the current time as inputs. The same inputs always give the same outputs, so tests run
-//!   faster than real time.
+//!   faster than real time. It reads no random source and holds no signing key either: a
+//!   client that authenticates with a signed JWT (RFC 7523) hands the session an
+//!   [`AssertionSource`](dialect::assertion::AssertionSource), which the session asks for a
+//!   fresh assertion with the claims it set from `now`, each time it emits a request.
 //! - **Typestates.** [`Session<S, D>`] is a session in state `S`
 //!   (`Unauthenticated → LoggingIn → Active → Expiring → Refreshing → … → Revoking →
 //!   Revoked`) speaking dialect `D`. A method exists only where it is legal:
