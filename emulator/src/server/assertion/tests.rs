@@ -1,8 +1,12 @@
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
+use aws_lc_rs::{hmac, signature};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde_json::json;
 use time::macros::utc_datetime;
+use time::UtcDateTime;
 
 use super::*;
 
@@ -607,7 +611,10 @@ mod served {
     use http::header::{AUTHORIZATION, CONTENT_TYPE};
 
     use super::*;
-    use crate::server::JWT_BEARER_GRANT;
+    use crate::server::{
+        StandardServer, StandardServerConfig, CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT,
+    };
+    use crate::store::Reply;
     use crate::Emulator;
 
     const CLIENT: &str = "keyed-client";
