@@ -46,7 +46,7 @@ pub use crate::clocked::{reply, token_answer, Clocked};
 pub use crate::drain::{collect, drain, Drained};
 pub use crate::errors::assert_reads_as_sentence;
 pub use crate::fixtures::*;
-pub use crate::traces::TraceBuffer;
+pub use crate::traces::{assert_no_assertion_or_key, TraceBuffer};
 #[cfg(feature = "tokio")]
 pub use crate::wait::{bounded, eventually_async};
 pub use crate::wait::{eventually, eventually_within, Probe, PATIENCE};

@@ -55,6 +55,32 @@ impl TraceBuffer {
     }
 }
 
+/// Panics if `output` holds a fragment of any of `assertions` (their claims or
+/// signature: the header is common to many) or a 16-character piece of the key in `pem`.
+/// `assertions` are the compact JWTs the requests carried, as the testkit's
+/// [`Recorder`](crate::recorder::Recorder) keeps them (the strings starting `eyJ`).
+#[track_caller]
+pub fn assert_no_assertion_or_key(output: &str, assertions: &[String], pem: &str) {
+    let assertions: Vec<&String> = assertions.iter().filter(|s| s.starts_with("eyJ")).collect();
+    assert!(!assertions.is_empty(), "no assertion was recorded");
+    for assertion in assertions {
+        for part in assertion.split('.').skip(1) {
+            assert!(
+                !output.contains(part),
+                "a part of an assertion in the output"
+            );
+        }
+    }
+    let key: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    for piece in key.as_bytes().chunks(16) {
+        let piece = std::str::from_utf8(piece).expect("PEM is ASCII");
+        assert!(!output.contains(piece), "a piece of the key in the output");
+    }
+}
+
 impl io::Write for TraceBuffer {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.0
