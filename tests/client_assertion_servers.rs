@@ -388,6 +388,27 @@ fn left_alone_for_an_hour(
     );
 }
 
+/// Logs `client` in with `dialect` at `at` (the session's clock), expects the server's
+/// typed refusal, checks the one assertion sent (naming `audience`), and leaves the
+/// session alone for an hour: no storm. Returns the assertion.
+fn refused_then_left_alone(
+    server: &AssertionServer,
+    client: &AssertionClient,
+    dialect: Standard,
+    at: UtcDateTime,
+    audience: &str,
+) -> DecodedAssertion {
+    let mut http = OverHttp::new(&server.peer);
+    let mut session = driver(dialect);
+    session.handle_timeout(at);
+    let refused = drain(&mut session, &mut http, at);
+    let retry_at = assert_refused(&refused);
+    let assertion = client_assertion(refused.only_request().request()).expect("sent");
+    check_assertion(&assertion, client, audience);
+    left_alone_for_an_hour(&mut session, &mut http, at, retry_at);
+    assertion
+}
+
 /// A key the server does not know, under the registered key's id (ES256), and a secret
 /// it does not know (HS256): refused as `invalid_client`, and no storm.
 #[test]
@@ -402,20 +423,12 @@ fn a_key_the_server_does_not_know_is_refused_without_a_storm() {
         (es256, impostor),
         (server.client(Algorithm::Hs256), wrong_secret),
     ] {
-        let mut http = OverHttp::new(&server.peer);
         let dialect = client
             .builder_signed_by(&server.peer, source)
             .assertion_lifetime(LIFETIME)
             .build()
             .expect("a valid configuration");
-        let mut session = driver(dialect);
-        let at = now();
-        session.handle_timeout(at);
-        let refused = drain(&mut session, &mut http, at);
-        let retry_at = assert_refused(&refused);
-        let assertion = client_assertion(refused.only_request().request()).expect("sent");
-        check_assertion(&assertion, client, &server.token_url());
-        left_alone_for_an_hour(&mut session, &mut http, at, retry_at);
+        refused_then_left_alone(&server, client, dialect, now(), &server.token_url());
     }
 }
 
@@ -425,22 +438,15 @@ fn a_key_the_server_does_not_know_is_refused_without_a_storm() {
 fn an_expired_assertion_is_refused_without_a_storm() {
     let server = AssertionServer::start(&[Algorithm::Es256]);
     let client = server.client(Algorithm::Es256);
-    let mut http = OverHttp::new(&server.peer);
     let dialect = client
         .builder(&server.peer)
         .assertion_lifetime(LIFETIME)
         .build()
         .expect("a valid configuration");
-    let mut session = driver(dialect);
-    let behind = now() - Duration::hours(2);
-    session.handle_timeout(behind);
-    let refused = drain(&mut session, &mut http, behind);
-    let retry_at = assert_refused(&refused);
-    let assertion = client_assertion(refused.only_request().request()).expect("sent");
-    check_assertion(&assertion, client, &server.token_url());
-    assert!(claim_time(&assertion, "exp") < now().unix_timestamp() - 15);
     // The simulated hour ends an hour before the server's clock: every retry expired too.
-    left_alone_for_an_hour(&mut session, &mut http, behind, retry_at);
+    let behind = now() - Duration::hours(2);
+    let assertion = refused_then_left_alone(&server, client, dialect, behind, &server.token_url());
+    assert!(claim_time(&assertion, "exp") < now().unix_timestamp() - 15);
 }
 
 /// Returns the same assertion for its first two requests, then fresh ones: the second
@@ -521,21 +527,13 @@ fn a_wrong_audience_is_refused_without_a_storm() {
     const WRONG: &str = "http://127.0.0.1:1/wrong";
     let server = AssertionServer::start(&[Algorithm::Es256]);
     let client = server.client(Algorithm::Es256);
-    let mut http = OverHttp::new(&server.peer);
     let dialect = client
         .builder(&server.peer)
         .assertion_lifetime(LIFETIME)
         .assertion_audience(AssertionAudience::Custom(WRONG.to_owned()))
         .build()
         .expect("a valid configuration");
-    let mut session = driver(dialect);
-    let at = now();
-    session.handle_timeout(at);
-    let refused = drain(&mut session, &mut http, at);
-    let retry_at = assert_refused(&refused);
-    let assertion = client_assertion(refused.only_request().request()).expect("sent");
-    check_assertion(&assertion, client, WRONG);
-    left_alone_for_an_hour(&mut session, &mut http, at, retry_at);
+    refused_then_left_alone(&server, client, dialect, now(), WRONG);
 }
 
 /// The issuer identifier as `aud`, on the login and the revocation alike: accepted.
