@@ -97,7 +97,9 @@ impl TokenRequest {
     ///
     /// `false` for a refresh with a single-use refresh token: if the server received the
     /// first copy, the second one is a reuse, which rotating servers answer by revoking
-    /// the whole grant.
+    /// the whole grant. `false` too for a request that carries an assertion (RFC 7523): a
+    /// second copy would present its `jti` twice, which servers refuse; the session sends
+    /// a new request with a new assertion instead.
     pub fn is_resend_safe(&self) -> bool {
         self.resend_safe
     }
