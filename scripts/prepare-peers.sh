@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real servers the integration tests start on 127.0.0.1: panva's
-# oidc-provider (npm, pinned by package-lock.json), django-oauth-toolkit (PyPI, pinned by
-# requirements.txt, in a virtualenv) and redis-server (the system's package, for the
-# fleet). Installs Node.js, Python's venv and redis-server from the system's packages
-# when they are missing (as root, with apt-get).
+# oidc-provider (npm, pinned by package-lock.json), django-oauth-toolkit and Authlib (PyPI,
+# pinned by dot/requirements.txt and authlib/requirements.txt, in one virtualenv) and
+# redis-server (the system's package, for the fleet). Installs Node.js, Python's venv and
+# redis-server from the system's packages when they are missing (as root, with apt-get).
 # Idempotent and quick when done.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/peers"
@@ -28,9 +28,10 @@ if [ ! -d oidc/node_modules/oidc-provider ] || [ oidc/package-lock.json -nt oidc
   (cd oidc && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import oauth2_provider" 2>/dev/null \
-   || [ dot/requirements.txt -nt .venv/.installed ]; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import oauth2_provider, authlib, flask" 2>/dev/null \
+   || [ dot/requirements.txt -nt .venv/.installed ] \
+   || [ authlib/requirements.txt -nt .venv/.installed ]; then
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r dot/requirements.txt
+  .venv/bin/pip install --quiet --disable-pip-version-check -r dot/requirements.txt -r authlib/requirements.txt
   touch .venv/.installed
 fi

@@ -22,6 +22,7 @@
 
 pub mod adopted;
 pub mod assertion_clients;
+pub mod authlib_server;
 pub mod browser;
 pub mod clocked;
 pub mod drain;
