@@ -56,9 +56,11 @@
 //! [`ServerStats::assertions_refused`] count the outcomes; metadata lists
 //! `private_key_jwt` / `client_secret_jwt` and the grant when configured.
 //!
-//! The grant is emulated because no real server with the JWT bearer grant installs in the
-//! test suite: panva's `oidc-provider` has no `jwt-bearer` grant, and neither has
-//! `django-oauth-toolkit`.
+//! No ready-made server with the JWT bearer grant installs in the test suite (panva's
+//! `oidc-provider` has no `jwt-bearer` grant, and neither has `django-oauth-toolkit`);
+//! Authlib's implementation, in a small Flask app, is the real verifier the suite also
+//! runs. The emulator covers what that one cannot: every algorithm (Authlib's defaults
+//! refuse EdDSA and PS256), driven time, and a platform's rotating token file.
 //!
 //! # Over the network
 //!
