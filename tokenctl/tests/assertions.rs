@@ -657,39 +657,6 @@ fn init_checks_the_key_file_and_the_assertion_settings() {
     .ok();
 }
 
-/// `tokenctl ARGS` on a pseudo-terminal (util-linux `script`), the keyboard typing
-/// `input` ahead: the screen and the exit code.
-fn on_terminal(lab: &Lab, args: &str, input: &str) -> (String, i32) {
-    use std::io::{Read as _, Write as _};
-    use std::process::Stdio;
-
-    let command_line = format!("{} {args}", env!("CARGO_BIN_EXE_tokenctl"));
-    let template = lab.command(&[], &[]);
-    let mut script = std::process::Command::new("script");
-    script
-        .args(["-qec", &command_line, "/dev/null"])
-        .env_clear()
-        .envs(template.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = script.spawn().expect("script(1) runs");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut screen = Vec::new();
-        let _ = stdout.read_to_end(&mut screen);
-        screen
-    });
-    stdin.write_all(input.as_bytes()).unwrap();
-    // The keyboard stays open while the command runs (script ends when it closes).
-    let status =
-        oauth_lifecycle_testkit::eventually("the command to end", || child.try_wait().unwrap());
-    drop(stdin);
-    let screen = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
-    (screen, status.code().unwrap_or(-1))
-}
-
 /// On a terminal, `init` offers `client_auth = "private-key-jwt"` to a client without a
 /// secret, then asks for the key file and its `kid`, and not for the settings the key
 /// makes unused (the platform's file, a username).
@@ -706,6 +673,7 @@ fn init_on_a_terminal_asks_for_the_key_of_a_private_key_jwt_client() {
         "",                         // issuer
         key.to_str().unwrap(),      // private_key_file
         KEY_ID,                     // key_id
+        "",                         // assertion_algorithm
         "",                         // assertion_audience
         "",                         // assertion_lifetime
         "",                         // scope
@@ -714,11 +682,13 @@ fn init_on_a_terminal_asks_for_the_key_of_a_private_key_jwt_client() {
     ];
     let mut input = answers.join("\n");
     input.push('\n');
-    let (screen, code) = on_terminal(
+    let typed = support::terminal::on_terminal(
         &lab,
         "init -p term --provider standard --plaintext-storage",
+        None,
         &input,
     );
+    let (screen, code) = (typed.stdout, typed.code);
     assert_eq!(code, 0, "{screen}");
     assert!(
         screen.contains("client_auth, how the client authenticates")

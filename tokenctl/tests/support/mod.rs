@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 
 use oauth_lifecycle_testkit::{eventually, STANDARD_CLIENT};
+
+pub mod terminal;
 use serde_json::Value;
 
 /// A sandbox: its own config file and state directory, and the secrets it knows.
