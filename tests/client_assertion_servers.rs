@@ -19,9 +19,13 @@
 //! (or, for the expired assertion, long passed), so they are refused too, which is what
 //! is measured: how often a refused client comes back.
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use support::claims::{self, claim_time};
+use support::refused::{self, INVALID_CLIENT};
 
 use oauth_lifecycle::dialect::assertion::{
     Assertion, AssertionAudience, AssertionClaims, AssertionError, AssertionMethod,
@@ -29,7 +33,7 @@ use oauth_lifecycle::dialect::assertion::{
 };
 use oauth_lifecycle::dialect::authorization::IssParameter;
 use oauth_lifecycle::dialect::Standard;
-use oauth_lifecycle::{Driver, Error, Event, LoginCredentials, Policy, Purpose, TokenKind};
+use oauth_lifecycle::{Driver, Event, Policy, Purpose, TokenKind};
 use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
 use oauth_lifecycle_testkit::assertion_clients::{
     client_assertion, AssertionClient, AssertionServer, OverHttp,
@@ -40,13 +44,6 @@ use time::{Duration, UtcDateTime};
 /// The lifetime the sessions here give their assertions: not the default (60 s), so that
 /// `exp - iat` shows the configuration was followed.
 const LIFETIME: Duration = Duration::seconds(30);
-
-/// How long a refused session is left to itself.
-const AN_HOUR: Duration = Duration::hours(1);
-
-/// The most wake-ups of a session left alone for [`AN_HOUR`]; a well-behaved one needs
-/// a handful (one per rejection retry).
-const MOST_WAKEUPS: usize = 200;
 
 fn now() -> UtcDateTime {
     UtcDateTime::now()
@@ -87,18 +84,6 @@ fn field(request: &oauth_lifecycle::http::Request<Vec<u8>>, name: &str) -> Optio
         .map(|(_, value)| value.into_owned())
 }
 
-fn claim_str<'a>(assertion: &'a DecodedAssertion, name: &str) -> &'a str {
-    assertion.claims[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{name}` is a string: {:?}", assertion.claims))
-}
-
-fn claim_time(assertion: &DecodedAssertion, name: &str) -> i64 {
-    assertion.claims[name]
-        .as_i64()
-        .unwrap_or_else(|| panic!("`{name}` is a time: {:?}", assertion.claims))
-}
-
 /// Checks what an assertion says: signed with the client's algorithm (and key id), about
 /// and by the client, for `audience`, valid for [`LIFETIME`] from `iat`; returns its
 /// `jti`.
@@ -108,27 +93,17 @@ fn check_assertion(
     client: &AssertionClient,
     audience: &str,
 ) -> String {
-    assert_eq!(
-        assertion.header["alg"],
-        client.algorithm.as_str(),
-        "{assertion:?}"
-    );
-    if let Some(key_id) = &client.key_id {
-        assert_eq!(assertion.header["kid"], key_id.as_str(), "{assertion:?}");
-    }
-    assert_eq!(claim_str(assertion, "iss"), client.client_id);
-    assert_eq!(claim_str(assertion, "sub"), client.client_id);
-    assert_eq!(claim_str(assertion, "aud"), audience);
-    let issued_at = claim_time(assertion, "iat");
-    assert_eq!(claim_time(assertion, "nbf"), issued_at);
-    assert_eq!(
-        claim_time(assertion, "exp") - issued_at,
-        LIFETIME.whole_seconds(),
-        "{assertion:?}"
-    );
-    let jti = claim_str(assertion, "jti").to_owned();
-    assert!(jti.len() >= 16, "a jti long enough to be unique: {jti:?}");
-    jti
+    claims::check(
+        assertion,
+        &claims::Expected {
+            algorithm: client.algorithm.as_str(),
+            key_id: client.key_id.as_deref(),
+            issuer: &client.client_id,
+            subject: &client.client_id,
+            audience,
+            lifetime: LIFETIME,
+        },
+    )
 }
 
 /// Logs in with client credentials, revokes that token, then adopts a minted refresh
@@ -269,123 +244,21 @@ fn client_secret_jwt_hs256_logs_in_refreshes_and_revokes() {
 }
 
 /// The refusal in `drained`: `Error::Rejected`, 401 `invalid_client`, retried by itself
-/// later (`RejectedRetryScheduled`); returns when.
+/// later; returns when.
 #[track_caller]
 fn assert_refused(drained: &Drained) -> UtcDateTime {
-    let refusals: Vec<_> = drained
-        .events
-        .iter()
-        .filter_map(|event| match event {
-            Event::RejectedRetryScheduled {
-                error: Error::Rejected { failure },
-                purpose: Purpose::Login,
-                retry_at,
-                ..
-            } => Some((failure, *retry_at)),
-            _ => None,
-        })
-        .collect();
-    let [(failure, retry_at)] = refusals[..] else {
-        panic!("one refusal expected: {:?}", drained.events);
-    };
-    assert_eq!(failure.status().map(|s| s.as_u16()), Some(401));
-    assert_eq!(
-        failure.code().map(|c| c.as_ref()),
-        Some("invalid_client"),
-        "{failure:?}"
-    );
-    assert!(
-        !drained.events.iter().any(|event| matches!(
-            event,
-            Event::TokenIssued { .. } | Event::RetryScheduled { .. }
-        )),
-        "{:?}",
-        drained.events
-    );
-    retry_at
+    refused::assert_refused(drained, INVALID_CLIENT).0
 }
 
-/// How many requests a session refused at the start of `window` sends within it at
-/// most, the refused one included: the first, then one after each of
-/// `RejectedLoginRetry`'s doubling delays that still falls within it (6 in an hour with
-/// the defaults: at 0, 1, 3, 7, 15 and 31 minutes).
-fn most_requests_within(policy: &Policy, window: Duration) -> usize {
-    let retry = policy.rejected_login_retry;
-    let limit = retry.attempts(LoginCredentials::Client);
-    let mut elapsed = Duration::ZERO;
-    let mut requests = 1;
-    for rejections in 1..=64 {
-        if limit.is_some_and(|attempts| rejections > attempts) {
-            break;
-        }
-        elapsed += retry.delay(rejections);
-        if elapsed > window {
-            break;
-        }
-        requests += 1;
-    }
-    requests
-}
-
-/// Leaves a session refused at `start`, announcing a retry at `retry_at`, alone for a
-/// simulated hour, waking it at each of its deadlines, its requests sent to the server;
-/// checks that it came back, but only as often as the rejection retry policy allows,
-/// never before its announced retry time, and was refused each time.
+/// Leaves a refused session alone for an hour: no storm ([`refused::left_alone_for_an_hour`]).
+#[track_caller]
 fn left_alone_for_an_hour(
     session: &mut Driver<Standard>,
     http: &mut OverHttp<'_>,
     start: UtcDateTime,
     retry_at: UtcDateTime,
 ) {
-    assert!(retry_at > start, "a retry later, not at once");
-    let sent_before = http.sent.len();
-    let end = start + AN_HOUR;
-    let mut at = start;
-    let mut retry_at = retry_at;
-    let mut retries_at = Vec::new();
-    let mut refusals = 0;
-    let mut settled = false;
-    for _ in 0..MOST_WAKEUPS {
-        session.handle_timeout(at);
-        let drained = drain(session, http, at);
-        if !drained.requests.is_empty() {
-            assert!(at >= retry_at, "a retry at {at}, announced for {retry_at}");
-            retries_at.extend(drained.requests.iter().map(|_| at));
-        }
-        for event in &drained.events {
-            match event {
-                Event::RejectedRetryScheduled {
-                    retry_at: next,
-                    error: Error::Rejected { failure },
-                    ..
-                } => {
-                    assert_eq!(failure.code().map(|c| c.as_ref()), Some("invalid_client"));
-                    retry_at = *next;
-                    refusals += 1;
-                }
-                Event::TokenIssued { .. } => panic!("accepted at {at}: {:?}", drained.events),
-                _ => {}
-            }
-        }
-        match drained.deadline {
-            Some(deadline) if deadline <= end => at = deadline.max(at),
-            _ => {
-                settled = true;
-                break;
-            }
-        }
-    }
-    assert!(settled, "the session woke more than {MOST_WAKEUPS} times");
-    let retries = http.sent.len() - sent_before;
-    assert_eq!(retries, retries_at.len());
-    assert_eq!(refusals, retries, "each retry refused: {retries_at:?}");
-    let most = most_requests_within(&policy(), AN_HOUR);
-    assert!(
-        // At least one retry; with the refused request, at most `most`.
-        (1..most).contains(&retries),
-        "the refused request and {retries} retries within an hour, at most {most} allowed: \
-         {retries_at:?}"
-    );
+    refused::left_alone_for_an_hour(session, http, &policy(), start, retry_at, INVALID_CLIENT);
 }
 
 /// Logs `client` in with `dialect` at `at` (the session's clock), expects the server's

@@ -19,13 +19,17 @@
 //! expired assertion, long passed), so they are refused too, which is what is measured:
 //! how often a refused session comes back.
 
+mod support;
+
 use std::collections::HashSet;
+use support::claims::{self, claim_str, claim_time};
+use support::refused::{self, INVALID_GRANT};
 
 use oauth_lifecycle::dialect::assertion::{
     Assertion, AssertionAudience, DecodedAssertion, CLIENT_ASSERTION_TYPE, JWT_BEARER_GRANT,
 };
 use oauth_lifecycle::dialect::Standard;
-use oauth_lifecycle::{Driver, Error, Event, LoginCredentials, Policy, Purpose, TokenKind};
+use oauth_lifecycle::{Driver, Event, Policy, Purpose, TokenKind};
 use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
 use oauth_lifecycle_testkit::assertion_clients::{client_assertion, OverHttp};
 use oauth_lifecycle_testkit::authlib_server::{
@@ -41,13 +45,6 @@ const LIFETIME: Duration = Duration::seconds(30);
 /// How long the access tokens live in the renewal tests: short, since renewal happens on
 /// the real clock, which is the one Authlib checks the assertions against.
 const SHORT_TTL: u32 = 3;
-
-/// How long a refused session is left to itself.
-const AN_HOUR: Duration = Duration::hours(1);
-
-/// The most wake-ups of a session left alone for [`AN_HOUR`]; a well-behaved one needs
-/// a handful (one per rejection retry).
-const MOST_WAKEUPS: usize = 200;
 
 fn now() -> UtcDateTime {
     UtcDateTime::now()
@@ -85,18 +82,6 @@ fn grant_assertion(request: &oauth_lifecycle::http::Request<Vec<u8>>) -> Decoded
         .expect("a JWT decodes")
 }
 
-fn claim_str<'a>(assertion: &'a DecodedAssertion, name: &str) -> &'a str {
-    assertion.claims[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{name}` is a string: {:?}", assertion.claims))
-}
-
-fn claim_time(assertion: &DecodedAssertion, name: &str) -> i64 {
-    assertion.claims[name]
-        .as_i64()
-        .unwrap_or_else(|| panic!("`{name}` is a time: {:?}", assertion.claims))
-}
-
 /// Checks what a grant assertion says: signed with `issuer`'s algorithm and key id, by
 /// the issuer about [`AUTHLIB_SUBJECT`], for `audience`, valid for [`LIFETIME`] from
 /// `iat`; returns its `jti`.
@@ -106,20 +91,17 @@ fn check_grant_assertion(
     issuer: &GrantIssuer,
     audience: &str,
 ) -> String {
-    assert_eq!(assertion.header["alg"], issuer.algorithm.as_str());
-    assert_eq!(assertion.header["kid"], issuer.key_id.as_str());
-    assert_eq!(claim_str(assertion, "iss"), issuer.issuer);
-    assert_eq!(claim_str(assertion, "sub"), AUTHLIB_SUBJECT);
-    assert_eq!(claim_str(assertion, "aud"), audience);
-    let issued_at = claim_time(assertion, "iat");
-    assert_eq!(claim_time(assertion, "nbf"), issued_at);
-    assert_eq!(
-        claim_time(assertion, "exp") - issued_at,
-        LIFETIME.whole_seconds()
-    );
-    let jti = claim_str(assertion, "jti").to_owned();
-    assert!(jti.len() >= 16, "a jti long enough to be unique: {jti:?}");
-    jti
+    claims::check(
+        assertion,
+        &claims::Expected {
+            algorithm: issuer.algorithm.as_str(),
+            key_id: Some(&issuer.key_id),
+            issuer: &issuer.issuer,
+            subject: AUTHLIB_SUBJECT,
+            audience,
+            lifetime: LIFETIME,
+        },
+    )
 }
 
 /// The one token a drain's login issued: when it expires (the session's clock), whether it
@@ -242,125 +224,26 @@ fn the_grant_with_rs256_logs_in_renews_before_expiry_and_revokes() {
 }
 
 /// The refusal in `drained`: `Error::Reauthenticate`, 400 `invalid_grant`, retried by
-/// itself later (`RejectedRetryScheduled`); returns when, and Authlib's description.
+/// itself later; returns when, and Authlib's description.
 #[track_caller]
 fn assert_refused(drained: &Drained) -> (UtcDateTime, String) {
-    let refusals: Vec<_> = drained
-        .events
-        .iter()
-        .filter_map(|event| match event {
-            Event::RejectedRetryScheduled {
-                error: Error::Reauthenticate { failure },
-                purpose: Purpose::Login,
-                retry_at,
-                ..
-            } => Some((failure, *retry_at)),
-            _ => None,
-        })
-        .collect();
-    let [(failure, retry_at)] = refusals[..] else {
-        panic!("one refusal expected: {:?}", drained.events);
-    };
-    assert_eq!(failure.status().map(|s| s.as_u16()), Some(400));
-    assert_eq!(
-        failure.code().map(|c| c.as_ref()),
-        Some("invalid_grant"),
-        "{failure:?}"
-    );
-    assert!(
-        !drained.events.iter().any(|event| matches!(
-            event,
-            Event::TokenIssued { .. } | Event::RetryScheduled { .. }
-        )),
-        "{:?}",
-        drained.events
-    );
-    let description = failure.description().unwrap_or_default().to_owned();
-    (retry_at, description)
+    let (retry_at, failure) = refused::assert_refused(drained, INVALID_GRANT);
+    (
+        retry_at,
+        failure.description().unwrap_or_default().to_owned(),
+    )
 }
 
-/// How many requests a session refused at the start of `window` sends within it at
-/// most, the refused one included: the first, then one after each of
-/// `RejectedLoginRetry`'s doubling delays that still falls within it (6 in an hour with
-/// the defaults: at 0, 1, 3, 7, 15 and 31 minutes).
-fn most_requests_within(policy: &Policy, window: Duration) -> usize {
-    let retry = policy.rejected_login_retry;
-    let limit = retry.attempts(LoginCredentials::Client);
-    let mut elapsed = Duration::ZERO;
-    let mut requests = 1;
-    for rejections in 1..=64 {
-        if limit.is_some_and(|attempts| rejections > attempts) {
-            break;
-        }
-        elapsed += retry.delay(rejections);
-        if elapsed > window {
-            break;
-        }
-        requests += 1;
-    }
-    requests
-}
-
-/// Leaves a session refused at `start`, announcing a retry at `retry_at`, alone for a
-/// simulated hour, waking it at each of its deadlines, its requests sent to Authlib;
-/// checks that it came back, but only as often as the rejection retry policy allows,
-/// never before its announced retry time, was refused each time, and sent a new
-/// assertion each time.
+/// Leaves a refused session alone for an hour: no storm
+/// ([`refused::left_alone_for_an_hour`]), and a new assertion on every attempt.
+#[track_caller]
 fn left_alone_for_an_hour(
     session: &mut Driver<Standard>,
     http: &mut OverHttp<'_>,
     start: UtcDateTime,
     retry_at: UtcDateTime,
 ) {
-    assert!(retry_at > start, "a retry later, not at once");
-    let sent_before = http.sent.len();
-    let end = start + AN_HOUR;
-    let mut at = start;
-    let mut retry_at = retry_at;
-    let mut retries_at = Vec::new();
-    let mut refusals = 0;
-    let mut settled = false;
-    for _ in 0..MOST_WAKEUPS {
-        session.handle_timeout(at);
-        let drained = drain(session, http, at);
-        if !drained.requests.is_empty() {
-            assert!(at >= retry_at, "a retry at {at}, announced for {retry_at}");
-            retries_at.extend(drained.requests.iter().map(|_| at));
-        }
-        for event in &drained.events {
-            match event {
-                Event::RejectedRetryScheduled {
-                    retry_at: next,
-                    error: Error::Reauthenticate { failure },
-                    ..
-                } => {
-                    assert_eq!(failure.code().map(|c| c.as_ref()), Some("invalid_grant"));
-                    retry_at = *next;
-                    refusals += 1;
-                }
-                Event::TokenIssued { .. } => panic!("accepted at {at}: {:?}", drained.events),
-                _ => {}
-            }
-        }
-        match drained.deadline {
-            Some(deadline) if deadline <= end => at = deadline.max(at),
-            _ => {
-                settled = true;
-                break;
-            }
-        }
-    }
-    assert!(settled, "the session woke more than {MOST_WAKEUPS} times");
-    let retries = http.sent.len() - sent_before;
-    assert_eq!(retries, retries_at.len());
-    assert_eq!(refusals, retries, "each retry refused: {retries_at:?}");
-    let most = most_requests_within(&policy(), AN_HOUR);
-    assert!(
-        // At least one retry; with the refused request, at most `most`.
-        (1..most).contains(&retries),
-        "the refused request and {retries} retries within an hour, at most {most} allowed: \
-         {retries_at:?}"
-    );
+    refused::left_alone_for_an_hour(session, http, &policy(), start, retry_at, INVALID_GRANT);
     let jtis: HashSet<_> = http
         .sent
         .iter()

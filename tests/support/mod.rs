@@ -4,9 +4,11 @@
 
 #![allow(dead_code)]
 
+pub mod claims;
 pub mod emulated;
 pub mod pace;
 pub mod read_side;
+pub mod refused;
 pub mod render;
 pub mod transition_table;
 pub mod typestate;
