@@ -636,3 +636,69 @@ fn no_assertion_is_ever_shown() {
     assert!(shown.contains("[redacted]"), "{shown}");
     assert!(!shown.contains("never-sent-client-secret"));
 }
+
+/// A person's login whose request cannot carry its client assertion: the device
+/// authorization is refused with the reason and nothing is sent; a code whose exchange
+/// cannot carry one is never sent, and the login ends as lost.
+#[test]
+fn a_persons_login_without_an_assertion_sends_nothing() {
+    let mint = Arc::new(Mint::default());
+    let down = || {
+        Some(AssertionError::Unavailable {
+            reason: "the signer is down".into(),
+        })
+    };
+
+    let device = builder(&mint).grant(Grant::DeviceCode).build().unwrap();
+    let mut driver = driver_with(device);
+    mint.fail_with(down());
+    match driver.authorize_device(NOW) {
+        Err(Misuse::NoAssertion { kind, reason, .. }) => {
+            assert_eq!(kind, AssertionFailure::Unavailable);
+            assert!(reason.contains("the signer is down"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(collect(&mut driver).requests.is_empty());
+    mint.fail_with(None);
+    driver
+        .authorize_device(NOW)
+        .expect("the login starts once it can");
+    assert_eq!(collect(&mut driver).requests.len(), 1);
+
+    let code = builder(&mint)
+        .grant(Grant::AuthorizationCode)
+        .build()
+        .unwrap();
+    let request = code
+        .authorization_request_for("http://127.0.0.1:8765/callback")
+        .unwrap()
+        .build(&mut std::array::from_fn(|i| i as u8))
+        .unwrap();
+    let state = request.state().to_owned();
+    let mut driver = driver_with(code);
+    driver.authorize(request, NOW).unwrap();
+    collect(&mut driver);
+    mint.fail_with(down());
+    let refused = driver
+        .handle_redirect(&format!("/callback?code=the-code&state={state}"), NOW)
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            oauth_lifecycle::RedirectRefused::Misuse(Misuse::NoAssertion { .. })
+        ),
+        "{refused:?}"
+    );
+    let drained = collect(&mut driver);
+    assert!(drained.requests.is_empty(), "the code is never sent");
+    assert!(drained.events.iter().any(|event| matches!(
+        event,
+        Event::PersonLoginEnded {
+            error: Error::PersonLogin {
+                ended: Some(oauth_lifecycle::PersonLoginEnd::Lost),
+                ..
+            }
+        }
+    )));
+}

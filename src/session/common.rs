@@ -208,6 +208,22 @@ impl<D: Dialect> Core<D> {
         (flight, Ok(request))
     }
 
+    /// Emits a request an explicit call asked for, or refuses the call when the request
+    /// cannot carry its assertion ([`Misuse::NoAssertion`]): nothing is sent, and the
+    /// session is left as it was but for the request id and pace it used.
+    pub(super) fn emit_asked(
+        &mut self,
+        purpose: Purpose,
+        request: http::Request<Vec<u8>>,
+        resend_safe: bool,
+        now: UtcDateTime,
+    ) -> Result<(Flight, TokenRequest), Misuse> {
+        match self.emit(purpose, request, resend_safe, now) {
+            (flight, Ok(request)) => Ok((flight, request)),
+            (_, Err(failure)) => Err(failure.no_assertion(purpose)),
+        }
+    }
+
     /// Whether the refresh token will still be alive when a refresh sent at `now` arrives:
     /// one that dies within the skew allowance is not worth spending.
     pub(crate) fn refresh_token_usable<E>(&self, tokens: &TokenSet<E>, now: UtcDateTime) -> bool {

@@ -161,7 +161,7 @@ impl<D: Dialect> Session<Expiring, D> {
         };
         match request {
             Ok(request) => {
-                if !request.is_resend_safe() && purpose == Purpose::Refresh {
+                if !resend_safe {
                     // Write-ahead: a snapshot taken now knows the refresh token is being
                     // spent.
                     self.core.persist();

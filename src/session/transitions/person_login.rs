@@ -34,14 +34,11 @@ impl<D: Dialect> Session<Unauthenticated, D> {
         match device_authorization(&self.core, now) {
             Ok(request) => {
                 let mut session = self;
-                match session.core.emit(Purpose::Login, request, true, now) {
-                    (flight, Ok(request)) => {
+                match session.core.emit_asked(Purpose::Login, request, true, now) {
+                    Ok((flight, request)) => {
                         Ok((session.with(AuthorizingDevice { flight }, ()), request))
                     }
-                    (_, Err(failure)) => Err(Refused {
-                        error: failure.no_assertion(Purpose::Login),
-                        session,
-                    }),
+                    Err(error) => Err(Refused { session, error }),
                 }
             }
             Err(error) => Err(Refused {
@@ -150,15 +147,12 @@ impl<D: Dialect> Session<Expiring, D> {
             // The token gives way only once the request is formed.
             Ok(request) => {
                 let mut session = self;
-                match session.core.emit(Purpose::Login, request, true, now) {
-                    (flight, Ok(request)) => Ok((
+                match session.core.emit_asked(Purpose::Login, request, true, now) {
+                    Ok((flight, request)) => Ok((
                         session.give_way().with(AuthorizingDevice { flight }, ()),
                         request,
                     )),
-                    (_, Err(failure)) => Err(Refused {
-                        error: failure.no_assertion(Purpose::Login),
-                        session,
-                    }),
+                    Err(error) => Err(Refused { session, error }),
                 }
             }
             Err(error) => Err(Refused {
