@@ -8,9 +8,7 @@ use super::authorization::IssParameter;
 use super::discovery::{DiscoveryError, ServerMetadata};
 use super::rfc6749::{ClientAuth, Standard, StandardBuilder};
 
-/// The client authentication methods of RFC 8414 §2 this crate speaks.
-const CLIENT_SECRET_BASIC: &str = "client_secret_basic";
-const CLIENT_SECRET_POST: &str = "client_secret_post";
+/// A public client's method in RFC 8414 §2 metadata: no client authentication.
 const NONE: &str = "none";
 
 impl ServerMetadata {
@@ -124,12 +122,10 @@ impl ServerMetadata {
                     .iter()
                     .any(|m| m == method)
         };
-        let mut supported = [
-            (ClientAuth::Basic, CLIENT_SECRET_BASIC),
-            (ClientAuth::Post, CLIENT_SECRET_POST),
-        ]
-        .into_iter()
-        .filter(|(_, method)| self.supports_token_endpoint_auth(method));
+        let mut supported = [ClientAuth::Basic, ClientAuth::Post]
+            .map(|auth| (auth, auth.as_str()))
+            .into_iter()
+            .filter(|(_, method)| self.supports_token_endpoint_auth(method));
         let first = supported.next();
         let preferred = first
             .into_iter()

@@ -56,8 +56,8 @@ impl ClientAuth {
         match self {
             ClientAuth::Basic => "client_secret_basic",
             ClientAuth::Post => "client_secret_post",
-            ClientAuth::PrivateKeyJwt => "private_key_jwt",
-            ClientAuth::ClientSecretJwt => "client_secret_jwt",
+            ClientAuth::PrivateKeyJwt => AssertionMethod::PrivateKeyJwt.as_str(),
+            ClientAuth::ClientSecretJwt => AssertionMethod::ClientSecretJwt.as_str(),
         }
     }
 
