@@ -4,7 +4,9 @@
 //! restarted server rejecting the client until it heals, sliding expiry, daily
 //! re-logins), and a revoke. Two more runs log a person in: with the device grant (the
 //! person approves the code on "another device") and with the authorization code grant
-//! and PKCE (the person's "browser" follows the URL to the emulator and back).
+//! and PKCE (the person's "browser" follows the URL to the emulator and back). A last run
+//! authenticates the client with a key (`private_key_jwt`): every request carries a fresh
+//! signed assertion, which the emulator verifies.
 //!
 //! Run it with `cargo run --example lifecycle`.
 
@@ -17,9 +19,10 @@ use oauth_lifecycle::dialect::{
 use oauth_lifecycle::resource::{classify_response, ResourceVerdict};
 use oauth_lifecycle::{Driver, Event, LoginPrompt, Output, Policy};
 use oauth_lifecycle_emulator::{
-    ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server, ConvirzaV3ServerConfig,
-    Emulator, InjectedFailure, StandardServer, StandardServerConfig,
+    AssertionKey, ConvercusLegacyServer, ConvercusLegacyServerConfig, ConvirzaV3Server,
+    ConvirzaV3ServerConfig, Emulator, InjectedFailure, StandardServer, StandardServerConfig,
 };
+use oauth_lifecycle_jwt::{Algorithm, JwtSigner};
 use time::macros::utc_datetime;
 use time::{Duration, UtcDateTime};
 
@@ -198,6 +201,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (Duration::ZERO, Action::StartBrowserLogin),
             (Duration::seconds(20), Action::BrowserComesBack),
             (minutes(90), Action::Revoke),
+        ],
+    )?;
+
+    // The server registered the client's public key; the client signs with the private
+    // one, a new ES256 assertion for each request (RFC 7523).
+    let (signer, _pkcs8_pem) = JwtSigner::generate(Algorithm::Es256)?;
+    let signer = signer.with_key_id("demo-key-1");
+    let public_key = AssertionKey::jwk(signer.public_jwk().ok_or("an ES256 key is public")?);
+    let keyed = Standard::builder(format!("{LOCAL}/token"), "emulated-client")
+        .client_assertion(signer)
+        .revocation_url(format!("{LOCAL}/revoke"))
+        .build()?;
+    run(
+        "A client with a key (private_key_jwt, ES256: a fresh signed assertion per request)",
+        keyed,
+        StandardServer::new(
+            StandardServerConfig::default().assertion_client("emulated-client", public_key),
+        ),
+        vec![
+            (minutes(50), Action::CallApi),
+            (minutes(70), Action::Revoke),
         ],
     )?;
     Ok(())
